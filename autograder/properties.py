@@ -1,0 +1,70 @@
+"""Property-based cases for hidden checks, with Hypothesis.
+
+`for_all` runs a property on examples Hypothesis draws and, on a failure, shrinks to the
+smallest failing input before reporting it. Runs are derandomized and keep no example database,
+so grading the same submission twice gives the same result.
+"""
+
+import os
+import tempfile
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.internal.conjecture import providers as _providers
+from hypothesis.internal.constants_ast import Constants
+
+from .errors import Tampering
+
+# Hypothesis mines constants from the source of every local module the process has imported
+# (a student's own helper module included) and caches them under ./.hypothesis. Both would make
+# the examples depend on the submission and write into the student's folder: turn them off, so
+# every submission is checked on the same examples and nothing is written beside it.
+_providers._get_local_constants = Constants
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "autograder-hypothesis"))
+
+SETTINGS = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=25,
+    verbosity=Verbosity.quiet,
+    phases=(Phase.explicit, Phase.generate, Phase.shrink),
+    suppress_health_check=list(HealthCheck),
+    print_blob=False,
+)
+
+
+def for_all(strategy, prop, max_examples=25):
+    """Call `prop(example)` for examples drawn from `strategy`; re-raise the shrunk failure."""
+    ran = [0]
+
+    @settings(SETTINGS, max_examples=max_examples)
+    @given(strategy)
+    def run(example):
+        ran[0] += 1
+        prop(example)
+
+    run()
+    if ran[0] == 0:
+        raise Tampering("the property-based tests did not run (Hypothesis was patched)")
+
+
+def quarters(lo, hi):
+    """Numbers k/4 for integers k in [4*lo, 4*hi]: exact in float32, short in messages."""
+    return st.integers(int(lo * 4), int(hi * 4)).map(lambda k: k / 4)
+
+
+@st.composite
+def matrices(draw, rows=(1, 5), cols=(1, 5), values=None, unique_rows=False, shape=None):
+    """A nested list of shape (n, m); `shape` fixes it, otherwise n and m are drawn."""
+    values = values if values is not None else quarters(-10, 10)
+    n = shape[0] if shape else draw(st.integers(*rows))
+    m = shape[1] if shape else draw(st.integers(*cols))
+    row = st.lists(values, min_size=m, max_size=m, unique=unique_rows)
+    return draw(st.lists(row, min_size=n, max_size=n))
+
+
+def vectors(size=(1, 6), values=None):
+    values = values if values is not None else quarters(-10, 10)
+    return st.lists(values, min_size=size[0], max_size=size[1])

@@ -1,0 +1,58 @@
+"""Shared fixtures: the repository root, its assignments, and nbgrader run from the venv."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder.curriculum import CURRICULUM  # noqa: E402
+from autograder.release import assignments, nbgrader_env  # noqa: E402
+
+ASSIGNMENTS = assignments(ROOT)
+
+
+def read_nb(path):
+    return nbformat.read(str(path), as_version=4)
+
+
+def source_nb(name):
+    return read_nb(ROOT / "source" / name / f"{name}.ipynb")
+
+
+def release_nb(name):
+    return read_nb(ROOT / "release" / name / f"{name}.ipynb")
+
+
+def nbgrader_meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def nbgrader(*args, cwd, timeout=900):
+    """Run the nbgrader command from this environment; fail the test with its output if it fails."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def copy_course(dest):
+    """A throwaway copy of the course: what nbgrader needs, and nothing it would write into."""
+    for name in ("source", "release"):
+        shutil.copytree(ROOT / name, dest / name,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", ".hypothesis"))
+    shutil.copy(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
+    return dest
+
+
+@pytest.fixture(autouse=True)
+def _headless(monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    os.environ.setdefault("MPLBACKEND", "Agg")
