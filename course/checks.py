@@ -43,9 +43,15 @@ def expect_dtype(got, dtype, name="result"):
         _fail(name, "wrong dtype", dtype, got.dtype)
 
 
+def same_device(a, b):
+    """`cuda` and `cuda:0` (or `cpu` and `cpu:0`) name the same device."""
+    a, b = torch.device(a), torch.device(b)
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
+
+
 def expect_device(got, device, name="result"):
     expect_tensor(got, name)
-    if got.device != torch.device(device):
+    if not same_device(got.device, device):
         _fail(name, "wrong device", torch.device(device), got.device)
 
 
@@ -72,6 +78,8 @@ def expect_equal(got, expected, name="result", hint=None):
 def expect_shares_memory(got, base, name="result"):
     """`got` is a view of `base`: writing through one changes the other."""
     expect_tensor(got, name)
+    if got.numel() == 0 or base.numel() == 0:
+        raise CheckError(f"{name}: empty tensors share no memory to test; use a non-empty input")
     if got.untyped_storage().data_ptr() != base.untyped_storage().data_ptr():
         raise CheckError(f"{name}: expected a view that shares memory with the input, "
                          "got a copy (did you call .clone() or build a new tensor?)")

@@ -3,10 +3,14 @@
 
 def parse_shape(text):
     """'2, 3, 1' or '(2,3,1)' -> (2, 3, 1); '()' or '' -> (). Raises ValueError on bad input."""
-    cleaned = text.strip().strip("()[]").replace(" ", "")
-    if not cleaned:
+    cleaned = text.strip()
+    if cleaned[:1] in "([" and cleaned[-1:] in ")]":
+        cleaned = cleaned[1:-1]
+    if not cleaned.strip():
         return ()
-    parts = [p for p in cleaned.split(",") if p]
+    parts = [p.strip() for p in cleaned.split(",")]
+    if parts[-1] == "":  # a trailing comma, as in (4,)
+        parts.pop()
     try:
         shape = tuple(int(p) for p in parts)
     except ValueError:

@@ -1,0 +1,524 @@
+"""Unit tests for the `course` package the notebooks import (devices, checks, shapes, plots, widgets)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as widgets  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from course import checks, devices, plots, shapes  # noqa: E402
+from course import widgets as course_widgets  # noqa: E402
+from course.checks import CheckError  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# --------------------------------------------------------------------------- shapes.parse_shape
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2, 3", (2, 3)),
+        ("(2,3)", (2, 3)),
+        (" ( 2 , 3 , 1 ) ", (2, 3, 1)),
+        ("[4]", (4,)),
+        ("4", (4,)),
+        ("(4,)", (4,)),
+        ("", ()),
+        ("()", ()),
+        ("   ", ()),
+        ("0, 5", (0, 5)),
+    ],
+)
+def test_parse_shape_accepted_spellings(text, expected):
+    assert shapes.parse_shape(text) == expected
+
+
+@pytest.mark.parametrize("text", ["a,b", "2, x", "1.5", "2;3"])
+def test_parse_shape_rejects_non_integers_with_clear_message(text):
+    with pytest.raises(ValueError) as info:
+        shapes.parse_shape(text)
+    message = str(info.value)
+    assert repr(text) in message
+    assert "not a shape" in message
+    assert "separated by commas" in message
+
+
+@pytest.mark.parametrize("text", ["-1", "2, -3", "(-2,3)"])
+def test_parse_shape_rejects_negative_sizes(text):
+    with pytest.raises(ValueError, match="negative size") as info:
+        shapes.parse_shape(text)
+    assert repr(text) in str(info.value)
+
+
+def test_parse_shape_space_separated_sizes_are_not_glued_together():
+    try:
+        result = shapes.parse_shape("2 3")
+    except ValueError:
+        return  # rejecting it is fine too
+    assert result == (2, 3)
+
+
+# --------------------------------------------------------------------------- shapes.broadcast_steps
+
+shape_strategy = st.lists(st.integers(min_value=1, max_value=4), min_size=0, max_size=4).map(tuple)
+
+
+def _torch_broadcast(a, b):
+    try:
+        return tuple(torch.broadcast_shapes(a, b))
+    except RuntimeError:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=shape_strategy, b=shape_strategy)
+def test_broadcast_steps_agrees_with_torch(a, b):
+    result, rows = shapes.broadcast_steps(a, b)
+    expected = _torch_broadcast(a, b)
+    assert result == expected
+    # One row per aligned dimension, and the rows tell the same story as the verdict.
+    assert len(rows) == max(len(a), len(b))
+    row_sizes = tuple(r for _, _, r, _ in rows)
+    if expected is None:
+        assert None in row_sizes
+    else:
+        assert row_sizes == expected
+    # The rule is symmetric.
+    assert shapes.broadcast_steps(b, a)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [((0,), (1,)), ((0,), (3,)), ((2, 0), (0,)), ((0, 3), (1, 1)), ((), ()), ((), (0,))],
+)
+def test_broadcast_steps_zero_sizes_agree_with_torch(a, b):
+    assert shapes.broadcast_steps(a, b)[0] == _torch_broadcast(a, b)
+
+
+@pytest.mark.parametrize(
+    "b, reasons",
+    [
+        ((1, 1, 3), ["one of them is 1: stretched", "one of them is 1: stretched", "equal"]),
+        ((1, 3), ["missing in one: use the other's size", "one of them is 1: stretched", "equal"]),
+        ((3,), ["missing in one: use the other's size", "missing in one: use the other's size", "equal"]),
+    ],
+)
+def test_broadcast_steps_syllabus_examples_that_broadcast(b, reasons):
+    result, rows = shapes.broadcast_steps((2, 3, 3), b)
+    assert result == (2, 3, 3)
+    assert [why for *_, why in rows] == reasons
+    padded_b = (None,) * (3 - len(b)) + b
+    assert [(x, y, r) for x, y, r, _ in rows] == list(zip((2, 3, 3), padded_b, (2, 3, 3)))
+
+
+def test_broadcast_steps_syllabus_example_that_fails():
+    result, rows = shapes.broadcast_steps((2, 3), (2,))
+    assert result is None
+    assert rows[0] == (2, None, 2, "missing in one: use the other's size")
+    x, y, r, why = rows[1]
+    assert (x, y, r) == (3, 2, None)
+    assert "3" in why and "2" in why
+    assert "cannot broadcast" in why
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def _fake_machine(monkeypatch, cuda=0, mps=False):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+def test_available_devices_starts_with_cpu():
+    found = devices.available_devices()
+    assert found[0] == torch.device("cpu")
+    assert all(isinstance(d, torch.device) for d in found)
+
+
+def test_available_devices_on_a_cpu_only_machine(monkeypatch):
+    _fake_machine(monkeypatch, cuda=0, mps=False)
+    assert devices.available_devices() == [torch.device("cpu")]
+
+
+def test_available_devices_lists_every_gpu_then_mps(monkeypatch):
+    _fake_machine(monkeypatch, cuda=2, mps=True)
+    assert devices.available_devices() == [
+        torch.device("cpu"),
+        torch.device("cuda", 0),
+        torch.device("cuda", 1),
+        torch.device("mps", 0),
+    ]
+
+
+@pytest.mark.parametrize(
+    "cuda, mps, expected",
+    [
+        (2, True, torch.device("cuda", 0)),
+        (1, False, torch.device("cuda", 0)),
+        (0, True, torch.device("mps", 0)),
+        (0, False, torch.device("cpu")),
+    ],
+)
+def test_best_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    _fake_machine(monkeypatch, cuda=cuda, mps=mps)
+    assert devices.best_device() == expected
+
+
+def test_describe_devices_one_line_per_device(monkeypatch):
+    _fake_machine(monkeypatch, cuda=2, mps=True)
+    asked = []
+
+    def fake_name(device):
+        asked.append(device)
+        return f"Fake GPU {device.index}"
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", fake_name)
+    lines = devices.describe_devices().splitlines()
+    assert len(lines) == 4
+    assert lines[0] == f"cpu: CPU ({torch.get_num_threads()} threads)"
+    assert lines[1] == "cuda:0: Fake GPU 0"
+    assert lines[2] == "cuda:1: Fake GPU 1"
+    assert lines[3] == "mps:0: Apple GPU (Metal)"
+    assert asked == [torch.device("cuda", 0), torch.device("cuda", 1)]
+
+
+def test_describe_devices_cpu_only(monkeypatch):
+    _fake_machine(monkeypatch, cuda=0, mps=False)
+    assert devices.describe_devices() == f"cpu: CPU ({torch.get_num_threads()} threads)"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def test_check_error_is_an_assertion_error():
+    assert issubclass(CheckError, AssertionError)
+
+
+def _failure(fn, *args, **kwargs):
+    with pytest.raises(CheckError) as info:
+        fn(*args, **kwargs)
+    message = str(info.value)
+    assert "expected" in message and "got" in message
+    return message
+
+
+def test_expect_tensor():
+    checks.expect_tensor(torch.zeros(2))
+    message = _failure(checks.expect_tensor, [1, 2], name="answer")
+    assert message.startswith("answer:")
+    assert "torch.Tensor" in message and "list" in message and "[1, 2]" in message
+
+
+def test_expect_shape():
+    checks.expect_shape(torch.zeros(2, 3), (2, 3))
+    checks.expect_shape(torch.zeros(2, 3), torch.Size([2, 3]))
+    checks.expect_shape(torch.tensor(1.0), ())
+    message = _failure(checks.expect_shape, torch.zeros(3, 2), (2, 3), name="y")
+    assert message.startswith("y: wrong shape")
+    assert "expected: (2, 3)" in message
+    assert "got:      (3, 2)" in message
+    # Not a tensor at all: the type check comes first.
+    assert "torch.Tensor" in _failure(checks.expect_shape, 3.0, ())
+
+
+def test_expect_dtype():
+    checks.expect_dtype(torch.zeros(2, dtype=torch.int64), torch.int64)
+    message = _failure(checks.expect_dtype, torch.zeros(2), torch.int64)
+    assert "wrong dtype" in message
+    assert "expected: torch.int64" in message
+    assert "got:      torch.float32" in message
+
+
+def test_expect_device():
+    checks.expect_device(torch.zeros(2), "cpu")
+    checks.expect_device(torch.zeros(2), torch.device("cpu"))
+    message = _failure(checks.expect_device, torch.zeros(2), "meta")
+    assert "wrong device" in message
+    assert "expected: device(type='meta')" in message
+    assert "got:      device(type='cpu')" in message
+    message = _failure(checks.expect_device, torch.zeros(2, device="meta"), "cpu")
+    assert "got:      device(type='meta')" in message
+
+
+def test_expect_device_ignores_a_missing_or_default_index():
+    checks.expect_device(torch.zeros(2), "cpu:0")
+
+
+def test_expect_close_passes_within_tolerance():
+    expected = torch.tensor([1.0, 2.0, 1000.0])
+    checks.expect_close(expected + 1e-7, expected)
+    checks.expect_close(torch.tensor([1.0, 2.0]), [1.0, 2.0])  # plain lists are accepted
+    checks.expect_close(torch.tensor([float("nan"), 1.0]), torch.tensor([float("nan"), 1.0]))
+    checks.expect_close(torch.tensor([1.0], requires_grad=True) * 1, torch.tensor([1.0]))
+
+
+def test_expect_close_tolerances():
+    expected = torch.tensor([1.0, 1000.0])
+    off_abs = torch.tensor([1.001, 1000.0])
+    message = _failure(checks.expect_close, off_abs, expected)
+    assert "wrong values" in message and "1.0010" in message
+    checks.expect_close(off_abs, expected, atol=1e-2)
+    off_rel = torch.tensor([1.0, 1000.5])
+    _failure(checks.expect_close, off_rel, expected)
+    checks.expect_close(off_rel, expected, rtol=1e-3)
+
+
+def test_expect_close_checks_shape_dtype_and_shows_hint():
+    expected = torch.tensor([1.0, 2.0])
+    assert "wrong shape" in _failure(checks.expect_close, torch.tensor([[1.0, 2.0]]), expected)
+    message = _failure(checks.expect_close, expected.double(), expected)
+    assert "wrong dtype" in message and "torch.float64" in message and "torch.float32" in message
+    message = _failure(checks.expect_close, torch.tensor([1.0, 3.0]), expected, hint="check the sign")
+    assert "hint: check the sign" in message
+    assert "shape (2,)" in message and "torch.float32" in message and "on cpu" in message
+
+
+def test_expect_equal():
+    checks.expect_equal(torch.tensor([1, 2, 3]), torch.tensor([1, 2, 3]))
+    checks.expect_equal(torch.tensor([1, 2, 3]), [1, 2, 3])
+    message = _failure(checks.expect_equal, torch.tensor([1, 2, 4]), [1, 2, 3], name="idx")
+    assert message.startswith("idx: wrong values")
+    assert "tensor([1, 2, 3])" in message and "tensor([1, 2, 4])" in message
+    # Exact: a tiny float difference is a failure, unlike expect_close.
+    _failure(checks.expect_equal, torch.tensor([1.0 + 1e-6]), torch.tensor([1.0]))
+    assert "wrong dtype" in _failure(checks.expect_equal, torch.tensor([1.0, 2.0]), [1, 2])
+
+
+def test_expect_shares_memory():
+    x = torch.arange(12.0).reshape(3, 4)
+    checks.expect_shares_memory(x.t(), x)
+    checks.expect_shares_memory(x[1:, ::2], x)
+    checks.expect_shares_memory(x.view(4, 3), x)
+    message = _failure(checks.expect_shares_memory, x.clone(), x)
+    assert "copy" in message
+    _failure(checks.expect_shares_memory, x.t().contiguous(), x)
+    _failure(checks.expect_shares_memory, torch.arange(12.0).reshape(3, 4), x)
+    assert "torch.Tensor" in _failure(checks.expect_shares_memory, [1.0], x)
+
+
+def test_ok_prints_a_tick(capsys):
+    checks.ok()
+    checks.ok("done")
+    assert capsys.readouterr().out == "✓ all visible checks passed\n✓ done\n"
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _cell_labels(ax, rows):
+    """{(i, j): (value text, '@offset' text)} for the logical cells, read back from ax.texts."""
+    values, offsets = {}, {}
+    for text in ax.texts:
+        x, y = text.get_position()
+        if y >= rows:  # storage row and its index labels sit above the logical grid
+            continue
+        j = round(x - 0.5)
+        label = text.get_text()
+        if label.startswith("@"):
+            offsets[(rows - 1 - round(y - 0.2), j)] = label
+        elif label != "tensor":
+            values[(rows - 1 - round(y - 0.6), j)] = label
+    return values, offsets
+
+
+def _expected_labels(t):
+    s0, s1 = t.stride()
+    off = t.storage_offset()
+    rows, cols = t.shape
+    return {(i, j): f"@{off + i * s0 + j * s1}" for i in range(rows) for j in range(cols)}
+
+
+BASE = torch.arange(12.0).reshape(3, 4)
+PLOTTED = {
+    "contiguous": BASE,
+    "transpose": BASE.t(),
+    "strided slice": BASE[:, ::2],
+    "offset slice": BASE[1:, 1:3],
+    "expanded": torch.arange(3.0).expand(2, 3),
+    **{f"view {k}": fn(BASE) for k, fn in course_widgets.MEMORY_VIEWS.items()},
+}
+
+
+@pytest.mark.parametrize("name", list(PLOTTED))
+def test_plot_memory_labels_cells_with_storage_offsets(name):
+    t = PLOTTED[name]
+    ax = plots.plot_memory(t, title=name)
+    assert isinstance(ax, matplotlib.axes.Axes)
+    values, offsets = _cell_labels(ax, t.shape[0])
+    assert offsets == _expected_labels(t)
+    assert values == {(i, j): f"{t[i, j].item():g}" for i in range(t.shape[0]) for j in range(t.shape[1])}
+    assert f"stride {t.stride()}" in ax.get_title()
+    assert f"contiguous={t.is_contiguous()}" in ax.get_title()
+    assert ax.get_title().startswith(name)
+
+
+def test_plot_memory_transpose_reads_storage_in_a_different_order():
+    t = torch.arange(6.0).reshape(2, 3).t()
+    ax = plots.plot_memory(t)
+    _, offsets = _cell_labels(ax, 3)
+    assert offsets[(0, 1)] == "@3"
+    assert offsets[(1, 0)] == "@1"
+    assert [offsets[(i, j)] for i in range(3) for j in range(2)] == ["@0", "@3", "@1", "@4", "@2", "@5"]
+
+
+def test_plot_memory_draws_the_whole_storage_row():
+    t = BASE[1:, 1:3]
+    ax = plots.plot_memory(t)
+    rows = t.shape[0]
+    storage_texts = sorted(
+        ((tx.get_position(), tx.get_text()) for tx in ax.texts if tx.get_position()[1] >= rows and tx.get_text() != "storage"),
+    )
+    # Each storage cell has its value and its index; the slice's offset does not hide the first elements.
+    indices = [label for (pos, label) in storage_texts if pos[1] > rows + 1.2 + 1]
+    assert indices == [str(k) for k in range(12)]
+    # Cells the tensor reads are highlighted, the others are grey.
+    used = {int(v[1:]) for v in _expected_labels(t).values()}
+    storage_cells = [p for p in ax.patches if p.get_y() == rows + 1.2]
+    assert len(storage_cells) == 12
+    highlighted = {round(p.get_x()) for p in storage_cells if p.get_facecolor() == matplotlib.colors.to_rgba("#cfe3ff")}
+    assert highlighted == used
+
+
+def test_plot_memory_uses_given_axes():
+    fig, ax = plt.subplots()
+    assert plots.plot_memory(BASE, ax=ax) is ax
+    assert len(fig.axes) == 1
+
+
+@pytest.mark.parametrize("t", [torch.zeros(2, 3, 4), torch.zeros(3), torch.tensor(1.0)])
+def test_plot_memory_rejects_non_2d(t):
+    with pytest.raises(ValueError, match="2-D") as info:
+        plots.plot_memory(t)
+    assert str(tuple(t.shape)) in str(info.value)
+
+
+def test_plot_function_and_derivative_sin():
+    x = torch.linspace(-3, 3, 50)
+    ax = plots.plot_function_and_derivative(torch.sin, x, label="sin")
+    assert isinstance(ax, matplotlib.axes.Axes)
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    torch.testing.assert_close(torch.as_tensor(dashed[0].get_xdata()), x)
+    torch.testing.assert_close(torch.as_tensor(dashed[0].get_ydata()), torch.cos(x))
+    (function_line,) = [line for line in ax.lines if line.get_label() == "sin"]
+    torch.testing.assert_close(torch.as_tensor(function_line.get_ydata()), torch.sin(x))
+    assert dashed[0].get_label() == "dsin/dx (autograd)"
+    assert not x.requires_grad  # the caller's grid is left alone
+
+
+def test_plot_function_and_derivative_polynomial_on_given_axes():
+    x = torch.linspace(-2, 2, 21)
+    _, ax = plt.subplots()
+    assert plots.plot_function_and_derivative(lambda v: v**3, x, ax=ax) is ax
+    (dashed,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+    torch.testing.assert_close(torch.as_tensor(dashed.get_ydata()), 3 * x**2)
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+def test_broadcast_report_failure():
+    report = course_widgets.broadcast_report("2,3", "2")
+    assert "Error" in report
+    assert "Result shape" not in report
+    assert "3 vs 2" in report
+
+
+def test_broadcast_report_success():
+    report = course_widgets.broadcast_report("2,3,3", "1,3")
+    assert "Result shape: (2, 3, 3)" in report
+    assert "Error" not in report
+    assert report.count("<tr>") == 1 + 3  # header and one row per dimension
+    assert "–" in report  # the missing dimension of b
+
+
+def test_broadcast_report_scalar_shapes():
+    assert "Result shape: ()" in course_widgets.broadcast_report("", "()")
+    assert "Result shape: (4,)" in course_widgets.broadcast_report("[4]", "")
+
+
+@pytest.mark.parametrize("bad_a, bad_b, shown", [("2,x", "3", "2,x"), ("3", "a,b", "a,b"), ("-2", "3", "-2")])
+def test_broadcast_report_bad_shape(bad_a, bad_b, shown):
+    report = course_widgets.broadcast_report(bad_a, bad_b)
+    assert report.startswith("<p style='color:#b00'>")
+    assert shown in report
+    assert "<table>" not in report
+
+
+def test_broadcast_report_escapes_html():
+    report = course_widgets.broadcast_report("<b>", "3")
+    assert "&lt;b&gt;" in report
+    assert "<b>" not in report
+
+
+def _find(widget, kind):
+    found = [widget] if isinstance(widget, kind) else []
+    for child in getattr(widget, "children", ()):
+        found += _find(child, kind)
+    return found
+
+
+def test_broadcasting_explorer_updates_when_typing():
+    box = course_widgets.broadcasting_explorer()
+    assert isinstance(box, widgets.VBox)
+    texts = _find(box, widgets.Text)
+    (out,) = _find(box, widgets.HTML)
+    assert [t.value for t in texts] == ["2, 3, 3", "3"]
+    assert out.value == course_widgets.broadcast_report("2, 3, 3", "3")
+    assert "Result shape: (2, 3, 3)" in out.value
+
+    texts[1].value = "2"
+    assert "Error" in out.value
+    texts[0].value = "4, 1"
+    assert "Result shape: (4, 2)" in out.value
+    texts[1].value = "oops"
+    assert "oops" in out.value and "not a shape" in out.value
+
+
+def test_memory_views_are_2d_and_honest_about_copies():
+    x = torch.arange(12.0).reshape(3, 4)
+    by_name = {key.split("  ")[0]: fn for key, fn in course_widgets.MEMORY_VIEWS.items()}
+    for key, fn in course_widgets.MEMORY_VIEWS.items():
+        t = fn(x)
+        assert t.dim() == 2, key
+        shares = t.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+        assert shares == ("copy" not in key), key
+    t = by_name["x.t()"](x)
+    assert t.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    assert t.shape == (4, 3) and not t.is_contiguous()
+    c = by_name["x.t().contiguous()"](x)
+    assert c.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+    assert c.is_contiguous() and torch.equal(c, x.t())
+
+
+def test_memory_explorer_runs_and_switches_views(monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr(course_widgets, "display", shown.append)
+    assert course_widgets.memory_explorer() is None
+    (box,) = shown
+    (dropdown,) = _find(box, widgets.Dropdown)
+    assert list(dropdown.options) == list(course_widgets.MEMORY_VIEWS)
+    for option in dropdown.options[1:]:
+        dropdown.value = option
+    out = capsys.readouterr().out
+    # Outside a kernel the Output widget does not capture, so the verdicts reach stdout.
+    assert out.count("shares memory with x") == 5
+    assert out.count("a copy: new memory") == 2
+    assert plt.get_fignums()  # it drew something
+
+
+def test_memory_explorer_displays_outside_a_notebook(capsys):
+    course_widgets.memory_explorer()
+    assert "VBox" in capsys.readouterr().out
