@@ -68,15 +68,16 @@ def all_close(got, expected, rtol, atol):
     return True
 
 
-def require_tensor(obj, what):
+def require_tensor(obj, what, context=""):
     """`obj` must be a plain torch.Tensor: other types and tensor subclasses are rejected."""
     if g.is_tensor(obj):
         return
     if isinstance(obj, g.TB):
         raise Tampering(f"{what} is a {g.type_(obj).__name__}, a subclass of torch.Tensor, "
                         "not a plain tensor")
-    raise CheckFailed(f"{what} should be a torch.Tensor, but it is a {g.type_(obj).__name__}: "
-                      f"{_short_repr(obj)}")
+    prefix = f"{context}\n" if context else ""
+    raise CheckFailed(f"{prefix}{what} should be a torch.Tensor, but it is a "
+                      f"{g.type_(obj).__name__}: {_short_repr(obj)}")
 
 
 def _short_repr(obj):
@@ -98,7 +99,7 @@ def expect_tensor(got, expected, *, context, dtype, device, rtol, atol, mistakes
     `mistakes` is a sequence of (values, explanation) pairs: if `got` matches one of them (shape
     and values), the explanation is added to the message.
     """
-    require_tensor(got, what)
+    require_tensor(got, what, context)
     exp_shape = shape_of_values(expected)
     got_shape = g.shape_of(got)
     got_values = g.to_list(got)

@@ -46,7 +46,7 @@ def _genuine_builtin(name):
 
 
 _BUILTIN_NAMES = (
-    "abs", "all", "any", "bool", "dict", "enumerate", "float", "getattr", "hasattr", "int",
+    "abs", "all", "any", "bool", "callable", "dict", "enumerate", "float", "getattr", "hasattr", "int",
     "isinstance", "issubclass", "len", "list", "max", "min", "range", "repr", "round", "slice", "sorted",
     "str", "sum", "tuple", "zip", "__import__",
 )

@@ -8,13 +8,16 @@ so grading the same submission twice gives the same result.
 import os
 import tempfile
 
+import unittest
+
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis.errors import FlakyFailure, HypothesisException
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.internal.conjecture import providers as _providers
 from hypothesis.internal.constants_ast import Constants
 
-from .errors import Tampering
+from .errors import CheckFailed, Tampering
 
 # Hypothesis mines constants from the source of every local module the process has imported
 # (a student's own helper module included) and caches them under ./.hypothesis. Both would make
@@ -32,6 +35,7 @@ SETTINGS = settings(
     phases=(Phase.explicit, Phase.generate, Phase.shrink),
     suppress_health_check=list(HealthCheck),
     print_blob=False,
+    report_multiple_bugs=False,
 )
 
 
@@ -45,7 +49,16 @@ def for_all(strategy, prop, max_examples=25):
         ran[0] += 1
         prop(example)
 
-    run()
+    try:
+        run()
+    except FlakyFailure as exc:
+        first = next((e for e in exc.exceptions if isinstance(e, CheckFailed)), None)
+        raise CheckFailed("The submission gives different results when called twice on the same "
+                          "input (does it keep state between calls, or use randomness?)."
+                          + (f"\nOne of the failures:\n{first}" if first else "")) from None
+    except (HypothesisException, unittest.SkipTest) as exc:
+        raise Tampering(f"the property-based tests could not run ({type(exc).__name__}); "
+                        "Hypothesis was changed") from None
     if ran[0] == 0:
         raise Tampering("the property-based tests did not run (Hypothesis was patched)")
 

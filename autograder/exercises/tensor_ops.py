@@ -63,6 +63,9 @@ def check_row_normalize(fn, device):
                  "you divided by the sum of all entries (x.sum() with no dim); sum each row with dim=1."),
                 ([[v / max(row) for v in row] for row in x],
                  "you divided by the row maximum; divide by the row sum."),
+                ([[v / sum(abs(u) for u in row) for v in row] for row in x],
+                 "you divided by the sum of absolute values (an L1 norm, as F.normalize(x, p=1) "
+                 "does); that differs from the row sum when a row has negative entries."),
             ]
             if len(x) == len(x[0]):
                 mistakes.insert(0, ([[v / row_sums[j] for j, v in enumerate(row)] for row in x], NO_KEEPDIM))
@@ -74,7 +77,7 @@ def check_row_normalize(fn, device):
 
         for x in ROW_NORMALIZE_CASES:
             case(x)
-        for_all(matrices(values=quarters(0.25, 10)), case)
+        for_all(POSITIVE_MATRICES, case)
 
 
 # --- outer_sum -------------------------------------------------------------------------------
@@ -115,8 +118,7 @@ def check_outer_sum(fn, device):
 
         for ab in OUTER_SUM_CASES:
             case(ab)
-        vec = st.lists(quarters(-10, 10), min_size=1, max_size=6)
-        for_all(st.tuples(vec, vec), case)
+        for_all(VECTOR_PAIRS, case)
 
 
 # --- pairwise_sq_dists -----------------------------------------------------------------------
@@ -177,7 +179,7 @@ def check_pairwise_sq_dists(fn, device):
 
         for ab in PAIRWISE_CASES:
             case(ab)
-        for_all(point_sets(), case)
+        for_all(POINT_SETS, case)
 
 
 # --- batch_flatten ---------------------------------------------------------------------------
@@ -228,10 +230,13 @@ def check_batch_flatten(fn, device):
             if how is not None:
                 ctx += f"\n  (x is not contiguous: made with {how[0]})"
             out = call(fn, (x,), ctx, hints=[("view size is not compatible", NOT_CONTIGUOUS)])
-            require_tensor(out, "the result")
+            require_tensor(out, "the result", ctx)
             got = g.to_list(out)
             hint = None
-            if g.shape_of(out) == (len(flatten(values)),):
+            if g.shape_of(out) == (len(flatten(values)),) and shape[0] == 1:
+                hint = ("the batch dimension of size 1 is gone: squeeze() (or flatten()) drops it. "
+                        "Keep dim 0 whatever its size: x.reshape(x.shape[0], -1).")
+            elif g.shape_of(out) == (len(flatten(values)),):
                 hint = ("you flattened the batch dimension too; keep dim 0: "
                         "x.reshape(x.shape[0], -1) or torch.flatten(x, start_dim=1).")
             elif sorted(flatten(got)) == sorted(flatten(expected)) and flatten(got) != flatten(expected):
@@ -296,8 +301,8 @@ def check_max_per_row(fn, device):
                                   + (f" of length {len(result)}" if isinstance(result, (list, tuple)) else "")
                                   + ".")
             values, indices = result[0], result[1]
-            require_tensor(values, "values (the first element)")
-            require_tensor(indices, "indices (the second element)")
+            require_tensor(values, "values (the first element)", ctx)
+            require_tensor(indices, "indices (the second element)", ctx)
             if g.dtype_of(values) == g.int64 and g.dtype_of(indices) != g.int64:
                 raise CheckFailed(f"{ctx}\nThe pair is in the wrong order: it returned (indices, "
                                   "values); return (values, indices), as x.max(dim=1) does.")
@@ -327,8 +332,15 @@ def check_max_per_row(fn, device):
 
         for x in MAX_PER_ROW_CASES:
             case(x)
-        for_all(matrices(values=quarters(-10, 10), unique_rows=True), case)
+        for_all(DISTINCT_ROW_MATRICES, case)
 
+
+# Strategies are built once, at import, so later changes to hypothesis.strategies don't reach them.
+POSITIVE_MATRICES = matrices(values=quarters(0.25, 10))
+VECTOR_PAIRS = st.tuples(st.lists(quarters(-10, 10), min_size=1, max_size=6),
+                         st.lists(quarters(-10, 10), min_size=1, max_size=6))
+POINT_SETS = point_sets()
+DISTINCT_ROW_MATRICES = matrices(values=quarters(-10, 10), unique_rows=True)
 
 CHECKS = {
     "row_normalize": check_row_normalize,
