@@ -12,12 +12,13 @@ export PATH := $(BIN):$(PATH)
 # Headless plotting for tests; JupyterLab sets its own backend.
 export MPLBACKEND ?= Agg
 
-.PHONY: setup lab test test-fast release check-release clean help
+.PHONY: setup sandbox lab test test-fast release samples demo clean help
 
 help:
 	@echo "make lab      set up and open JupyterLab on release/ (the student's view)"
 	@echo "make test     set up and run every test"
 	@echo "make release  regenerate release/ from source/ with nbgrader"
+	@echo "make demo     grade the sample class in demo-course/ and write its report"
 	@echo "make clean    remove the environment and nbgrader's working folders"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -27,7 +28,14 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/jupyter labextension list 2>&1 | grep -q nbgrader || (echo "nbgrader's lab extension is missing" && false)
 	touch $@
 
-setup: $(STAMP)
+# Student code is graded in a bubblewrap sandbox; install it where we can (Debian, as root).
+# Without it grading still works, unsandboxed, and says so loudly.
+sandbox:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null) ; } || \
+	  echo "WARNING: bubblewrap (bwrap) is not installed: grading will run student code unsandboxed"
+
+setup: $(STAMP) sandbox
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=release $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
@@ -41,5 +49,11 @@ test-fast: setup
 release: setup
 	$(BIN)/python -m autograder.release $(ASSIGNMENTS)
 
+samples: setup
+	$(BIN)/python -m autograder.samples
+
+demo: setup
+	$(BIN)/python -m autograder demo --into demo-course
+
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback .pytest_cache .hypothesis
+	rm -rf $(VENV) gradebook.db submitted autograded feedback reports demo-course .pytest_cache .hypothesis

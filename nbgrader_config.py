@@ -21,9 +21,31 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # read-only cells are restored from the gradebook, and deleted ones are put back.
 c.OverwriteCells.add_missing_cells = True
 
-# A notebook that hangs loses time, not the whole class: each cell gets at most this long.
-c.Execute.timeout = 120
-c.Execute.interrupt_on_timeout = True
 
 # Never copy caches and checkpoints from source/ into release/ or from submissions.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".hypothesis", ".pytest_cache"]
+
+# Trustworthy grading (autograder/preprocessors.py): the kernel runs sandboxed (bubblewrap) with
+# capped output and survives its own death; then every exercise is decided again in a clean
+# sandboxed process, and the test cells' outputs, which nbgrader scores, follow that verdict.
+# A correct solution that writes a warning to stderr is not scored 0 (the verdict decides).
+c.Autograde.autograde_preprocessors = [
+    "autograder.preprocessors.SafeExecute",
+    "autograder.preprocessors.VerifyExercises",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.SafeExecute.timeout = 120
+c.SafeExecute.interrupt_on_timeout = True
+c.VerifyExercises.time_limit = 60
+
+# Feedback shows failure messages, never the hidden tests' code.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.preprocessors.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -14,3 +14,20 @@ CURRICULUM = {
         "max_per_row": "def max_per_row(x)",
     },
 }
+
+# Exercises defined in terms of another exercise (rule 6): the clean-process check runs the
+# solution cells listed here before the exercise's own cell.
+DEPENDS = {}
+
+
+def defined_name(signature):
+    """'def row_normalize(x)' -> 'row_normalize'; 'class MyLinear(nn.Module)' -> 'MyLinear'."""
+    return signature.split()[1].split("(")[0]
+
+
+def exercise_of(grade_id, assignment):
+    """The exercise a test cell's grade_id belongs to (test_<exercise id>...), or None."""
+    for ex_id in sorted(CURRICULUM.get(assignment, {}), key=len, reverse=True):
+        if grade_id.startswith(f"test_{ex_id}"):
+            return ex_id
+    return None

@@ -52,13 +52,30 @@ _BUILTIN_NAMES = (
 )
 
 
+# torch functions and Tensor methods that a cheat would patch to make comparisons agree. In an
+# untouched process each torch.NAME is the C function of the same name, and torch.Tensor
+# inherits each method from the C type instead of defining its own.
+TORCH_FUNCTIONS = ("allclose", "equal", "isclose", "eq", "ne", "all", "any", "sum", "max", "min",
+                   "abs", "tensor", "argmax", "mean", "sub", "add", "mul", "div", "where")
+TENSOR_METHODS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__",
+                  "__float__", "__sub__", "__add__", "__truediv__", "__mul__", "eq", "ne",
+                  "equal", "allclose", "isclose", "all", "any", "item", "tolist", "sum", "max",
+                  "min", "abs", "sub", "numpy")
+
+
 def verify():
-    """Raise Tampering if a builtin or torch's C entry points have been replaced since import."""
+    """Raise Tampering if a builtin, a torch comparison or a Tensor method has been replaced."""
     if _builtins_module.__dict__.__class__ is not {}.__class__:
         raise Tampering("the builtins namespace has been replaced")
     for name in _BUILTIN_NAMES:
         if _genuine_builtin(name) is not B[name]:
             raise Tampering(f"builtins.{name} has been replaced")
+    for name in TORCH_FUNCTIONS:
+        if _torch.__dict__.get(name) is not getattr(VF, name):
+            raise Tampering(f"torch.{name} has been replaced")
+    overridden = [name for name in TENSOR_METHODS if name in Tensor.__dict__]
+    if overridden:
+        raise Tampering(f"torch.Tensor.{overridden[0]} has been replaced")
 
 
 B = {name: _genuine_builtin(name) for name in _BUILTIN_NAMES}

@@ -26,8 +26,12 @@ def check(exercise_id, candidate):
                           f"{g.type_(candidate).__name__}.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for device in test_devices():
-            CHECKS[exercise_id](candidate, device)
+        try:
+            for device in test_devices():
+                CHECKS[exercise_id](candidate, device)
+        except CheckFailed:
+            g.verify()  # a wrong answer that also patched the process is reported as tampering
+            raise
     g.verify()
 
 

@@ -695,25 +695,35 @@ def patch_comparisons(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "__ne__", lambda self, other: False)
 
 
-def test_patched_allclose_equal_and_eq_do_not_hide_a_wrong_answer(monkeypatch):
-    patch_comparisons(monkeypatch)
-    assert torch.allclose(torch.zeros(1), torch.ones(1))  # the patches are in force
-    exc = failure_of("row_normalize", rn_column_sums)
-    assert "column sums" in str(exc)
+@pytest.mark.parametrize("target, name", [(torch, "allclose"), (torch, "equal"), (torch, "isclose"),
+                                          (torch.Tensor, "__eq__"), (torch.Tensor, "tolist")])
+def test_a_patched_comparison_is_named_as_tampering(monkeypatch, target, name):
+    monkeypatch.setattr(target, name, lambda *a, **k: True)
+    exc = capture(lambda: check("row_normalize", rn_column_sums))
+    monkeypatch.undo()
+    assert REAL_ISINSTANCE(exc, Tampering), repr(exc)
+    assert f"{name} has been replaced" in str(exc)
 
 
-def test_comparisons_patched_inside_the_submission_do_not_hide_a_wrong_answer(monkeypatch):
+def test_comparisons_patched_inside_the_submission_are_tampering(monkeypatch):
     def sneaky(x):
         patch_comparisons(monkeypatch)
         return x / x.sum()
-    exc = failure_of("row_normalize", sneaky)
-    assert "sum of all entries" in str(exc)
+    exc = capture(lambda: check("row_normalize", sneaky))
+    monkeypatch.undo()
+    assert REAL_ISINSTANCE(exc, Tampering), repr(exc)
 
 
-def test_patched_comparisons_do_not_reject_a_correct_answer(monkeypatch):
+def test_values_are_judged_without_the_patched_comparisons(monkeypatch):
+    """Even with the tampering check out of the way, the values decide: a wrong answer fails."""
+    import autograder.genuine as genuine
+    monkeypatch.setattr(genuine, "TORCH_FUNCTIONS", ())
+    monkeypatch.setattr(genuine, "TENSOR_METHODS", ())
     patch_comparisons(monkeypatch)
+    exc = failure_of("row_normalize", rn_column_sums)
+    assert "column sums" in str(exc)
+    monkeypatch.undo()
     check("row_normalize", rn_keepdim)
-    check("max_per_row", mx_torch_max)
 
 
 class AlwaysEqual(torch.Tensor):

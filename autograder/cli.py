@@ -1,0 +1,137 @@
+"""`python -m autograder` (or `course-grade`): the instructor's grading command.
+
+    collect  ASSIGNMENT INBOX     import one zip or folder per student into submitted/
+    grade    ASSIGNMENT           autograde in parallel, sandboxed, with limits; one gradebook writer
+    feedback ASSIGNMENT           nbgrader feedback HTML for every graded student
+    export   ASSIGNMENT           grades.csv, scores.png and report.md in reports/ASSIGNMENT/
+    demo                          all of the above on the sample class the repository ships
+
+Run from the course root (the folder with nbgrader_config.py) or pass --course.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .sandbox import UNSANDBOXED, bwrap_works
+
+
+def course_root(path):
+    root = Path(path).resolve()
+    if not (root / "nbgrader_config.py").exists():
+        raise SystemExit(f"{root} is not a course folder (no nbgrader_config.py); use --course")
+    return root
+
+
+def notebooks_of(root, assignment):
+    names = sorted(p.stem for p in (root / "source" / assignment).glob("*.ipynb"))
+    if not names:
+        raise SystemExit(f"no assignment {assignment!r} in {root / 'source'}")
+    return names
+
+
+def cmd_collect(args):
+    from .collect import collect
+    root = course_root(args.course)
+    report = collect(Path(args.inbox), root, args.assignment, notebooks_of(root, args.assignment))
+    print(report.summary())
+    return 0
+
+
+def cmd_grade(args):
+    from .grading import grade, write_log
+    root = course_root(args.course)
+    notebooks_of(root, args.assignment)
+    if not bwrap_works():
+        print(f"WARNING: {UNSANDBOXED}", file=sys.stderr)
+    outcomes = grade(root, args.assignment, students=args.student or None, workers=args.workers,
+                     notebook_timeout=args.timeout, progress=not args.no_progress)
+    log = write_log(root, args.assignment, outcomes)
+    bad = {s: o for s, o in outcomes.items() if o.status != "graded"}
+    print(f"graded {len(outcomes) - len(bad)} of {len(outcomes)} submissions of {args.assignment}"
+          f" (log: {log.relative_to(root)})")
+    for student, outcome in bad.items():
+        print(f"  {student}: {outcome.status}: {outcome.reason}")
+    return 0
+
+
+def cmd_feedback(args):
+    from .grading import make_api
+    root = course_root(args.course)
+    api = make_api(root)
+    students = args.student or [None]
+    failed = 0
+    for student in students:
+        result = api.generate_feedback(args.assignment, student_id=student, force=True)
+        if not result.get("success"):
+            failed += 1
+            print(result.get("error", result.get("log", "")), file=sys.stderr)
+    print(f"feedback in {root / 'feedback'}")
+    return 1 if failed else 0
+
+
+def cmd_export(args):
+    from .report import build_report
+    root = course_root(args.course)
+    out = Path(args.out) if args.out else root / "reports" / args.assignment
+    log_file = root / "reports" / args.assignment / "grading_log.json"
+    log = json.loads(log_file.read_text()) if log_file.exists() else None
+    report = build_report(root, args.assignment, out, grading_log=log)
+    print(f"report: {report}\ngrades: {out / 'grades.csv'}\nplot:   {out / 'scores.png'}")
+    return 0
+
+
+def cmd_demo(args):
+    from .samples import run_demo
+    return run_demo(Path(args.into), workers=args.workers)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--course", default=os.getcwd(), help="course root (default: current folder)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("collect", help="import submissions (one zip or folder per student)")
+    c.add_argument("assignment")
+    c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders")
+    c.set_defaults(run=cmd_collect)
+
+    g = sub.add_parser("grade", help="autograde submissions in parallel, sandboxed")
+    g.add_argument("assignment")
+    g.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    g.add_argument("--workers", type=int, default=None, help="parallel workers (default: cores)")
+    g.add_argument("--timeout", type=int, default=900, help="seconds allowed per notebook")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.set_defaults(run=cmd_grade)
+
+    f = sub.add_parser("feedback", help="feedback HTML for graded students")
+    f.add_argument("assignment")
+    f.add_argument("--student", action="append")
+    f.set_defaults(run=cmd_feedback)
+
+    e = sub.add_parser("export", help="grades.csv, scores.png and report.md")
+    e.add_argument("assignment")
+    e.add_argument("--out", help="output folder (default: reports/ASSIGNMENT)")
+    e.set_defaults(run=cmd_export)
+
+    d = sub.add_parser("demo", help="grade the sample class the repository ships")
+    d.add_argument("--into", default="demo-course", help="where to build the demo course")
+    d.add_argument("--workers", type=int, default=None)
+    d.set_defaults(run=cmd_demo)
+    return p
+
+
+def quiet_library_warnings():
+    """nbgrader's gradebook and nbformat warn about their own internals; instructors can't act on it."""
+    import warnings
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    warnings.filterwarnings("ignore", message=".*missing an id field.*")
+
+
+def main(argv=None):
+    quiet_library_warnings()
+    args = parser().parse_args(argv)
+    sys.exit(args.run(args))

@@ -1,0 +1,441 @@
+"""Import submissions exported from an LMS (or copied into folders) into nbgrader's layout.
+
+    report = collect(Path("inbox"), Path("."), "01_tensor_ops", ["01_tensor_ops"])
+    print(report.summary())
+
+writes ``submitted/<student>/01_tensor_ops/01_tensor_ops.ipynb`` and ``timestamp.txt`` for every
+student it can, and lists every problem it met instead of stopping at the first one. The inbox
+is only ever read: nothing in it is modified, moved or deleted, and zip members are read with
+``ZipFile.open`` (never extracted), so member names such as ``../x`` or ``/etc/x`` cannot write
+anywhere: the destination path is built from the student id and the expected notebook name only.
+
+The inbox
+---------
+One entry per student: a folder ``<name>/`` or a zip ``<name>.zip`` (any case of ``.zip``).
+Entries whose name starts with ``.`` and ``__MACOSX`` are ignored, at any depth inside a
+submission too (so ``.ipynb_checkpoints`` copies are never candidates). Other top-level files
+are reported as ``extra`` with student ``''``.
+
+Student ids
+-----------
+``<name>`` (folder name or zip stem) stripped and lowercased. If it then has the form
+``<id>_<digits>`` or ``<id>_<digits>_<anything>`` with at least 3 digits and a non-empty
+``<id>``, the LMS suffix is dropped and the id is the part before that first ``_<digits>``:
+``alice_12345_late.zip`` -> ``alice``, ``Bob_Smith_998877.zip`` -> ``bob_smith``. Shorter digit
+groups are kept (``team_07`` stays ``team_07``), as is everything else (``bob_smith``).
+Two entries that map to the same id are a ``duplicate``: the most recently modified is kept
+(a zip's own modification time; for a folder, the newest modification time of the folder and
+anything in it; ties go to the entry whose name sorts last).
+
+Matching notebooks
+------------------
+Each file ending in ``.ipynb`` (any case) anywhere in a submission is compared with each expected
+notebook name (given without extension) in three tiers:
+
+0. exact: the file name is ``<name>.ipynb``;
+1. same normalized name: lowercase, every run of characters other than letters and digits
+   becomes one ``_``, leading/trailing ``_`` dropped, leading ``copy_of_`` dropped
+   (``Copy of 01-Tensor Ops.ipynb`` -> ``01_tensor_ops``);
+2. normalized name starts with the expected one followed by ``_`` (a suffix:
+   ``01_tensor_ops (1).ipynb``, ``01_tensor_ops-1.ipynb``, ``01_tensor_ops_alice.ipynb``).
+
+A file belongs to the expected notebook it matches in the best tier (on a tie, the longest
+expected name, so ``01_ops_extra`` is not taken for ``01_ops``). For each expected notebook the
+best candidate wins: lowest tier, then most recently modified, then path. Anything but tier 0 is
+reported as ``renamed``; several candidates are reported as ``duplicate`` (naming the one kept);
+no candidate is ``missing``; ``.ipynb`` files that match no expected notebook are ``extra``.
+
+Validation
+----------
+The chosen file must be non-empty (else ``empty``), JSON (else ``invalid_json``) and a notebook of
+format 4 that nbformat can read: a JSON object with a list of ``cells`` (else ``bad_nbformat``).
+Such files are not collected, and another candidate is not tried in their place (the student's
+latest file is what they meant to hand in; the problem tells the instructor what to look at).
+A notebook nbformat reads but whose schema validation fails is still collected: nbgrader copes.
+
+Output
+------
+The bytes are copied unchanged. ``timestamp.txt`` holds the newest modification time of the
+collected notebooks as ``YYYY-mm-dd HH:MM:SS.ffffff UTC`` (what nbgrader's ``parse_utc`` reads):
+for a file in a folder its mtime; for a zip member the member's ``date_time``, which zip stores
+without a time zone and is taken as UTC. A student's ``submitted/<student>/<assignment>/`` folder
+is replaced as a whole when at least one notebook was collected for them (so a re-collect never
+mixes old and new files), and left as it was when none was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+import nbformat.reader
+
+__all__ = ["Problem", "Collected", "CollectReport", "collect", "student_id", "match_tier"]
+
+KINDS = ("missing", "renamed", "invalid_json", "bad_nbformat", "empty", "duplicate", "unreadable", "extra")
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+
+_LMS_SUFFIX = re.compile(r"^(?P<id>.+?)_\d{3,}(?:_.*)?$")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+@dataclass
+class Problem:
+    student: str  # student id ('' if unknown)
+    kind: str  # one of KINDS
+    detail: str  # a sentence an instructor understands, naming the file
+
+
+@dataclass
+class Collected:
+    student: str
+    source: str  # path of the original, relative to the inbox ('alice.zip!sub/01_tensor_ops (1).ipynb')
+    dest: Path
+
+
+@dataclass
+class CollectReport:
+    collected: list[Collected] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        students = len({c.student for c in self.collected})
+        lines = [f"Collected {len(self.collected)} notebook(s) for {students} student(s); "
+                 f"{len(self.problems)} problem(s)."]
+        counts = Counter(p.kind for p in self.problems)
+        if counts:
+            lines.append("  " + ", ".join(f"{kind}: {counts[kind]}" for kind in KINDS if counts[kind]))
+        for p in self.problems:
+            lines.append(f"[{p.kind}] {p.student or '?'}: {p.detail}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+
+
+def student_id(name: str) -> str:
+    """The student id for an inbox entry named ``name`` (folder name or zip stem); see the module doc."""
+    sid = name.strip().lower()
+    m = _LMS_SUFFIX.match(sid)
+    if m and m.group("id").rstrip("_ ").strip():
+        sid = m.group("id").rstrip("_ ").strip()
+    return sid
+
+
+def _normalize(stem: str) -> str:
+    norm = _NON_ALNUM.sub("_", stem.lower()).strip("_")
+    while norm.startswith("copy_of_"):
+        norm = norm[len("copy_of_"):]
+    return norm
+
+
+def match_tier(filename: str, expected: str) -> int | None:
+    """0 exact, 1 same normalized name, 2 normalized name plus a suffix, None no match."""
+    if not filename.lower().endswith(".ipynb"):
+        return None
+    if filename == f"{expected}.ipynb":
+        return 0
+    norm, want = _normalize(filename[: -len(".ipynb")]), _normalize(expected)
+    if not norm or not want:
+        return None
+    if norm == want:
+        return 1
+    if norm.startswith(want + "_"):
+        return 2
+    return None
+
+
+def _ignored(parts) -> bool:
+    return any((p.startswith(".") and p not in (".", "..")) or p == "__MACOSX" for p in parts)
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Submissions: a folder or a zip, seen as a list of files that can be read
+
+
+@dataclass
+class _File:
+    relpath: str  # inside the submission, '/'-separated
+    source: str  # as reported: 'alice/sub/x.ipynb' or 'alice.zip!sub/x.ipynb'
+    mtime: datetime  # naive UTC
+    member: zipfile.ZipInfo | None = None  # for a zip
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.relpath).name
+
+
+class _Entry:
+    def __init__(self, path: Path):
+        self.path = path
+        self.label = path.name + ("/" if path.is_dir() else "")
+        self.is_zip = not path.is_dir()
+        self.sid = student_id(path.stem if self.is_zip else path.name)
+
+    def modified(self) -> float:
+        """For duplicates: a zip's own mtime; a folder's newest mtime, itself included (hidden files not)."""
+        newest = self.path.stat().st_mtime
+        if not self.is_zip:
+            for dirpath, dirnames, filenames in os.walk(self.path):
+                dirnames[:] = [d for d in dirnames if not _ignored([d])]
+                for n in dirnames + [f for f in filenames if not _ignored([f])]:
+                    try:
+                        newest = max(newest, os.stat(os.path.join(dirpath, n), follow_symlinks=False).st_mtime)
+                    except OSError:
+                        pass
+        return newest
+
+
+class _FolderSubmission:
+    def __init__(self, entry: _Entry):
+        self.root = entry.path
+        self.files = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if not _ignored([d]))
+            for n in sorted(filenames):
+                if _ignored([n]):
+                    continue
+                full = Path(dirpath) / n
+                rel = full.relative_to(self.root).as_posix()
+                try:
+                    mtime = _utc(full.stat().st_mtime)
+                except OSError:
+                    mtime = datetime.min
+                self.files.append(_File(rel, f"{entry.path.name}/{rel}", mtime))
+
+    def read(self, f: _File) -> bytes:
+        with open(self.root / f.relpath, "rb") as fh:
+            return fh.read()
+
+    def close(self):
+        pass
+
+
+class _ZipSubmission:
+    def __init__(self, entry: _Entry):
+        self.zf = zipfile.ZipFile(entry.path)  # raises BadZipFile / OSError for a corrupt zip
+        self.files = []
+        try:
+            for info in self.zf.infolist():
+                if info.is_dir():
+                    continue
+                rel = info.filename.replace("\\", "/")
+                parts = [p for p in rel.split("/") if p not in ("", ".")]
+                if not parts or _ignored(parts):
+                    continue
+                try:
+                    mtime = datetime(*info.date_time)
+                except ValueError:  # a zip with a nonsense date (month 0)
+                    mtime = datetime.min
+                self.files.append(_File(rel, f"{entry.path.name}!{rel}", mtime, info))
+        except Exception:
+            self.zf.close()
+            raise
+        self.files.sort(key=lambda f: f.relpath)
+
+    def read(self, f: _File) -> bytes:
+        with self.zf.open(f.member) as fh:
+            return fh.read()
+
+    def close(self):
+        self.zf.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def _validate(data: bytes, source: str) -> tuple[str, str] | None:
+    """None if ``data`` is a notebook we can collect, else (kind, detail)."""
+    if not data:
+        return "empty", f"'{source}' is empty (0 bytes); not collected."
+    try:
+        nb = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as e:
+        return "invalid_json", f"'{source}' is not valid JSON ({_short(e)}), so not a notebook; not collected."
+    if not isinstance(nb, dict) or "cells" not in nb and "worksheets" not in nb:
+        return "bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no 'cells'); not collected."
+    major = nb.get("nbformat")
+    if not isinstance(major, int) or major < 4:
+        return "bad_nbformat", (f"'{source}' is in notebook format {major} (nbgrader needs format 4; "
+                                f"opening and saving it in Jupyter converts it); not collected.")
+    if not isinstance(nb.get("cells"), list):
+        return "bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no list of 'cells'); not collected."
+    try:
+        nbformat.reader.reads(data)
+    except Exception as e:
+        return "bad_nbformat", f"nbformat cannot read '{source}' ({_short(e)}); not collected."
+    return None
+
+
+def _short(e: Exception) -> str:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _write_submission(dest: Path, notebooks: dict[str, bytes], timestamp: datetime) -> None:
+    """Replace ``dest`` (submitted/<student>/<assignment>) with these notebooks and timestamp.txt."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for name, data in notebooks.items():
+            (tmp / f"{name}.ipynb").write_bytes(data)
+        (tmp / "timestamp.txt").write_text(timestamp.strftime(TIMESTAMP_FORMAT) + "\n")
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        elif dest.exists() or dest.is_symlink():
+            dest.unlink()
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole thing
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+        return True
+    except ValueError:
+        return False
+
+
+def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str]) -> CollectReport:
+    """Copy each student's notebooks from ``inbox`` to ``course_root/submitted``; see the module doc."""
+    inbox, course_root = Path(inbox), Path(course_root)
+    if not inbox.is_dir():
+        raise NotADirectoryError(f"inbox {inbox} is not a folder")
+    submitted = course_root / "submitted"
+    if _inside(submitted.resolve(), inbox.resolve()) or _inside(inbox.resolve(), submitted.resolve()):
+        raise ValueError(f"{submitted} and the inbox {inbox} overlap; collecting would write into the inbox")
+    if not notebooks or len(set(notebooks)) != len(notebooks):
+        raise ValueError("notebooks must be a non-empty list of distinct names")
+    report = CollectReport()
+
+    # 1. Inbox entries, grouped by student id.
+    by_student: dict[str, list[_Entry]] = {}
+    for path in sorted(inbox.iterdir(), key=lambda p: p.name):
+        if _ignored([path.name]):
+            continue
+        if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
+            entry = _Entry(path)
+            if not entry.sid:
+                report.problems.append(Problem("", "extra", f"Cannot tell whose submission '{entry.label}' is "
+                                                            f"(no student id in its name); not collected."))
+                continue
+            by_student.setdefault(entry.sid, []).append(entry)
+        else:
+            report.problems.append(Problem("", "extra", f"'{path.name}' is neither a student folder nor a "
+                                                        f"zip; not collected."))
+
+    # 2. One student at a time, in sorted order.
+    for sid in sorted(by_student):
+        entries = by_student[sid]
+        if len(entries) > 1:
+            ranked = sorted(entries, key=lambda e: (e.modified(), e.path.name), reverse=True)
+            entry = ranked[0]
+            others = ", ".join(f"'{e.label}'" for e in sorted(ranked[1:], key=lambda e: e.path.name))
+            report.problems.append(Problem(sid, "duplicate", (
+                f"{len(entries)} inbox entries belong to student '{sid}': kept '{entry.label}' (the most "
+                f"recently modified) and ignored {others}.")))
+        else:
+            entry = entries[0]
+        _collect_student(entry, sid, submitted / sid / assignment, notebooks, report)
+    return report
+
+
+def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], report: CollectReport) -> None:
+    try:
+        sub = _ZipSubmission(entry) if entry.is_zip else _FolderSubmission(entry)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        report.problems.append(Problem(sid, "unreadable", f"'{entry.label}' cannot be opened as a "
+                                                          f"{'zip' if entry.is_zip else 'folder'} ({_short(e)}); "
+                                                          f"nothing collected for this student."))
+        return
+    try:
+        # Assign each .ipynb to the expected notebook it matches best.
+        candidates: dict[str, list[tuple[int, _File]]] = {name: [] for name in notebooks}
+        extras = []
+        for f in sub.files:
+            if not f.name.lower().endswith(".ipynb"):
+                continue
+            matches = [(tier, -len(name), name) for name in notebooks
+                       if (tier := match_tier(f.name, name)) is not None]
+            if matches:
+                tier, _, name = min(matches)
+                candidates[name].append((tier, f))
+            else:
+                extras.append(f)
+
+        collected: dict[str, bytes] = {}
+        sources: dict[str, _File] = {}
+        for name in notebooks:
+            expected = f"{name}.ipynb"
+            found = candidates[name]
+            if not found:
+                report.problems.append(Problem(sid, "missing", f"No notebook '{expected}' (or a renamed copy "
+                                                               f"of it) in '{entry.label}'."))
+                continue
+            # Best tier, then newest, then path: stable sorts, last key first.
+            found.sort(key=lambda tf: tf[1].relpath)
+            found.sort(key=lambda tf: tf[1].mtime, reverse=True)
+            found.sort(key=lambda tf: tf[0])
+            tier, chosen = found[0]
+            if len(found) > 1:
+                others = ", ".join(f"'{f.source}'" for _, f in sorted(found[1:], key=lambda tf: tf[1].relpath))
+                runner_up_tier, runner_up = found[1]
+                why = ("its name matches best" if tier < runner_up_tier
+                       else "it is the most recently modified" if chosen.mtime > runner_up.mtime
+                       else "same name quality and time; first by path")
+                report.problems.append(Problem(sid, "duplicate", (
+                    f"{len(found)} files could be '{expected}': chose '{chosen.source}' ({why}) and "
+                    f"ignored {others}.")))
+            if tier > 0:
+                report.problems.append(Problem(sid, "renamed", (
+                    f"'{chosen.source}' is not named '{expected}'; taken as '{expected}'.")))
+            try:
+                data = sub.read(chosen)
+            except Exception as e:  # CRC error, encrypted member, permission denied...
+                report.problems.append(Problem(sid, "unreadable", f"'{chosen.source}' cannot be read "
+                                                                  f"({_short(e)}); not collected."))
+                continue
+            bad = _validate(data, chosen.source)
+            if bad:
+                report.problems.append(Problem(sid, *bad))
+                continue
+            collected[name] = data
+            sources[name] = chosen
+
+        for f in extras:
+            report.problems.append(Problem(sid, "extra", f"'{f.source}' matches none of the expected "
+                                                         f"notebooks; not collected."))
+    finally:
+        sub.close()
+
+    if collected:
+        timestamp = max(sources[name].mtime for name in collected)
+        if timestamp == datetime.min:
+            timestamp = _utc(entry.path.stat().st_mtime)
+        _write_submission(dest, collected, timestamp)
+        for name in collected:
+            report.collected.append(Collected(sid, sources[name].source, dest / f"{name}.ipynb"))

@@ -1,0 +1,228 @@
+"""The grade command: parallel, sandboxed, fault-tolerant autograding with one gradebook writer.
+
+Phase 1, in parallel worker processes: each submission is autograded by nbgrader itself
+(`NbGraderAPI.autograde`, with this course's preprocessors: sandboxed kernel, clean-process
+verdicts) in a private scratch copy of the course with a private copy of the gradebook. A
+watchdog kills a submission's processes when it exceeds the per-notebook time limit; a worker
+that dies costs only its own submission.
+
+Phase 2, in this process alone: nbgrader's autograde runs again for every student, in sorted
+order, against the real gradebook, with execution replaced by the outputs phase 1 produced
+(`ReplayExecution`). So every gradebook write goes through one writer, in the same order
+whatever the number of workers: no 'database is locked', no lost grade, and the same gradebook
+from one worker or many.
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .preprocessors import HIDE_ENV
+
+REPLAY_PREPROCESSORS = [
+    "autograder.preprocessors.ReplayExecution",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+
+@dataclass
+class Outcome:
+    student: str
+    status: str  # graded, error, timeout
+    reason: str = ""
+    seconds: float = 0.0
+
+
+def load_config(root):
+    from traitlets.config.loader import PyFileConfigLoader
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+
+
+def make_api(root, config=None):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    config = config if config is not None else load_config(root)
+    config.CourseDirectory.root = str(root)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def db_path(root):
+    return Path(root) / "gradebook.db"
+
+
+def ensure_assignment(root, assignment):
+    """Put the assignment in the gradebook if it is missing (without touching release/)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(f"sqlite:///{db_path(root)}") as gb:
+        try:
+            gb.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    config = load_config(root)
+    config.CourseDirectory.release_directory = ".autograder-release"
+    try:
+        result = make_api(root, config).generate_assignment(assignment, force=True, create=True)
+    finally:
+        shutil.rmtree(Path(root) / ".autograder-release", ignore_errors=True)
+    if not result.get("success"):
+        raise RuntimeError(f"could not add {assignment} to the gradebook:\n{result.get('error', '')}")
+
+
+def submitted_students(root, assignment):
+    base = Path(root) / "submitted"
+    return sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
+
+
+def snapshot_gradebook(root, dest):
+    """A consistent copy of the gradebook for the workers to write into (never the real one)."""
+    with sqlite3.connect(db_path(root)) as src, sqlite3.connect(dest) as out:
+        src.backup(out)
+
+
+def _children():
+    me = str(os.getpid())
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _watchdog(seconds, done, fired):
+    """At the deadline, kill what this worker started (the kernel, the check): the submission
+    then finishes with what it had, and its unfinished cells score 0."""
+    if not done.wait(seconds):
+        fired.set()
+        for pid in _children():
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+
+
+def _warm():
+    import nbgrader.apps  # noqa: F401  (5 s once per worker, not once per submission)
+
+
+def execute_submission(root, scratch, assignment, student, notebook_timeout):
+    """Phase 1 for one student (runs in a worker process). Never raises."""
+    start = time.monotonic()
+    root, scratch = Path(root), Path(scratch)
+    work = scratch / "work" / student
+    staged = scratch / "staging" / student / assignment
+    staged.mkdir(parents=True, exist_ok=True)
+    done, fired = threading.Event(), threading.Event()
+    threading.Thread(target=_watchdog, args=(notebook_timeout, done, fired), daemon=True).start()
+    try:
+        work.mkdir(parents=True)
+        shutil.copy(root / "nbgrader_config.py", work / "nbgrader_config.py")
+        shutil.copytree(root / "source" / assignment, work / "source" / assignment)
+        shutil.copytree(root / "submitted" / student / assignment,
+                        work / "submitted" / student / assignment)
+        shutil.copy(scratch / "base.db", work / "gradebook.db")
+        os.environ[HIDE_ENV] = os.pathsep.join([str(root), str(scratch)])
+        result = make_api(work).autograde(assignment, student, force=True, create=True)
+        produced = sorted((work / "autograded" / student / assignment).glob("*.ipynb"))
+        for nb in produced:
+            shutil.copy(nb, staged / nb.name)
+        status = "timeout" if fired.is_set() else ("graded" if result.get("success") and produced else "error")
+        reason = ""
+        if status == "timeout":
+            reason = f"the notebook ran past the {notebook_timeout} s limit; unfinished cells score 0"
+        elif status == "error":
+            reason = _last_error(result)
+    except Exception as exc:  # a broken submission must not stop the others
+        status, reason = "error", f"{type(exc).__name__}: {exc}"
+    finally:
+        done.set()
+        shutil.rmtree(work, ignore_errors=True)
+    if status == "error":
+        (staged / "_failed.json").write_text(json.dumps({"reason": reason}))
+    return Outcome(student, status, reason, round(time.monotonic() - start, 2))
+
+
+def _last_error(result):
+    text = (result.get("error") or result.get("log") or "").strip().splitlines()
+    useful = [line for line in text if line.strip()]
+    return " | ".join(useful[-3:])[-500:] if useful else "nbgrader could not grade this submission"
+
+
+def grade(root, assignment, students=None, workers=None, notebook_timeout=900, progress=True):
+    """Grade `students` (default: every submission) of `assignment`; returns {student: Outcome}."""
+    root = Path(root).resolve()
+    ensure_assignment(root, assignment)
+    students = sorted(students or submitted_students(root, assignment))
+    workers = workers or max(1, min(len(students), os.cpu_count() or 1))
+    scratch = Path(tempfile.mkdtemp(prefix="autograder-grade-"))
+    outcomes = {}
+    try:
+        snapshot_gradebook(root, scratch / "base.db")
+        bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="notebook",
+                   disable=not progress)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                 initializer=_warm) as pool:
+            futures = {pool.submit(execute_submission, root, scratch, assignment, s,
+                                   notebook_timeout): s for s in students}
+            for future in as_completed(futures):
+                student = futures[future]
+                try:
+                    outcomes[student] = future.result()
+                except Exception as exc:  # the worker process itself died
+                    outcomes[student] = Outcome(student, "error", f"the grading worker died: {exc}")
+                bar.update(1)
+        bar.close()
+        _write_failures(scratch, assignment, outcomes)
+        record(root, assignment, students, scratch / "staging", outcomes)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return dict(sorted(outcomes.items()))
+
+
+def _write_failures(scratch, assignment, outcomes):
+    """Tell ReplayExecution why a submission has no executed notebook."""
+    for student, outcome in outcomes.items():
+        staged = scratch / "staging" / student / assignment
+        staged.mkdir(parents=True, exist_ok=True)
+        failed = staged / "_failed.json"
+        if not list(staged.glob("*.ipynb")) and not failed.exists():
+            failed.write_text(json.dumps({"reason": outcome.reason or "the worker produced no result"}))
+
+
+def record(root, assignment, students, staging, outcomes):
+    """Phase 2: the single writer. nbgrader autograde per student, replaying phase 1's outputs."""
+    config = load_config(root)
+    config.Autograde.autograde_preprocessors = REPLAY_PREPROCESSORS
+    config.ReplayExecution.staging = str(staging)
+    api = make_api(root, config)
+    for student in students:
+        result = api.autograde(assignment, student, force=True, create=True)
+        if not result.get("success"):
+            previous = outcomes.get(student, Outcome(student, "graded"))
+            outcomes[student] = Outcome(student, "error", _last_error(result), previous.seconds)
+
+
+def write_log(root, assignment, outcomes):
+    path = Path(root) / "reports" / assignment / "grading_log.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({s: asdict(o) for s, o in outcomes.items()}, indent=1))
+    return path

@@ -1,0 +1,328 @@
+"""Grades and a grading report for one assignment, from the gradebook and the autograded notebooks.
+
+    export_grades(course_root, assignment, out_csv)   # grades.csv: one row per student
+    build_report(course_root, assignment, out_dir)    # grades.csv, scores.png and report.md
+
+Scores come from nbgrader's gradebook (`course_root/gradebook.db`); each exercise's score is the
+sum of its test cells (grade_id `test_<exercise id>...`, see `curriculum.exercise_of`). What
+happened while grading comes from the verdicts the course's preprocessors store in each autograded
+notebook (`nb.metadata["autograder"]`) and, when given, from the grade command's log. The report
+quotes only those verdict messages: it never reads a cell's source, so hidden tests stay hidden.
+"""
+
+import csv
+import sqlite3
+import statistics
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from .curriculum import CURRICULUM, exercise_of
+
+STATUSES = ("pass", "fail", "error", "tampering", "timeout", "crashed")
+# Verdicts an instructor should look at (a plain "fail" is a wrong answer, not a grading problem).
+ATTENTION = {"error": "error", "tampering": "tampering", "timeout": "timed out (time limit)",
+             "crashed": "crashed (killed, or hit the memory limit)"}
+REASON_CHARS = 200
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the gradebook
+
+
+def _fmt(x):
+    """A score as the CSV and the report show it: 2.0 -> '2', 1.5 -> '1.5'."""
+    return f"{x:g}"
+
+
+def _course_id(db):
+    """The course that owns the gradebook's assignments (read-only), so that opening the
+    Gradebook does not add nbgrader's 'default_course' row to the instructor's database."""
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT course_id FROM assignment LIMIT 1").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        row = None
+    return row[0] if row else "default_course"
+
+
+def _scores(course_root, assignment):
+    """Everything the CSV and the report need from the gradebook.
+
+    Returns {"exercises": [ids], "notebooks": [names], "max": {ex: points}, "max_total": points,
+    "students": {student id: None (no submission) | {"by_ex": {ex: score | None}, "total": score}}}.
+    Grade cells that belong to no exercise count in the total only.
+    """
+    db = Path(course_root) / "gradebook.db"
+    if not db.is_file():
+        raise FileNotFoundError(f"no gradebook at {db}: run `nbgrader generate_assignment` first")
+    exercises = list(CURRICULUM.get(assignment, {}))
+    with Gradebook(f"sqlite:///{db}", course_id=_course_id(db)) as gb:
+        try:
+            notebooks = gb.find_assignment(assignment).notebooks
+        except MissingEntry:
+            raise ValueError(f"assignment {assignment!r} is not in the gradebook {db}") from None
+        max_by_ex = {ex: 0.0 for ex in exercises}
+        max_total = 0.0
+        for nb in notebooks:
+            for cell in nb.grade_cells:
+                max_total += cell.max_score or 0.0
+                ex = exercise_of(cell.name, assignment)
+                if ex is not None:
+                    max_by_ex[ex] += cell.max_score or 0.0
+        students = {}
+        for student in sorted(s.id for s in gb.students):
+            by_ex, total, found = {ex: None for ex in exercises}, 0.0, False
+            for nb in notebooks:
+                try:
+                    submitted = gb.find_submission_notebook(nb.name, assignment, student)
+                except MissingEntry:
+                    continue
+                found = True
+                for grade in submitted.grades:
+                    score = grade.score or 0.0
+                    total += score
+                    ex = exercise_of(grade.name, assignment)
+                    if ex is not None:
+                        by_ex[ex] = (by_ex[ex] or 0.0) + score
+            students[student] = {"by_ex": by_ex, "total": total} if found else None
+        names = [nb.name for nb in notebooks]
+    return {"exercises": exercises, "notebooks": names, "max": max_by_ex, "max_total": max_total,
+            "students": students}
+
+
+def _write_csv(data, out_csv):
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_csv, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *data["exercises"], "total", "max_total"])
+        for student, row in data["students"].items():
+            if row is None:
+                cells, total = ["" for _ in data["exercises"]], 0.0
+            else:
+                cells = ["" if row["by_ex"][ex] is None else _fmt(row["by_ex"][ex])
+                         for ex in data["exercises"]]
+                total = row["total"]
+            writer.writerow([student, *cells, _fmt(total), _fmt(data["max_total"])])
+    return out_csv
+
+
+def export_grades(course_root: Path, assignment: str, out_csv: Path) -> Path:
+    """Write one row per student in the gradebook (sorted by id): the points scored on each
+    exercise (the sum of its test cells), the total and the maximum total. A student without a
+    submission gets empty exercise cells and a total of 0. Returns `out_csv`."""
+    return _write_csv(_scores(course_root, assignment), out_csv)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the verdicts
+
+
+def _reason(message, limit=REASON_CHARS):
+    """The first non-empty line of a message, trimmed, safe inside a Markdown table cell."""
+    lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
+    line = lines[0] if lines else "(no message)"
+    if len(line) > limit:
+        line = line[: limit - 1].rstrip() + "…"
+    return line.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+
+
+def _verdicts(course_root, assignment, notebooks, students):
+    """{student: {notebook: metadata["autograder"] | {} (none stored) | None (no file)}}."""
+    found = {}
+    for student in students:
+        for name in notebooks:
+            path = Path(course_root) / "autograded" / student / assignment / f"{name}.ipynb"
+            if not path.is_file():
+                meta = None
+            else:
+                try:
+                    meta = nbformat.read(str(path), as_version=4).metadata.get("autograder", {})
+                except Exception as exc:  # a corrupt file is itself worth reporting
+                    meta = {"error": f"the autograded notebook could not be read ({type(exc).__name__})"}
+            found.setdefault(student, {})[name] = meta
+    return found
+
+
+def _problems(verdicts, exercises, grading_log):
+    """Rows (student, notebook, exercise, problem, reason) that need an instructor's look."""
+    rows = []
+    order = {ex: i for i, ex in enumerate(exercises)}
+    for student in sorted(set(verdicts) | set(grading_log or {})):
+        entry = (grading_log or {}).get(student)
+        if entry and entry.get("status", "graded") != "graded":
+            status = entry.get("status")
+            problem = "grading timed out" if status == "timeout" else f"grading {status}"
+            if isinstance(entry.get("seconds"), (int, float)) and entry["seconds"] > 0:
+                problem += f" after {entry['seconds']:.0f} s"
+            rows.append((student, "", "—", problem, _reason(entry.get("reason"))))
+        for name, meta in sorted(verdicts.get(student, {}).items()):
+            if not meta:
+                continue
+            if "error" in meta:
+                rows.append((student, name, "all", "not graded", _reason(meta["error"])))
+            if meta.get("sandboxed") is False:
+                rows.append((student, name, "all", "unsandboxed",
+                             "graded without the sandbox (bubblewrap unavailable): student code "
+                             "could reach the grader's files"))
+            exs = meta.get("exercises") or {}
+            for ex in sorted(exs, key=lambda e: (order.get(e, len(order)), e)):
+                status = (exs[ex] or {}).get("status")
+                if status in ATTENTION:
+                    rows.append((student, name, ex, ATTENTION[status],
+                                 _reason(exs[ex].get("message"))))
+    return rows
+
+
+def _status_counts(verdicts, exercises):
+    """{exercise: {status: count}} over the autograded notebooks, plus how many carry none."""
+    counts = {ex: dict.fromkeys(STATUSES, 0) for ex in exercises}
+    unverified = 0
+    for per_nb in verdicts.values():
+        for meta in per_nb.values():
+            if meta is None:
+                continue
+            if not meta:
+                unverified += 1
+                continue
+            if "error" in meta:  # the notebook could not be graded: every exercise errored
+                for ex in exercises:
+                    counts[ex]["error"] += 1
+                continue
+            for ex, verdict in (meta.get("exercises") or {}).items():
+                status = (verdict or {}).get("status")
+                if ex in counts and status in counts[ex]:
+                    counts[ex][status] += 1
+    return counts, unverified
+
+
+# --------------------------------------------------------------------------------------------
+# The plot
+
+
+def _plot(data, submitted, path, assignment):
+    """Per exercise, how many students got full, partial and zero marks; and the totals."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    exercises = data["exercises"]
+    fig = Figure(figsize=(12, 5), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
+    kinds = (("full", "#2a9d8f"), ("partial", "#e9c46a"), ("zero", "#e76f51"))
+    tally = {k: [0] * len(exercises) for k, _ in kinds}
+    for row in submitted.values():
+        for i, ex in enumerate(exercises):
+            score, best = row["by_ex"][ex] or 0.0, data["max"][ex]
+            kind = "full" if best > 0 and score >= best else "zero" if score <= 0 else "partial"
+            tally[kind][i] += 1
+    ys = [len(exercises) - 1 - i for i in range(len(exercises))]  # first exercise on top
+    left_edge = [0] * len(exercises)
+    for kind, color in kinds:
+        bars = left.barh(ys, tally[kind], left=left_edge, color=color, label=kind, edgecolor="white")
+        left.bar_label(bars, labels=[str(n) if n else "" for n in tally[kind]], label_type="center")
+        left_edge = [b + n for b, n in zip(left_edge, tally[kind])]
+    left.set_yticks(ys, [f"{ex} (max {_fmt(data['max'][ex])})" for ex in exercises])
+    left.set_xlabel("students")
+    left.set_xlim(0, max(1, len(submitted)))
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.set_title("Marks per exercise")
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=3, fontsize=9, frameon=False)
+
+    totals = [row["total"] for row in submitted.values()]
+    top = data["max_total"]
+    if totals:
+        if top <= 40 and float(top).is_integer():
+            bins = [b - 0.5 for b in range(int(top) + 2)]
+        else:
+            bins = 20
+        right.hist(totals, bins=bins, color="#264653", edgecolor="white")
+        right.set_xlim(-0.5, max(top, max(totals)) + 0.5)
+    else:
+        right.text(0.5, 0.5, "no submissions", ha="center", va="center", transform=right.transAxes)
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.yaxis.set_major_locator(MaxNLocator(integer=True))
+    right.set_xlabel(f"total points (max {_fmt(top)})")
+    right.set_ylabel("students")
+    right.set_title("Totals")
+    fig.suptitle(f"{assignment} scores: {len(submitted)} of {len(data['students'])} students submitted",
+                 fontsize=13)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+
+
+def build_report(course_root: Path, assignment: str, out_dir: Path, grading_log: dict | None = None) -> Path:
+    """Write grades.csv, scores.png and report.md into `out_dir`; returns report.md's path.
+
+    `grading_log` is the grade command's {student: {"status", "reason", "seconds"}}, if any.
+    Means, medians and percentages are over the students with a submission.
+    """
+    course_root, out_dir = Path(course_root), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = _scores(course_root, assignment)
+    _write_csv(data, out_dir / "grades.csv")
+    exercises = data["exercises"]
+    submitted = {s: row for s, row in data["students"].items() if row is not None}
+    missing = sorted(s for s, row in data["students"].items() if row is None)
+    _plot(data, submitted, out_dir / "scores.png", assignment)
+
+    verdicts = _verdicts(course_root, assignment, data["notebooks"], submitted)
+    counts, unverified = _status_counts(verdicts, exercises)
+    problems = _problems(verdicts, exercises, grading_log)
+
+    totals = [row["total"] for row in submitted.values()]
+    n = len(submitted)
+    lines = [f"# Grading report: {assignment}", ""]
+    lines.append(f"- Students: {len(data['students'])} ({n} with a submission, "
+                 f"{len(missing)} without)")
+    if totals:
+        lines.append(f"- Mean total: {statistics.mean(totals):.2f} / {_fmt(data['max_total'])}")
+        lines.append(f"- Median total: {_fmt(statistics.median(totals))} / {_fmt(data['max_total'])}")
+    else:
+        lines.append("- Mean total: — (no submissions)")
+        lines.append("- Median total: — (no submissions)")
+    if missing:
+        lines.append(f"- Without a submission (total 0 in grades.csv): {', '.join(missing)}")
+    not_found = sum(meta is None for per_nb in verdicts.values() for meta in per_nb.values())
+    if not_found:
+        lines.append(f"- {not_found} submitted notebook(s) have no autograded copy under autograded/")
+    if unverified:
+        lines.append(f"- {unverified} autograded notebook(s) carry no verdicts (graded without the "
+                     "course's preprocessors): they are missing from the status counts")
+    lines.append("- Means, medians and percentages are over the students with a submission.")
+    lines += ["", "## Exercises", ""]
+    lines.append("| exercise | max points | mean score | full marks | "
+                 + " | ".join(STATUSES) + " |")
+    lines.append("|---|---:|---:|---:|" + "---:|" * len(STATUSES))
+    for ex in exercises:
+        scores = [row["by_ex"][ex] or 0.0 for row in submitted.values()]
+        best = data["max"][ex]
+        mean = f"{statistics.mean(scores):.2f}" if scores else "—"
+        full = (f"{100 * sum(s >= best for s in scores) / len(scores):.0f}%"
+                if scores and best > 0 else "—")
+        lines.append(f"| {ex} | {_fmt(best)} | {mean} | {full} | "
+                     + " | ".join(str(counts[ex][s]) for s in STATUSES) + " |")
+    lines += ["", "## Submissions that need attention", ""]
+    if problems:
+        lines.append("Errors, time-outs, crashes and limits, tampering, and notebooks graded "
+                     "without the sandbox (reasons are the first line of each message).")
+        lines += ["", "| student | notebook | exercise | problem | reason |", "|---|---|---|---|---|"]
+        lines += [f"| {s} | {nb or '—'} | {ex} | {problem} | {reason} |"
+                  for s, nb, ex, problem, reason in problems]
+    else:
+        lines.append("No problems: every submission was graded in the sandbox, and no exercise "
+                     "errored, timed out, crashed or was caught tampering.")
+    lines += ["", "## Score distribution", "", f"![Scores for {assignment}](scores.png)", ""]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines), encoding="utf-8")
+    return report

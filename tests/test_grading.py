@@ -1,0 +1,132 @@
+"""The grade command on a gallery of honest, wrong, faulty and cheating submissions.
+
+The whole sample class (autograder/samples.py) is graded in one parallel run, together with
+broken files; every student must get the verdict and the score their submission deserves, the
+report must say why, and the honest students must get exactly the grades they get when graded
+alone.
+"""
+
+import json
+import shutil
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import samples
+from autograder.curriculum import CURRICULUM, exercise_of
+from autograder.grading import grade
+from autograder.sandbox import bwrap_works
+from conftest import copy_course
+
+pytestmark = pytest.mark.slow
+
+A = samples.ASSIGNMENT
+EXERCISES = list(CURRICULUM[A])
+HONEST = ["ada", "ben", "cho", "ned", "oli", "pam"]
+FAST_LIMITS = "\nc.SafeExecute.timeout = 10\nc.VerifyExercises.time_limit = 10\n"
+
+
+def make_course(path, students, broken=()):
+    course = copy_course(path)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(FAST_LIMITS)
+    release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
+    notebooks = samples.build_notebooks(release)
+    for student in students:
+        folder = course / "submitted" / student / A
+        folder.mkdir(parents=True)
+        nbformat.write(notebooks[student], str(folder / f"{A}.ipynb"))
+    for student, content in broken:
+        folder = course / "submitted" / student / A
+        folder.mkdir(parents=True)
+        (folder / f"{A}.ipynb").write_text(content)
+    return course
+
+
+def gradebook_dump(course, students):
+    """Everything nbgrader recorded per student: scores and comments of every cell."""
+    dump = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in students:
+            nb = gb.find_submission_notebook(A, A, student)
+            dump[student] = {
+                "grades": sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades),
+                "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in nb.comments),
+            }
+    return dump
+
+
+def verdicts_of(course, student):
+    nb = nbformat.read(str(course / "autograded" / student / A / f"{A}.ipynb"), as_version=4)
+    return nb, nb.metadata.get("autograder", {})
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    students = list(samples.SAMPLE_CLASS)
+    broken = [("zed_invalid_json", "{ this is not json"), ("yan_empty", "")]
+    course = make_course(tmp_path_factory.mktemp("class"), students, broken)
+    outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False)
+    return course, outcomes
+
+
+@pytest.mark.parametrize("student", list(samples.SAMPLE_CLASS))
+def test_every_student_gets_the_grade_they_deserve(graded_class, student):
+    course, outcomes = graded_class
+    if student == "jon" and not bwrap_works():
+        pytest.skip("without bubblewrap the solutions on disk are readable (graded unsandboxed)")
+    assert outcomes[student].status == "graded", outcomes[student]
+    nb, meta = verdicts_of(course, student)
+    assert meta["sandboxed"] == bwrap_works()
+    expected = samples.expected_verdicts(student, EXERCISES)
+    got = {ex: meta["exercises"][ex]["status"] for ex in EXERCISES}
+    assert got == expected, {ex: meta["exercises"][ex]["message"][:300] for ex in EXERCISES if got[ex] != expected[ex]}
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grades = gb.find_submission_notebook(A, A, student).grades
+        for g in grades:
+            ex = exercise_of(g.name, A)
+            if ex:
+                want = g.max_score if expected[ex] == "pass" else 0
+                assert g.score == want, f"{g.name}: {g.score} points, expected {want}"
+
+    for cell in nb.cells:
+        meta_cell = cell.metadata.get("autograder")
+        if meta_cell and meta_cell["status"] != "pass":
+            text = json.dumps(cell.outputs)
+            assert meta_cell["message"][:60].split("\n")[0] in text, "the feedback must say why"
+            assert "BEGIN HIDDEN TESTS" not in text and 'check("' not in text
+
+
+def test_broken_files_are_reported_and_do_not_stop_the_others(graded_class):
+    course, outcomes = graded_class
+    for student in ("zed_invalid_json", "yan_empty"):
+        assert outcomes[student].status == "error"
+        assert outcomes[student].reason
+    assert all(outcomes[s].status == "graded" for s in samples.SAMPLE_CLASS)
+
+
+def test_vandalism_reaches_nothing_outside_the_submission(graded_class):
+    course, _ = graded_class
+    if not bwrap_works():
+        pytest.skip("needs the sandbox")
+    for notebook in (course / "submitted").glob(f"*/{A}/{A}.ipynb"):
+        assert notebook.read_text() != "vandalised"
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert len(gb.students) == len(samples.SAMPLE_CLASS) + 2
+
+
+def test_honest_students_get_the_same_grades_when_graded_alone(graded_class, tmp_path):
+    course, _ = graded_class
+    alone = make_course(tmp_path, HONEST)
+    grade(alone, A, workers=1, notebook_timeout=300, progress=False)
+    assert gradebook_dump(alone, HONEST) == gradebook_dump(course, HONEST)
+
+
+def test_grading_again_gives_the_same_gradebook(graded_class, tmp_path):
+    course, _ = graded_class
+    again = tmp_path / "again"
+    shutil.copytree(course, again)
+    grade(again, A, students=["ada", "eve", "kim"], workers=2, notebook_timeout=300, progress=False)
+    assert gradebook_dump(again, list(samples.SAMPLE_CLASS)) == gradebook_dump(course, list(samples.SAMPLE_CLASS))
