@@ -69,7 +69,8 @@ class Sandbox:
     """
 
     def __init__(self, workdir, hide=(), writable=(), memory_bytes=DEFAULT_MEMORY_BYTES,
-                 enabled=True):
+                 enabled=True, keep_caps=()):
+        self.keep_caps = list(keep_caps) if os.geteuid() == 0 else []
         self.workdir = str(Path(workdir).resolve())
         self.hide = sorted({str(Path(h).resolve()) for h in (*hide, PROJECT_ROOT, Path.home())
                             if Path(h).is_dir()})
@@ -90,6 +91,11 @@ class Sandbox:
             argv += ["--ro-bind", folder, folder]
         for folder in [self.workdir, *self.writable]:
             argv += ["--bind", folder, folder]
+        # Run as root, bwrap would keep every capability: student code could remount the
+        # read-only system. Drop them all (`keep` adds back the few a supervisor needs).
+        argv += ["--cap-drop", "ALL"]
+        for cap in self.keep_caps:
+            argv += ["--cap-add", cap]
         argv += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                  "--die-with-parent", "--new-session", "--chdir", self.workdir,
                  "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/.ipython",
