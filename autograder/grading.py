@@ -1,10 +1,13 @@
 """The grade command: parallel, sandboxed, fault-tolerant autograding with one gradebook writer.
 
-Phase 1, in parallel worker processes: each submission is autograded by nbgrader itself
-(`NbGraderAPI.autograde`, with this course's preprocessors: sandboxed kernel, clean-process
-verdicts) in a private scratch copy of the course with a private copy of the gradebook. A
-watchdog kills a submission's processes when it exceeds the per-notebook time limit; a worker
-that dies costs only its own submission.
+Phase 1, in parallel, produces every submission's executed and verified notebook, with one of
+two engines:
+
+- `fork` (default, autograder/fastpath.py): warm sandboxed fork servers run each notebook and
+  each exercise check in a fresh fork, with no kernel start or `import torch` per notebook;
+- `kernel`: each submission is autograded by nbgrader itself (`NbGraderAPI.autograde`, with this
+  course's preprocessors: sandboxed kernel, clean-process verdicts) in a private scratch copy of
+  the course and gradebook, in worker processes, under a watchdog for the per-notebook limit.
 
 Phase 2, in this process alone: nbgrader's autograde runs again for every student, in sorted
 order, against the real gradebook, with execution replaced by the outputs phase 1 produced
@@ -21,7 +24,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -46,6 +49,7 @@ class Outcome:
     status: str  # graded, error, timeout
     reason: str = ""
     seconds: float = 0.0
+    timings: dict = field(default_factory=dict)  # fork engine: seconds executing and verifying
 
 
 def load_config(root):
@@ -167,8 +171,14 @@ def _last_error(result):
     return " | ".join(useful[-3:])[-500:] if useful else "nbgrader could not grade this submission"
 
 
-def grade(root, assignment, students=None, workers=None, notebook_timeout=900, progress=True):
+ENGINES = ("fork", "kernel")
+
+
+def grade(root, assignment, students=None, workers=None, notebook_timeout=900, progress=True,
+          engine="fork"):
     """Grade `students` (default: every submission) of `assignment`; returns {student: Outcome}."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
     root = Path(root).resolve()
     ensure_assignment(root, assignment)
     students = sorted(students or submitted_students(root, assignment))
@@ -179,23 +189,38 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=900, p
         snapshot_gradebook(root, scratch / "base.db")
         bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="notebook",
                    disable=not progress)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                 initializer=_warm) as pool:
-            futures = {pool.submit(execute_submission, root, scratch, assignment, s,
-                                   notebook_timeout): s for s in students}
-            for future in as_completed(futures):
-                student = futures[future]
-                try:
-                    outcomes[student] = future.result()
-                except Exception as exc:  # the worker process itself died
-                    outcomes[student] = Outcome(student, "error", f"the grading worker died: {exc}")
-                bar.update(1)
+        if engine == "fork":
+            from .fastpath import run_phase1
+            results = run_phase1(root, scratch, assignment, students, workers, notebook_timeout,
+                                 lambda: bar.update(1))
+            outcomes = {s: Outcome(s, status, reason, round(seconds, 2), timings)
+                        for s, (status, reason, seconds, timings) in results.items()}
+        else:
+            outcomes = _kernel_phase1(root, scratch, assignment, students, workers,
+                                      notebook_timeout, bar)
         bar.close()
         _write_failures(scratch, assignment, outcomes)
         record(root, assignment, students, scratch / "staging", outcomes)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return dict(sorted(outcomes.items()))
+
+
+def _kernel_phase1(root, scratch, assignment, students, workers, notebook_timeout, bar):
+    """Phase 1 with the kernel engine: nbgrader autograde per student in worker processes."""
+    outcomes = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=_warm) as pool:
+        futures = {pool.submit(execute_submission, root, scratch, assignment, s,
+                               notebook_timeout): s for s in students}
+        for future in as_completed(futures):
+            student = futures[future]
+            try:
+                outcomes[student] = future.result()
+            except Exception as exc:  # the worker process itself died
+                outcomes[student] = Outcome(student, "error", f"the grading worker died: {exc}")
+            bar.update(1)
+    return outcomes
 
 
 def _write_failures(scratch, assignment, outcomes):

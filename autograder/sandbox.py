@@ -87,6 +87,18 @@ class Sandbox:
                 "--tmpfs", "/tmp"]
         for folder in self.hide:
             argv += ["--tmpfs", folder]
+        # Folders bound back inside a hidden one need their parents traversable by the
+        # unprivileged uid student code may run as (bwrap would create them with mode 0700).
+        made = set()
+        for folder in [*package_dirs(), self.workdir, *self.writable]:
+            for hidden in self.hide:
+                if folder != hidden and folder.startswith(hidden + os.sep):
+                    parts = Path(folder).relative_to(hidden).parts
+                    for depth in range(1, len(parts)):
+                        parent = os.path.join(hidden, *parts[:depth])
+                        if parent not in made:
+                            made.add(parent)
+                            argv += ["--perms", "0755", "--dir", parent]
         for folder in package_dirs():
             argv += ["--ro-bind", folder, folder]
         for folder in [self.workdir, *self.writable]:

@@ -341,6 +341,7 @@ VECTOR_PAIRS = st.tuples(st.lists(quarters(-10, 10), min_size=1, max_size=6),
                          st.lists(quarters(-10, 10), min_size=1, max_size=6))
 POINT_SETS = point_sets()
 DISTINCT_ROW_MATRICES = matrices(values=quarters(-10, 10), unique_rows=True)
+STRATEGIES = [POSITIVE_MATRICES, VECTOR_PAIRS, POINT_SETS, DISTINCT_ROW_MATRICES]
 
 CHECKS = {
     "row_normalize": check_row_normalize,
