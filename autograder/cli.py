@@ -46,9 +46,11 @@ def cmd_grade(args):
     notebooks_of(root, args.assignment)
     if not bwrap_works():
         print(f"WARNING: {UNSANDBOXED}", file=sys.stderr)
+    stats = {}
     outcomes = grade(root, args.assignment, students=args.student or None, workers=args.workers,
-                     notebook_timeout=args.timeout, progress=not args.no_progress)
-    log = write_log(root, args.assignment, outcomes)
+                     notebook_timeout=args.timeout, progress=not args.no_progress,
+                     engine=args.engine, stats=stats)
+    log = write_log(root, args.assignment, outcomes, stats)
     bad = {s: o for s, o in outcomes.items() if o.status != "graded"}
     print(f"graded {len(outcomes) - len(bad)} of {len(outcomes)} submissions of {args.assignment}"
           f" (log: {log.relative_to(root)})")
@@ -105,6 +107,9 @@ def parser():
     g.add_argument("--workers", type=int, default=None, help="parallel workers (default: cores)")
     g.add_argument("--timeout", type=int, default=900, help="seconds allowed per notebook")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--engine", choices=("fork", "kernel"), default="fork",
+                   help="fork: warm sandboxed fork servers (fast, default); kernel: nbgrader "
+                        "autograde per student with a sandboxed Jupyter kernel")
     g.set_defaults(run=cmd_grade)
 
     f = sub.add_parser("feedback", help="feedback HTML for graded students")

@@ -154,7 +154,8 @@ def grade_one(server, config, db_file, root, work_root, assignment, student, uid
     return timings
 
 
-def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, progress_update):
+def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, progress_update,
+               stats=None):
     """Grade `students` on `workers` fork servers; returns {student: (status, reason, seconds, timings)}."""
     from .grading import load_config
     config = load_config(root)
@@ -163,17 +164,19 @@ def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, p
     work_root.mkdir(parents=True, exist_ok=True)
     os.chmod(scratch, 0o755)
     uids = {s: (FIRST_UID + i if os.geteuid() == 0 else None) for i, s in enumerate(students)}
-    jobs, results = queue.Queue(), {}
+    jobs, results, starts = queue.Queue(), {}, []
     for student in students:
         jobs.put(student)
 
     def worker(number):
         server = ForkServer(work_root, hide=[root, scratch], log_path=scratch / f"server-{number}.log")
+        started = time.monotonic()
         try:
             server.start()
         except ServerLost as exc:
             server = None
             start_error = str(exc)
+        starts.append(time.monotonic() - started)
         while True:
             try:
                 student = jobs.get_nowait()
@@ -211,4 +214,6 @@ def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, p
         t.start()
     for t in threads:
         t.join()
+    if stats is not None:
+        stats["server_start"] = round(sum(starts), 3)
     return results

@@ -175,8 +175,11 @@ ENGINES = ("fork", "kernel")
 
 
 def grade(root, assignment, students=None, workers=None, notebook_timeout=900, progress=True,
-          engine="fork"):
-    """Grade `students` (default: every submission) of `assignment`; returns {student: Outcome}."""
+          engine="fork", stats=None):
+    """Grade `students` (default: every submission) of `assignment`; returns {student: Outcome}.
+
+    `stats`, if given, is filled with the seconds spent in each phase."""
+    stats = {} if stats is None else stats
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
     root = Path(root).resolve()
@@ -189,18 +192,22 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=900, p
         snapshot_gradebook(root, scratch / "base.db")
         bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="notebook",
                    disable=not progress)
+        started = time.monotonic()
         if engine == "fork":
             from .fastpath import run_phase1
             results = run_phase1(root, scratch, assignment, students, workers, notebook_timeout,
-                                 lambda: bar.update(1))
+                                 lambda: bar.update(1), stats)
             outcomes = {s: Outcome(s, status, reason, round(seconds, 2), timings)
                         for s, (status, reason, seconds, timings) in results.items()}
         else:
             outcomes = _kernel_phase1(root, scratch, assignment, students, workers,
                                       notebook_timeout, bar)
         bar.close()
+        stats["phase1"] = round(time.monotonic() - started, 3)
         _write_failures(scratch, assignment, outcomes)
+        started = time.monotonic()
         record(root, assignment, students, scratch / "staging", outcomes)
+        stats["record"] = round(time.monotonic() - started, 3)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return dict(sorted(outcomes.items()))
@@ -234,20 +241,38 @@ def _write_failures(scratch, assignment, outcomes):
 
 
 def record(root, assignment, students, staging, outcomes):
-    """Phase 2: the single writer. nbgrader autograde per student, replaying phase 1's outputs."""
+    """Phase 2: the single writer. nbgrader's autograde replays phase 1's outputs into the
+    gradebook: one nbgrader run for the whole class when every submission is graded, else one
+    per student."""
     config = load_config(root)
     config.Autograde.autograde_preprocessors = REPLAY_PREPROCESSORS
     config.ReplayExecution.staging = str(staging)
     api = make_api(root, config)
-    for student in students:
-        result = api.autograde(assignment, student, force=True, create=True)
-        if not result.get("success"):
-            previous = outcomes.get(student, Outcome(student, "graded"))
-            outcomes[student] = Outcome(student, "error", _last_error(result), previous.seconds)
+    if list(students) == submitted_students(root, assignment):
+        result = api.autograde(assignment, "*", force=True, create=True)
+        failed = [s for s in students if not _recorded(root, assignment, s)]
+        if not result.get("success") and not failed:
+            raise RuntimeError(f"nbgrader autograde failed:\n{_last_error(result)}")
+    else:
+        failed = [s for s in students
+                  if not api.autograde(assignment, s, force=True, create=True).get("success")]
+    for student in failed:
+        previous = outcomes.get(student, Outcome(student, "graded"))
+        reason = previous.reason or "nbgrader could not record this submission (see its log)"
+        outcomes[student] = Outcome(student, "error", reason, previous.seconds, previous.timings)
 
 
-def write_log(root, assignment, outcomes):
+def _recorded(root, assignment, student):
+    """nbgrader removes a student's autograded folder when it fails to grade them."""
+    source = {p.name for p in (Path(root) / "source" / assignment).glob("*.ipynb")}
+    folder = Path(root) / "autograded" / student / assignment
+    return all((folder / name).exists() for name in source)
+
+
+def write_log(root, assignment, outcomes, stats=None):
+    """reports/ASSIGNMENT/grading_log.json (per student) and grading_stats.json (per phase)."""
     path = Path(root) / "reports" / assignment / "grading_log.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({s: asdict(o) for s, o in outcomes.items()}, indent=1))
+    (path.parent / "grading_stats.json").write_text(json.dumps(stats or {}, indent=1))
     return path

@@ -158,6 +158,41 @@ SAMPLE_CLASS = {
 RENAMED = {"ben": f"Copy of {ASSIGNMENT}", "cho": f"{ASSIGNMENT} (1)"}
 
 
+LOOPS = "def {name}(*args):\n    while True:\n        pass"
+RAISES = "def {name}(*args):\n    raise ValueError('not finished')"
+UNDEFINED = "def {name}(*args):\n    return helper(*args)"
+SYNTAX = "def {name}(*args)\n    return 1"
+
+
+def mixed_class(n):
+    """A class of `n` for benchmarks and bulk tests: student -> (kind, {exercise: code}).
+
+    Fixed by position: about half correct (written two ways), a quarter partly wrong, one in
+    ten with an exercise that raises, misses a name or has a syntax error, one in fifteen with
+    an infinite loop, and the last one untouched."""
+    from .curriculum import CURRICULUM
+    exercises = list(CURRICULUM[ASSIGNMENT])
+    names = {ex: RIGHT[ex].split("(")[0].split()[1] for ex in exercises}
+    students = {}
+    for i in range(n):
+        kind = ("untouched" if i == n - 1 else "loops" if i % 15 == 7 else
+                "errors" if i % 10 == 3 else "partly wrong" if i % 4 == 1 else "correct")
+        code = {ex: (RIGHT if (i + j) % 2 else ALTERNATIVE)[ex] for j, ex in enumerate(exercises)}
+        if kind == "partly wrong":
+            for ex in exercises[i % 5:i % 5 + 2]:
+                code[ex] = WRONG[ex]
+        elif kind == "errors":
+            broken = exercises[i % 5]
+            code[broken] = (RAISES, UNDEFINED, SYNTAX)[i % 3].format(name=names[broken])
+        elif kind == "loops":
+            looping = exercises[i % 5]
+            code[looping] = LOOPS.format(name=names[looping])
+        elif kind == "untouched":
+            code = {}
+        students[f"s{i:03d}"] = (kind, code)
+    return students
+
+
 def expected_verdicts(student, exercises):
     _, _, expected = SAMPLE_CLASS[student]
     if isinstance(expected, str):

@@ -28,7 +28,7 @@ FAST_LIMITS = "\nc.SafeExecute.timeout = 10\nc.VerifyExercises.time_limit = 10\n
 
 
 def make_course(path, students, broken=()):
-    course = copy_course(path)
+    course = copy_course(path / "course")
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(FAST_LIMITS)
     release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
@@ -130,3 +130,21 @@ def test_grading_again_gives_the_same_gradebook(graded_class, tmp_path):
     shutil.copytree(course, again)
     grade(again, A, students=["ada", "eve", "kim"], workers=2, notebook_timeout=300, progress=False)
     assert gradebook_dump(again, list(samples.SAMPLE_CLASS)) == gradebook_dump(course, list(samples.SAMPLE_CLASS))
+
+
+def test_forty_submissions_with_two_workers_match_grading_one_by_one(tmp_path):
+    students = samples.mixed_class(40)
+    courses = []
+    for name, workers in (("parallel", 2), ("one_by_one", 1)):
+        course = copy_course(tmp_path / name)
+        with open(course / "nbgrader_config.py", "a") as f:
+            f.write(FAST_LIMITS)
+        release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
+        for student, (_, code) in students.items():
+            folder = course / "submitted" / student / A
+            folder.mkdir(parents=True)
+            nbformat.write(samples.notebook(release, code), str(folder / f"{A}.ipynb"))
+        outcomes = grade(course, A, workers=workers, notebook_timeout=300, progress=False)
+        assert all(o.status == "graded" for o in outcomes.values()), outcomes
+        courses.append(course)
+    assert gradebook_dump(courses[0], list(students)) == gradebook_dump(courses[1], list(students))
