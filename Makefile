@@ -12,13 +12,14 @@ export PATH := $(BIN):$(PATH)
 # Headless plotting for tests; JupyterLab sets its own backend.
 export MPLBACKEND ?= Agg
 
-.PHONY: setup sandbox lab test test-fast release samples demo clean help
+.PHONY: setup sandbox lab test test-fast release samples demo bench clean help
 
 help:
 	@echo "make lab      set up and open JupyterLab on release/ (the student's view)"
 	@echo "make test     set up and run every test"
 	@echo "make release  regenerate release/ from source/ with nbgrader"
 	@echo "make demo     grade the sample class in demo-course/ and write its report"
+	@echo "make bench    time our grade command against plain nbgrader autograde (minutes)"
 	@echo "make clean    remove the environment and nbgrader's working folders"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -54,6 +55,9 @@ samples: setup
 
 demo: setup
 	$(BIN)/python -m autograder demo --into demo-course
+
+bench: setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) gradebook.db submitted autograded feedback reports demo-course .pytest_cache .hypothesis
