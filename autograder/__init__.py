@@ -17,9 +17,12 @@ A submission is untrusted code, run by the instructor. Grading has three layers:
    decided again, in a child forked from a process that imported torch and the checks before any
    student code, running only the setup cells, the notebook's import lines and that exercise's
    solution cell, as plain Python. This verdict decides the grade: nbgrader's score follows it.
-3. In a sandbox (``sandbox``, bubblewrap): the kernel and the clean process see a read-only
-   system without the course folder, the gradebook, other submissions or the network; all their
-   processes die with them; memory, time and output are limited.
+3. In a sandbox (``sandbox``, bubblewrap, all capabilities dropped): the kernel and the clean
+   process see a read-only system without the course folder, the gradebook, other submissions or
+   the network; all their processes die with them; memory, time and output are limited. With
+   the grade command's fork engine (``forkserver``), each notebook and each check runs in a fork
+   of a warm server that never runs student code, under a uid of that student's own, so one
+   student's processes cannot signal, trace or write to another's or to the server.
 
 | threat | what stops it |
 |---|---|

@@ -1,22 +1,21 @@
-"""Phase 1 of the grade command on warm fork servers (the default engine).
+"""Phase 1 of the grade command on a warm fork server (the default engine).
 
-Per submission: nbgrader's own sanitize preprocessors (test cells restored from the gradebook,
-outputs cleared), then one request to a sandboxed fork server (autograder/forkserver.py), which
-runs the notebook in a fresh fork and every exercise's check in its own fork, and the executed
-notebook is staged for phase 2 with the same outputs and verdicts `SafeExecute` and
-`VerifyExercises` would give. One server per worker; a server that dies or stops answering is
-killed and replaced, and costs only the submission it was grading.
+Per notebook: nbgrader's own sanitize preprocessors (test cells restored from the gradebook,
+outputs cleared), then one request to the sandboxed fork server (autograder/forkserver.py),
+which runs the notebook in a fresh fork and every exercise's check in its own fork, several
+notebooks at a time; the executed notebook is staged for phase 2 with the same outputs and
+verdicts `SafeExecute` and `VerifyExercises` would give. A server that dies is replaced; the
+notebooks it had in flight are tried once more, then reported as errors.
 """
 
 import json
 import os
-import queue
 import select
 import shutil
 import subprocess
 import sys
-import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import nbformat
@@ -38,7 +37,7 @@ class ForkServer:
     def __init__(self, work_root, hide, log_path, start_timeout=300):
         self.work_root, self.hide, self.log_path = Path(work_root), list(hide), log_path
         self.start_timeout = start_timeout
-        self.sandbox = Sandbox(self.work_root, hide=self.hide, keep_caps=["CAP_SETUID", "CAP_SETGID", "CAP_KILL"])
+        self.sandbox = Sandbox(self.work_root, hide=self.hide, keep_caps=["CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE"])
         self.proc = None
 
     def start(self):
@@ -64,10 +63,16 @@ class ForkServer:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def run(self, request, timeout):
+    def send(self, request):
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
+        except OSError as exc:
+            self.close()
+            raise ServerLost(str(exc)) from None
+
+    def receive(self, timeout):
+        try:
             return self._read(timeout)
         except (OSError, ValueError, ServerLost) as exc:
             self.close()
@@ -123,97 +128,113 @@ def apply_execution(nb, execution):
     return nb
 
 
-def grade_one(server, config, db_file, root, work_root, assignment, student, uid, settings, staged):
-    """Sanitize, execute and verify one student's notebooks; write them to `staged`."""
-    timings = {"execute": 0.0, "verify": 0.0}
-    for notebook in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
-        if notebook.stem not in {p.stem for p in (root / "source" / assignment).glob("*.ipynb")}:
-            continue
-        nb = sanitize(config, db_file, assignment, student, notebook)
-        uid = uid if server.sandbox.available else None  # outside it, Python may be unreadable to uid
-        workdir = work_root / student / assignment
-        shutil.copytree(notebook.parent, workdir, dirs_exist_ok=True)
-        if uid is not None:
-            for path in [workdir.parent, workdir, *workdir.rglob("*")]:
-                os.chown(path, uid, uid)
-        job = build_job(nb, assignment, time_limit=settings["check_time_limit"],
-                        memory_bytes=settings["memory_bytes"])
-        request = {"workdir": str(workdir), "uid": uid, "memory_bytes": settings["memory_bytes"],
-                   "cells": [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code"],
-                   "cell_timeout": settings["cell_timeout"],
-                   "notebook_timeout": settings["notebook_timeout"], "verify": job}
-        budget = settings["notebook_timeout"] + settings["check_time_limit"] * (len(job["solutions"]) + 1) + 60
-        response = server.run(request, timeout=budget)
-        apply_execution(nb, response["execution"])
-        summary = apply_verdicts(nb, assignment, response["verdicts"])
-        nb.metadata["autograder"] = {"sandboxed": server.sandbox.available, "exercises": summary}
-        nbformat.write(nb, str(staged / notebook.name))
-        timings["execute"] += response["execution"]["seconds"]
-        timings["verify"] += response["verify_seconds"]
-        shutil.rmtree(work_root / student, ignore_errors=True)
-    return timings
+def prepare(config, db_file, root, work_root, assignment, student, notebook, uid, settings):
+    """The fork server's request for one notebook, and the sanitized notebook to fill in."""
+    nb = sanitize(config, db_file, assignment, student, notebook)
+    workdir = work_root / student / assignment
+    shutil.copytree(notebook.parent, workdir, dirs_exist_ok=True)
+    if uid is not None:
+        for path in [workdir.parent, workdir, *workdir.rglob("*")]:
+            os.chown(path, uid, uid)
+    job = build_job(nb, assignment, time_limit=settings["check_time_limit"],
+                    memory_bytes=settings["memory_bytes"])
+    request = {"id": f"{student}/{notebook.name}", "workdir": str(workdir), "uid": uid,
+               "memory_bytes": settings["memory_bytes"], "cell_timeout": settings["cell_timeout"],
+               "notebook_timeout": settings["notebook_timeout"], "verify": job,
+               "cells": [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code"]}
+    return request, nb
+
+
+def stage(nb, response, assignment, sandboxed, path):
+    apply_execution(nb, response["execution"])
+    summary = apply_verdicts(nb, assignment, response["verdicts"])
+    nb.metadata["autograder"] = {"sandboxed": sandboxed, "exercises": summary}
+    nbformat.write(nb, str(path))
 
 
 def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, progress_update,
                stats=None):
-    """Grade `students` on `workers` fork servers; returns {student: (status, reason, seconds, timings)}."""
+    """Grade `students` on one fork server with `workers` notebooks in flight (default: twice
+    the cores); returns {student: (status, reason, seconds, timings)}."""
     from .grading import load_config
     config = load_config(root)
     settings = dict(limits(config), notebook_timeout=notebook_timeout)
+    in_flight_max = workers or 2 * (os.cpu_count() or 1)
     work_root = scratch / "work"
     work_root.mkdir(parents=True, exist_ok=True)
     os.chmod(scratch, 0o755)
-    uids = {s: (FIRST_UID + i if os.geteuid() == 0 else None) for i, s in enumerate(students)}
-    jobs, results, starts = queue.Queue(), {}, []
-    for student in students:
-        jobs.put(student)
+    sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
+    notebooks = {s: sorted(p for p in (root / "submitted" / s / assignment).glob("*.ipynb")
+                           if p.name in sources) for s in students}
+    results, began, timings = {}, {}, {s: {"execute": 0.0, "verify": 0.0} for s in students}
+    left = {s: len(notebooks[s]) for s in students}
+    failures = {}
 
-    def worker(number):
-        server = ForkServer(work_root, hide=[root, scratch], log_path=scratch / f"server-{number}.log")
-        started = time.monotonic()
-        try:
-            server.start()
-        except ServerLost as exc:
-            server = None
-            start_error = str(exc)
-        starts.append(time.monotonic() - started)
-        while True:
-            try:
-                student = jobs.get_nowait()
-            except queue.Empty:
-                break
-            start = time.monotonic()
+    def close(student, status="graded", reason=""):
+        if student in results:
+            return
+        if status != "graded":
             staged = scratch / "staging" / student / assignment
             staged.mkdir(parents=True, exist_ok=True)
-            try:
-                if server is None:
-                    raise ServerLost(start_error)
-                timings = grade_one(server, config, scratch / "base.db", root, work_root, assignment,
-                                    student, uids[student], settings, staged)
-                results[student] = ("graded", "", time.monotonic() - start, timings)
-            except ServerLost as exc:
-                reason = f"grading stopped: {exc}; the submission's processes were killed"
-                results[student] = ("timeout" if "no answer" in str(exc) else "error", reason,
-                                    time.monotonic() - start, {})
-                (staged / "_failed.json").write_text(json.dumps({"reason": reason}))
-                server = ForkServer(work_root, hide=[root, scratch], log_path=server.log_path if server else scratch / "server.log")
-                try:
-                    server.start()
-                except ServerLost as exc2:
-                    server, start_error = None, str(exc2)
-            except Exception as exc:  # a notebook nbgrader cannot read, say
-                reason = f"{type(exc).__name__}: {exc}"
-                results[student] = ("error", reason, time.monotonic() - start, {})
-                (staged / "_failed.json").write_text(json.dumps({"reason": reason}))
-            progress_update()
-        if server is not None:
-            server.close()
+            (staged / "_failed.json").write_text(json.dumps({"reason": reason}))
+        results[student] = (status, reason, time.monotonic() - began.get(student, time.monotonic()),
+                            timings[student] if status == "graded" else {})
+        shutil.rmtree(work_root / student, ignore_errors=True)
+        progress_update()
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(max(1, workers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if stats is not None:
-        stats["server_start"] = round(sum(starts), 3)
+    def new_server():
+        server = ForkServer(work_root, hide=[root, scratch], log_path=scratch / "server.log")
+        started = time.monotonic()
+        server.start()
+        stats_add("server_start", time.monotonic() - started)
+        return server
+
+    def stats_add(key, value):
+        if stats is not None:
+            stats[key] = round(stats.get(key, 0) + value, 3)
+
+    uids = {s: (FIRST_UID + i if os.geteuid() == 0 else None) for i, s in enumerate(students)}
+    todo = deque((s, nb) for s in students for nb in notebooks[s])
+    for student in students:
+        if not notebooks[student]:
+            close(student, "error", "no notebook of this assignment in the submission")
+    server, attempts, in_flight = new_server(), {}, {}
+    budget = settings["notebook_timeout"] + settings["check_time_limit"] + 120
+    while todo or in_flight:
+        while todo and len(in_flight) < in_flight_max:
+            student, notebook = todo.popleft()
+            if student in results:
+                continue
+            began.setdefault(student, time.monotonic())
+            uid = uids[student] if server.sandbox.available else None  # else Python may be unreadable
+            try:
+                request, nb = prepare(config, scratch / "base.db", root, work_root, assignment,
+                                      student, notebook, uid, settings)
+            except Exception as exc:  # a notebook nbgrader cannot read, say
+                close(student, "error", f"{type(exc).__name__}: {exc}")
+                continue
+            in_flight[request["id"]] = (student, notebook, nb, request)
+            server.send(request)
+        try:
+            response = server.receive(budget)
+        except ServerLost as exc:
+            for key, (student, notebook, _, _) in list(in_flight.items()):
+                attempts[key] = attempts.get(key, 0) + 1
+                if attempts[key] > 1:
+                    close(student, "error", f"the grading server died twice while grading it ({exc})")
+                else:
+                    todo.appendleft((student, notebook))
+            in_flight.clear()
+            server = new_server()
+            continue
+        student, notebook, nb, _ = in_flight.pop(response["id"])
+        staged = scratch / "staging" / student / assignment
+        staged.mkdir(parents=True, exist_ok=True)
+        stage(nb, response, assignment, server.sandbox.available, staged / notebook.name)
+        timings[student]["execute"] += response["execution"]["seconds"]
+        timings[student]["verify"] += response["verify_seconds"]
+        left[student] -= 1
+        if left[student] == 0:
+            close(student)
+    server.close()
     return results

@@ -1,6 +1,6 @@
 """`python -m autograder.forkserver`: a warm parent that runs every notebook in a fresh fork.
 
-Started once per grading worker, inside the sandbox. It imports torch, IPython, matplotlib, the
+Started once per grading run, inside the sandbox. It imports torch, IPython, matplotlib, the
 course package and the checks, creates an IPython shell, and never runs student code itself.
 For each request it forks:
 
@@ -13,7 +13,12 @@ Children drop to an unprivileged uid of their own (when started as root), get a 
 and die with the server; so whatever one student's code does to its process is gone for the
 next student, and startup costs milliseconds instead of seconds (copy-on-write).
 
-Protocol: requests on stdin, responses on stdout, one JSON document per line.
+Several notebooks are in flight at once, each notebook's cells and its checks in concurrent
+forks: a submission stuck in an infinite loop holds one child until its time limit, not the
+grading of everyone else, and a child that has run for a while is reniced so that quick ones
+keep the CPU.
+
+Protocol: requests on stdin, responses on stdout, one JSON document per line, matched by "id".
 """
 
 import ctypes
@@ -26,12 +31,19 @@ import sys
 import time
 
 # --- warm-up: everything heavy is imported before any student code ------------------------
+# One compute thread per child: many children share the cores, and idle OpenMP threads that
+# spin-wait would burn the CPU the others need (course tensors are far too small to gain).
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+
 import matplotlib
 
 matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot  # noqa: E402,F401
 import numpy  # noqa: E402,F401
-import torch  # noqa: E402,F401
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 import ipywidgets  # noqa: E402,F401
 from IPython.core.displayhook import DisplayHook  # noqa: E402
 from IPython.core.displaypub import DisplayPublisher  # noqa: E402
@@ -151,10 +163,6 @@ def become_student(uid, workdir, memory_bytes, cpu_seconds):
         os.dup2(devnull, fd)
 
 
-class CellTimeout(KeyboardInterrupt):
-    pass
-
-
 def _interrupt(signum, frame):
     raise KeyboardInterrupt()
 
@@ -202,38 +210,10 @@ def run_notebook(shell, request, write_fd):
     os._exit(0)
 
 
-def read_messages(fd, deadline):
-    """Lines from `fd` until EOF or the deadline; returns (messages, timed_out)."""
-    buffer, messages = b"", []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return messages, True
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            break
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            try:
-                messages.append(json.loads(line))
-            except ValueError:
-                pass
-    return messages, False
+RENICE_AFTER = 3.0  # seconds; then the child's niceness goes up so that quick children go first
 
 
-def kill(pid):
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()
-        except OSError:
-            pass
-
-
-def execute(shell, request):
+def fork_notebook(shell, request):
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -243,14 +223,17 @@ def execute(shell, request):
         finally:
             os._exit(0)
     os.close(write_fd)
-    start = time.monotonic()
-    messages, timed_out = read_messages(read_fd, start + request.get("notebook_timeout", 900))
-    if timed_out:
-        kill(pid)
-    os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
+    return pid, read_fd
+
+
+def notebook_result(raw, status, timed_out, seconds):
+    """The execution record from the lines a notebook child sent and how it ended."""
     cells, started = {}, None
-    for message in messages:
+    for line in raw.split(b"\n"):
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
         if "start" in message:
             started = message["start"]
         elif "cell" in message:
@@ -262,8 +245,59 @@ def execute(shell, request):
         dead = "the notebook ran past its time limit"
     elif os.waitstatus_to_exitcode(status) != 0 or started is not None:
         dead = "the code called os._exit, crashed, or ran out of memory"
-    return {"cells": cells, "stuck": started, "dead": dead,
-            "seconds": round(time.monotonic() - start, 3)}
+    return {"cells": cells, "stuck": started, "dead": dead, "seconds": round(seconds, 3)}
+
+
+class Child:
+    """A forked child the server waits on: what it is for, its pipe and its deadline."""
+
+    def __init__(self, job, key, pid, fd, seconds):
+        self.job, self.key, self.pid, self.fd, self.limit = job, key, pid, fd, seconds
+        self.started = time.monotonic()
+        self.deadline = self.started + seconds
+        self.chunks, self.reniced = [], False
+
+    def finish(self, timed_out):
+        if timed_out:
+            verify.kill(self.pid)
+        os.close(self.fd)
+        _, status = os.waitpid(self.pid, 0)
+        seconds = time.monotonic() - self.started
+        raw = b"".join(self.chunks)
+        if self.key is None:
+            self.job.execution = notebook_result(raw, status, timed_out, seconds)
+        else:
+            self.job.verdicts[self.key] = verify.interpret(raw, status, timed_out, self.limit)
+            self.job.check_seconds += seconds
+        self.job.children.discard(self)
+
+
+class Job:
+    def __init__(self, request):
+        self.id, self.request = request["id"], request
+        self.children, self.execution, self.verdicts, self.check_seconds = set(), None, {}, 0.0
+
+    def response(self):
+        order = list(self.request["verify"]["solutions"])
+        return {"id": self.id, "execution": self.execution,
+                "verdicts": {k: self.verdicts[k] for k in order if k in self.verdicts},
+                "verify_seconds": round(self.check_seconds, 3)}
+
+
+def start_job(shell, snapshot, request):
+    job = Job(request)
+    pid, fd = fork_notebook(shell, request)
+    job.children.add(Child(job, None, pid, fd, request.get("notebook_timeout", 900)))
+    checks = request["verify"]
+    for ex_id, source in checks["solutions"].items():
+        if ex_id not in verify.CHECKS:
+            continue
+        if source is None:
+            job.verdicts[ex_id] = verify.missing_cell(ex_id)
+            continue
+        pid, fd = verify.fork_check(checks, ex_id, snapshot, request.get("uid"))
+        job.children.add(Child(job, ex_id, pid, fd, checks.get("time_limit", 60)))
+    return job
 
 
 # --- the server loop ------------------------------------------------------------------------
@@ -274,17 +308,56 @@ def serve():
     os.makedirs(HOME, exist_ok=True)
     os.chmod(HOME, 0o1777)
     snapshot = verify.integrity_snapshot()
+    import gc
+    gc.collect()
+    gc.freeze()  # children's collections then skip the server's objects: fewer pages copied on write
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
     print(json.dumps({"ready": True}), file=channel, flush=True)
-    for line in sys.stdin:
-        request = json.loads(line)
-        response = {"execution": execute(shell, request)}
-        start = time.monotonic()
-        response["verdicts"] = verify.verify(request["verify"], snapshot=snapshot,
-                                             uid=request.get("uid"))
-        response["verify_seconds"] = round(time.monotonic() - start, 3)
-        print(json.dumps(response), file=channel, flush=True)
+    jobs, children, pending, open_input = [], {}, b"", True
+    while open_input or children:
+        now = time.monotonic()
+        for child in list(children.values()):
+            if now >= child.deadline:
+                del children[child.fd]
+                child.finish(timed_out=True)
+            elif not child.reniced and now - child.started > RENICE_AFTER:
+                child.reniced = True
+                try:
+                    os.setpriority(os.PRIO_PGRP, child.pid, 10)
+                except OSError:
+                    pass
+        for job in [j for j in jobs if not j.children]:
+            jobs.remove(job)
+            print(json.dumps(job.response()), file=channel, flush=True)
+        deadlines = [c.deadline for c in children.values()]
+        wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        if children and not any(c.reniced for c in children.values()):
+            wait = min(wait, RENICE_AFTER)
+        ready, _, _ = select.select(([0] if open_input else []) + list(children), [], [], wait)
+        for fd in ready:
+            if fd == 0:
+                data = os.read(0, 1 << 20)
+                if not data:
+                    open_input = False
+                    continue
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        job = start_job(shell, snapshot, json.loads(line))
+                        jobs.append(job)
+                        children.update({c.fd: c for c in job.children})
+            else:
+                child = children[fd]
+                data = os.read(fd, 1 << 20)
+                if data:
+                    child.chunks.append(data)
+                else:
+                    del children[fd]
+                    child.finish(timed_out=False)
+    for job in jobs:
+        print(json.dumps(job.response()), file=channel, flush=True)
 
 
 if __name__ == "__main__":

@@ -179,18 +179,27 @@ def wait_for(pid, read_fd, seconds):
             break
         chunks.append(data)
     if timed_out:
-        for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-            try:
-                kill()
-            except OSError:
-                pass
+        kill(pid)
     os.close(read_fd)
     _, status = os.waitpid(pid, 0)
+    return interpret(b"".join(chunks), status, timed_out, seconds)
+
+
+def kill(pid):
+    """Kill a child and everything it started (its process group)."""
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except OSError:
+            pass
+
+
+def interpret(raw, status, timed_out, seconds):
+    """The verdict from what a check child wrote and how it ended."""
     if timed_out:
         return {"status": "timeout", "message": "the check did not finish within "
                 f"{seconds} s (an infinite loop, or very slow code)"}
     code = os.waitstatus_to_exitcode(status)
-    raw = b"".join(chunks)
     if code != 0 or not raw:
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         return {"status": "crashed", "message": f"the process running your code died ({how}): it "
@@ -204,6 +213,22 @@ def wait_for(pid, read_fd, seconds):
     return verdict
 
 
+def fork_check(job, ex_id, snapshot, uid=None):
+    """Fork the child that checks one exercise; returns (pid, read end of its verdict pipe)."""
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        child(job, ex_id, write_fd, snapshot, uid)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def missing_cell(ex_id):
+    return {"status": "error", "message": f"the notebook has no solution cell {ex_id!r}"}
+
+
 def verify(job, snapshot=None, uid=None):
     """Verdicts for every exercise in `job` ({exercise id: {status, message}})."""
     snapshot = snapshot or integrity_snapshot()
@@ -212,15 +237,9 @@ def verify(job, snapshot=None, uid=None):
         if ex_id not in CHECKS:
             continue
         if source is None:
-            verdicts[ex_id] = {"status": "error", "message": f"the notebook has no solution cell {ex_id!r}"}
+            verdicts[ex_id] = missing_cell(ex_id)
             continue
-        read_fd, write_fd = os.pipe()
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_fd)
-            child(job, ex_id, write_fd, snapshot, uid)
-        os.close(write_fd)
+        pid, read_fd = fork_check(job, ex_id, snapshot, uid)
         verdicts[ex_id] = wait_for(pid, read_fd, job.get("time_limit", 60))
     return verdicts
 

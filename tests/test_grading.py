@@ -148,3 +148,16 @@ def test_forty_submissions_with_two_workers_match_grading_one_by_one(tmp_path):
         assert all(o.status == "graded" for o in outcomes.values()), outcomes
         courses.append(course)
     assert gradebook_dump(courses[0], list(students)) == gradebook_dump(courses[1], list(students))
+
+
+def test_the_kernel_engine_gives_the_same_grades(graded_class, tmp_path):
+    """Plain nbgrader's machinery (a sandboxed Jupyter kernel per notebook) and the fork engine
+    agree, on honest work and on the tricky cases: a blanked test, a dead kernel, a cheat."""
+    course, _ = graded_class
+    tricky = ["ada", "fay", "kim", "eve"]
+    kernel = make_course(tmp_path, tricky)
+    grade(kernel, A, workers=2, notebook_timeout=300, progress=False, engine="kernel")
+    assert gradebook_dump(kernel, tricky) == gradebook_dump(course, tricky)
+    for student in tricky:
+        statuses = {ex: v["status"] for ex, v in verdicts_of(kernel, student)[1]["exercises"].items()}
+        assert statuses == {ex: v["status"] for ex, v in verdicts_of(course, student)[1]["exercises"].items()}
