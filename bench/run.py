@@ -157,15 +157,14 @@ def main():
 
     plain_s = sum(r["plain_s"] for r in results.values())
     ours_s = sum(r["ours_s"] for r in results.values())
-    inside = sum(o["timings"].get("execute", 0) + o["timings"].get("verify", 0)
-                 for r in results.values() for o in r["log"].values())
+    inside = sum(o["timings"].get("execute", 0) for r in results.values() for o in r["log"].values())
     plain_cells = sum(r["plain_cells"] for r in results.values())
     print()
     print(f"{'':34}{'plain nbgrader':>16}{'our grade':>12}")
     print(f"{'wall time (s)':34}{plain_s:16.1f}{ours_s:12.1f}")
     print(f"{'notebooks per second':34}{count / plain_s:16.2f}{count / ours_s:12.2f}")
     print(f"{'wall time per notebook (s)':34}{plain_s / count:16.2f}{ours_s / count:12.2f}")
-    print(f"{'in the notebooks cells+checks (s/nb)':34}{plain_cells / count:16.2f}{inside / count:12.2f}")
+    print(f"{'in the notebook itself (s/nb)':34}{plain_cells / count:16.2f}{inside / count:12.2f}")
     print(f"{'peak memory (GiB)':34}{max(r['plain_mem'] for r in results.values()) / 2**30:16.2f}"
           f"{max(r['ours_mem'] for r in results.values()) / 2**30:12.2f}")
     overhead = ours_overhead(results, count)
@@ -185,8 +184,8 @@ def ours_overhead(results, count):
         phases = r["phases"]
         for outcome in r["log"].values():
             t = outcome.get("timings", {})
-            if t:
-                total += outcome["seconds"] - t.get("execute", 0) - t.get("verify", 0)
+            if t:  # the checks run concurrently with the notebook: only time outside it counts
+                total += max(0.0, outcome["seconds"] - t.get("execute", 0))
         total += phases.get("record", 0) + phases.get("server_start", 0)
     return total / count
 
