@@ -71,6 +71,7 @@ def run_verify(job, sandbox, timeout=None):
     timeout = timeout or 30 + job["time_limit"] * max(1, len(job["solutions"]))
     cmd = sandbox.wrap([sys.executable, "-m", "autograder.verify"])
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    proc = None
     try:
         proc = subprocess.run(cmd, input=json.dumps(job), capture_output=True, text=True,
                               timeout=timeout, cwd=sandbox.workdir, env=env)
@@ -79,7 +80,7 @@ def run_verify(job, sandbox, timeout=None):
         reason = f"the clean-process check took longer than {timeout} s"
         verdicts = {k: {"status": "timeout", "message": reason} for k in job["solutions"]}
     except Exception as exc:
-        stderr = locals().get("proc").stderr[-2000:] if "proc" in locals() else ""
+        stderr = proc.stderr[-2000:] if proc is not None else ""
         reason = f"the clean-process check could not run ({type(exc).__name__}): {stderr}"
         verdicts = {k: {"status": "error", "message": reason} for k in job["solutions"]}
     return verdicts | missing

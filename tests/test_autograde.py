@@ -16,25 +16,7 @@ from conftest import (ASSIGNMENTS, CURRICULUM, copy_course, nbgrader, nbgrader_m
 
 pytestmark = pytest.mark.slow
 
-WRONG_01 = {
-    "row_normalize": "def row_normalize(x):\n    return x / x.sum(dim=0, keepdim=True)",
-    "outer_sum": "def outer_sum(a, b):\n    return b[:, None] + a[None, :]",
-    "pairwise_sq_dists": "def pairwise_sq_dists(a, b):\n    return torch.cdist(a, b)",
-    "batch_flatten": "def batch_flatten(x):\n    return x.reshape(x.shape[0], -1).clone()",
-    "max_per_row": "def max_per_row(x):\n    return x.max(dim=0)",
-}
-RIGHT_01 = {
-    "row_normalize": "def row_normalize(x):\n    return x / x.sum(-1).unsqueeze(-1)",
-    "outer_sum": "def outer_sum(a, b):\n    return a.unsqueeze(1) + b",
-    "pairwise_sq_dists": "def pairwise_sq_dists(a, b):\n"
-                         "    return (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * a @ b.T",
-    "batch_flatten": "def batch_flatten(x):\n    return torch.flatten(x, 1)",
-    "max_per_row": "def max_per_row(x):\n    return x.max(1).values, x.argmax(1)",
-}
-PATCH_ALLCLOSE = ("import torch\n"
-                  "torch.allclose = lambda *args, **kwargs: True\n"
-                  "torch.equal = lambda *args, **kwargs: True\n"
-                  "torch.Tensor.__eq__ = lambda self, other: True")
+from autograder.samples import ALTERNATIVE as RIGHT_01, PATCH_ALLCLOSE, WRONG as WRONG_01  # noqa: E402
 
 
 def with_solutions(nb, code):
