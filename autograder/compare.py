@@ -54,10 +54,6 @@ def fmt_shape(shape):
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def describe_tensor(name, t):
-    return f"{name} = {fmt(g.to_list(t))}  (shape {fmt_shape(g.shape_of(t))}, {dtype_name(g.dtype_of(t))})"
-
-
 def all_close(got, expected, rtol, atol):
     got, expected = flatten(got), flatten(expected)
     if len(got) != len(expected):

@@ -32,15 +32,25 @@ from tqdm import tqdm
 
 from .preprocessors import HIDE_ENV
 
-REPLAY_PREPROCESSORS = [
-    "autograder.preprocessors.ReplayExecution",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
+EXECUTING = {"autograder.preprocessors.SafeExecute", "nbgrader.preprocessors.Execute"}
+VERIFYING = {"autograder.preprocessors.VerifyExercises"}
+
+
+def replay_preprocessors(config):
+    """The course's own autograde pipeline with its execution and verification replaced by
+    ReplayExecution (phase 1 already did both): every other step runs as configured."""
+    from nbgrader.converters import Autograde
+    configured = ("Autograde" in config and "autograde_preprocessors" in config.Autograde)
+    pipeline = (config.Autograde.autograde_preprocessors if configured
+                else Autograde.autograde_preprocessors.default())
+    steps = []
+    for step in pipeline:
+        name = step if isinstance(step, str) else f"{step.__module__}.{step.__name__}"
+        if name in EXECUTING or name.endswith(".execute.Execute"):
+            steps.append("autograder.preprocessors.ReplayExecution")
+        elif name not in VERIFYING:
+            steps.append(step)
+    return steps
 
 
 @dataclass
@@ -245,7 +255,7 @@ def record(root, assignment, students, staging, outcomes):
     gradebook: one nbgrader run for the whole class when every submission is graded, else one
     per student."""
     config = load_config(root)
-    config.Autograde.autograde_preprocessors = REPLAY_PREPROCESSORS
+    config.Autograde.autograde_preprocessors = replay_preprocessors(config)
     config.ReplayExecution.staging = str(staging)
     api = make_api(root, config)
     if list(students) == submitted_students(root, assignment):
