@@ -21,7 +21,8 @@ from pathlib import Path
 import nbformat
 
 from .sandbox import DEFAULT_MEMORY_BYTES, Sandbox
-from .verdicts import apply_verdicts, build_job, error_output
+from .curriculum import CURRICULUM, exercise_of
+from .verdicts import apply_verdicts, build_job, error_output, nbgrader_meta
 
 SANITIZE = ("ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "OverwriteCells", "CheckCellMetadata")
 FIRST_UID = 200_000  # each student's code runs as a uid of its own: FIRST_UID + their index
@@ -128,6 +129,18 @@ def apply_execution(nb, execution):
     return nb
 
 
+def graded_cells(nb, assignment):
+    """{cell index: exercise id} for the test cells that score an exercise."""
+    found = {}
+    for i, cell in enumerate(nb.cells):
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and meta.get("grade"):
+            exercise = exercise_of(meta.get("grade_id", ""), assignment)
+            if exercise in CURRICULUM[assignment]:
+                found[str(i)] = exercise
+    return found
+
+
 def prepare(config, db_file, root, work_root, assignment, student, notebook, uid, settings):
     """The fork server's request for one notebook, and the sanitized notebook to fill in."""
     nb = sanitize(config, db_file, assignment, student, notebook)
@@ -141,7 +154,8 @@ def prepare(config, db_file, root, work_root, assignment, student, notebook, uid
     request = {"id": f"{student}/{notebook.name}", "workdir": str(workdir), "uid": uid,
                "memory_bytes": settings["memory_bytes"], "cell_timeout": settings["cell_timeout"],
                "notebook_timeout": settings["notebook_timeout"], "verify": job,
-               "cells": [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code"]}
+               "cells": [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code"],
+               "graded_cells": graded_cells(nb, assignment)}
     return request, nb
 
 
@@ -166,6 +180,7 @@ def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, p
     sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
     notebooks = {s: sorted(p for p in (root / "submitted" / s / assignment).glob("*.ipynb")
                            if p.name in sources) for s in students}
+    phase_start = time.monotonic()
     results, began, timings = {}, {}, {s: {"execute": 0.0, "verify": 0.0} for s in students}
     left = {s: len(notebooks[s]) for s in students}
     failures = {}
@@ -205,7 +220,9 @@ def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, p
             student, notebook = todo.popleft()
             if student in results:
                 continue
-            began.setdefault(student, time.monotonic())
+            if student not in began:
+                began[student] = time.monotonic()
+                timings[student]["start"] = round(began[student] - phase_start, 3)
             uid = uids[student] if server.sandbox.available else None  # else Python may be unreadable
             try:
                 request, nb = prepare(config, scratch / "base.db", root, work_root, assignment,

@@ -69,6 +69,20 @@ class GradingShell(InteractiveShell):
         pass
 
 
+def warm_figures():
+    """Render one throwaway figure the way the inline backend does, so that fonts and glyph
+    caches are loaded once here instead of in every notebook child (about 0.25 s each)."""
+    from IPython.core.pylabtools import print_figure
+    figure, ax = matplotlib.pyplot.subplots()
+    ax.plot([0, 1], [0, 1], label="line")
+    ax.legend()
+    ax.set_title("warm-up")
+    for size in (7, 9, 10):
+        ax.text(0.5, 0.5, "0123456789 @-.e+ abcdefghijklmnopqrstuvwxyz", fontsize=size)
+    print_figure(figure, "png", bbox_inches="tight")
+    matplotlib.pyplot.close(figure)
+
+
 def make_shell():
     config = Config()
     config.HistoryManager.enabled = False  # no history thread, no sqlite file
@@ -163,9 +177,6 @@ def become_student(uid, workdir, memory_bytes, cpu_seconds):
         os.dup2(devnull, fd)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt()
-
 
 def run_notebook(shell, request, write_fd):
     """In the child: run each code cell, send '{"cell": i, "outputs": [...]}' after each."""
@@ -192,10 +203,21 @@ def run_notebook(shell, request, write_fd):
                     "evalue": str(evalue), "traceback": list(stb)}, sum(len(s) for s in stb))
 
     shell._showtraceback = show
-    signal.signal(signal.SIGALRM, _interrupt)
     limit = request.get("cell_timeout", 120)
+    # SIGALRM ends the running cell: from this child's own timer at the cell's limit, or from the
+    # server for a cell that is stuck (Job.stuck_until), never before the check's time limit; a
+    # late signal meant for the previous cell finds a cell that has not run that long, and is ignored.
+    shortest = min(limit, request["verify"].get("time_limit", limit)) - 0.05
+    cell_started = [time.monotonic()]
+
+    def interrupt(signum, frame):
+        if time.monotonic() - cell_started[0] >= shortest:
+            raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGALRM, interrupt)
     for index, source in request["cells"]:
         current[0] = CellOutputs()
+        cell_started[0] = time.monotonic()
         print(json.dumps({"start": index}), file=out, flush=True)
         signal.setitimer(signal.ITIMER_REAL, limit)
         try:
@@ -249,13 +271,44 @@ def notebook_result(raw, status, timed_out, seconds):
 
 
 class Child:
-    """A forked child the server waits on: what it is for, its pipe and its deadline."""
+    """A forked child the server waits on: what it is for, its pipe and its deadline; for a
+    notebook child, also the cell it is running and since when."""
 
     def __init__(self, job, key, pid, fd, seconds):
         self.job, self.key, self.pid, self.fd, self.limit = job, key, pid, fd, seconds
         self.started = time.monotonic()
         self.deadline = self.started + seconds
         self.chunks, self.reniced = [], False
+        self.cell, self.cell_started, self.interrupted, self._partial = None, 0.0, set(), b""
+
+    def running_since(self):
+        """Since when this child has run its current piece of work: a check since its start,
+        a notebook since its current cell began."""
+        return self.started if self.key is not None else (self.cell_started or self.started)
+
+    def renice(self, now):
+        """Long runners (a check, or a notebook's cell, past RENICE_AFTER) yield the CPU to quick
+        ones; a notebook gets its priority back at its next cell."""
+        want = now - self.running_since() > RENICE_AFTER
+        if want != self.reniced:
+            self.reniced = want
+            try:
+                os.setpriority(os.PRIO_PGRP, self.pid, 10 if want else 0)
+            except OSError:
+                pass
+
+    def received(self, data):
+        self.chunks.append(data)
+        if self.key is not None:
+            return
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            if line.startswith(b'{"start"'):
+                self.cell, self.cell_started = json.loads(line)["start"], time.monotonic()
+            elif line.startswith(b'{"cell"'):
+                self.cell, self.cell_started = None, time.monotonic()
+        if len(self._partial) > 64:  # a long outputs line: only its start matters here
+            self._partial = self._partial[:64] if self._partial.startswith(b"{") else b""
 
     def finish(self, timed_out):
         if timed_out:
@@ -276,6 +329,24 @@ class Job:
     def __init__(self, request):
         self.id, self.request = request["id"], request
         self.children, self.execution, self.verdicts, self.check_seconds = set(), None, {}, 0.0
+        self.graded_cells = {int(k): v for k, v in request.get("graded_cells", {}).items()}
+        self.check_limit = request["verify"].get("time_limit", 60)
+
+    def stuck_until(self):
+        """When the notebook child's current cell counts as stuck, or None.
+
+        A graded cell whose exercise already timed out in its clean-process check, and that has
+        now run as long as that check was allowed to, is as stuck as the check was: its outputs
+        will be replaced by the timeout verdict and it cannot score, so waiting out the cell's
+        own (longer) time limit would change no grade, only delay every later cell.
+        """
+        notebook = next((c for c in self.children if c.key is None), None)
+        if notebook is None or notebook.cell is None or notebook.cell in notebook.interrupted:
+            return None
+        exercise = self.graded_cells.get(notebook.cell)
+        if exercise is None or self.verdicts.get(exercise, {}).get("status") != "timeout":
+            return None
+        return notebook, notebook.cell_started + self.check_limit
 
     def response(self):
         order = list(self.request["verify"]["solutions"])
@@ -305,6 +376,7 @@ def start_job(shell, snapshot, request):
 def serve():
     warm_up()  # never run torch ops here: forking after them can deadlock the children
     shell = make_shell()
+    warm_figures()
     os.makedirs(HOME, exist_ok=True)
     os.chmod(HOME, 0o1777)
     snapshot = verify.integrity_snapshot()
@@ -321,10 +393,15 @@ def serve():
             if now >= child.deadline:
                 del children[child.fd]
                 child.finish(timed_out=True)
-            elif not child.reniced and now - child.started > RENICE_AFTER:
-                child.reniced = True
+            else:
+                child.renice(now)
+        for job in jobs:
+            stuck = job.stuck_until()
+            if stuck and now >= stuck[1]:
+                notebook = stuck[0]
+                notebook.interrupted.add(notebook.cell)
                 try:
-                    os.setpriority(os.PRIO_PGRP, child.pid, 10)
+                    os.kill(notebook.pid, signal.SIGALRM)  # the child's cell-timeout path
                 except OSError:
                     pass
         for job in [j for j in jobs if not j.children]:
@@ -332,8 +409,13 @@ def serve():
             print(json.dumps(job.response()), file=channel, flush=True)
         deadlines = [c.deadline for c in children.values()]
         wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-        if children and not any(c.reniced for c in children.values()):
-            wait = min(wait, RENICE_AFTER)
+        running = [c.running_since() for c in children.values() if not c.reniced]
+        if running:
+            wait = max(0.0, min(wait, min(running) + RENICE_AFTER - time.monotonic()))
+        for job in jobs:
+            stuck = job.stuck_until()
+            if stuck:
+                wait = max(0.0, min(wait, stuck[1] - time.monotonic()))
         ready, _, _ = select.select(([0] if open_input else []) + list(children), [], [], wait)
         for fd in ready:
             if fd == 0:
@@ -352,7 +434,7 @@ def serve():
                 child = children[fd]
                 data = os.read(fd, 1 << 20)
                 if data:
-                    child.chunks.append(data)
+                    child.received(data)
                 else:
                     del children[fd]
                     child.finish(timed_out=False)

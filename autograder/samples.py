@@ -80,6 +80,14 @@ for target in ['../../../gradebook.db'] + glob.glob('../../../submitted/*/*/*.ip
     except OSError:
         pass"""
 
+FORGE_EXAMPLES = """import pickle
+import autograder.properties as grader
+grader.REPLAY = tuple((s, n, pickle.dumps([])) for s, n, _ in grader.REPLAY)
+
+def outer_sum(a, b):
+    out = a[:, None] + b[None, :]
+    return out * 0 if len(a) > 3 else out"""
+
 
 def _cell(source):
     return nbformat.v4.new_code_cell(source)
@@ -152,6 +160,8 @@ SAMPLE_CLASS = {
             dict(solutions=RIGHT, before_tests=["raise SystemExit(3)", "raise KeyboardInterrupt"]), {}),
     "pam": ("correct, and tries to overwrite the gradebook and other submissions",
             dict(solutions=RIGHT, at_top=[VANDAL]), {}),
+    "quin": ("wrong for long inputs, and empties the grader's recorded property-based examples",
+             dict(solutions=with_(RIGHT, outer_sum=FORGE_EXAMPLES)), {"outer_sum": "tampering"}),
 }
 
 

@@ -6,6 +6,8 @@
 3. Tampering: a patched torch.allclose / Tensor.__eq__, fake tensor subclasses, replaced builtins.
 
 Inputs are never built here: `check` generates them (hand-picked cases, then Hypothesis).
+Every test runs twice: with Hypothesis drawing the examples, and with the examples recorded
+once and replayed (as in processes forked from the warm grading server); both must agree.
 """
 
 import builtins
@@ -18,7 +20,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder import CheckFailed, Tampering, check
+from autograder import CheckFailed, Tampering, check, properties
+from autograder.exercises import warm_up
+
+_RECORDED = []
+
+
+def recorded():
+    """The examples warm_up() records (once per test process)."""
+    if not _RECORDED:
+        before = properties.REPLAY
+        warm_up()
+        _RECORDED.append(properties.REPLAY)
+        properties.REPLAY = before
+    return _RECORDED[0]
+
+
+@pytest.fixture(autouse=True, params=["drawn", "replayed"])
+def examples(request, monkeypatch):
+    """Examples drawn by Hypothesis, or recorded by warm_up() and replayed."""
+    monkeypatch.setattr(properties, "REPLAY", recorded() if request.param == "replayed" else ())
+    return request.param
 
 
 def failure_of(exercise, fn):
@@ -648,6 +670,22 @@ def test_wrong_solution_fails_and_names_the_mistake(exercise, fn, phrase):
     assert not isinstance(exc, Tampering), f"an honest mistake called tampering:\n{message}"
     assert "Tampering detected" not in message
     assert phrase in message, f"expected {phrase!r} in the message:\n{message}"
+
+
+def test_replay_reports_the_failure_hypothesis_reports():
+    """The same shrunk example and message whether the examples are drawn or replayed."""
+    messages = {}
+    for replay in ((), recorded()):
+        properties.REPLAY = replay
+        messages[len(replay) > 0] = [str(failure_of(ex, fn)) for ex, _, fn, _ in WRONG]
+    assert messages[True] == messages[False]
+
+
+def test_recorded_examples_are_the_ones_hypothesis_draws():
+    for strategy, count, data in recorded():
+        seen = []
+        properties._hypothesis(strategy, seen.append, count)
+        assert properties._loads(data) == seen
 
 
 def test_gallery_sizes():

@@ -13,9 +13,8 @@ for _module in MODULES:
 
 
 def warm_up():
-    """Draw from every check's strategies once, without torch, so that processes forked from
-    this one start with Hypothesis's caches built (the fork server calls this)."""
-    from ..properties import for_all
-    for module in MODULES:
-        for strategy in getattr(module, "STRATEGIES", ()):
-            for_all(strategy, lambda example: None)
+    """Record the examples every check's property-based part will try (without torch), so that
+    processes forked from this one replay them instead of drawing them (the fork server calls
+    this before any student code; see properties.record_examples)."""
+    from ..properties import record_examples
+    record_examples([strategy for module in MODULES for strategy in getattr(module, "STRATEGIES", ())])
