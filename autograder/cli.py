@@ -104,7 +104,9 @@ def parser():
     g = sub.add_parser("grade", help="autograde submissions in parallel, sandboxed")
     g.add_argument("assignment")
     g.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    g.add_argument("--workers", type=int, default=None, help="parallel workers (default: cores)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="notebooks run at once (default: fork engine one more than the cores, "
+                        "kernel engine the cores)")
     g.add_argument("--timeout", type=int, default=900, help="seconds allowed per notebook")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--engine", choices=("fork", "kernel"), default="fork",

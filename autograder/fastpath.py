@@ -18,12 +18,13 @@ import time
 from collections import deque
 from pathlib import Path
 
-import nbformat
-
-from .sandbox import DEFAULT_MEMORY_BYTES, Sandbox
 from .curriculum import CURRICULUM, exercise_of
-from .verdicts import apply_verdicts, build_job, error_output, nbgrader_meta
+from .sandbox import DEFAULT_MEMORY_BYTES, Sandbox
 
+# nbformat, nbgrader and autograder.verdicts are imported where they are used: the grade command
+# launches the fork server before it loads them, so that the two start-ups overlap.
+
+LOOKAHEAD = 64  # notebooks handed to the server at once: it checks them ahead of running them
 SANITIZE = ("ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "OverwriteCells", "CheckCellMetadata")
 FIRST_UID = 200_000  # each student's code runs as a uid of its own: FIRST_UID + their index
 
@@ -41,21 +42,40 @@ class ForkServer:
         self.sandbox = Sandbox(self.work_root, hide=self.hide, keep_caps=["CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE"])
         self.proc = None
 
-    def start(self):
+    def launch(self):
+        """Start the server's process; it then spends a few seconds importing (wait_ready)."""
         cmd = self.sandbox.wrap([sys.executable, "-m", "autograder.forkserver"])
+        self.work_root.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=log, cwd=self.work_root, start_new_session=True)
-        self._buffer = b""
-        if not self._read(self.start_timeout).get("ready"):
-            raise ServerLost("the fork server did not start")
+        self._buffer, self.launched, self.ready_after = b"", time.monotonic(), None
+        return self
 
-    def _read(self, timeout):
+    def wait_ready(self):
+        if self.ready_after is None:
+            try:
+                ready = self._read(self.start_timeout).get("ready")
+            except (OSError, ValueError, ServerLost) as exc:
+                self.close()
+                raise ServerLost(f"the fork server did not start ({exc})") from None
+            if not ready:
+                self.close()
+                raise ServerLost("the fork server did not start")
+            self.ready_after = time.monotonic() - self.launched
+        return self
+
+    def start(self):
+        return self.launch().wait_ready()
+
+    def _read(self, timeout, poll=False):
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0 or not select.select([fd], [], [], max(0.0, left))[0]:
+                if poll:
+                    return None
                 raise ServerLost(f"no answer within {timeout:.0f} s")
             chunk = os.read(fd, 1 << 20)
             if not chunk:
@@ -72,12 +92,26 @@ class ForkServer:
             self.close()
             raise ServerLost(str(exc)) from None
 
-    def receive(self, timeout):
+    def receive(self, timeout, poll=False):
+        """The next response; with `poll`, None if none has arrived within `timeout`."""
         try:
-            return self._read(timeout)
+            return self._read(timeout, poll)
         except (OSError, ValueError, ServerLost) as exc:
             self.close()
             raise ServerLost(str(exc)) from None
+
+    def finish(self, timeout=10):
+        """No more requests: the server's own CPU seconds, once it has answered the rest."""
+        try:
+            self.proc.stdin.close()
+            while True:
+                message = self._read(timeout)
+                if "server_cpu" in message:
+                    return message["server_cpu"]
+        except (OSError, ValueError, ServerLost):
+            return None
+        finally:
+            self.close()
 
     def close(self):
         if self.proc and self.proc.poll() is None:
@@ -88,8 +122,16 @@ class ForkServer:
             self.proc.wait()
 
 
+def launch_server(root, scratch):
+    """The fork server for grading the course at `root` from the scratch folder `scratch`,
+    launched (not yet ready): student code sees neither folder."""
+    os.chmod(scratch, 0o755)  # student uids pass through it to their folders under work/
+    return ForkServer(scratch / "work", hide=[root, scratch], log_path=scratch / "server.log").launch()
+
+
 def sanitize(config, db_file, assignment, student, notebook_path):
     """The notebook nbgrader's autograde would execute: nbgrader's own sanitize preprocessors."""
+    import nbformat
     from nbgrader import preprocessors
     nb = nbformat.read(str(notebook_path), as_version=4)
     resources = {"nbgrader": {"db_url": f"sqlite:///{db_file}", "assignment": assignment,
@@ -110,6 +152,8 @@ def limits(config):
 
 def apply_execution(nb, execution):
     """Put the fork's outputs into the cells, as SafeExecute would have left them."""
+    import nbformat
+    from .verdicts import error_output
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     dead_at = execution.get("stuck")
     for i in code:
@@ -131,6 +175,7 @@ def apply_execution(nb, execution):
 
 def graded_cells(nb, assignment):
     """{cell index: exercise id} for the test cells that score an exercise."""
+    from .verdicts import nbgrader_meta
     found = {}
     for i, cell in enumerate(nb.cells):
         meta = nbgrader_meta(cell)
@@ -143,6 +188,7 @@ def graded_cells(nb, assignment):
 
 def prepare(config, db_file, root, work_root, assignment, student, notebook, uid, settings):
     """The fork server's request for one notebook, and the sanitized notebook to fill in."""
+    from .verdicts import build_job
     nb = sanitize(config, db_file, assignment, student, notebook)
     workdir = work_root / student / assignment
     shutil.copytree(notebook.parent, workdir, dirs_exist_ok=True)
@@ -152,6 +198,7 @@ def prepare(config, db_file, root, work_root, assignment, student, notebook, uid
     job = build_job(nb, assignment, time_limit=settings["check_time_limit"],
                     memory_bytes=settings["memory_bytes"])
     request = {"id": f"{student}/{notebook.name}", "workdir": str(workdir), "uid": uid,
+               "notebook_slots": settings.get("notebook_slots"), "check_slots": settings.get("check_slots"),
                "memory_bytes": settings["memory_bytes"], "cell_timeout": settings["cell_timeout"],
                "notebook_timeout": settings["notebook_timeout"], "verify": job,
                "cells": [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code"],
@@ -160,30 +207,40 @@ def prepare(config, db_file, root, work_root, assignment, student, notebook, uid
 
 
 def stage(nb, response, assignment, sandboxed, path):
+    import nbformat
+    from .verdicts import apply_verdicts
     apply_execution(nb, response["execution"])
     summary = apply_verdicts(nb, assignment, response["verdicts"])
     nb.metadata["autograder"] = {"sandboxed": sandboxed, "exercises": summary}
-    nbformat.write(nb, str(path))
+    write_atomically(path, nbformat.writes(nb))
 
 
-def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, progress_update,
-               stats=None):
-    """Grade `students` on one fork server with `workers` notebooks in flight (default: twice
-    the cores); returns {student: (status, reason, seconds, timings)}."""
+def write_atomically(path, text):
+    """Phase 2 may be reading the staging folder while phase 1 writes it: never a partial file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, done,
+               stats=None, server=None):
+    """Grade `students` on one fork server (`server`, from launch_server, or a new one) with
+    `workers` notebooks running at once (default: one more than the cores); calls
+    `done(student, status, reason)` as each student's notebooks are staged; returns
+    {student: (status, reason, seconds, timings)}."""
     from .grading import load_config
     config = load_config(root)
     settings = dict(limits(config), notebook_timeout=notebook_timeout)
-    in_flight_max = workers or 2 * (os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    slots = {"notebook_slots": workers or cores + 1, "check_slots": 2 * cores}
     work_root = scratch / "work"
-    work_root.mkdir(parents=True, exist_ok=True)
-    os.chmod(scratch, 0o755)
     sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
     notebooks = {s: sorted(p for p in (root / "submitted" / s / assignment).glob("*.ipynb")
                            if p.name in sources) for s in students}
     phase_start = time.monotonic()
-    results, began, timings = {}, {}, {s: {"execute": 0.0, "verify": 0.0} for s in students}
+    results, began = {}, {}
+    timings = {s: {"execute": 0.0, "verify": 0.0, "queued": 0.0, "client_cpu": 0.0} for s in students}
     left = {s: len(notebooks[s]) for s in students}
-    failures = {}
 
     def close(student, status="graded", reason=""):
         if student in results:
@@ -191,17 +248,15 @@ def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, p
         if status != "graded":
             staged = scratch / "staging" / student / assignment
             staged.mkdir(parents=True, exist_ok=True)
-            (staged / "_failed.json").write_text(json.dumps({"reason": reason}))
+            write_atomically(staged / "_failed.json", json.dumps({"reason": reason}))
         results[student] = (status, reason, time.monotonic() - began.get(student, time.monotonic()),
                             timings[student] if status == "graded" else {})
         shutil.rmtree(work_root / student, ignore_errors=True)
-        progress_update()
+        done(student, status, reason)
 
-    def new_server():
-        server = ForkServer(work_root, hide=[root, scratch], log_path=scratch / "server.log")
-        started = time.monotonic()
-        server.start()
-        stats_add("server_start", time.monotonic() - started)
+    def new_server(server=None):
+        server = (server or launch_server(root, scratch)).wait_ready()
+        stats_add("server_start", server.ready_after)  # launch to ready, even if it overlapped
         return server
 
     def stats_add(key, value):
@@ -213,45 +268,60 @@ def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, p
     for student in students:
         if not notebooks[student]:
             close(student, "error", "no notebook of this assignment in the submission")
-    server, attempts, in_flight = new_server(), {}, {}
-    budget = settings["notebook_timeout"] + settings["check_time_limit"] + 120
-    while todo or in_flight:
-        while todo and len(in_flight) < in_flight_max:
-            student, notebook = todo.popleft()
-            if student in results:
+    server, attempts, in_flight = new_server(server), {}, {}
+    try:
+        budget = settings["notebook_timeout"] + settings["check_time_limit"] + 120
+        while todo or in_flight:
+            sent = False
+            if todo and len(in_flight) < LOOKAHEAD:
+                student, notebook = todo.popleft()
+                if student in results:
+                    continue
+                if student not in began:
+                    began[student] = time.monotonic()
+                    timings[student]["sent"] = round(began[student] - phase_start, 3)
+                uid = uids[student] if server.sandbox.available else None  # else Python may be unreadable
+                cpu = time.thread_time()
+                try:
+                    request, nb = prepare(config, scratch / "base.db", root, work_root, assignment,
+                                          student, notebook, uid, dict(settings, **slots))
+                except Exception as exc:  # a notebook nbgrader cannot read, say
+                    close(student, "error", f"{type(exc).__name__}: {exc}")
+                    continue
+                finally:
+                    timings[student]["client_cpu"] += time.thread_time() - cpu
+                in_flight[request["id"]] = (student, notebook, nb, request)
+                server.send(request)
+                sent = True
+            try:  # after a send, only collect what has arrived: the next send waits for no one
+                response = server.receive(0 if sent else budget, poll=sent)
+                if response is None:
+                    continue
+            except ServerLost as exc:
+                for key, (student, notebook, _, _) in list(in_flight.items()):
+                    attempts[key] = attempts.get(key, 0) + 1
+                    if attempts[key] > 1:
+                        close(student, "error", f"the grading server died twice while grading it ({exc})")
+                    else:
+                        todo.appendleft((student, notebook))
+                in_flight.clear()
+                server = new_server()
                 continue
-            if student not in began:
-                began[student] = time.monotonic()
-                timings[student]["start"] = round(began[student] - phase_start, 3)
-            uid = uids[student] if server.sandbox.available else None  # else Python may be unreadable
-            try:
-                request, nb = prepare(config, scratch / "base.db", root, work_root, assignment,
-                                      student, notebook, uid, settings)
-            except Exception as exc:  # a notebook nbgrader cannot read, say
-                close(student, "error", f"{type(exc).__name__}: {exc}")
-                continue
-            in_flight[request["id"]] = (student, notebook, nb, request)
-            server.send(request)
-        try:
-            response = server.receive(budget)
-        except ServerLost as exc:
-            for key, (student, notebook, _, _) in list(in_flight.items()):
-                attempts[key] = attempts.get(key, 0) + 1
-                if attempts[key] > 1:
-                    close(student, "error", f"the grading server died twice while grading it ({exc})")
-                else:
-                    todo.appendleft((student, notebook))
-            in_flight.clear()
-            server = new_server()
-            continue
-        student, notebook, nb, _ = in_flight.pop(response["id"])
-        staged = scratch / "staging" / student / assignment
-        staged.mkdir(parents=True, exist_ok=True)
-        stage(nb, response, assignment, server.sandbox.available, staged / notebook.name)
-        timings[student]["execute"] += response["execution"]["seconds"]
-        timings[student]["verify"] += response["verify_seconds"]
-        left[student] -= 1
-        if left[student] == 0:
-            close(student)
-    server.close()
+            student, notebook, nb, _ = in_flight.pop(response["id"])
+            staged = scratch / "staging" / student / assignment
+            staged.mkdir(parents=True, exist_ok=True)
+            cpu = time.thread_time()
+            stage(nb, response, assignment, server.sandbox.available, staged / notebook.name)
+            timings[student]["client_cpu"] += time.thread_time() - cpu
+            timings[student]["execute"] += response["execution"]["seconds"]
+            timings[student]["verify"] += response["verify_seconds"]
+            timings[student]["queued"] += response["queued_seconds"]
+            left[student] -= 1
+            if left[student] == 0:
+                close(student)
+        server_cpu = server.finish()
+        if server_cpu is not None:
+            stats_add("server_cpu", server_cpu)
+    finally:
+        server.close()
     return results

@@ -232,9 +232,6 @@ def run_notebook(shell, request, write_fd):
     os._exit(0)
 
 
-RENICE_AFTER = 3.0  # seconds; then the child's niceness goes up so that quick children go first
-
-
 def fork_notebook(shell, request):
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -326,11 +323,31 @@ class Child:
 
 
 class Job:
+    """One notebook: its checks (forked first, a few at a time) and its run (given a slot)."""
+
     def __init__(self, request):
         self.id, self.request = request["id"], request
         self.children, self.execution, self.verdicts, self.check_seconds = set(), None, {}, 0.0
         self.graded_cells = {int(k): v for k, v in request.get("graded_cells", {}).items()}
         self.check_limit = request["verify"].get("time_limit", 60)
+        self.pending_checks, self.notebook_started = [], False
+        self.arrived, self.queued = time.monotonic(), 0.0
+        for ex_id, source in request["verify"]["solutions"].items():
+            if ex_id not in verify.CHECKS:
+                continue
+            if source is None:
+                self.verdicts[ex_id] = verify.missing_cell(ex_id)
+            else:
+                self.pending_checks.append(ex_id)
+
+    def done(self):
+        return self.notebook_started and not self.pending_checks and not self.children
+
+    def suspect(self, now):
+        """A check of this notebook ran long or timed out: its notebook probably has a stuck
+        cell too, whose time limit had better start running early."""
+        return (any(v.get("status") == "timeout" for v in self.verdicts.values())
+                or any(c.key is not None and now - c.started > SUSPECT_AFTER for c in self.children))
 
     def stuck_until(self):
         """When the notebook child's current cell counts as stuck, or None.
@@ -352,23 +369,107 @@ class Job:
         order = list(self.request["verify"]["solutions"])
         return {"id": self.id, "execution": self.execution,
                 "verdicts": {k: self.verdicts[k] for k in order if k in self.verdicts},
-                "verify_seconds": round(self.check_seconds, 3)}
+                "verify_seconds": round(self.check_seconds, 3), "queued_seconds": round(self.queued, 3)}
 
 
-def start_job(shell, snapshot, request):
-    job = Job(request)
-    pid, fd = fork_notebook(shell, request)
-    job.children.add(Child(job, None, pid, fd, request.get("notebook_timeout", 900)))
-    checks = request["verify"]
-    for ex_id, source in checks["solutions"].items():
-        if ex_id not in verify.CHECKS:
-            continue
-        if source is None:
-            job.verdicts[ex_id] = verify.missing_cell(ex_id)
-            continue
-        pid, fd = verify.fork_check(checks, ex_id, snapshot, request.get("uid"))
-        job.children.add(Child(job, ex_id, pid, fd, checks.get("time_limit", 60)))
-    return job
+# --- scheduling -----------------------------------------------------------------------------
+
+RENICE_AFTER = 3.0  # seconds; then a child yields the CPU to quick ones and frees its slot
+SUSPECT_AFTER = 1.0  # a check still running after this many seconds makes its notebook go first
+
+
+class Scheduler:
+    """Which children run now.
+
+    Every received notebook's checks are forked before any further notebook starts,
+    `check_slots` at a time (they take milliseconds); notebooks run `notebook_slots` at a time,
+    first-come first-served, except that a notebook whose check is stuck goes first: a stuck
+    submission then waits out its time limits while the others are graded, instead of at the
+    end. A child that has run its current work for RENICE_AFTER seconds is reniced and stops
+    counting against the slots.
+    """
+
+    def __init__(self, shell, snapshot):
+        self.shell, self.snapshot = shell, snapshot
+        self.jobs, self.children = [], {}
+        self.notebook_slots = self.check_slots = os.cpu_count() or 1
+
+    def add(self, request):
+        self.notebook_slots = request.get("notebook_slots") or self.notebook_slots
+        self.check_slots = request.get("check_slots") or self.check_slots
+        self.jobs.append(Job(request))
+
+    def busy(self):
+        return bool(self.children) or any(not j.done() for j in self.jobs)
+
+    def _active(self, notebooks):
+        return sum(1 for c in self.children.values() if (c.key is None) == notebooks and not c.reniced)
+
+    def start_work(self):
+        while self._active(notebooks=False) < self.check_slots:
+            job = next((j for j in self.jobs if j.pending_checks), None)
+            if job is None:
+                break
+            ex_id = job.pending_checks.pop(0)
+            pid, fd = verify.fork_check(job.request["verify"], ex_id, self.snapshot, job.request.get("uid"))
+            self._add_child(Child(job, ex_id, pid, fd, job.check_limit))
+        while self._active(notebooks=True) < self.notebook_slots:
+            if any(j.pending_checks for j in self.jobs):
+                break  # checks first: they take milliseconds and tell which notebooks are stuck
+            waiting = [j for j in self.jobs if not j.notebook_started]
+            if not waiting:
+                break
+            now = time.monotonic()
+            job = next((j for j in waiting if j.suspect(now)), waiting[0])
+            job.notebook_started, job.queued = True, now - job.arrived
+            pid, fd = fork_notebook(self.shell, job.request)
+            self._add_child(Child(job, None, pid, fd, job.request.get("notebook_timeout", 900)))
+
+    def _add_child(self, child):
+        child.job.children.add(child)
+        self.children[child.fd] = child
+
+    def tick(self, now):
+        """Enforce deadlines, renice long runners, stop stuck graded cells."""
+        for child in list(self.children.values()):
+            if now >= child.deadline:
+                del self.children[child.fd]
+                child.finish(timed_out=True)
+            else:
+                child.renice(now)
+        for job in self.jobs:
+            stuck = job.stuck_until()
+            if stuck and now >= stuck[1]:
+                notebook = stuck[0]
+                notebook.interrupted.add(notebook.cell)
+                try:
+                    os.kill(notebook.pid, signal.SIGALRM)  # the child's cell-timeout path
+                except OSError:
+                    pass
+
+    def finished(self):
+        done = [j for j in self.jobs if j.done()]
+        self.jobs = [j for j in self.jobs if not j.done()]
+        return done
+
+    def next_wake(self, now):
+        """Seconds until something is due (a deadline, a renice, a stuck cell, a suspect), or None."""
+        times = [c.deadline for c in self.children.values()]
+        times += [c.running_since() + RENICE_AFTER for c in self.children.values() if not c.reniced]
+        times += [stuck[1] for stuck in map(Job.stuck_until, self.jobs) if stuck]
+        if any(not j.notebook_started for j in self.jobs):
+            times += [c.started + SUSPECT_AFTER for c in self.children.values()
+                      if c.key is not None and now - c.started <= SUSPECT_AFTER]
+        return max(0.0, min(times) - now) if times else None
+
+    def received(self, fd):
+        child = self.children[fd]
+        data = os.read(fd, 1 << 20)
+        if data:
+            child.received(data)
+        else:
+            del self.children[fd]
+            child.finish(timed_out=False)
 
 
 # --- the server loop ------------------------------------------------------------------------
@@ -386,60 +487,31 @@ def serve():
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
     print(json.dumps({"ready": True}), file=channel, flush=True)
-    jobs, children, pending, open_input = [], {}, b"", True
-    while open_input or children:
-        now = time.monotonic()
-        for child in list(children.values()):
-            if now >= child.deadline:
-                del children[child.fd]
-                child.finish(timed_out=True)
-            else:
-                child.renice(now)
-        for job in jobs:
-            stuck = job.stuck_until()
-            if stuck and now >= stuck[1]:
-                notebook = stuck[0]
-                notebook.interrupted.add(notebook.cell)
-                try:
-                    os.kill(notebook.pid, signal.SIGALRM)  # the child's cell-timeout path
-                except OSError:
-                    pass
-        for job in [j for j in jobs if not j.children]:
-            jobs.remove(job)
+    scheduler, pending, open_input = Scheduler(shell, snapshot), b"", True
+    while open_input or scheduler.busy():
+        scheduler.tick(time.monotonic())
+        for job in scheduler.finished():
             print(json.dumps(job.response()), file=channel, flush=True)
-        deadlines = [c.deadline for c in children.values()]
-        wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-        running = [c.running_since() for c in children.values() if not c.reniced]
-        if running:
-            wait = max(0.0, min(wait, min(running) + RENICE_AFTER - time.monotonic()))
-        for job in jobs:
-            stuck = job.stuck_until()
-            if stuck:
-                wait = max(0.0, min(wait, stuck[1] - time.monotonic()))
-        ready, _, _ = select.select(([0] if open_input else []) + list(children), [], [], wait)
+        scheduler.start_work()
+        wait = scheduler.next_wake(time.monotonic())
+        ready, _, _ = select.select(([0] if open_input else []) + list(scheduler.children), [], [], wait)
         for fd in ready:
-            if fd == 0:
-                data = os.read(0, 1 << 20)
-                if not data:
-                    open_input = False
-                    continue
-                pending += data
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        job = start_job(shell, snapshot, json.loads(line))
-                        jobs.append(job)
-                        children.update({c.fd: c for c in job.children})
-            else:
-                child = children[fd]
-                data = os.read(fd, 1 << 20)
-                if data:
-                    child.received(data)
-                else:
-                    del children[fd]
-                    child.finish(timed_out=False)
-    for job in jobs:
+            if fd != 0:
+                scheduler.received(fd)
+                continue
+            data = os.read(0, 1 << 20)
+            if not data:
+                open_input = False
+                continue
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    scheduler.add(json.loads(line))
+    for job in scheduler.jobs:
         print(json.dumps(job.response()), file=channel, flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"server_cpu": round(usage.ru_utime + usage.ru_stime, 3)}), file=channel, flush=True)
 
 
 if __name__ == "__main__":

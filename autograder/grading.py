@@ -9,15 +9,16 @@ two engines:
   course's preprocessors: sandboxed kernel, clean-process verdicts) in a private scratch copy of
   the course and gradebook, in worker processes, under a watchdog for the per-notebook limit.
 
-Phase 2, in this process alone: nbgrader's autograde runs again for every student, in sorted
-order, against the real gradebook, with execution replaced by the outputs phase 1 produced
-(`ReplayExecution`). So every gradebook write goes through one writer, in the same order
-whatever the number of workers: no 'database is locked', no lost grade, and the same gradebook
-from one worker or many.
+Phase 2, in one thread of this process (`Recorder`), overlapping phase 1: as soon as phase 1
+is done with a student, nbgrader's autograde runs for them against the real gradebook, with
+execution replaced by the outputs phase 1 produced (`ReplayExecution`). So every gradebook write
+goes through one writer, one student at a time: no 'database is locked', no lost grade, and the
+same grades from one worker or many, in whatever order phase 1 finishes.
 """
 
 import json
 import os
+import queue
 import shutil
 import sqlite3
 import tempfile
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .preprocessors import HIDE_ENV
+from .sandbox import HIDE_ENV
 
 EXECUTING = {"autograder.preprocessors.SafeExecute", "nbgrader.preprocessors.Execute"}
 VERIFYING = {"autograder.preprocessors.VerifyExercises"}
@@ -193,37 +194,58 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=900, p
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
     root = Path(root).resolve()
-    ensure_assignment(root, assignment)
-    students = sorted(students or submitted_students(root, assignment))
-    workers = workers or max(1, min(len(students), os.cpu_count() or 1))
     scratch = Path(tempfile.mkdtemp(prefix="autograder-grade-"))
-    outcomes = {}
+    outcomes, server, recorder = {}, None, None
     try:
+        if engine == "fork":  # its start-up (imports, warm-up) overlaps with ours
+            from .fastpath import launch_server
+            server = launch_server(root, scratch)
+        ensure_assignment(root, assignment)
+        students = sorted(students or submitted_students(root, assignment))
         snapshot_gradebook(root, scratch / "base.db")
         bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="notebook",
                    disable=not progress)
         started = time.monotonic()
+        staging = scratch / "staging"
+        recorder = Recorder(root, assignment, staging)
+
+        def done(student, status, reason):
+            """Phase 1 is finished with this student: record them now (phase 2 overlaps)."""
+            if status != "graded":
+                _note_failure(staging, assignment, student, reason)
+            recorder.submit(student)
+            bar.update(1)
+
         if engine == "fork":
             from .fastpath import run_phase1
             results = run_phase1(root, scratch, assignment, students, workers, notebook_timeout,
-                                 lambda: bar.update(1), stats)
+                                 done, stats, server)
             outcomes = {s: Outcome(s, status, reason, round(seconds, 2), timings)
                         for s, (status, reason, seconds, timings) in results.items()}
         else:
+            workers = workers or max(1, min(len(students), os.cpu_count() or 1))
             outcomes = _kernel_phase1(root, scratch, assignment, students, workers,
-                                      notebook_timeout, bar)
+                                      notebook_timeout, done)
         bar.close()
         stats["phase1"] = round(time.monotonic() - started, 3)
-        _write_failures(scratch, assignment, outcomes)
         started = time.monotonic()
-        record(root, assignment, students, scratch / "staging", outcomes)
-        stats["record"] = round(time.monotonic() - started, 3)
+        for student in students:  # any that phase 1 lost track of: recorded as errors
+            if student not in recorder.submitted:
+                outcome = outcomes.setdefault(student, Outcome(student, "error", "the worker produced no result"))
+                done(student, outcome.status, outcome.reason)
+        recorder.finish(outcomes)
+        stats["record"] = recorder.cpu_seconds  # its work, most of it while phase 1 ran
+        stats["record_after_phase1"] = round(time.monotonic() - started, 3)
     finally:
+        if recorder:
+            recorder.stop()  # after an error or Ctrl-C: submissions not yet recorded stay as they were
+        if server:
+            server.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return dict(sorted(outcomes.items()))
 
 
-def _kernel_phase1(root, scratch, assignment, students, workers, notebook_timeout, bar):
+def _kernel_phase1(root, scratch, assignment, students, workers, notebook_timeout, done):
     """Phase 1 with the kernel engine: nbgrader autograde per student in worker processes."""
     outcomes = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
@@ -236,47 +258,70 @@ def _kernel_phase1(root, scratch, assignment, students, workers, notebook_timeou
                 outcomes[student] = future.result()
             except Exception as exc:  # the worker process itself died
                 outcomes[student] = Outcome(student, "error", f"the grading worker died: {exc}")
-            bar.update(1)
+            done(student, outcomes[student].status, outcomes[student].reason)
     return outcomes
 
 
-def _write_failures(scratch, assignment, outcomes):
-    """Tell ReplayExecution why a submission has no executed notebook."""
-    for student, outcome in outcomes.items():
-        staged = scratch / "staging" / student / assignment
-        staged.mkdir(parents=True, exist_ok=True)
-        failed = staged / "_failed.json"
-        if not list(staged.glob("*.ipynb")) and not failed.exists():
-            failed.write_text(json.dumps({"reason": outcome.reason or "the worker produced no result"}))
+def _note_failure(staging, assignment, student, reason):
+    """Tell ReplayExecution why a submission has no executed notebook (if it has none)."""
+    from .fastpath import write_atomically
+    staged = staging / student / assignment
+    staged.mkdir(parents=True, exist_ok=True)
+    failed = staged / "_failed.json"
+    if not list(staged.glob("*.ipynb")) and not failed.exists():
+        write_atomically(failed, json.dumps({"reason": reason or "the worker produced no result"}))
 
 
-def record(root, assignment, students, staging, outcomes):
-    """Phase 2: the single writer. nbgrader's autograde replays phase 1's outputs into the
-    gradebook: one nbgrader run for the whole class when every submission is graded, else one
-    per student."""
-    config = load_config(root)
-    config.Autograde.autograde_preprocessors = replay_preprocessors(config)
-    config.ReplayExecution.staging = str(staging)
-    api = make_api(root, config)
-    if list(students) == submitted_students(root, assignment):
-        result = api.autograde(assignment, "*", force=True, create=True)
-        failed = [s for s in students if not _recorded(root, assignment, s)]
-        if not result.get("success") and not failed:
-            raise RuntimeError(f"nbgrader autograde failed:\n{_last_error(result)}")
-    else:
-        failed = [s for s in students
-                  if not api.autograde(assignment, s, force=True, create=True).get("success")]
-    for student in failed:
-        previous = outcomes.get(student, Outcome(student, "graded"))
-        reason = previous.reason or "nbgrader could not record this submission (see its log)"
-        outcomes[student] = Outcome(student, "error", reason, previous.seconds, previous.timings)
+class Recorder:
+    """Phase 2, the single writer: a thread that records each submission in the gradebook as
+    soon as phase 1 is done with it, with nbgrader's own autograde whose execution replays
+    phase 1's outputs (ReplayExecution). One student at a time, one writer: no 'database is
+    locked', no lost grade; and since each student's record depends on nothing but their own
+    staged notebooks, the gradebook ends the same whatever order phase 1 finishes in."""
 
+    def __init__(self, root, assignment, staging):
+        config = load_config(root)
+        config.Autograde.autograde_preprocessors = replay_preprocessors(config)
+        config.ReplayExecution.staging = str(staging)
+        self.api, self.assignment = make_api(root, config), assignment
+        self.submitted, self.failed, self.error, self.cpu_seconds = set(), [], None, 0.0
+        self._queue, self._stopping = queue.Queue(), False
+        self._thread = threading.Thread(target=self._run, name="record", daemon=True)
+        self._thread.start()
 
-def _recorded(root, assignment, student):
-    """nbgrader removes a student's autograded folder when it fails to grade them."""
-    source = {p.name for p in (Path(root) / "source" / assignment).glob("*.ipynb")}
-    folder = Path(root) / "autograded" / student / assignment
-    return all((folder / name).exists() for name in source)
+    def submit(self, student):
+        self.submitted.add(student)
+        self._queue.put(student)
+
+    def _run(self):
+        try:
+            while (student := self._queue.get()) is not None and not self._stopping:
+                result = self.api.autograde(self.assignment, student, force=True, create=True)
+                if not result.get("success"):
+                    self.failed.append(student)
+        except BaseException as exc:  # reported by finish()
+            self.error = exc
+        finally:
+            self.cpu_seconds = round(time.thread_time(), 3)
+
+    def finish(self, outcomes):
+        """Every submission is submitted: wait until all are recorded; mark those nbgrader
+        could not record as errors in `outcomes`."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise RuntimeError(f"recording the grades failed: {self.error!r}") from self.error
+        for student in self.failed:
+            previous = outcomes.get(student, Outcome(student, "graded"))
+            reason = previous.reason or "nbgrader could not record this submission (see its log)"
+            outcomes[student] = Outcome(student, "error", reason, previous.seconds, previous.timings)
+
+    def stop(self):
+        """Record nothing more than the submission in hand (no-op once finished)."""
+        if self._thread.is_alive():
+            self._stopping = True
+            self._queue.put(None)
+            self._thread.join()
 
 
 def write_log(root, assignment, outcomes, stats=None):

@@ -20,10 +20,9 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocess
 from traitlets import Bool, Integer, Unicode
 
 from .curriculum import CURRICULUM
-from .sandbox import DEFAULT_MEMORY_BYTES, Sandbox, SandboxedKernelManager, warn_unsandboxed
+from .sandbox import (DEFAULT_MEMORY_BYTES, HIDE_ENV, Sandbox, SandboxedKernelManager,
+                      warn_unsandboxed)
 from .verdicts import apply_verdicts, build_job, error_output, run_verify
-
-HIDE_ENV = "AUTOGRADER_HIDE"  # extra folders to hide from student code, os.pathsep-separated
 
 
 def hidden_paths(config, resources):

@@ -29,6 +29,7 @@ import course
 
 PROJECT_ROOT = Path(autograder.__file__).resolve().parent.parent
 DEFAULT_MEMORY_BYTES = 4 * 1024**3
+HIDE_ENV = "AUTOGRADER_HIDE"  # extra folders to hide from student code, os.pathsep-separated
 UNSANDBOXED = ("bubblewrap (bwrap) is not available: student code runs UNSANDBOXED and can read "
                "the solutions and the gradebook. Install it (Debian: apt-get install bubblewrap).")
 

@@ -7,7 +7,7 @@ erroring and timing-out submissions: `autograder.samples.mixed_class`), copies t
 with `nbgrader autograde ASSIGNMENT` (one notebook after another, as nbgrader does) and the other
 with `python -m autograder grade`, checks that the two gradebooks agree cell by cell, and prints
 wall times, their ratio, notebooks per second, per-notebook overhead against time in the
-notebooks' own cells and checks, and peak memory (resident memory of the whole process tree).
+notebooks' own cells and checks, and peak memory (summed PSS of the whole process tree).
 Both copies use the same nbgrader_config.py, with the limits given on the command line.
 """
 
@@ -50,7 +50,8 @@ def submit(course, students):
 
 
 class PeakMemory:
-    """Peak resident memory of this process's children and their descendants, sampled."""
+    """Peak memory of this process's children and their descendants, sampled: the sum of their
+    proportional set sizes (PSS), so that pages forked children share are counted once."""
 
     def __init__(self):
         self.peak, self._stop = 0, threading.Event()
@@ -65,15 +66,23 @@ class PeakMemory:
         while not self._stop.wait(0.1):
             total = 0
             for proc in me.children(recursive=True):
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
+                total += pss(proc.pid)
             self.peak = max(self.peak, total)
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def pss(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def run(cmd, cwd):
@@ -176,17 +185,15 @@ def main():
 
 
 def ours_overhead(results, count):
-    """Per notebook, everything our command spends outside the notebook's cells and checks:
-    sanitizing, forking, transfers, staging (phase 1), nbgrader's bookkeeping (phase 2) and
-    server start-up, as serial seconds."""
+    """Per notebook, the seconds our command spends on anything but the notebooks' own cells and
+    checks: preparing requests and staging results (the command's CPU time), the fork server's
+    own CPU time (scheduling, forking, passing outputs), recording in the gradebook (CPU time of
+    the recording thread) and the server's start-up."""
     total = 0.0
     for r in results.values():
         phases = r["phases"]
-        for outcome in r["log"].values():
-            t = outcome.get("timings", {})
-            if t:  # the checks run concurrently with the notebook: only time outside it counts
-                total += max(0.0, outcome["seconds"] - t.get("execute", 0))
-        total += phases.get("record", 0) + phases.get("server_start", 0)
+        total += sum(o.get("timings", {}).get("client_cpu", 0) for o in r["log"].values())
+        total += sum(phases.get(k, 0) for k in ("server_cpu", "record", "server_start"))
     return total / count
 
 
