@@ -13,10 +13,11 @@ Children drop to an unprivileged uid of their own (when started as root), get a 
 and die with the server; so whatever one student's code does to its process is gone for the
 next student, and startup costs milliseconds instead of seconds (copy-on-write).
 
-Several notebooks are in flight at once, each notebook's cells and its checks in concurrent
-forks: a submission stuck in an infinite loop holds one child until its time limit, not the
-grading of everyone else, and a child that has run for a while is reniced so that quick ones
-keep the CPU.
+The `Scheduler` runs the checks of every received notebook first, then the notebooks, a few at
+a time, each once its verdicts are in. Time limits count a child's own time (wall-clock minus
+time spent waiting for a CPU), so running many at once never times out a slow but correct
+submission; a child that has run for a few seconds is reniced, so that a submission stuck in
+an infinite loop spends its time limit on CPU nobody else wants.
 
 Protocol: requests on stdin, responses on stdout, one JSON document per line, matched by "id".
 """
@@ -204,20 +205,27 @@ def run_notebook(shell, request, write_fd):
 
     shell._showtraceback = show
     limit = request.get("cell_timeout", 120)
-    # SIGALRM ends the running cell: from this child's own timer at the cell's limit, or from the
-    # server for a cell that is stuck (Job.stuck_until), never before the check's time limit; a
-    # late signal meant for the previous cell finds a cell that has not run that long, and is ignored.
-    shortest = min(limit, request["verify"].get("time_limit", limit)) - 0.05
-    cell_started = [time.monotonic()]
+    cell_started, waited = [time.monotonic()], [0.0]
 
-    def interrupt(signum, frame):
-        if time.monotonic() - cell_started[0] >= shortest:
-            raise KeyboardInterrupt()
+    def time_limit(signum, frame):
+        """This child's own timer: the cell ends once it has had `limit` seconds, not counting
+        time it spent waiting for a CPU while other notebooks were graded."""
+        own = time.monotonic() - cell_started[0] - (cpu_wait() - waited[0])
+        if own < limit - 0.01:
+            signal.setitimer(signal.ITIMER_REAL, limit - own)
+            return
+        raise KeyboardInterrupt()
 
-    signal.signal(signal.SIGALRM, interrupt)
+    signal.signal(signal.SIGALRM, time_limit)
+    skip = set(request.get("skip", ()))
     for index, source in request["cells"]:
         current[0] = CellOutputs()
-        cell_started[0] = time.monotonic()
+        if index in skip:
+            show(TimeoutError, "not run: this exercise's hidden tests timed out in a clean process",
+                 ["TimeoutError: not run: this exercise's hidden tests timed out in a clean process"])
+            print(json.dumps({"cell": index, "outputs": current[0].items, "execution_count": None}), file=out, flush=True)
+            continue
+        cell_started[0], waited[0] = time.monotonic(), cpu_wait()
         print(json.dumps({"start": index}), file=out, flush=True)
         signal.setitimer(signal.ITIMER_REAL, limit)
         try:
@@ -230,6 +238,16 @@ def run_notebook(shell, request, write_fd):
         print(json.dumps(message, default=str), file=out, flush=True)
     out.close()
     os._exit(0)
+
+
+def cpu_wait(pid="thread-self"):
+    """Seconds the thread (default: this one; else a process's main thread) has spent ready to
+    run but waiting for a CPU (Linux schedstat run_delay); 0 where the kernel does not say."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def fork_notebook(shell, request):
@@ -245,8 +263,9 @@ def fork_notebook(shell, request):
     return pid, read_fd
 
 
-def notebook_result(raw, status, timed_out, seconds):
-    """The execution record from the lines a notebook child sent and how it ended."""
+def notebook_result(raw, status, killed, seconds):
+    """The execution record from the lines a notebook child sent and how it ended (`killed`:
+    why the server killed it, or None)."""
     cells, started = {}, None
     for line in raw.split(b"\n"):
         try:
@@ -260,23 +279,50 @@ def notebook_result(raw, status, timed_out, seconds):
                                       "execution_count": message["execution_count"]}
             started = None
     dead = None
-    if timed_out:
-        dead = "the notebook ran past its time limit"
+    if killed:
+        dead = killed
     elif os.waitstatus_to_exitcode(status) != 0 or started is not None:
         dead = "the code called os._exit, crashed, or ran out of memory"
     return {"cells": cells, "stuck": started, "dead": dead, "seconds": round(seconds, 3)}
 
 
 class Child:
-    """A forked child the server waits on: what it is for, its pipe and its deadline; for a
-    notebook child, also the cell it is running and since when."""
+    """A forked child the server waits on: what it is for, its pipe and its time limit; for a
+    notebook child, also the cell it is running and since when.
 
-    def __init__(self, job, key, pid, fd, seconds):
+    Limits count a child's own time: wall-clock seconds minus those it spent waiting for a CPU
+    (`cpu_wait`), so that grading many notebooks at once never costs a slow but correct one its
+    points, and a stuck one costs what it would cost alone (at low priority, mostly idle CPU).
+    """
+
+    def __init__(self, job, key, pid, fd, seconds, cell_limit=None):
         self.job, self.key, self.pid, self.fd, self.limit = job, key, pid, fd, seconds
+        self.cell_limit = cell_limit  # notebooks: each cell's own limit (the child enforces it)
         self.started = time.monotonic()
-        self.deadline = self.started + seconds
         self.chunks, self.reniced = [], False
-        self.cell, self.cell_started, self.interrupted, self._partial = None, 0.0, set(), b""
+        self.cell, self.cell_started, self._partial = None, 0.0, b""
+        self.cell_waited = 0.0
+
+    def own_seconds(self, now, since, waited_then=0.0):
+        return now - since - (cpu_wait(self.pid) - waited_then)
+
+    def overdue(self, now):
+        """Why the server must kill this child now, or None."""
+        if self.own_seconds(now, self.started) >= self.limit:
+            return (f"the check did not finish within {self.limit} s" if self.key is not None
+                    else "the notebook ran past its time limit")
+        if (self.cell is not None and self.cell_limit is not None
+                and self.own_seconds(now, self.cell_started, self.cell_waited) >= self.cell_limit + CELL_GRACE):
+            return "a cell ran past its time limit and did not stop when interrupted"
+        return None
+
+    def due(self):
+        """The earliest time `overdue` can say yes (it is checked again then)."""
+        waited = cpu_wait(self.pid)
+        times = [self.started + self.limit + waited]
+        if self.cell is not None and self.cell_limit is not None:
+            times.append(self.cell_started + self.cell_limit + CELL_GRACE + waited - self.cell_waited)
+        return min(times)
 
     def running_since(self):
         """Since when this child has run its current piece of work: a check since its start,
@@ -290,7 +336,7 @@ class Child:
         if want != self.reniced:
             self.reniced = want
             try:
-                os.setpriority(os.PRIO_PGRP, self.pid, 10 if want else 0)
+                os.setpriority(os.PRIO_PGRP, self.pid, (RENICE_CHECK if self.key else RENICE_CELL) if want else 0)
             except OSError:
                 pass
 
@@ -302,22 +348,24 @@ class Child:
         for line in lines:
             if line.startswith(b'{"start"'):
                 self.cell, self.cell_started = json.loads(line)["start"], time.monotonic()
+                self.cell_waited = cpu_wait(self.pid)
             elif line.startswith(b'{"cell"'):
                 self.cell, self.cell_started = None, time.monotonic()
         if len(self._partial) > 64:  # a long outputs line: only its start matters here
             self._partial = self._partial[:64] if self._partial.startswith(b"{") else b""
 
-    def finish(self, timed_out):
-        if timed_out:
+    def finish(self, killed=None):
+        """The child is done, or (`killed`: why) must be."""
+        if killed:
             verify.kill(self.pid)
         os.close(self.fd)
         _, status = os.waitpid(self.pid, 0)
         seconds = time.monotonic() - self.started
         raw = b"".join(self.chunks)
         if self.key is None:
-            self.job.execution = notebook_result(raw, status, timed_out, seconds)
+            self.job.execution = notebook_result(raw, status, killed, seconds)
         else:
-            self.job.verdicts[self.key] = verify.interpret(raw, status, timed_out, self.limit)
+            self.job.verdicts[self.key] = verify.interpret(raw, status, bool(killed), self.limit)
             self.job.check_seconds += seconds
         self.job.children.discard(self)
 
@@ -343,27 +391,18 @@ class Job:
     def done(self):
         return self.notebook_started and not self.pending_checks and not self.children
 
-    def suspect(self, now):
-        """A check of this notebook ran long or timed out: its notebook probably has a stuck
-        cell too, whose time limit had better start running early."""
-        return (any(v.get("status") == "timeout" for v in self.verdicts.values())
-                or any(c.key is not None and now - c.started > SUSPECT_AFTER for c in self.children))
+    def checking(self):
+        return bool(self.pending_checks) or any(c.key is not None for c in self.children)
 
-    def stuck_until(self):
-        """When the notebook child's current cell counts as stuck, or None.
+    def skipped(self):
+        """Test cells not to run: those of an exercise whose clean-process check timed out.
 
-        A graded cell whose exercise already timed out in its clean-process check, and that has
-        now run as long as that check was allowed to, is as stuck as the check was: its outputs
-        will be replaced by the timeout verdict and it cannot score, so waiting out the cell's
-        own (longer) time limit would change no grade, only delay every later cell.
-        """
-        notebook = next((c for c in self.children if c.key is None), None)
-        if notebook is None or notebook.cell is None or notebook.cell in notebook.interrupted:
-            return None
-        exercise = self.graded_cells.get(notebook.cell)
-        if exercise is None or self.verdicts.get(exercise, {}).get("status") != "timeout":
-            return None
-        return notebook, notebook.cell_started + self.check_limit
+        Its verdict is in, and the clean process spent the exercise's whole time limit on the
+        same solution: the cell's outputs will be replaced by the timeout verdict and it cannot
+        score, so running it to its own limit would change no grade, only cost CPU. Test cells
+        are the instructor's (nbgrader restores them), so later cells do not depend on them."""
+        return sorted(i for i, ex in self.graded_cells.items()
+                      if self.verdicts.get(ex, {}).get("status") == "timeout")
 
     def response(self):
         order = list(self.request["verify"]["solutions"])
@@ -375,7 +414,8 @@ class Job:
 # --- scheduling -----------------------------------------------------------------------------
 
 RENICE_AFTER = 3.0  # seconds; then a child yields the CPU to quick ones and frees its slot
-SUSPECT_AFTER = 1.0  # a check still running after this many seconds makes its notebook go first
+RENICE_CHECK, RENICE_CELL = 10, 19  # a long check outranks a long cell: its verdict may end the cell
+CELL_GRACE = 10.0  # seconds past a cell's limit before a child that ignores its timer is killed
 
 
 class Scheduler:
@@ -383,10 +423,10 @@ class Scheduler:
 
     Every received notebook's checks are forked before any further notebook starts,
     `check_slots` at a time (they take milliseconds); notebooks run `notebook_slots` at a time,
-    first-come first-served, except that a notebook whose check is stuck goes first: a stuck
-    submission then waits out its time limits while the others are graded, instead of at the
-    end. A child that has run its current work for RENICE_AFTER seconds is reniced and stops
-    counting against the slots.
+    first-come first-served among those whose checks are done: so a notebook runs knowing its
+    verdicts, and skips the test cells of an exercise whose check timed out (Job.skipped). A
+    child that has run its current work for RENICE_AFTER seconds is reniced and stops counting
+    against the slots.
     """
 
     def __init__(self, shell, snapshot):
@@ -416,36 +456,27 @@ class Scheduler:
         while self._active(notebooks=True) < self.notebook_slots:
             if any(j.pending_checks for j in self.jobs):
                 break  # checks first: they take milliseconds and tell which notebooks are stuck
-            waiting = [j for j in self.jobs if not j.notebook_started]
-            if not waiting:
+            job = next((j for j in self.jobs if not j.notebook_started and not j.checking()), None)
+            if job is None:
                 break
-            now = time.monotonic()
-            job = next((j for j in waiting if j.suspect(now)), waiting[0])
-            job.notebook_started, job.queued = True, now - job.arrived
-            pid, fd = fork_notebook(self.shell, job.request)
-            self._add_child(Child(job, None, pid, fd, job.request.get("notebook_timeout", 900)))
+            job.notebook_started, job.queued = True, time.monotonic() - job.arrived
+            pid, fd = fork_notebook(self.shell, dict(job.request, skip=job.skipped()))
+            self._add_child(Child(job, None, pid, fd, job.request.get("notebook_timeout", 900),
+                                  cell_limit=job.request.get("cell_timeout", 120)))
 
     def _add_child(self, child):
         child.job.children.add(child)
         self.children[child.fd] = child
 
     def tick(self, now):
-        """Enforce deadlines, renice long runners, stop stuck graded cells."""
+        """Enforce time limits, renice long runners."""
         for child in list(self.children.values()):
-            if now >= child.deadline:
+            why = child.overdue(now) if now >= child.due() else None
+            if why:
                 del self.children[child.fd]
-                child.finish(timed_out=True)
+                child.finish(killed=why)
             else:
                 child.renice(now)
-        for job in self.jobs:
-            stuck = job.stuck_until()
-            if stuck and now >= stuck[1]:
-                notebook = stuck[0]
-                notebook.interrupted.add(notebook.cell)
-                try:
-                    os.kill(notebook.pid, signal.SIGALRM)  # the child's cell-timeout path
-                except OSError:
-                    pass
 
     def finished(self):
         done = [j for j in self.jobs if j.done()]
@@ -453,13 +484,9 @@ class Scheduler:
         return done
 
     def next_wake(self, now):
-        """Seconds until something is due (a deadline, a renice, a stuck cell, a suspect), or None."""
-        times = [c.deadline for c in self.children.values()]
+        """Seconds until something is due (a time limit, a renice), or None."""
+        times = [c.due() for c in self.children.values()]
         times += [c.running_since() + RENICE_AFTER for c in self.children.values() if not c.reniced]
-        times += [stuck[1] for stuck in map(Job.stuck_until, self.jobs) if stuck]
-        if any(not j.notebook_started for j in self.jobs):
-            times += [c.started + SUSPECT_AFTER for c in self.children.values()
-                      if c.key is not None and now - c.started <= SUSPECT_AFTER]
         return max(0.0, min(times) - now) if times else None
 
     def received(self, fd):
@@ -469,7 +496,7 @@ class Scheduler:
             child.received(data)
         else:
             del self.children[fd]
-            child.finish(timed_out=False)
+            child.finish()
 
 
 # --- the server loop ------------------------------------------------------------------------

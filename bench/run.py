@@ -7,7 +7,7 @@ erroring and timing-out submissions: `autograder.samples.mixed_class`), copies t
 with `nbgrader autograde ASSIGNMENT` (one notebook after another, as nbgrader does) and the other
 with `python -m autograder grade`, checks that the two gradebooks agree cell by cell, and prints
 wall times, their ratio, notebooks per second, per-notebook overhead against time in the
-notebooks' own cells and checks, and peak memory (summed PSS of the whole process tree).
+notebooks' own cells and checks, and peak memory (in use on the machine, above its idle level).
 Both copies use the same nbgrader_config.py, with the limits given on the command line.
 """
 
@@ -50,39 +50,31 @@ def submit(course, students):
 
 
 class PeakMemory:
-    """Peak memory of this process's children and their descendants, sampled: the sum of their
-    proportional set sizes (PSS), so that pages forked children share are counted once."""
+    """Peak memory in use on the machine (MemTotal - MemAvailable) above its level at the start,
+    sampled: forked children's shared pages count once, and reading it costs nothing (a
+    per-process PSS read walks page tables, and at this rate would slow the run it measures)."""
 
     def __init__(self):
         self.peak, self._stop = 0, threading.Event()
 
     def __enter__(self):
+        self._idle = in_use()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
 
     def _sample(self):
-        me = psutil.Process()
         while not self._stop.wait(0.1):
-            total = 0
-            for proc in me.children(recursive=True):
-                total += pss(proc.pid)
-            self.peak = max(self.peak, total)
+            self.peak = max(self.peak, in_use() - self._idle)
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
 
 
-def pss(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+def in_use():
+    memory = psutil.virtual_memory()
+    return memory.total - memory.available
 
 
 def run(cmd, cwd):

@@ -8,6 +8,7 @@ alone.
 
 import json
 import shutil
+import time
 
 import nbformat
 import pytest
@@ -152,12 +153,74 @@ def test_forty_submissions_with_two_workers_match_grading_one_by_one(tmp_path):
 
 def test_the_kernel_engine_gives_the_same_grades(graded_class, tmp_path):
     """Plain nbgrader's machinery (a sandboxed Jupyter kernel per notebook) and the fork engine
-    agree, on honest work and on the tricky cases: a blanked test, a dead kernel, a cheat."""
+    agree, on honest work and on the tricky cases: a blanked test, a dead kernel, a cheat, an
+    infinite loop (which the fork engine does not run to its cell limit)."""
     course, _ = graded_class
-    tricky = ["ada", "fay", "kim", "eve"]
+    tricky = ["ada", "fay", "kim", "eve", "lee"]
     kernel = make_course(tmp_path, tricky)
     grade(kernel, A, workers=2, notebook_timeout=300, progress=False, engine="kernel")
     assert gradebook_dump(kernel, tricky) == gradebook_dump(course, tricky)
     for student in tricky:
         statuses = {ex: v["status"] for ex, v in verdicts_of(kernel, student)[1]["exercises"].items()}
         assert statuses == {ex: v["status"] for ex, v in verdicts_of(course, student)[1]["exercises"].items()}
+
+
+SLOW_BUT_CORRECT = """import time
+_warmed_up = []
+
+def row_normalize(x):
+    if not _warmed_up:  # 2 s of CPU on the first call in each process, then correct and fast
+        start = time.process_time()
+        while time.process_time() - start < 2:
+            pass
+        _warmed_up.append(True)
+    return x / x.sum(dim=1, keepdim=True)"""
+
+
+def test_a_busy_machine_does_not_time_out_a_slow_but_correct_solution(tmp_path):
+    """Time limits count a child's own time, not time spent waiting for a CPU: five students
+    whose check needs 2 s of CPU all pass a 3 s limit, though their checks share the cores (so
+    each takes longer than 3 s of wall-clock time)."""
+    slow = [f"slow{i}" for i in range(5)]
+    course = make_course(tmp_path, [])
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write("\nc.VerifyExercises.time_limit = 3\n")
+    release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
+    nb = samples.notebook(release, samples.with_(samples.RIGHT, row_normalize=SLOW_BUT_CORRECT))
+    for student in slow:
+        folder = course / "submitted" / student / A
+        folder.mkdir(parents=True)
+        nbformat.write(nb, str(folder / f"{A}.ipynb"))
+    outcomes = grade(course, A, notebook_timeout=300, progress=False)
+    for student in slow:
+        assert outcomes[student].status == "graded"
+        statuses = {ex: v["status"] for ex, v in verdicts_of(course, student)[1]["exercises"].items()}
+        assert statuses == {ex: "pass" for ex in EXERCISES}, statuses
+
+
+def test_grading_stopped_midway_leaves_the_gradebook_as_it_was(graded_class, tmp_path, monkeypatch):
+    """Ctrl-C (or any error) in phase 1: students already recorded keep their new record, the
+    others keep their old one."""
+    import autograder.fastpath
+    course, _ = graded_class
+    again = tmp_path / "again"
+    shutil.copytree(course, again)
+    before = gradebook_dump(again, list(samples.SAMPLE_CLASS))
+
+    def interrupted(root, scratch, assignment, students, workers, timeout, done, *args):
+        done("ada", "error", "stopped for the test")
+        deadline = time.monotonic() + 60
+        while not recorded_as_error("ada") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        raise KeyboardInterrupt
+
+    def recorded_as_error(student):
+        path = again / "autograded" / student / A / f"{A}.ipynb"
+        return path.exists() and "error" in nbformat.read(str(path), as_version=4).metadata.get("autograder", {})
+
+    monkeypatch.setattr(autograder.fastpath, "run_phase1", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        grade(again, A, workers=2, notebook_timeout=300, progress=False)
+    after = gradebook_dump(again, list(samples.SAMPLE_CLASS))
+    assert after.pop("ada") != before.pop("ada")  # recorded: its notebook was never run
+    assert after == before
