@@ -2,10 +2,12 @@
 
 Per notebook: nbgrader's own sanitize preprocessors (test cells restored from the gradebook,
 outputs cleared), then one request to the sandboxed fork server (autograder/forkserver.py),
-which runs the notebook in a fresh fork and every exercise's check in its own fork, several
-notebooks at a time; the executed notebook is staged for phase 2 with the same outputs and
-verdicts `SafeExecute` and `VerifyExercises` would give. A server that dies is replaced; the
-notebooks it had in flight are tried once more, then reported as errors.
+which runs every exercise's check in its own fork and then the notebook in a fresh fork,
+scheduling many notebooks at once (up to LOOKAHEAD requests are handed over, so that it can
+check them ahead of running them); the executed notebook is staged for phase 2 with the same
+outputs and verdicts `SafeExecute` and `VerifyExercises` would give, and `done` is called for
+the student. A server that dies is replaced; the notebooks it had in hand are tried once more,
+then reported as errors.
 """
 
 import json
@@ -25,7 +27,6 @@ from .sandbox import DEFAULT_MEMORY_BYTES, Sandbox
 # launches the fork server before it loads them, so that the two start-ups overlap.
 
 LOOKAHEAD = 64  # notebooks handed to the server at once: it checks them ahead of running them
-SANITIZE = ("ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "OverwriteCells", "CheckCellMetadata")
 FIRST_UID = 200_000  # each student's code runs as a uid of its own: FIRST_UID + their index
 
 
@@ -132,13 +133,14 @@ def launch_server(root, scratch):
 def sanitize(config, db_file, assignment, student, notebook_path):
     """The notebook nbgrader's autograde would execute: nbgrader's own sanitize preprocessors."""
     import nbformat
-    from nbgrader import preprocessors
+    from traitlets.utils.importstring import import_item
+    from .grading import sanitize_steps
     nb = nbformat.read(str(notebook_path), as_version=4)
     resources = {"nbgrader": {"db_url": f"sqlite:///{db_file}", "assignment": assignment,
                               "notebook": notebook_path.stem, "student": student},
                  "metadata": {"path": str(notebook_path.parent)}}
-    for name in SANITIZE:
-        nb, resources = getattr(preprocessors, name)(config=config).preprocess(nb, resources)
+    for step in sanitize_steps(config):
+        nb, resources = import_item(step)(config=config).preprocess(nb, resources)
     return nb
 
 
@@ -188,8 +190,10 @@ def graded_cells(nb, assignment):
 
 def prepare(config, db_file, root, work_root, assignment, student, notebook, uid, settings):
     """The fork server's request for one notebook, and the sanitized notebook to fill in."""
+    from .preprocessors import file_digest
     from .verdicts import build_job
     nb = sanitize(config, db_file, assignment, student, notebook)
+    nb.metadata["autograder"] = {"submission_sha256": file_digest(notebook)}  # for ReplaySanitize
     workdir = work_root / student / assignment
     shutil.copytree(notebook.parent, workdir, dirs_exist_ok=True)
     if uid is not None:
@@ -211,7 +215,7 @@ def stage(nb, response, assignment, sandboxed, path):
     from .verdicts import apply_verdicts
     apply_execution(nb, response["execution"])
     summary = apply_verdicts(nb, assignment, response["verdicts"])
-    nb.metadata["autograder"] = {"sandboxed": sandboxed, "exercises": summary}
+    nb.metadata["autograder"].update(sandboxed=sandboxed, exercises=summary)
     write_atomically(path, nbformat.writes(nb))
 
 

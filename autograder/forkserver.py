@@ -181,14 +181,9 @@ def become_student(uid, workdir, memory_bytes, cpu_seconds):
 
 def run_notebook(shell, request, write_fd):
     """In the child: run each code cell, send '{"cell": i, "outputs": [...]}' after each."""
+    verify.close_pipes(keep=write_fd)
     become_student(request.get("uid"), request["workdir"], request.get("memory_bytes"),
                    int(request.get("notebook_timeout", 900)) + 5)
-    for fd in range(3, 1024):
-        if fd != write_fd:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
     out = os.fdopen(write_fd, "w")
     current = [CellOutputs()]
     sink = lambda: current[0]  # noqa: E731
@@ -316,11 +311,17 @@ class Child:
             return "a cell ran past its time limit and did not stop when interrupted"
         return None
 
-    def due(self):
-        """The earliest time `overdue` can say yes (it is checked again then)."""
+    def due(self, now):
+        """The earliest time `overdue` can say yes (it is checked again then). Own time never
+        exceeds wall-clock time: until the wall-clock limit passes, nothing needs reading."""
+        cell = self.cell is not None and self.cell_limit is not None
+        wall = min(self.started + self.limit,
+                   self.cell_started + self.cell_limit + CELL_GRACE if cell else float("inf"))
+        if now < wall:
+            return wall
         waited = cpu_wait(self.pid)
         times = [self.started + self.limit + waited]
-        if self.cell is not None and self.cell_limit is not None:
+        if cell:
             times.append(self.cell_started + self.cell_limit + CELL_GRACE + waited - self.cell_waited)
         return min(times)
 
@@ -471,7 +472,7 @@ class Scheduler:
     def tick(self, now):
         """Enforce time limits, renice long runners."""
         for child in list(self.children.values()):
-            why = child.overdue(now) if now >= child.due() else None
+            why = child.overdue(now) if now >= child.due(now) else None
             if why:
                 del self.children[child.fd]
                 child.finish(killed=why)
@@ -479,13 +480,12 @@ class Scheduler:
                 child.renice(now)
 
     def finished(self):
-        done = [j for j in self.jobs if j.done()]
-        self.jobs = [j for j in self.jobs if not j.done()]
+        done, self.jobs = [j for j in self.jobs if j.done()], [j for j in self.jobs if not j.done()]
         return done
 
     def next_wake(self, now):
         """Seconds until something is due (a time limit, a renice), or None."""
-        times = [c.due() for c in self.children.values()]
+        times = [c.due(now) for c in self.children.values()]
         times += [c.running_since() + RENICE_AFTER for c in self.children.values() if not c.reniced]
         return max(0.0, min(times) - now) if times else None
 
@@ -511,17 +511,21 @@ def serve():
     import gc
     gc.collect()
     gc.freeze()  # children's collections then skip the server's objects: fewer pages copied on write
-    channel = os.fdopen(os.dup(1), "w")
+    channel = Channel(os.dup(1))
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
-    print(json.dumps({"ready": True}), file=channel, flush=True)
+    at_ready = resource.getrusage(resource.RUSAGE_SELF)
+    channel.send({"ready": True})
     scheduler, pending, open_input = Scheduler(shell, snapshot), b"", True
     while open_input or scheduler.busy():
         scheduler.tick(time.monotonic())
         for job in scheduler.finished():
-            print(json.dumps(job.response()), file=channel, flush=True)
+            channel.send(job.response())
         scheduler.start_work()
         wait = scheduler.next_wake(time.monotonic())
-        ready, _, _ = select.select(([0] if open_input else []) + list(scheduler.children), [], [], wait)
+        readers = ([0] if open_input else []) + list(scheduler.children)
+        ready, writable, _ = select.select(readers, channel.waiting(), [], wait)
+        if writable:
+            channel.flush()
         for fd in ready:
             if fd != 0:
                 scheduler.received(fd)
@@ -536,9 +540,38 @@ def serve():
                 if line.strip():
                     scheduler.add(json.loads(line))
     for job in scheduler.jobs:
-        print(json.dumps(job.response()), file=channel, flush=True)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"server_cpu": round(usage.ru_utime + usage.ru_stime, 3)}), file=channel, flush=True)
+        channel.send(job.response())
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # since ready: start-up is reported apart
+    cpu = usage.ru_utime + usage.ru_stime - at_ready.ru_utime - at_ready.ru_stime
+    channel.send({"server_cpu": round(cpu, 3)})
+    channel.flush(block=True)
+
+
+class Channel:
+    """The server's side of the protocol's output: one JSON document per line, written without
+    ever blocking (the grading command may be busy writing the next request to us; a server
+    blocked on a full pipe would enforce no time limit and deadlock with it)."""
+
+    def __init__(self, fd):
+        self.fd, self.outbox = fd, bytearray()
+        os.set_blocking(fd, False)
+
+    def send(self, message):
+        self.outbox += (json.dumps(message) + "\n").encode()
+        self.flush()
+
+    def waiting(self):
+        return [self.fd] if self.outbox else []
+
+    def flush(self, block=False):
+        if block:
+            os.set_blocking(self.fd, True)
+        while self.outbox:
+            try:
+                written = os.write(self.fd, self.outbox)
+            except BlockingIOError:
+                return
+            del self.outbox[:written]
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ VERIFYING = {"autograder.preprocessors.VerifyExercises"}
 
 def replay_preprocessors(config):
     """The course's own autograde pipeline with its execution and verification replaced by
-    ReplayExecution (phase 1 already did both): every other step runs as configured."""
+    ReplayExecution (phase 1 already did both): every other step runs as configured, except
+    CheckCellMetadata, which phase 1's sanitizing already ran on this very notebook (replaying
+    changes no nbgrader metadata)."""
     from nbgrader.converters import Autograde
     configured = ("Autograde" in config and "autograde_preprocessors" in config.Autograde)
     pipeline = (config.Autograde.autograde_preprocessors if configured
@@ -49,9 +51,18 @@ def replay_preprocessors(config):
         name = step if isinstance(step, str) else f"{step.__module__}.{step.__name__}"
         if name in EXECUTING or name.endswith(".execute.Execute"):
             steps.append("autograder.preprocessors.ReplayExecution")
-        elif name not in VERIFYING:
+        elif name not in VERIFYING and not name.endswith("CheckCellMetadata"):
             steps.append(step)
     return steps
+
+
+def sanitize_steps(config):
+    """The course's nbgrader sanitize preprocessors, as import strings."""
+    from nbgrader.converters import Autograde
+    configured = "Autograde" in config and "sanitize_preprocessors" in config.Autograde
+    steps = (config.Autograde.sanitize_preprocessors if configured
+             else Autograde.sanitize_preprocessors.default())
+    return [s if isinstance(s, str) else f"{s.__module__}.{s.__name__}" for s in steps]
 
 
 @dataclass
@@ -274,15 +285,17 @@ def _note_failure(staging, assignment, student, reason):
 
 class Recorder:
     """Phase 2, the single writer: a thread that records each submission in the gradebook as
-    soon as phase 1 is done with it, with nbgrader's own autograde whose execution replays
-    phase 1's outputs (ReplayExecution). One student at a time, one writer: no 'database is
+    soon as phase 1 is done with it, with nbgrader's own autograde whose sanitizing and
+    execution replay what phase 1 did (ReplaySanitize, ReplayExecution). One student at a time, one writer: no 'database is
     locked', no lost grade; and since each student's record depends on nothing but their own
     staged notebooks, the gradebook ends the same whatever order phase 1 finishes in."""
 
     def __init__(self, root, assignment, staging):
         config = load_config(root)
+        config.ReplaySanitize.steps = sanitize_steps(config)
+        config.Autograde.sanitize_preprocessors = ["autograder.preprocessors.ReplaySanitize"]
         config.Autograde.autograde_preprocessors = replay_preprocessors(config)
-        config.ReplayExecution.staging = str(staging)
+        config.ReplaySanitize.staging = config.ReplayExecution.staging = str(staging)
         self.api, self.assignment = make_api(root, config), assignment
         self.submitted, self.failed, self.error, self.cpu_seconds = set(), [], None, 0.0
         self._queue, self._stopping = queue.Queue(), False

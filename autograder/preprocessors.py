@@ -10,6 +10,7 @@
 - `HideHiddenTests`: for feedback: removes hidden-test code from the test cells students see.
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,7 +18,8 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, List, Unicode
+from traitlets.utils.importstring import import_item
 
 from .curriculum import CURRICULUM
 from .sandbox import (DEFAULT_MEMORY_BYTES, HIDE_ENV, Sandbox, SandboxedKernelManager,
@@ -112,6 +114,39 @@ class VerifyExercises(NbGraderPreprocessor):
         return nb, resources
 
 
+def staged_path(staging, resources):
+    info = resources["nbgrader"]
+    return Path(staging) / info["student"] / info["assignment"] / f"{info['notebook']}.ipynb"
+
+
+def file_digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class ReplaySanitize(NbGraderPreprocessor):
+    """nbgrader's sanitize step, reused from phase 1 (grade command).
+
+    Phase 1 ran the same sanitize preprocessors (`steps`) on the same submitted file, against a
+    snapshot of the same gradebook, and staged the result with the file's digest: when the
+    digest matches, that notebook is the sanitized one. Otherwise the steps run here, as usual.
+    """
+
+    enabled = Bool(True).tag(config=True)
+    staging = Unicode("", help="folder of phase 1's staged notebooks").tag(config=True)
+    steps = List(Unicode(), help="the sanitize preprocessors to run when nothing can be reused").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        staged = staged_path(self.staging, resources)
+        submitted = Path(resources["metadata"]["path"]) / staged.name
+        if staged.exists() and submitted.exists():
+            done = nbformat.read(str(staged), as_version=4)
+            if done.metadata.get("autograder", {}).get("submission_sha256") == file_digest(submitted):
+                return done, resources
+        for step in self.steps:
+            nb, resources = import_item(step)(config=self.config).preprocess(nb, resources)
+        return nb, resources
+
+
 class ReplayExecution(NbGraderPreprocessor):
     """Copy outputs from the worker's executed copy of this very notebook (grade command).
 
@@ -124,8 +159,7 @@ class ReplayExecution(NbGraderPreprocessor):
                       "or <student>/<assignment>/_failed.json saying why there is none").tag(config=True)
 
     def preprocess(self, nb, resources):
-        info = resources["nbgrader"]
-        staged = Path(self.staging) / info["student"] / info["assignment"] / f"{info['notebook']}.ipynb"
+        staged = staged_path(self.staging, resources)
         reason = None
         if not staged.exists():
             failure = staged.parent / "_failed.json"

@@ -22,6 +22,7 @@ import os
 import resource
 import select
 import signal
+import stat
 import sys
 import time
 
@@ -137,13 +138,30 @@ def run_exercise(job, ex_id, snapshot):
     return status, message
 
 
+def close_pipes(keep):
+    """Close every inherited pipe and socket but `keep`: the grader's channels and other
+    children's outputs. Regular files stay open (matplotlib keeps its fonts open, and a figure
+    drawn after its font's descriptor was closed, or reused, would fail or read the wrong file).
+    Call it before dropping privileges: /proc/self/fd is then no longer the child's to read."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= 2 or fd == keep:
+            continue
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            continue
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            os.close(fd)
+
+
 def child(job, ex_id, write_fd, snapshot, uid=None):
     os.setpgid(0, 0)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    os.closerange(3, write_fd)
-    os.closerange(write_fd + 1, 4096)
+    os.close(devnull)
+    close_pipes(keep=write_fd)
     limit = job.get("memory_bytes")
     if limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

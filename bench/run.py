@@ -124,6 +124,8 @@ def main():
     students = samples.mixed_class(args.students)
     limits = (f"\nc.SafeExecute.timeout = {args.cell_timeout}\n"
               f"c.VerifyExercises.time_limit = {args.check_limit}\n")
+    if args.keep and Path(args.keep).exists() and any(Path(args.keep).iterdir()):
+        raise SystemExit(f"--keep {args.keep}: give a new or empty folder")
     base = Path(args.keep or tempfile.mkdtemp(prefix="grading-bench-"))
     plain, ours = base / "plain", base / "ours"
     for course in (plain, ours):
@@ -169,7 +171,8 @@ def main():
     print(f"{'peak memory (GiB)':34}{max(r['plain_mem'] for r in results.values()) / 2**30:16.2f}"
           f"{max(r['ours_mem'] for r in results.values()) / 2**30:12.2f}")
     overhead = ours_overhead(results, count)
-    print(f"{'overhead per notebook (s)':34}{(plain_s - plain_cells) / count:16.2f}{overhead:12.2f}")
+    print(f"{'overhead per notebook (s)':34}{(plain_s - plain_cells) / count:16.2f}{sum(overhead.values()):12.2f}")
+    print("  ours: " + ", ".join(f"{k} {v:.3f}" for k, v in overhead.items()))
     print(f"\nratio (plain / ours): {plain_s / ours_s:.1f}x")
     print("gradebooks identical:", all(r["same"] for r in results.values()))
     if not all(r["same"] for r in results.values()):
@@ -178,15 +181,17 @@ def main():
 
 def ours_overhead(results, count):
     """Per notebook, the seconds our command spends on anything but the notebooks' own cells and
-    checks: preparing requests and staging results (the command's CPU time), the fork server's
-    own CPU time (scheduling, forking, passing outputs), recording in the gradebook (CPU time of
-    the recording thread) and the server's start-up."""
-    total = 0.0
+    checks, by part: preparing requests and staging results (the command's CPU time), the fork
+    server's own CPU time after start-up (scheduling, forking, passing outputs), recording in
+    the gradebook (CPU time of the recording thread) and the server's start-up."""
+    parts = {"prepare+stage": 0.0, "server": 0.0, "record": 0.0, "server start": 0.0}
     for r in results.values():
         phases = r["phases"]
-        total += sum(o.get("timings", {}).get("client_cpu", 0) for o in r["log"].values())
-        total += sum(phases.get(k, 0) for k in ("server_cpu", "record", "server_start"))
-    return total / count
+        parts["prepare+stage"] += sum(o.get("timings", {}).get("client_cpu", 0) for o in r["log"].values())
+        parts["server"] += phases.get("server_cpu", 0)
+        parts["record"] += phases.get("record", 0)
+        parts["server start"] += phases.get("server_start", 0)
+    return {k: v / count for k, v in parts.items()}
 
 
 if __name__ == "__main__":
