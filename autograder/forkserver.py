@@ -415,7 +415,7 @@ class Job:
 # --- scheduling -----------------------------------------------------------------------------
 
 RENICE_AFTER = 3.0  # seconds; then a child yields the CPU to quick ones and frees its slot
-RENICE_CHECK, RENICE_CELL = 10, 19  # a long check outranks a long cell: its verdict may end the cell
+RENICE_CHECK, RENICE_CELL = 10, 19  # a long check outranks a long cell: notebooks wait for verdicts
 CELL_GRACE = 10.0  # seconds past a cell's limit before a child that ignores its timer is killed
 
 
