@@ -249,10 +249,6 @@ def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, d
     def close(student, status="graded", reason=""):
         if student in results:
             return
-        if status != "graded":
-            staged = scratch / "staging" / student / assignment
-            staged.mkdir(parents=True, exist_ok=True)
-            write_atomically(staged / "_failed.json", json.dumps({"reason": reason}))
         results[student] = (status, reason, time.monotonic() - began.get(student, time.monotonic()),
                             timings[student] if status == "graded" else {})
         shutil.rmtree(work_root / student, ignore_errors=True)

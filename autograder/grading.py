@@ -274,21 +274,22 @@ def _kernel_phase1(root, scratch, assignment, students, workers, notebook_timeou
 
 
 def _note_failure(staging, assignment, student, reason):
-    """Tell ReplayExecution why a submission has no executed notebook (if it has none)."""
+    """Tell ReplayExecution why a submission's notebooks (those not staged) were not graded."""
     from .fastpath import write_atomically
     staged = staging / student / assignment
     staged.mkdir(parents=True, exist_ok=True)
     failed = staged / "_failed.json"
-    if not list(staged.glob("*.ipynb")) and not failed.exists():
+    if not failed.exists():
         write_atomically(failed, json.dumps({"reason": reason or "the worker produced no result"}))
 
 
 class Recorder:
     """Phase 2, the single writer: a thread that records each submission in the gradebook as
     soon as phase 1 is done with it, with nbgrader's own autograde whose sanitizing and
-    execution replay what phase 1 did (ReplaySanitize, ReplayExecution). One student at a time, one writer: no 'database is
-    locked', no lost grade; and since each student's record depends on nothing but their own
-    staged notebooks, the gradebook ends the same whatever order phase 1 finishes in."""
+    execution replay what phase 1 did (ReplaySanitize, ReplayExecution). One student at a
+    time, one writer: no 'database is locked', no lost grade; and since each student's record
+    depends on nothing but their own staged notebooks, the gradebook ends the same whatever
+    order phase 1 finishes in."""
 
     def __init__(self, root, assignment, staging):
         config = load_config(root)
