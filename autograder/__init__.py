@@ -35,6 +35,7 @@ A submission is untrusted code, run by the instructor. Grading has three layers:
 | reading the solutions or the gradebook, writing outside the submission's folder, the network | the sandbox |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |
 | patching the checks themselves in layer 2 | an integrity check before and after each check compares every object of the ``autograder`` modules, ``sys.modules`` entries of torch/NumPy/Hypothesis, trace hooks and threads |
+| breaking Hypothesis, or forging the property-based examples the fork server recorded | a property that ran no example is tampering; replayed examples are checked by a one-example Hypothesis run, and live in an immutable tuple bound in ``autograder.properties`` (the integrity check) |
 
 Residual risks: without bubblewrap, layer 3 is gone (grading says so loudly); code that reads
 the verifier's own memory or file descriptors could forge its verdict message; an exercise's

@@ -78,9 +78,11 @@ def in_use():
 
 
 def run(cmd, cwd):
+    env = nbgrader_env()
+    env.pop("MPLBACKEND", None)  # `make` sets Agg for the tests; grading kernels draw inline figures
     start = time.monotonic()
     with PeakMemory() as memory:
-        proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"{cmd} failed")
