@@ -226,3 +226,39 @@ def test_grading_stopped_midway_leaves_the_gradebook_as_it_was(graded_class, tmp
     after = gradebook_dump(again, list(samples.SAMPLE_CLASS))
     assert after.pop("ada") != before.pop("ada")  # recorded: its notebook was never run
     assert after == before
+
+
+def lose_the_server(monkeypatch, times):
+    """The fork server 'dies' (is killed) at its first `times` answers."""
+    import autograder.fastpath as fastpath
+    real, lost = fastpath.ForkServer.receive, []
+
+    def receive(self, timeout, poll=False):
+        response = real(self, timeout, poll)
+        if response is not None and len(lost) < times:
+            lost.append(response["id"])
+            self.close()
+            raise fastpath.ServerLost("killed for the test")
+        return response
+
+    monkeypatch.setattr(fastpath.ForkServer, "receive", receive)
+    return lost
+
+
+def test_a_server_that_dies_is_replaced_and_its_notebooks_graded_again(tmp_path, monkeypatch):
+    course = make_course(tmp_path, ["ada", "cho"])
+    lost = lose_the_server(monkeypatch, times=1)
+    outcomes = grade(course, A, notebook_timeout=300, progress=False)
+    assert lost
+    for student in ("ada", "cho"):
+        assert outcomes[student].status == "graded", outcomes[student]
+        statuses = {ex: v["status"] for ex, v in verdicts_of(course, student)[1]["exercises"].items()}
+        assert statuses == samples.expected_verdicts(student, EXERCISES)
+
+
+def test_a_notebook_whose_server_dies_twice_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    course = make_course(tmp_path, ["ada"])
+    lose_the_server(monkeypatch, times=2)
+    outcomes = grade(course, A, notebook_timeout=300, progress=False)
+    assert outcomes["ada"].status == "error"
+    assert "died twice" in outcomes["ada"].reason
