@@ -232,96 +232,114 @@ def run_phase1(root, scratch, assignment, students, workers, notebook_timeout, d
     `workers` notebooks running at once (default: one more than the cores); calls
     `done(student, status, reason)` as each student's notebooks are staged; returns
     {student: (status, reason, seconds, timings)}."""
-    from .grading import load_config
-    config = load_config(root)
-    settings = dict(limits(config), notebook_timeout=notebook_timeout)
-    cores = os.cpu_count() or 1
-    slots = {"notebook_slots": workers or cores + 1, "check_slots": 2 * cores}
-    work_root = scratch / "work"
-    sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
-    notebooks = {s: sorted(p for p in (root / "submitted" / s / assignment).glob("*.ipynb")
-                           if p.name in sources) for s in students}
-    phase_start = time.monotonic()
-    results, began = {}, {}
-    timings = {s: {"execute": 0.0, "verify": 0.0, "queued": 0.0, "client_cpu": 0.0} for s in students}
-    left = {s: len(notebooks[s]) for s in students}
+    return Phase1(root, scratch, assignment, students, workers, notebook_timeout, done,
+                  {} if stats is None else stats).run(server)
 
-    def close(student, status="graded", reason=""):
-        if student in results:
-            return
-        results[student] = (status, reason, time.monotonic() - began.get(student, time.monotonic()),
-                            timings[student] if status == "graded" else {})
-        shutil.rmtree(work_root / student, ignore_errors=True)
-        done(student, status, reason)
 
-    def new_server(server=None):
-        server = (server or launch_server(root, scratch)).wait_ready()
-        stats_add("server_start", server.ready_after)  # launch to ready, even if it overlapped
+class Phase1:
+    """One grading run's phase 1: hands the notebooks to the fork server (up to LOOKAHEAD at a
+    time), stages each answer for phase 2, and replaces a server that dies."""
+
+    def __init__(self, root, scratch, assignment, students, workers, notebook_timeout, done, stats):
+        from .grading import load_config
+        self.root, self.scratch, self.assignment, self.done, self.stats = root, scratch, assignment, done, stats
+        self.config = load_config(root)
+        cores = os.cpu_count() or 1
+        self.settings = dict(limits(self.config), notebook_timeout=notebook_timeout,
+                             notebook_slots=workers or cores + 1, check_slots=2 * cores)
+        sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
+        self.notebooks = {s: sorted(p for p in (root / "submitted" / s / assignment).glob("*.ipynb")
+                                    if p.name in sources) for s in students}
+        self.uids = {s: (FIRST_UID + i if os.geteuid() == 0 else None) for i, s in enumerate(students)}
+        self.todo = deque((s, nb) for s in students for nb in self.notebooks[s])
+        self.left = {s: len(self.notebooks[s]) for s in students}
+        self.timings = {s: {"execute": 0.0, "verify": 0.0, "queued": 0.0, "client_cpu": 0.0} for s in students}
+        self.results, self.began, self.in_flight, self.attempts = {}, {}, {}, {}
+        self.started, self.server = time.monotonic(), None
+
+    def run(self, server=None):
+        for student, notebooks in self.notebooks.items():
+            if not notebooks:
+                self._close(student, "error", "no notebook of this assignment in the submission")
+        self.server = self._ready(server)
+        budget = self.settings["notebook_timeout"] + self.settings["check_time_limit"] + 120
+        try:
+            while self.todo or self.in_flight:
+                sent = self._send_next() if self.todo and len(self.in_flight) < LOOKAHEAD else False
+                try:  # after a send, only collect what has arrived: the next send waits for no one
+                    response = self.server.receive(0 if sent else budget, poll=sent)
+                except ServerLost as exc:
+                    self._server_lost(exc)
+                    continue
+                if response is not None:
+                    self._collect(response)
+            server_cpu = self.server.finish()
+            if server_cpu is not None:
+                self._add_stat("server_cpu", server_cpu)
+        finally:
+            self.server.close()
+        return self.results
+
+    def _send_next(self):
+        """Prepare and send the next notebook; False if there was nothing to send."""
+        student, notebook = self.todo.popleft()
+        if student in self.results:
+            return False
+        if student not in self.began:
+            self.began[student] = time.monotonic()
+            self.timings[student]["sent"] = round(self.began[student] - self.started, 3)
+        uid = self.uids[student] if self.server.sandbox.available else None  # else Python may be unreadable
+        cpu = time.thread_time()
+        try:
+            request, nb = prepare(self.config, self.scratch / "base.db", self.root, self.scratch / "work",
+                                  self.assignment, student, notebook, uid, self.settings)
+        except Exception as exc:  # a notebook nbgrader cannot read, say
+            self._close(student, "error", f"{type(exc).__name__}: {exc}")
+            return False
+        finally:
+            self.timings[student]["client_cpu"] += time.thread_time() - cpu
+        self.in_flight[request["id"]] = (student, notebook, nb)
+        self.server.send(request)
+        return True
+
+    def _collect(self, response):
+        student, notebook, nb = self.in_flight.pop(response["id"])
+        staged = self.scratch / "staging" / student / self.assignment
+        staged.mkdir(parents=True, exist_ok=True)
+        cpu = time.thread_time()
+        stage(nb, response, self.assignment, self.server.sandbox.available, staged / notebook.name)
+        timing = self.timings[student]
+        timing["client_cpu"] += time.thread_time() - cpu
+        timing["execute"] += response["execution"]["seconds"]
+        timing["verify"] += response["verify_seconds"]
+        timing["queued"] += response["queued_seconds"]
+        self.left[student] -= 1
+        if self.left[student] == 0:
+            self._close(student)
+
+    def _server_lost(self, exc):
+        """Every notebook the server had is tried once more on a new one, then is an error."""
+        for key, (student, notebook, _) in list(self.in_flight.items()):
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            if self.attempts[key] > 1:
+                self._close(student, "error", f"the grading server died twice while grading it ({exc})")
+            else:
+                self.todo.appendleft((student, notebook))
+        self.in_flight.clear()
+        self.server = self._ready()
+
+    def _ready(self, server=None):
+        server = (server or launch_server(self.root, self.scratch)).wait_ready()
+        self._add_stat("server_start", server.ready_after)  # launch to ready, even if it overlapped
         return server
 
-    def stats_add(key, value):
-        if stats is not None:
-            stats[key] = round(stats.get(key, 0) + value, 3)
+    def _add_stat(self, key, value):
+        self.stats[key] = round(self.stats.get(key, 0) + value, 3)
 
-    uids = {s: (FIRST_UID + i if os.geteuid() == 0 else None) for i, s in enumerate(students)}
-    todo = deque((s, nb) for s in students for nb in notebooks[s])
-    for student in students:
-        if not notebooks[student]:
-            close(student, "error", "no notebook of this assignment in the submission")
-    server, attempts, in_flight = new_server(server), {}, {}
-    try:
-        budget = settings["notebook_timeout"] + settings["check_time_limit"] + 120
-        while todo or in_flight:
-            sent = False
-            if todo and len(in_flight) < LOOKAHEAD:
-                student, notebook = todo.popleft()
-                if student in results:
-                    continue
-                if student not in began:
-                    began[student] = time.monotonic()
-                    timings[student]["sent"] = round(began[student] - phase_start, 3)
-                uid = uids[student] if server.sandbox.available else None  # else Python may be unreadable
-                cpu = time.thread_time()
-                try:
-                    request, nb = prepare(config, scratch / "base.db", root, work_root, assignment,
-                                          student, notebook, uid, dict(settings, **slots))
-                except Exception as exc:  # a notebook nbgrader cannot read, say
-                    close(student, "error", f"{type(exc).__name__}: {exc}")
-                    continue
-                finally:
-                    timings[student]["client_cpu"] += time.thread_time() - cpu
-                in_flight[request["id"]] = (student, notebook, nb, request)
-                server.send(request)
-                sent = True
-            try:  # after a send, only collect what has arrived: the next send waits for no one
-                response = server.receive(0 if sent else budget, poll=sent)
-                if response is None:
-                    continue
-            except ServerLost as exc:
-                for key, (student, notebook, _, _) in list(in_flight.items()):
-                    attempts[key] = attempts.get(key, 0) + 1
-                    if attempts[key] > 1:
-                        close(student, "error", f"the grading server died twice while grading it ({exc})")
-                    else:
-                        todo.appendleft((student, notebook))
-                in_flight.clear()
-                server = new_server()
-                continue
-            student, notebook, nb, _ = in_flight.pop(response["id"])
-            staged = scratch / "staging" / student / assignment
-            staged.mkdir(parents=True, exist_ok=True)
-            cpu = time.thread_time()
-            stage(nb, response, assignment, server.sandbox.available, staged / notebook.name)
-            timings[student]["client_cpu"] += time.thread_time() - cpu
-            timings[student]["execute"] += response["execution"]["seconds"]
-            timings[student]["verify"] += response["verify_seconds"]
-            timings[student]["queued"] += response["queued_seconds"]
-            left[student] -= 1
-            if left[student] == 0:
-                close(student)
-        server_cpu = server.finish()
-        if server_cpu is not None:
-            stats_add("server_cpu", server_cpu)
-    finally:
-        server.close()
-    return results
+    def _close(self, student, status="graded", reason=""):
+        if student in self.results:
+            return
+        seconds = time.monotonic() - self.began.get(student, time.monotonic())
+        self.results[student] = (status, reason, seconds, self.timings[student] if status == "graded" else {})
+        shutil.rmtree(self.scratch / "work" / student, ignore_errors=True)
+        self.done(student, status, reason)
