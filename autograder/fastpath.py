@@ -66,9 +66,6 @@ class ForkServer:
             self.ready_after = time.monotonic() - self.launched
         return self
 
-    def start(self):
-        return self.launch().wait_ready()
-
     def _read(self, timeout, poll=False):
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
