@@ -97,7 +97,7 @@ def test_every_student_gets_the_grade_they_deserve(graded_class, student):
         if meta_cell and meta_cell["status"] != "pass":
             text = json.dumps(cell.outputs)
             assert meta_cell["message"][:60].split("\n")[0] in text, "the feedback must say why"
-            assert "BEGIN HIDDEN TESTS" not in text and 'check("' not in text
+            assert "BEGIN HIDDEN TESTS" not in text and 'hidden_tests("' not in text
 
 
 def test_broken_files_are_reported_and_do_not_stop_the_others(graded_class):

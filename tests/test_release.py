@@ -72,7 +72,7 @@ def test_source_follows_the_contract(name):
         hidden = "\n".join("".join(re.findall(HIDDEN_BLOCK, c.source, flags=re.S)) for c in mine)
         name_used = signature.split()[1].split("(")[0]
         assert name_used in visible, f"{ex_id}: no visible check calls {name_used}"
-        assert f'check("{ex_id}"' in hidden, f"{ex_id}: hidden tests must run the hidden check"
+        assert f'hidden_tests("{ex_id}"' in hidden, f"{ex_id}: hidden tests must run the hidden check"
         assert ex_id in CHECKS, f"{ex_id}: no hidden check in autograder/exercises"
 
 
