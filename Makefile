@@ -48,10 +48,10 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 release: setup
-	$(BIN)/python -m autograder.release $(ASSIGNMENTS)
+	$(BIN)/python -m autograder.instructor.release $(ASSIGNMENTS)
 
 samples: setup
-	$(BIN)/python -m autograder.samples
+	$(BIN)/python -m autograder.instructor.samples
 
 demo: setup
 	$(BIN)/python -m autograder demo --into demo-course

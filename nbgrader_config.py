@@ -25,13 +25,15 @@ c.OverwriteCells.add_missing_cells = True
 # Never copy caches and checkpoints from source/ into release/ or from submissions.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".hypothesis", ".pytest_cache"]
 
-# Trustworthy grading (autograder/preprocessors.py): the kernel runs sandboxed (bubblewrap) with
-# capped output and survives its own death; then every exercise is decided again in a clean
-# sandboxed process, and the test cells' outputs, which nbgrader scores, follow that verdict.
-# A correct solution that writes a warning to stderr is not scored 0 (the verdict decides).
+# Trustworthy grading (autograder/instructor/preprocessors.py): the kernel runs sandboxed
+# (bubblewrap, a uid of its own, a private copy of the files) with capped output and survives
+# its own death; then every exercise is decided by the judge, in a process that never runs
+# student code (started once per nbgrader run), and the test cells' outputs, which nbgrader
+# scores, follow its verdicts. A correct solution that writes a warning to stderr is not scored
+# 0 (the verdict decides).
 c.Autograde.autograde_preprocessors = [
-    "autograder.preprocessors.SafeExecute",
-    "autograder.preprocessors.VerifyExercises",
+    "autograder.instructor.preprocessors.SafeExecute",
+    "autograder.instructor.preprocessors.VerifyExercises",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -43,9 +45,11 @@ c.SafeExecute.timeout = 120
 c.SafeExecute.interrupt_on_timeout = True
 c.VerifyExercises.time_limit = 60
 
-# Feedback shows failure messages, never the hidden tests' code.
+# Feedback shows failure messages, never the hidden tests' code, and nothing a student wrote
+# (output or markdown) can run in the browser of whoever opens it.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.preprocessors.HideHiddenTests",
+    "autograder.instructor.preprocessors.HideHiddenTests",
+    "autograder.instructor.preprocessors.SanitizeFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

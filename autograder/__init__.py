@@ -1,57 +1,54 @@
-"""Instructor-side grading for the PyTorch course.
+"""Instructor-side grading for the PyTorch course, split along its trust boundary.
 
-Hidden test cells call ``autograder.check(exercise_id, candidate)``; it raises ``CheckFailed``
-with a message naming the input, the expected and returned values and the likely mistake.
-Student notebooks never import this package (they use ``course``).
+    autograder/judge/       decides every exercise; never runs, imports or unpickles student code
+    autograder/candidate/   where student code runs; the only grading code readable in the sandbox
+    autograder/instructor/  the instructor's command: collect, grade, feedback, export, reports
+
+Student notebooks never import this package (they use ``course``). A source notebook's hidden
+test cell calls ``autograder.judge.hidden_tests``; when a submission is graded that import
+fails (the judge is not readable by student code) and the judge's verdict fills the cell.
+
+How a submission is graded
+--------------------------
+Two servers, each in its own bubblewrap sandbox, started once per grading run (by the grade
+command, or by the course's nbgrader preprocessor for plain ``nbgrader autograde``):
+
+- the *candidate server* (``candidate/server.py``) forks, per exercise, a *candidate*: a
+  process that runs only the instructor's setup cells, the notebook's import lines and that
+  exercise's solution cell, then answers requests (call this, build that, describe this object);
+  and, per notebook, a child that runs the whole notebook for the student's feedback;
+- the *judge server* (``judge/server.py``) forks, per exercise, a *judge*: it holds the
+  declaration of the exercise (``judge/exercises/``: inputs, references, tolerances, mistakes),
+  sends inputs, decodes every answer with its own code (``judge/seen.py``) and decides.
+
+The command hands each judge and its candidate the two ends of one socket; nothing else
+connects them. The verdict is computed in the judge's process, from references computed there:
+the candidate never receives an expected value, a tolerance or a verdict, so there is nothing
+in it to read, forge or rewrite that would earn a point. A candidate whose answers are right
+for inputs it has never seen has solved the exercise.
 
 Threat model
 ------------
-A submission is untrusted code, run by the instructor. Grading has three layers:
-
-1. In the kernel (``nbgrader autograde`` executing the notebook): the hidden test cell calls
-   ``check``. It never uses names student code could have rebound: references are plain-Python
-   arithmetic, tensors are read through torch's immutable C type (``genuine``), builtins are
-   verified and pinned, and replaced torch comparisons (``torch.allclose``, ``Tensor.__eq__``...),
-   tensor subclasses and look-alike objects are reported as ``Tampering``.
-2. In a clean process (``VerifyExercises`` -> ``python -m autograder.verify``): every exercise is
-   decided again, in a child forked from a process that imported torch and the checks before any
-   student code, running only the setup cells, the notebook's import lines and that exercise's
-   solution cell, as plain Python. This verdict decides the grade: nbgrader's score follows it.
-3. In a sandbox (``sandbox``, bubblewrap, all capabilities dropped): the kernel and the clean
-   process see a read-only system without the course folder, the gradebook, other submissions or
-   the network; all their processes die with them; memory, time and output are limited. With
-   the grade command's fork engine (``forkserver``), each notebook and each check runs in a fork
-   of a warm server that never runs student code, under a uid of that student's own, so one
-   student's processes cannot signal, trace or write to another's or to the server.
+A submission is untrusted code, written by someone who has read this package.
 
 | threat | what stops it |
 |---|---|
-| rebinding torch, NumPy, builtins or ``course`` helpers | layers 1 and 2 never use them; replaced builtins and torch comparisons are reported as tampering |
-| tensor subclasses, ``__eq__``/``__torch_function__`` that agree with anything | only exact ``torch.Tensor`` objects are read, through the C type |
-| IPython hooks that blank or rewrite later cells (``input_transformers_cleanup``, custom ``run_cell``) | layer 2 runs no IPython and no test cell; a cell that "passed" in the kernel but fails there is tampering |
-| edited, inserted or deleted test cells, edited metadata | nbgrader restores graded and read-only cells and re-adds deleted ones (``add_missing_cells``); layer 2 ignores test cells |
-| ``os._exit``, crashes, ``SystemExit``, ``KeyboardInterrupt``, infinite loops, memory hogs | per-cell timeout and a kernel whose death costs only the cells it did not run; in layer 2 one child per exercise, with a time and memory limit: only that exercise is lost |
-| output floods | each cell keeps at most ``SafeExecute.max_output_bytes`` |
-| reading the solutions or the gradebook, writing outside the submission's folder, the network | the sandbox |
+| rebinding torch, NumPy, builtins or ``course`` helpers; patched comparisons | the judge compares in its own process, where no student code ran |
+| forging a verdict (on any pipe, in any cell's output) | verdicts exist only in the judge; the candidate's channel carries answers, never verdicts; test cells' outputs are replaced by the verdict |
+| walking stack frames, ``gc`` or memory for expected values or tolerances | none of them exist in the candidate's process; the judge's sandbox is another PID namespace, under another uid |
+| mutating the check tables | they live in the judge; the candidate has none to mutate |
+| tensor subclasses, look-alikes, ``__torch_function__`` that agrees with anything | the candidate reports the exact type and torch's own C accessors read the values; a subclass is tampering |
+| malformed, oversized, missing or late answers | every frame is size-capped and decoded field by field by the judge; a bad one fails that exercise, a dead or silent candidate too (``crashed``/``timeout``), for that student only |
+| code elsewhere in the notebook (IPython hooks, edited or deleted test cells, patches) | the candidate runs only setup, import lines and the one solution cell; installed packages only (``python -I``: nothing the student planted in their folder is importable) |
+| ``os._exit``, crashes, infinite loops, memory hogs, fork bombs, processes left behind | one process tree per uid, per-student cgroups (pids, memory incl. tmpfs) where the machine allows, own-time limits, ``kill(-1)`` sweeps of the uid after each tree; the report names what was found |
+| reading the solutions, the gradebook, other students' files, the hidden checks | allow-list sandbox: only the Python environment, ``course`` and ``candidate/`` exist in it; each student's folder is 0700 under their uid |
+| writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
+| scripts in feedback | feedback HTML is sanitized (``SanitizeHTML``): student output and markdown are escaped |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |
-| patching the checks themselves in layer 2 | an integrity check before and after each check compares every object of the ``autograder`` modules, ``sys.modules`` entries of torch/NumPy/Hypothesis, trace hooks and threads |
-| breaking Hypothesis, or forging the property-based examples the fork server recorded | a property that ran no example is tampering; replayed examples are checked by a one-example Hypothesis run, and live in an immutable tuple bound in ``autograder.properties`` (the integrity check) |
 
-Residual risks: without bubblewrap, layer 3 is gone (grading says so loudly); code that reads
-the verifier's own memory or file descriptors could forge its verdict message; an exercise's
-properties observed inside the child (e.g. "writing through the result changes the input")
-are only as trustworthy as that child.
+Residual risks: without bubblewrap there is no sandbox (grading says so loudly and the report
+lists those submissions); without root there is no per-student uid or cgroup; a candidate that
+rewrites its own process can misreport properties that only exist inside it (whether its
+result shares memory with its input, its own autograd flags) though never values it was not
+able to compute; kernel exploits are out of scope.
 """
-
-from .errors import CheckFailed, Tampering
-
-__all__ = ["check", "CheckFailed", "Tampering"]
-
-
-def __getattr__(name):
-    """`check` imports torch: loaded on first use, so that the grading command, which never
-    runs a check itself, starts without it."""
-    if name == "check":
-        from .runner import check
-        return check
-    raise AttributeError(f"module 'autograder' has no attribute {name!r}")

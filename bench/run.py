@@ -1,14 +1,20 @@
-"""Benchmark: plain sequential `nbgrader autograde` vs our `grade` command, same class, same run.
+"""Benchmark: plain nbgrader (typical config, and this course's) vs our grade command, one run.
 
     python bench/run.py [--students 30] [--workers N] [--cell-timeout 30] [--check-limit 10]
 
 Builds a synthetic class of every assignment (a realistic mix of correct, partly wrong,
-erroring and timing-out submissions: `autograder.samples.mixed_class`), copies the course twice, grades one copy
-with `nbgrader autograde ASSIGNMENT` (one notebook after another, as nbgrader does) and the other
-with `python -m autograder grade`, checks that the two gradebooks agree cell by cell, and prints
-wall times, their ratio, notebooks per second, per-notebook overhead against time in the
-notebooks' own cells and checks, and peak memory (in use on the machine, above its idle level).
-Both copies use the same nbgrader_config.py, with the limits given on the command line.
+erroring and timing-out submissions: `autograder.instructor.samples.mixed_class`), copies the
+course three times and grades each copy one way:
+
+- `typical`: plain sequential `nbgrader autograde` with a typical course's configuration
+  (nbgrader's own preprocessors: an unsandboxed kernel, no verification step);
+- `course`: plain sequential `nbgrader autograde` with this course's `nbgrader_config.py`
+  (sandboxed kernel, the judge started once for the run);
+- `grade`: `python -m autograder grade` (the two warm servers, in parallel).
+
+It checks that `course` and `grade` give identical gradebooks, and prints wall times and
+ratios, notebooks per second, per-notebook overhead against time in the notebooks' own cells,
+the judge's CPU per exercise, and peak memory (in use on the machine, above its idle level).
 """
 
 import argparse
@@ -28,9 +34,16 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import samples  # noqa: E402
-from autograder.curriculum import CURRICULUM  # noqa: E402
-from autograder.release import assignments, nbgrader_env  # noqa: E402
+from autograder.instructor import samples  # noqa: E402
+from autograder.instructor.release import assignments, nbgrader_env  # noqa: E402
+
+TYPICAL = """
+# A typical course: nbgrader's own autograde preprocessors (no sandbox, no verification step)
+from nbgrader.converters import Autograde
+c.Autograde.autograde_preprocessors = Autograde.autograde_preprocessors.default_value
+c.Execute.timeout = {cell_timeout}
+"""
+
 
 def copy_course(dest, limits):
     for name in ("source", "release"):
@@ -40,8 +53,8 @@ def copy_course(dest, limits):
         f.write(limits)
 
 
-def submit(course, students):
-    for assignment in assignments(ROOT):
+def submit(course, classes):
+    for assignment, students in classes.items():
         release = nbformat.read(str(course / "release" / assignment / f"{assignment}.ipynb"), 4)
         for student, (_, code) in students.items():
             folder = course / "submitted" / student / assignment
@@ -120,25 +133,26 @@ def main():
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--cell-timeout", type=int, default=30)
     parser.add_argument("--check-limit", type=int, default=10)
-    parser.add_argument("--keep", help="keep the two graded courses in this folder")
+    parser.add_argument("--keep", help="keep the three graded courses in this folder")
     args = parser.parse_args()
 
-    students = samples.mixed_class(args.students)
+    names = assignments(ROOT)
+    classes = {a: samples.mixed_class(args.students, a) for a in names}
     limits = (f"\nc.SafeExecute.timeout = {args.cell_timeout}\n"
               f"c.VerifyExercises.time_limit = {args.check_limit}\n")
     if args.keep and Path(args.keep).exists() and any(Path(args.keep).iterdir()):
         raise SystemExit(f"--keep {args.keep}: give a new or empty folder")
     base = Path(args.keep or tempfile.mkdtemp(prefix="grading-bench-"))
-    plain, ours = base / "plain", base / "ours"
-    for course in (plain, ours):
-        copy_course(course, limits)
-        submit(course, students)
-    names = assignments(ROOT)
-    count = len(students) * len(names)
+    courses = {"typical": base / "typical", "course": base / "course", "grade": base / "grade"}
+    for name, course in courses.items():
+        copy_course(course, limits + (TYPICAL.format(cell_timeout=args.cell_timeout) if name == "typical" else ""))
+        submit(course, classes)
+    count = sum(len(c) for c in classes.values())
     kinds = {}
-    for kind, _ in students.values():
-        kinds[kind] = kinds.get(kind, 0) + 1
-    print(f"class: {len(students)} students x {len(names)} assignment(s) = {count} notebooks "
+    for students in classes.values():
+        for kind, _ in students.values():
+            kinds[kind] = kinds.get(kind, 0) + 1
+    print(f"class: {args.students} students x {len(names)} assignment(s) = {count} notebooks "
           f"({', '.join(f'{v} {k}' for k, v in sorted(kinds.items()))})")
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"limits: {args.cell_timeout} s per cell, {args.check_limit} s per exercise check")
@@ -146,51 +160,67 @@ def main():
     nbgrader = [sys.executable, "-m", "nbgrader"]
     results = {}
     for assignment in names:
-        for course in (plain, ours):
+        students = classes[assignment]
+        for course in courses.values():
             run(nbgrader + ["generate_assignment", assignment, "--force"], course)
-        plain_s, plain_mem = run(nbgrader + ["autograde", assignment, "--force"], plain)
+        typical_s, typical_mem = run(nbgrader + ["autograde", assignment, "--force"], courses["typical"])
+        plain_s, plain_mem = run(nbgrader + ["autograde", assignment, "--force"], courses["course"])
         grade = [sys.executable, "-m", "autograder", "grade", assignment, "--no-progress"]
         if args.workers:
             grade += ["--workers", str(args.workers)]
-        ours_s, ours_mem = run(grade, ours)
-        same = gradebook(plain, assignment, students) == gradebook(ours, assignment, students)
-        log = json.loads((ours / "reports" / assignment / "grading_log.json").read_text())
-        phases = json.loads((ours / "reports" / assignment / "grading_stats.json").read_text())
-        results[assignment] = dict(plain_s=plain_s, ours_s=ours_s, same=same, log=log, phases=phases,
-                                   plain_mem=plain_mem, ours_mem=ours_mem,
-                                   plain_cells=cell_seconds(plain, assignment, students))
+        ours_s, ours_mem = run(grade, courses["grade"])
+        same = gradebook(courses["course"], assignment, students) == gradebook(courses["grade"], assignment, students)
+        log = json.loads((courses["grade"] / "reports" / assignment / "grading_log.json").read_text())
+        phases = json.loads((courses["grade"] / "reports" / assignment / "grading_stats.json").read_text())
+        results[assignment] = dict(
+            typical_s=typical_s, plain_s=plain_s, ours_s=ours_s, same=same, log=log, phases=phases,
+            typical_mem=typical_mem, plain_mem=plain_mem, ours_mem=ours_mem,
+            typical_cells=cell_seconds(courses["typical"], assignment, students),
+            plain_cells=cell_seconds(courses["course"], assignment, students))
 
-    plain_s = sum(r["plain_s"] for r in results.values())
-    ours_s = sum(r["ours_s"] for r in results.values())
+    total = {k: sum(r[f"{k}_s"] for r in results.values()) for k in ("typical", "plain", "ours")}
+    cells = {k: sum(r[f"{k}_cells"] for r in results.values()) for k in ("typical", "plain")}
     inside = sum(o["timings"].get("execute", 0) for r in results.values() for o in r["log"].values())
-    plain_cells = sum(r["plain_cells"] for r in results.values())
+    mem = {k: max(r[f"{k}_mem"] for r in results.values()) / 2**30 for k in ("typical", "plain", "ours")}
     print()
-    print(f"{'':34}{'plain nbgrader':>16}{'our grade':>12}")
-    print(f"{'wall time (s)':34}{plain_s:16.1f}{ours_s:12.1f}")
-    print(f"{'notebooks per second':34}{count / plain_s:16.2f}{count / ours_s:12.2f}")
-    print(f"{'wall time per notebook (s)':34}{plain_s / count:16.2f}{ours_s / count:12.2f}")
-    print(f"{'in the notebook itself (s/nb)':34}{plain_cells / count:16.2f}{inside / count:12.2f}")
-    print(f"{'peak memory (GiB)':34}{max(r['plain_mem'] for r in results.values()) / 2**30:16.2f}"
-          f"{max(r['ours_mem'] for r in results.values()) / 2**30:12.2f}")
+    print(f"{'':34}{'nbgrader (typical)':>20}{'nbgrader (course)':>19}{'our grade':>11}")
+    print(f"{'wall time (s)':34}{total['typical']:20.1f}{total['plain']:19.1f}{total['ours']:11.1f}")
+    print(f"{'notebooks per second':34}{count / total['typical']:20.2f}{count / total['plain']:19.2f}"
+          f"{count / total['ours']:11.2f}")
+    print(f"{'wall time per notebook (s)':34}{total['typical'] / count:20.2f}{total['plain'] / count:19.2f}"
+          f"{total['ours'] / count:11.2f}")
+    print(f"{'in the notebook itself (s/nb)':34}{cells['typical'] / count:20.2f}{cells['plain'] / count:19.2f}"
+          f"{inside / count:11.2f}")
+    print(f"{'peak memory (GiB)':34}{mem['typical']:20.2f}{mem['plain']:19.2f}{mem['ours']:11.2f}")
     overhead = ours_overhead(results, count)
-    print(f"{'overhead per notebook (s)':34}{(plain_s - plain_cells) / count:16.2f}{sum(overhead.values()):12.2f}")
+    print(f"{'overhead per notebook (s)':34}{(total['typical'] - cells['typical']) / count:20.2f}"
+          f"{(total['plain'] - cells['plain']) / count:19.2f}{sum(overhead.values()):11.2f}")
     print("  ours: " + ", ".join(f"{k} {v:.3f}" for k, v in overhead.items()))
-    print(f"\nratio (plain / ours): {plain_s / ours_s:.1f}x")
-    print("gradebooks identical:", all(r["same"] for r in results.values()))
+    judged = sum(r["phases"].get("exercises_judged", 0) for r in results.values())
+    judges = sum(r["phases"].get("judge_children_cpu", 0) for r in results.values())
+    candidates = sum(r["phases"].get("candidate_children_cpu", 0) for r in results.values())
+    if judged:
+        print(f"  the judge: {1000 * judges / judged:.1f} ms of CPU per exercise ({judged} exercises); "
+              f"candidates and notebook runs: {candidates / count:.3f} s of CPU per notebook")
+    print(f"\nplain nbgrader, course config / typical config: {total['plain'] / total['typical']:.2f}x "
+          "(target: at most 1.3x)")
+    print(f"speed-up of our grade over plain nbgrader (course config): {total['plain'] / total['ours']:.1f}x "
+          "(target: at least 10x)")
+    print("gradebooks identical (course config and our grade):", all(r["same"] for r in results.values()))
     if not all(r["same"] for r in results.values()):
         raise SystemExit(1)
 
 
 def ours_overhead(results, count):
     """Per notebook, the seconds our command spends on anything but the notebooks' own cells and
-    checks, by part: preparing requests and staging results (the command's CPU time), the fork
-    server's own CPU time after start-up (scheduling, forking, passing outputs), recording in
-    the gradebook (CPU time of the recording thread) and the server's start-up."""
-    parts = {"prepare+stage": 0.0, "server": 0.0, "record": 0.0, "server start": 0.0}
+    checks, by part: preparing requests and staging results (the command's CPU time), the two
+    servers' own CPU time after start-up (scheduling, forking, passing frames), recording in the
+    gradebook (CPU time of the recording thread) and the servers' start-up."""
+    parts = {"prepare+stage": 0.0, "servers": 0.0, "record": 0.0, "server start": 0.0}
     for r in results.values():
         phases = r["phases"]
         parts["prepare+stage"] += sum(o.get("timings", {}).get("client_cpu", 0) for o in r["log"].values())
-        parts["server"] += phases.get("server_cpu", 0)
+        parts["servers"] += phases.get("judge_server_cpu", 0) + phases.get("candidate_server_cpu", 0)
         parts["record"] += phases.get("record", 0)
         parts["server start"] += phases.get("server_start", 0)
     return {k: v / count for k, v in parts.items()}

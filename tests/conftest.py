@@ -12,10 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.curriculum import CURRICULUM  # noqa: E402
-from autograder.release import assignments, nbgrader_env  # noqa: E402
+from autograder.instructor.curriculum import signatures, table  # noqa: E402
+from autograder.instructor.release import assignments, nbgrader_env  # noqa: E402
 
 ASSIGNMENTS = assignments(ROOT)
+# {assignment: {exercise id: signature}}, from the judge's declarations
+CURRICULUM = {a: signatures(a) for a in table()}
 
 
 def read_nb(path):

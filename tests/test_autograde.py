@@ -16,7 +16,10 @@ from conftest import (ASSIGNMENTS, CURRICULUM, copy_course, nbgrader, nbgrader_m
 
 pytestmark = pytest.mark.slow
 
-from autograder.samples import ALTERNATIVE as RIGHT_01, PATCH_ALLCLOSE, WRONG as WRONG_01  # noqa: E402
+from autograder.instructor import samples  # noqa: E402
+
+RIGHT_01, WRONG_01 = samples.solutions()["ALTERNATIVE"], samples.solutions()["WRONG"]
+PATCH_ALLCLOSE = samples.attacks()["COMPARISON_PATCHES"]
 
 
 def with_solutions(nb, code):
@@ -62,6 +65,8 @@ def submissions(name):
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_autograde_end_to_end(name, tmp_path):
     course = copy_course(tmp_path)
+    with open(course / "nbgrader_config.py", "a") as f:  # a kernel the patches break stops sooner
+        f.write("\nc.SafeExecute.timeout = 20\nc.VerifyExercises.time_limit = 20\n")
     nbgrader("generate_assignment", name, "--force", cwd=course)
     subs = submissions(name)
     for student, (nb, _) in subs.items():

@@ -1,4 +1,4 @@
-"""autograder.collect: LMS/folder submissions -> submitted/<student>/<assignment>/, with a problem list."""
+"""autograder.instructor.collect: LMS/folder submissions -> submitted/<student>/<assignment>/, with a problem list."""
 
 import hashlib
 import importlib.util
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.collect import Collected, CollectReport, Problem, collect, match_tier, student_id
+from autograder.instructor.collect import Collected, CollectReport, Problem, collect, match_tier, student_id
 
 
 def _nbgrader_utils():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.exercises import CHECKS
+from autograder.judge.exercises import REGISTRY
 from conftest import (ASSIGNMENTS, CURRICULUM, ROOT, copy_course, nbgrader, nbgrader_meta,
                       release_nb, source_nb)
 
@@ -35,7 +35,7 @@ def test_release_is_exactly_what_nbgrader_generates(tmp_path):
 
 def test_every_assignment_is_in_the_curriculum_table():
     assert ASSIGNMENTS, "no assignments found in source/"
-    assert set(ASSIGNMENTS) <= set(CURRICULUM), "add new assignments to autograder/curriculum.py"
+    assert set(ASSIGNMENTS) <= set(CURRICULUM), "declare the new assignment's exercises in autograder/judge/exercises/"
 
 
 def test_curriculum_table_matches_the_shared_contract():
@@ -73,7 +73,7 @@ def test_source_follows_the_contract(name):
         name_used = signature.split()[1].split("(")[0]
         assert name_used in visible, f"{ex_id}: no visible check calls {name_used}"
         assert f'hidden_tests("{ex_id}"' in hidden, f"{ex_id}: hidden tests must run the hidden check"
-        assert ex_id in CHECKS, f"{ex_id}: no hidden check in autograder/exercises"
+        assert ex_id in REGISTRY[name], f"{ex_id}: not declared in autograder/judge/exercises"
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)

@@ -5,7 +5,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
-from autograder.preprocessors import ReplaySanitize, file_digest
+from autograder.instructor.preprocessors import ReplaySanitize, file_digest
 
 
 class MarkStep(NbGraderPreprocessor):

@@ -1,4 +1,4 @@
-"""autograder.report: grades.csv, scores.png and report.md from a gradebook built by hand.
+"""autograder.instructor.report: grades.csv, scores.png and report.md from a gradebook built by hand.
 
 No notebook runs: `nbgrader generate_assignment` registers 01_tensor_ops in a throwaway course,
 then students, submissions and scores go straight into the gradebook, and the autograded
@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook
 
 from conftest import copy_course, nbgrader, source_nb
 
-from autograder.report import build_report, export_grades
+from autograder.instructor.report import build_report, export_grades
 
 pytestmark = [pytest.mark.slow,  # runs nbgrader
               # nbgrader.api.add_submission trips SQLAlchemy autoflush warnings (not ours)

@@ -1,6 +1,6 @@
-"""The sample class shipped in samples/ is what autograder.samples generates from release/."""
+"""The sample class shipped in samples/ is what autograder.instructor.samples generates from release/."""
 
-from autograder import samples
+from autograder.instructor import samples
 from conftest import ROOT
 
 
@@ -14,7 +14,7 @@ def test_shipped_samples_are_current(tmp_path):
 
 
 def test_every_sample_student_has_an_expectation_for_every_exercise():
-    from autograder.curriculum import CURRICULUM
+    from conftest import CURRICULUM
     exercises = list(CURRICULUM[samples.ASSIGNMENT])
     statuses = {"pass", "fail", "error", "tampering", "timeout", "crashed"}
     for student in samples.SAMPLE_CLASS:

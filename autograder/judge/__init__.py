@@ -1,14 +1,37 @@
 """The judge: decides every exercise in a process that never runs student code.
 
-`hidden_tests(exercise_id, candidate)` is what a source notebook's hidden test cell calls. In the
-instructor's own JupyterLab it runs the exercise's full hidden checks on the live function and
-prints a tick; when a submission is graded, this package is not readable by student code at all,
-and the grade comes from the judge process instead.
+It holds the exercises' declarations (`exercises/`, written with `declare`), the references,
+tolerances and inputs, and talks to a candidate (the student's code, in another process) only
+through `candidate.Candidate`. See `autograder/__init__.py` for the whole design.
+
+`hidden_tests(exercise_id, fn)` is what a source notebook's hidden test cell calls. In the
+instructor's own JupyterLab it runs the exercise's checks on the live function, in-process (a
+`Local` candidate), and prints a tick. When a submission is graded this package is not even
+readable by student code: the cell fails to import it, and the judge's verdict replaces the
+cell's output.
 """
 
 
-def hidden_tests(exercise_id, candidate):
-    """Run the hidden checks of `exercise_id` on `candidate` here (instructor's notebook)."""
-    from ..runner import check  # transitional: replaced by the judge's local candidate
-    check(exercise_id, candidate)
+def hidden_tests(exercise_id, fn, *, namespace=None):
+    """Run every hidden check of `exercise_id` on `fn` here; raise CheckFailed if one fails."""
+    import warnings
+
+    from .candidate import Local
+    from .compare import CheckFailed
+    from .declare import devices_here
+    from .exercises import REGISTRY
+    from .run import judge
+
+    found = [a for a, exs in REGISTRY.items() if exercise_id in exs]
+    if not found:
+        raise KeyError(f"no exercise {exercise_id!r}")
+    assignment = found[0]
+    ex = REGISTRY[assignment][exercise_id]
+    scope = dict(namespace or {})
+    scope[ex.name] = fn
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        verdict = judge(assignment, exercise_id, Local(scope), devices_here())
+    if verdict["status"] != "pass":
+        raise CheckFailed(verdict["message"])
     print(f"✓ hidden tests of {exercise_id} passed")

@@ -3,10 +3,11 @@
 Phase 1, in parallel, produces every submission's executed and verified notebook, with one of
 two engines:
 
-- `fork` (default, autograder/fastpath.py): warm sandboxed fork servers run each notebook and
-  each exercise check in a fresh fork, with no kernel start or `import torch` per notebook;
+- `fork` (default, `engine.py`): the judge server and the candidate server (`servers.Grader`),
+  started once, decide every exercise and run every notebook in fresh forks, with no kernel
+  start or `import torch` per notebook;
 - `kernel`: each submission is autograded by nbgrader itself (`NbGraderAPI.autograde`, with this
-  course's preprocessors: sandboxed kernel, clean-process verdicts) in a private scratch copy of
+  course's preprocessors: sandboxed kernel, the judge's verdicts) in a private scratch copy of
   the course and gradebook, in worker processes, under a watchdog for the per-notebook limit.
 
 Phase 2, in one thread of this process (`Recorder`), overlapping phase 1: as soon as phase 1
@@ -31,10 +32,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .sandbox import HIDE_ENV
 
-EXECUTING = {"autograder.preprocessors.SafeExecute", "nbgrader.preprocessors.Execute"}
-VERIFYING = {"autograder.preprocessors.VerifyExercises"}
+EXECUTING = {"autograder.instructor.preprocessors.SafeExecute", "nbgrader.preprocessors.Execute"}
+VERIFYING = {"autograder.instructor.preprocessors.VerifyExercises"}
 
 
 def replay_preprocessors(config):
@@ -50,7 +50,7 @@ def replay_preprocessors(config):
     for step in pipeline:
         name = step if isinstance(step, str) else f"{step.__module__}.{step.__name__}"
         if name in EXECUTING or name.endswith(".execute.Execute"):
-            steps.append("autograder.preprocessors.ReplayExecution")
+            steps.append("autograder.instructor.preprocessors.ReplayExecution")
         elif name not in VERIFYING and not name.endswith("CheckCellMetadata"):
             steps.append(step)
     return steps
@@ -164,9 +164,9 @@ def execute_submission(root, scratch, assignment, student, notebook_timeout):
         shutil.copy(root / "nbgrader_config.py", work / "nbgrader_config.py")
         shutil.copytree(root / "source" / assignment, work / "source" / assignment)
         shutil.copytree(root / "submitted" / student / assignment,
-                        work / "submitted" / student / assignment)
+                        work / "submitted" / student / assignment, symlinks=True,
+                        ignore=lambda folder, names: [n for n in names if os.path.islink(os.path.join(folder, n))])
         shutil.copy(scratch / "base.db", work / "gradebook.db")
-        os.environ[HIDE_ENV] = os.pathsep.join([str(root), str(scratch)])
         result = make_api(work).autograde(assignment, student, force=True, create=True)
         produced = sorted((work / "autograded" / student / assignment).glob("*.ipynb"))
         for nb in produced:
@@ -206,11 +206,12 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=900, p
         raise ValueError(f"engine must be one of {ENGINES}")
     root = Path(root).resolve()
     scratch = Path(tempfile.mkdtemp(prefix="autograder-grade-"))
-    outcomes, server, recorder = {}, None, None
+    outcomes, grader, recorder = {}, None, None
     try:
-        if engine == "fork":  # its start-up (imports, warm-up) overlaps with ours
-            from .fastpath import launch_server
-            server = launch_server(root, scratch)
+        if engine == "fork":  # the servers start (imports, warm-up) while we load nbgrader
+            from .engine import launch_grader, settings_from
+            settings = settings_from(load_config(root), notebook_timeout, workers)
+            grader = launch_grader(root, scratch, settings)
         ensure_assignment(root, assignment)
         students = sorted(students or submitted_students(root, assignment))
         snapshot_gradebook(root, scratch / "base.db")
@@ -228,9 +229,9 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=900, p
             bar.update(1)
 
         if engine == "fork":
-            from .fastpath import run_phase1
-            results = run_phase1(root, scratch, assignment, students, workers, notebook_timeout,
-                                 done, stats, server)
+            from .engine import Phase1
+            results = Phase1(root, scratch, assignment, students, done, stats, settings, grader).run()
+            grader = None  # Phase1 closed it
             outcomes = {s: Outcome(s, status, reason, round(seconds, 2), timings)
                         for s, (status, reason, seconds, timings) in results.items()}
         else:
@@ -250,8 +251,8 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=900, p
     finally:
         if recorder:
             recorder.stop()  # after an error or Ctrl-C: submissions not yet recorded stay as they were
-        if server:
-            server.close()
+        if grader:
+            grader.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return dict(sorted(outcomes.items()))
 
@@ -275,7 +276,7 @@ def _kernel_phase1(root, scratch, assignment, students, workers, notebook_timeou
 
 def _note_failure(staging, assignment, student, reason):
     """Tell ReplayExecution why a submission's notebooks (those not staged) were not graded."""
-    from .fastpath import write_atomically
+    from .engine import write_atomically
     staged = staging / student / assignment
     staged.mkdir(parents=True, exist_ok=True)
     failed = staged / "_failed.json"
@@ -294,7 +295,7 @@ class Recorder:
     def __init__(self, root, assignment, staging):
         config = load_config(root)
         config.ReplaySanitize.steps = sanitize_steps(config)
-        config.Autograde.sanitize_preprocessors = ["autograder.preprocessors.ReplaySanitize"]
+        config.Autograde.sanitize_preprocessors = ["autograder.instructor.preprocessors.ReplaySanitize"]
         config.Autograde.autograde_preprocessors = replay_preprocessors(config)
         config.ReplaySanitize.staging = config.ReplayExecution.staging = str(staging)
         self.api, self.assignment = make_api(root, config), assignment

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from .curriculum import CURRICULUM, exercise_of
+from .curriculum import exercise_of, table
 
 STATUSES = ("pass", "fail", "error", "tampering", "timeout", "crashed")
 # Verdicts an instructor should look at (a plain "fail" is a wrong answer, not a grading problem).
@@ -60,7 +60,7 @@ def _scores(course_root, assignment):
     db = Path(course_root) / "gradebook.db"
     if not db.is_file():
         raise FileNotFoundError(f"no gradebook at {db}: run `nbgrader generate_assignment` first")
-    exercises = list(CURRICULUM.get(assignment, {}))
+    exercises = list(table().get(assignment, {}))
     with Gradebook(f"sqlite:///{db}", course_id=_course_id(db)) as gb:
         try:
             notebooks = gb.find_assignment(assignment).notebooks
@@ -176,7 +176,19 @@ def _problems(verdicts, exercises, grading_log):
                 if status in ATTENTION:
                     rows.append((student, name, ex, ATTENTION[status],
                                  _reason(exs[ex].get("message"))))
+                for violation in _strings((exs[ex] or {}).get("violations")):
+                    rows.append((student, name, ex, "violation", _reason(violation)))
+            for key in ("notebook_violations", "kernel_violations"):
+                for violation in _strings(meta.get(key)):
+                    rows.append((student, name, "notebook", "violation", _reason(violation)))
+        for violation in _strings(((entry or {}).get("timings") or {}).get("violations")):
+            if not any(r[0] == student and r[3] == "violation" and r[4] == _reason(violation) for r in rows):
+                rows.append((student, "", "—", "violation", _reason(violation)))
     return rows
+
+
+def _strings(value):
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _status_counts(verdicts, exercises):
@@ -314,8 +326,9 @@ def build_report(course_root: Path, assignment: str, out_dir: Path, grading_log:
                      + " | ".join(str(counts[ex][s]) for s in STATUSES) + " |")
     lines += ["", "## Submissions that need attention", ""]
     if problems:
-        lines.append("Errors, time-outs, crashes and limits, tampering, and notebooks graded "
-                     "without the sandbox (reasons are the first line of each message).")
+        lines.append("Errors, time-outs, crashes and limits, tampering, violations seen while grading "
+                     "(forged or malformed messages, processes left behind, limits hit), and notebooks "
+                     "graded without the sandbox (reasons are the first line of each message).")
         lines += ["", "| student | notebook | exercise | problem | reason |", "|---|---|---|---|---|"]
         lines += [f"| {s} | {nb or '—'} | {ex} | {problem} | {reason} |"
                   for s, nb, ex, problem, reason in problems]

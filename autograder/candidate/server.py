@@ -1,0 +1,352 @@
+"""`python -I -m autograder.candidate.server FD`: where student code runs, one fork at a time.
+
+Started once per grading run, inside the sandbox, as root with only the capabilities it needs
+to hand each child a uid of its own. It imports torch, IPython, matplotlib, the course package
+and the candidate side of the grader, renders a throwaway figure, and never runs student code
+itself. Requests arrive on its socket to the command (fd FD):
+
+- ``candidate``: fork a child that loads one exercise's cells and answers a judge over the
+  socket that came with the request (`respond.serve`);
+- ``notebook``: fork a child that runs the whole notebook for the student's feedback
+  (`notebook.run`), in a private folder holding the submission's files.
+
+Each child is confined before it runs anything (`confine.become_student`): its own uid, the
+student's cgroups, limits, no inherited descriptor but its own channel. The server runs
+candidates first (`check_slots` at a time), then notebooks (`notebook_slots`); a child that has
+run for RENICE_AFTER seconds is reniced (its whole uid) and frees its slot; limits count the
+child's own time. When a child is done, every process left with its uid is killed and reported.
+The server tells the command ``candidate_done`` and ``notebook_done``; everything a notebook
+child sent is checked (framing, sizes, types) before it is passed on.
+"""
+
+import base64
+import os
+import shutil
+import sys
+import time
+
+# One compute thread per child: many children share the cores, and idle OpenMP threads that
+# spin-wait would burn the CPU the others need (course tensors are far too small to gain).
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("module://matplotlib_inline.backend_inline")
+import matplotlib.pyplot  # noqa: E402,F401
+import numpy  # noqa: E402,F401
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+import ipywidgets  # noqa: E402,F401
+
+import course  # noqa: E402,F401
+import course.checks  # noqa: E402,F401
+import course.plots  # noqa: E402,F401
+import course.widgets  # noqa: E402,F401
+
+from . import build, confine, notebook, respond, values, wire  # noqa: E402,F401
+from .serving import Child, Control, Poller  # noqa: E402
+
+WORK = "/tmp/work"
+RENICE_AFTER = 3.0  # seconds; then a child yields the CPU to quick ones and frees its slot
+RENICE_CANDIDATE, RENICE_NOTEBOOK = 10, 19  # a long check outranks a long cell
+CELL_GRACE = 10.0  # seconds past a cell's limit before a child that ignores its timer is killed
+EOF_GRACE = 2.0  # seconds a notebook child may live after closing its pipe
+MAX_FILES_BYTES = 50 << 20
+
+
+class Task:
+    """One request: a candidate or a notebook, queued until a slot is free."""
+
+    def __init__(self, kind, request, fds):
+        self.kind, self.request, self.fds = kind, request, fds
+        self.key = request["key"]
+        self.limits = request.get("limits", {})
+        self.uid = request.get("uid")
+        self.workdir = None
+        self.cells, self.cell, self.cell_started, self.cell_waited = {}, None, 0.0, 0.0
+        self.violations, self.poisoned = [], False
+
+
+def make_workdir(task, files=()):
+    """A private folder on the sandbox's size-limited /tmp, readable by this uid only."""
+    path = os.path.join(WORK, f"{task.kind[0]}-{task.key}".replace("/", "_"))
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, mode=0o700)
+    total = 0
+    for relpath, data in files:
+        target = os.path.normpath(os.path.join(path, relpath))
+        if not target.startswith(path + os.sep):
+            continue  # a name that climbs out of the folder
+        raw = base64.b64decode(data)
+        total += len(raw)
+        if total > MAX_FILES_BYTES:
+            task.violations.append(f"the submission's files are over {MAX_FILES_BYTES >> 20} MB: the rest were not copied")
+            break
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(raw)
+    if task.uid and os.geteuid() == 0:
+        for root, dirs, names in os.walk(path):
+            for name in [*dirs, *names]:
+                os.lchown(os.path.join(root, name), task.uid, task.uid)
+        os.chown(path, task.uid, task.uid)
+    task.workdir = path
+    return path
+
+
+class Server:
+    def __init__(self, control, shell):
+        self.control, self.shell = control, shell
+        self.queue, self.children = [], {}
+        self.check_slots = self.notebook_slots = os.cpu_count() or 1
+        self.poller = Poller()
+
+    # --- requests ------------------------------------------------------------------------
+    def receive(self):
+        for request, fds in self.control.requests():
+            op = request.get("op") if isinstance(request, dict) else None
+            if op in ("candidate", "notebook"):
+                self.check_slots = request.get("check_slots") or self.check_slots
+                self.notebook_slots = request.get("notebook_slots") or self.notebook_slots
+                self.queue.append(Task(op, request, fds))
+            else:
+                for fd in fds:
+                    os.close(fd)
+
+    def active(self, kind):
+        return sum(1 for c in self.children.values() if c.task.kind == kind and not c.reniced)
+
+    def start_work(self):
+        while self.active("candidate") < self.check_slots:
+            task = next((t for t in self.queue if t.kind == "candidate"), None)
+            if task is None:
+                break
+            self.queue.remove(task)
+            self.fork(task)
+        while self.active("notebook") < self.notebook_slots:
+            if any(t.kind == "candidate" for t in self.queue):
+                break  # checks first: they take milliseconds and tell which notebooks are stuck
+            task = next((t for t in self.queue if t.kind == "notebook"), None)
+            if task is None:
+                break
+            self.queue.remove(task)
+            self.fork(task)
+
+    def fork(self, task):
+        limits = task.limits
+        if task.kind == "candidate":
+            workdir = make_workdir(task)
+            (channel,) = task.fds or (None,)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    confine.become_student(task.uid, workdir, child_limits(limits, "candidate"),
+                                           keep={channel}, cgroups=task.request.get("cgroups"))
+                    respond.serve(channel, task.request["job"])
+                finally:
+                    os._exit(0)
+            if channel is not None:
+                os.close(channel)
+            child = Child(task, pid, float(limits.get("time_limit", 60)))
+        else:
+            workdir = make_workdir(task, task.request.get("files", ()))
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(read_fd)
+                    confine.become_student(task.uid, workdir, child_limits(limits, "notebook"),
+                                           keep={write_fd}, cgroups=task.request.get("cgroups"))
+                    notebook.run(self.shell, dict(task.request, **limits), write_fd)
+                finally:
+                    os._exit(0)
+            os.close(write_fd)
+            child = Child(task, pid, float(limits.get("notebook_timeout", 900)), out_fd=read_fd,
+                          out_limit=notebook_output_limit(task.request, limits))
+        self.children[child.pid] = child
+
+    # --- children --------------------------------------------------------------------------
+    def watched(self):
+        fds = {self.control.fd} if self.control.open else set()
+        for child in self.children.values():
+            fds.add(child.pidfd)
+            if child.out_fd is not None and child.eof_at is None:
+                fds.add(child.out_fd)
+        return fds
+
+    def on_ready(self, ready):
+        for child in list(self.children.values()):
+            if child.out_fd is not None and child.out_fd in ready and child.eof_at is None:
+                self.read_from(child, child.read)
+            if child.pidfd in ready and child.reap():
+                if child.out_fd is not None and child.eof_at is None:
+                    self.read_from(child, child.drain)  # what it wrote before it exited
+                self.finish(child)
+
+    def read_from(self, child, read):
+        """Read and check a notebook child's frames; a forged or flooded channel ends it."""
+        if child.task.poisoned:
+            return
+        try:
+            read()
+            self.take_frames(child)
+        except wire.Malformed as exc:
+            child.task.poisoned = True
+            child.task.violations.append("the notebook's output channel carried something the "
+                                         f"grader did not write ({exc})")
+            child.kill("its output channel was forged or flooded")
+
+    def take_frames(self, child):
+        task = child.task
+        indices = {i for i, _ in task.request["cells"]}
+        for frame in child.reader.frames():
+            if not isinstance(frame, dict):
+                raise wire.Malformed("a frame that is not an object")
+            if "start" in frame:
+                if frame["start"] not in indices:
+                    raise wire.Malformed("a cell the notebook does not have")
+                task.cell, task.cell_started = frame["start"], time.monotonic()
+                task.cell_waited = notebook.cpu_wait(child.pid)
+            elif "cell" in frame:
+                index = frame["cell"]
+                outputs, count = frame.get("outputs"), frame.get("execution_count")
+                if index not in indices or not isinstance(outputs, list) or not (
+                        count is None or type(count) is int):
+                    raise wire.Malformed("a cell result of the wrong shape")
+                task.cells[index] = {"outputs": outputs, "execution_count": count}
+                task.cell = None
+            else:
+                raise wire.Malformed("a frame of an unknown kind")
+
+    def tick(self, now):
+        """Time limits and renicing."""
+        for child in list(self.children.values()):
+            task = child.task
+            if child.exited:
+                continue
+            if child.over_limit(now):
+                child.kill("killed: time limit" if task.kind == "candidate" else "the notebook ran past its time limit")
+            elif (task.kind == "notebook" and task.cell is not None
+                  and child.own_seconds(now, task.cell_started, task.cell_waited)
+                  >= float(task.limits.get("cell_timeout", 120)) + CELL_GRACE):
+                child.kill("a cell ran past its time limit and did not stop when interrupted")
+            elif child.eof_at is not None and now - child.eof_at > EOF_GRACE:
+                child.kill("it closed its output channel and did not exit")
+            self.renice(child, now)
+
+    def renice(self, child, now):
+        since = child.task.cell_started if child.task.kind == "notebook" and child.task.cell is not None else child.started
+        want = now - since > RENICE_AFTER
+        if want != child.reniced:
+            child.reniced = want
+            level = (RENICE_CANDIDATE if child.task.kind == "candidate" else RENICE_NOTEBOOK) if want else 0
+            try:  # the whole uid: a child cannot setsid its way out of it
+                if child.task.uid and os.geteuid() == 0:
+                    os.setpriority(os.PRIO_USER, child.task.uid, level)
+                else:
+                    os.setpriority(os.PRIO_PGRP, child.pid, level)
+            except OSError:
+                pass
+
+    def next_wake(self, now):
+        times = []
+        for child in self.children.values():
+            if child.limit is not None:
+                times.append(child.started + child.limit)
+            if not child.reniced:
+                times.append(child.started + RENICE_AFTER)
+            if child.task.cell is not None:
+                times.append(child.task.cell_started + RENICE_AFTER)
+                times.append(child.task.cell_started + float(child.task.limits.get("cell_timeout", 120)) + CELL_GRACE)
+            if child.eof_at is not None:
+                times.append(child.eof_at + EOF_GRACE)
+        if not times:
+            return None
+        return max(0.05, min(times) - now) if min(times) > now else 0.25
+
+    def finish(self, child):
+        """The child has exited: sweep its uid, clean its folder, tell the command."""
+        del self.children[child.pid]
+        task = child.task
+        left = confine.sweep(task.uid)
+        if left:
+            task.violations.append(f"{left} process{'es' if left > 1 else ''} left running after it "
+                                   "ended (killed)")
+        if task.workdir:
+            shutil.rmtree(task.workdir, ignore_errors=True)
+        seconds = round(time.monotonic() - child.started, 3)
+        ended = child.how_it_ended()
+        child.close()
+        if task.kind == "candidate":
+            self.control.send({"candidate_done": task.key, "ended": ended, "seconds": seconds,
+                               "violations": task.violations})
+        else:
+            stuck = task.cell
+            dead = child.killed
+            if dead is None and (ended != "exited" or stuck is not None):
+                dead = "the code called os._exit, crashed, or ran out of memory"
+            self.control.send({"notebook_done": task.key, "cells": {str(k): v for k, v in task.cells.items()},
+                               "stuck": stuck, "dead": dead, "seconds": seconds,
+                               "violations": task.violations})
+
+    def busy(self):
+        return bool(self.queue or self.children)
+
+    def serve(self):
+        while self.control.open or self.busy():
+            now = time.monotonic()
+            self.tick(now)
+            self.start_work()
+            self.poller.watch(self.watched() | ({self.control.fd} if self.control.outbox else set()))
+            ready = self.poller.ready(self.next_wake(time.monotonic()) if self.children else (None if self.control.open else 0.1))
+            if self.control.outbox:
+                self.control.flush()
+            if self.control.open and self.control.fd in ready:
+                try:
+                    self.receive()
+                except wire.Malformed:
+                    self.control.open = False
+            self.on_ready(ready)
+
+
+def child_limits(limits, kind):
+    """What a child of `kind` is confined to (from the request's limits)."""
+    seconds = float(limits.get("time_limit", 60) if kind == "candidate" else limits.get("notebook_timeout", 900))
+    return {"memory_bytes": limits.get("memory_bytes"), "cpu_seconds": int(seconds) + 15,
+            "file_bytes": int(limits.get("file_bytes", 256 << 20)),
+            "processes": int(limits.get("processes", 64 if kind == "candidate" else 256))}
+
+
+def notebook_output_limit(request, limits):
+    cells = max(1, len(request.get("cells", ())))
+    return (int(limits.get("max_output_bytes", 1_000_000)) + 64_000) * (cells + 1) * 2
+
+
+def main():
+    fd = int(sys.argv[1])
+    shell = notebook.make_shell()
+    notebook.warm_figures()
+    os.makedirs(WORK, mode=0o711, exist_ok=True)
+    os.chmod(WORK, 0o711)
+    import gc
+    gc.collect()
+    gc.freeze()  # children's collections then skip the server's objects: fewer pages copied
+    control = Control(fd)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)  # stray prints must never reach a channel
+    started = os.times()
+    control.send({"ready": True, "pid": os.getpid()})
+    control.flush(block=True)
+    os.set_blocking(fd, False)
+    Server(control, shell).serve()
+    used = os.times()
+    control.send({"server_cpu": round(used.user + used.system - started.user - started.system, 3),
+                  "children_cpu": round(used.children_user + used.children_system
+                                        - started.children_user - started.children_system, 3)})
+    control.flush(block=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Plumbing both grading servers share: their channel to the command, and their children.
+
+A server is one single-threaded process that forks children and never blocks on any of them:
+it polls its channel to the command, each child's output pipe and each child's pidfd (which
+becomes readable when that process exits, whatever it did to its pipes), reaps with WNOHANG,
+and enforces every time limit itself on the child's own time (wall-clock seconds minus the
+seconds it spent waiting for a CPU, so grading many at once never costs a slow but correct
+child its limit, and a child that sleeps is still timed).
+"""
+
+import os
+import select
+import signal
+import time
+
+from . import wire
+from .notebook import cpu_wait
+
+
+class Control:
+    """The server's side of its socket to the command: requests (with descriptors) in, frames
+    out, written without ever blocking (the command may be busy writing to us)."""
+
+    def __init__(self, fd, limit=256 << 20):
+        self.fd, self.reader, self.outbox, self.open = fd, wire.Reader(limit=limit), bytearray(), True
+        os.set_blocking(fd, False)
+
+    def requests(self):
+        """(request, fds) pairs that arrived; sets `open` False at end of file."""
+        try:
+            if not wire.read_some(self.fd, self.reader, want_fds=True):
+                self.open = False
+        except OSError:  # the command is gone
+            self.open = False
+        out = []
+        for frame in self.reader.frames():
+            count = frame.get("fds", 0) if isinstance(frame, dict) else 0
+            out.append((frame, self.reader.take_fds(count)))
+        return out
+
+    def send(self, message):
+        self.outbox += wire.encode(message)
+        self.flush()
+
+    def flush(self, block=False):
+        if block:
+            os.set_blocking(self.fd, True)
+        while self.outbox:
+            try:
+                written = os.write(self.fd, self.outbox)
+            except BlockingIOError:
+                return
+            except OSError:  # the command is gone: nothing left to tell it
+                self.outbox.clear()
+                return
+            del self.outbox[:written]
+
+
+class Child:
+    """A forked child: what it is for, its pidfd, its output pipe, its own-time limit."""
+
+    def __init__(self, task, pid, limit, out_fd=None, out_limit=None):
+        self.task, self.pid, self.limit = task, pid, limit
+        self.pidfd = os.pidfd_open(pid)
+        self.out_fd = out_fd
+        if out_fd is not None:
+            os.set_blocking(out_fd, False)
+        self.reader = wire.Reader(limit=out_limit or wire.MAX_FRAME, total=out_limit)
+        self.started = time.monotonic()
+        self.waited_at_start = cpu_wait(pid)
+        self.killed, self.status, self.exited = None, None, False
+        self.reniced, self.eof_at = False, None
+
+    def own_seconds(self, now, since=None, waited_then=None):
+        since = self.started if since is None else since
+        waited_then = self.waited_at_start if waited_then is None else waited_then
+        return now - since - (cpu_wait(self.pid) - waited_then)
+
+    def over_limit(self, now):
+        return self.limit is not None and now - self.started >= self.limit and self.own_seconds(now) >= self.limit
+
+    def kill(self, why):
+        if self.killed is None:
+            self.killed = why
+        for target in (lambda: os.killpg(self.pid, signal.SIGKILL),
+                       lambda: os.kill(self.pid, signal.SIGKILL)):
+            try:
+                target()
+            except OSError:
+                pass
+
+    def reap(self):
+        """True once the process has exited (and been reaped); never blocks."""
+        if self.exited:
+            return True
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.pid, 0
+        if pid == 0:
+            return False
+        self.status, self.exited = status, True
+        return True
+
+    def read(self):
+        """Read what the child sent; False at end of file (Malformed propagates)."""
+        if self.out_fd is None:
+            return False
+        more = wire.read_some(self.out_fd, self.reader)
+        if not more and self.eof_at is None:
+            self.eof_at = time.monotonic()
+        return more
+
+    def drain(self):
+        """After the child exited: what is left in its pipe, without waiting for writers it
+        may have left behind (a grandchild holding the pipe)."""
+        if self.out_fd is None or self.eof_at is not None:
+            return
+        for _ in range(64):
+            try:
+                data = os.read(self.out_fd, 1 << 20)
+            except BlockingIOError:
+                return
+            if not data:
+                self.eof_at = time.monotonic()
+                return
+            self.reader.feed(data)
+
+    def how_it_ended(self):
+        if self.killed:
+            return self.killed
+        code = os.waitstatus_to_exitcode(self.status) if self.status is not None else 0
+        if code == 0:
+            return "exited"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            return f"killed by signal {name}"
+        return f"exit code {code}"
+
+    def close(self):
+        for fd in (self.pidfd, self.out_fd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.pidfd = self.out_fd = None
+
+
+class Poller:
+    """poll(2) over the descriptors a server watches this turn."""
+
+    def __init__(self):
+        self.poll = select.poll()
+        self.registered = set()
+
+    def watch(self, fds):
+        fds = set(fds)
+        for fd in self.registered - fds:
+            self.poll.unregister(fd)
+        for fd in fds - self.registered:
+            self.poll.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self.registered = fds
+
+    def ready(self, timeout):
+        ms = None if timeout is None else max(0, int(timeout * 1000) + 1)
+        try:
+            return {fd for fd, _ in self.poll.poll(ms)}
+        except InterruptedError:
+            return set()
+

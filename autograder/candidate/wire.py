@@ -1,0 +1,172 @@
+"""Frames between the grader's processes: a 4-byte length, then UTF-8 JSON; nothing else.
+
+Every channel of the grader speaks this (the instructor's command to the two servers, a judge
+to its candidate, a notebook child to its server). A frame is parsed with `json` only, never
+unpickled or evaluated, and its size is capped by the reader: a peer that sends more, sends
+something that is not JSON, or stops in the middle of a frame is `Malformed`, and the reader
+decides what that costs (one exercise, one notebook), never the process that reads it.
+
+File descriptors travel beside frames on Unix sockets (`send(..., fds=...)`): each frame that
+carries some is sent in one `sendmsg`, so its descriptors arrive no later than its first byte,
+and `Reader` hands them out in order with the frames.
+"""
+
+import json
+import os
+import select
+import socket
+import struct
+import time
+
+HEADER = struct.Struct(">I")
+MAX_FRAME = 64 << 20  # what any reader accepts at most; readers usually ask for less
+MAX_FDS = 16
+
+
+class Malformed(Exception):
+    """The peer sent something that is not a frame of this protocol."""
+
+
+class Closed(Exception):
+    """The peer closed the channel (or died) before a whole frame arrived."""
+
+
+def encode(obj):
+    body = json.dumps(obj, separators=(",", ":"), allow_nan=True).encode()
+    if len(body) > MAX_FRAME:
+        raise ValueError(f"frame of {len(body)} bytes is over the {MAX_FRAME} byte limit")
+    return HEADER.pack(len(body)) + body
+
+
+def parse(body):
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise Malformed(f"not JSON ({type(exc).__name__})") from None
+
+
+def send(fd, obj, fds=()):
+    """Write one frame to `fd` (blocking), with `fds` attached when it is a socket."""
+    data = encode(obj)
+    if fds:
+        sock = socket.socket(fileno=os.dup(fd))
+        try:
+            sent = socket.send_fds(sock, [data], list(fds))
+        finally:
+            sock.close()
+        data = data[sent:]
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            poll = select.poll()
+            poll.register(fd, select.POLLOUT)
+            poll.poll()
+            continue
+        view = view[written:]
+
+
+class Reader:
+    """Frames from a stream of bytes (and descriptors), fed as they arrive.
+
+    `limit` caps one frame; `total` (optional) caps everything this reader will ever accept
+    from its peer, so a flood costs the peer its channel, not the reader its memory."""
+
+    def __init__(self, limit=MAX_FRAME, total=None):
+        self.limit, self.total = min(limit, MAX_FRAME), total
+        self.buffer, self.fds, self.received = bytearray(), [], 0
+
+    def feed(self, data, fds=()):
+        self.received += len(data)
+        if self.total is not None and self.received > self.total:
+            raise Malformed(f"more than {self.total} bytes in all")
+        self.buffer += data
+        self.fds.extend(fds)
+
+    def next_frame(self):
+        """The next whole frame received so far, parsed, or None."""
+        if len(self.buffer) < HEADER.size:
+            return None
+        (size,) = HEADER.unpack_from(self.buffer)
+        if size > self.limit:
+            raise Malformed(f"a frame of {size} bytes (at most {self.limit})")
+        if len(self.buffer) < HEADER.size + size:
+            return None
+        body = bytes(self.buffer[HEADER.size:HEADER.size + size])
+        del self.buffer[:HEADER.size + size]
+        return parse(body)
+
+    def frames(self):
+        """Every whole frame received so far, parsed."""
+        out = []
+        while (frame := self.next_frame()) is not None:
+            out.append(frame)
+        return out
+
+    def take_fds(self, count):
+        """The next `count` descriptors received, in order (Malformed if fewer arrived)."""
+        if count < 0 or count > len(self.fds):
+            raise Malformed("a frame refers to descriptors that were not sent")
+        taken, self.fds = self.fds[:count], self.fds[count:]
+        return taken
+
+    def pending(self):
+        return len(self.buffer)
+
+    def close_fds(self):
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+
+def read_some(fd, reader, want_fds=False, size=1 << 20):
+    """Read what is there (non-blocking use: call when `fd` is readable); False at end of file."""
+    if want_fds:
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+            try:
+                data, fds, flags, _ = socket.recv_fds(sock, size, MAX_FDS)
+            finally:
+                sock.close()
+        except BlockingIOError:
+            return True
+        if flags & getattr(socket, "MSG_CTRUNC", 8):
+            for extra in fds:
+                os.close(extra)
+            raise Malformed("too many descriptors in one message")
+    else:
+        try:
+            data, fds = os.read(fd, size), []
+        except BlockingIOError:
+            return True
+    if not data and not fds:
+        return False
+    reader.feed(data, fds)
+    return True
+
+
+def receive(fd, reader, timeout=None):
+    """The next frame from `fd`, waiting at most `timeout` seconds (None: forever).
+
+    Raises Closed at end of file, TimeoutError when nothing whole arrived in time, Malformed."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        frame = reader.next_frame()
+        if frame is not None:
+            return frame
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise TimeoutError("no answer in time")
+        if wait_readable(fd, left) and not read_some(fd, reader):
+            raise Closed("the channel was closed")
+
+
+def wait_readable(fd, timeout):
+    """True once `fd` has something to read, or is closed; False after `timeout` seconds."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(None if timeout is None else max(0, int(timeout * 1000))))

@@ -1,0 +1,281 @@
+"""Phase 1 of the grade command on the two warm servers (the default `fork` engine).
+
+Per notebook: nbgrader's own sanitize preprocessors (test cells restored from the gradebook,
+outputs cleared); then every exercise to the judge and its candidate (`Grader.check`); once
+every verdict is in, the notebook itself to the candidate server, to run for the student's
+feedback (test cells of an exercise whose check ran out of time are not run again: their grade
+is decided); then the executed notebook is staged for phase 2 with the verdicts applied, and
+`done` is called once all of a student's notebooks are staged. Up to LOOKAHEAD notebooks are in
+the servers' hands at once, so checks of later notebooks overlap earlier notebooks' runs.
+
+Nothing a student did reaches another: a notebook nbgrader cannot read is an error for that
+student alone; a server that dies is replaced and the notebooks it had are tried once more,
+then reported as errors.
+"""
+
+import base64
+import os
+import shutil
+import time
+from collections import deque
+from pathlib import Path
+
+from .curriculum import exercise_of
+from .servers import Grader, ServerLost
+from .verdicts import nbgrader_meta
+
+LOOKAHEAD = 64
+MAX_FILES = 50 << 20
+
+
+def settings_from(config, notebook_timeout, workers):
+    def get(section, key, default):
+        return config[section][key] if section in config and key in config[section] else default
+    cores = os.cpu_count() or 1
+    memory = get("VerifyExercises", "memory_bytes", get("SafeExecute", "memory_bytes", None))
+    return {"cell_timeout": get("SafeExecute", "timeout", 120),
+            "check_time_limit": get("VerifyExercises", "time_limit", 60),
+            "memory_bytes": memory, "max_output_bytes": get("SafeExecute", "max_output_bytes", None),
+            "require_sandbox": get("VerifyExercises", "require_sandbox", False),
+            "notebook_timeout": notebook_timeout, "notebook_slots": workers or cores + 1,
+            "check_slots": 2 * cores}
+
+
+def launch_grader(root, scratch, settings):
+    """Both servers for grading the course at `root`, launched (not yet ready): they start
+    while the command loads nbgrader."""
+    return Grader(scratch / "servers", settings)
+
+
+def sanitize(config, db_file, assignment, student, notebook_path):
+    """The notebook nbgrader's autograde would execute: nbgrader's own sanitize preprocessors."""
+    import nbformat
+    from traitlets.utils.importstring import import_item
+    from .grading import sanitize_steps
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    resources = {"nbgrader": {"db_url": f"sqlite:///{db_file}", "assignment": assignment,
+                              "notebook": notebook_path.stem, "student": student},
+                 "metadata": {"path": str(notebook_path.parent)}}
+    for step in sanitize_steps(config):
+        nb, resources = import_item(step)(config=config).preprocess(nb, resources)
+    return nb
+
+
+def submission_files(folder):
+    """The submission folder's regular files (never links), base64, for the notebook's run."""
+    files, total = [], 0
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d))]
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            size = os.path.getsize(path)
+            if total + size > MAX_FILES:
+                continue
+            total += size
+            with open(path, "rb") as f:
+                files.append([os.path.relpath(path, folder), base64.b64encode(f.read()).decode()])
+    return files
+
+
+def apply_execution(nb, execution):
+    """Put the notebook run's outputs into the cells, as SafeExecute would have left them."""
+    import nbformat
+    from .verdicts import error_output
+    dead_at = execution.get("stuck")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        result = execution["cells"].get(str(i))
+        if result is not None:
+            cell.outputs = [nbformat.from_dict(o) for o in result["outputs"]]
+            cell.execution_count = result["execution_count"]
+        elif i == dead_at:
+            cell.outputs = [error_output("KernelDied", "The kernel died while running this cell: "
+                                         "the code called os._exit, crashed, or ran out of memory. "
+                                         "Later cells did not run.")]
+        else:
+            reason = (f"the kernel died in cell {dead_at + 1}" if dead_at is not None
+                      else execution.get("dead") or "the notebook did not finish")
+            cell.outputs = [error_output("NotRun", f"This cell did not run: {reason}.")]
+    return nb
+
+
+def graded_cells(nb, assignment, curriculum):
+    """{cell index: exercise id} for the test cells that score an exercise."""
+    found = {}
+    for i, cell in enumerate(nb.cells):
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and meta.get("grade"):
+            exercise = exercise_of(meta.get("grade_id", ""), assignment, curriculum)
+            if exercise is not None:
+                found[i] = exercise
+    return found
+
+
+def write_atomically(path, text):
+    """Phase 2 may be reading the staging folder while phase 1 writes it: never a partial file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+class Notebook:
+    """One submitted notebook on its way through phase 1."""
+
+    def __init__(self, student, path):
+        self.student, self.path = student, path
+        self.key = f"{student}/{path.name}"
+        self.nb, self.jobs, self.verdicts, self.running = None, {}, {}, False
+
+
+class Phase1:
+    """One grading run's phase 1 on a Grader (see the module docstring)."""
+
+    def __init__(self, root, scratch, assignment, students, done, stats, settings, grader=None):
+        from .grading import load_config
+        self.root, self.scratch, self.assignment, self.done, self.stats = root, scratch, assignment, done, stats
+        self.config = load_config(root)
+        self.settings = settings
+        sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
+        self.notebooks = {s: sorted(p for p in (root / "submitted" / s / assignment).glob("*.ipynb")
+                                    if p.name in sources) for s in students}
+        self.todo = deque(Notebook(s, p) for s in students for p in self.notebooks[s])
+        self.left = {s: len(self.notebooks[s]) for s in students}
+        self.timings = {s: {"execute": 0.0, "client_cpu": 0.0, "violations": []} for s in students}
+        self.results, self.began, self.in_flight, self.attempts = {}, {}, {}, {}
+        self.started, self.grader, self.judged = time.monotonic(), grader, 0
+
+    def run(self):
+        for student, notebooks in self.notebooks.items():
+            if not notebooks:
+                self._close(student, "error", "no notebook of this assignment in the submission")
+        self.grader = self._ready(self.grader)
+        try:
+            while self.todo or self.in_flight:
+                while self.todo and len(self.in_flight) < LOOKAHEAD:
+                    try:
+                        self._send(self.todo.popleft())
+                    except ServerLost as exc:
+                        self._lost(exc)
+                if not self.in_flight:
+                    continue
+                try:
+                    events = self.grader.events(1.0)
+                except ServerLost as exc:
+                    self._lost(exc)
+                    continue
+                for event in events:
+                    try:
+                        self._event(event)
+                    except ServerLost as exc:
+                        self._lost(exc)
+                        break
+            for name, cpu in self.grader.finish().items():
+                for key, seconds in (cpu or {}).items():  # e.g. judge_children_cpu: every judge
+                    self._add_stat(f"{name}_{key}", seconds)
+            self._add_stat("exercises_judged", self.judged)
+        finally:
+            self.grader.close()
+        return self.results
+
+    def _send(self, item):
+        """Sanitize one notebook and send its exercises to be judged."""
+        from .preprocessors import file_digest
+        from .verdicts import build_job
+        student = item.student
+        if student in self.results:
+            return
+        self.began.setdefault(student, time.monotonic())
+        cpu = time.thread_time()
+        try:
+            item.nb = sanitize(self.config, self.scratch / "base.db", self.assignment, student, item.path)
+            item.nb.metadata["autograder"] = {"submission_sha256": file_digest(item.path)}
+            item.jobs, item.verdicts = build_job(item.nb, self.assignment, self.grader.curriculum)
+            item.files = submission_files(item.path.parent)
+        except Exception as exc:  # a notebook nbgrader cannot read, say
+            self._close(student, "error", f"{type(exc).__name__}: {exc}")
+            return
+        finally:
+            self.timings[student]["client_cpu"] += time.thread_time() - cpu
+        self.in_flight[item.key] = item
+        self.grader.check(item.key, self.assignment, student, item.jobs)
+        self._maybe_run(item)
+
+    def _maybe_run(self, item):
+        if item.running or any(ex not in item.verdicts for ex in item.jobs):
+            return
+        item.running = True
+        graded = graded_cells(item.nb, self.assignment, self.grader.curriculum)
+        skip = sorted(i for i, ex in graded.items() if item.verdicts.get(ex, {}).get("status") == "timeout")
+        cells = [[i, c.source] for i, c in enumerate(item.nb.cells) if c.cell_type == "code"]
+        self.grader.run_notebook(item.key, item.student, {"cells": cells, "files": item.files, "skip": skip})
+
+    def _event(self, event):
+        if event[0] == "verdict":
+            _, key, ex_id, verdict = event
+            item = self.in_flight.get(key)
+            if item is not None:
+                item.verdicts[ex_id] = verdict
+                self.judged += 1
+                self._maybe_run(item)
+        elif event[0] == "notebook":
+            _, key, execution = event
+            item = self.in_flight.pop(key, None)
+            if item is not None:
+                self._stage(item, execution)
+
+    def _stage(self, item, execution):
+        import nbformat
+        from .verdicts import apply_verdicts
+        student = item.student
+        cpu = time.thread_time()
+        staged = self.scratch / "staging" / student / self.assignment
+        staged.mkdir(parents=True, exist_ok=True)
+        apply_execution(item.nb, execution)
+        summary = apply_verdicts(item.nb, self.assignment, item.verdicts, self.grader.curriculum)
+        violations = list(execution.get("violations", []))
+        item.nb.metadata["autograder"].update(sandboxed=self.grader.sandboxed, exercises=summary,
+                                              notebook_violations=violations)
+        write_atomically(staged / item.path.name, nbformat.writes(item.nb))
+        timing = self.timings[student]
+        timing["client_cpu"] += time.thread_time() - cpu
+        timing["execute"] += execution["seconds"]
+        timing["violations"] += violations + [v for ex in summary.values() for v in ex.get("violations", [])]
+        self.left[student] -= 1
+        if self.left[student] == 0:
+            left = self.grader.student_done(student)
+            if left:
+                timing["violations"].append(f"{left} process{'es' if left > 1 else ''} left in the "
+                                            "student's cgroup (killed)")
+            self._close(student)
+
+    def _lost(self, exc):
+        """Every notebook the servers had is tried once more on new ones, then is an error."""
+        for key, item in list(self.in_flight.items()):
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            if self.attempts[key] > 1:
+                self._close(item.student, "error", f"the grading servers died twice while grading it ({exc})")
+            else:
+                self.todo.appendleft(Notebook(item.student, item.path))
+        self.in_flight.clear()
+        self.grader.close()
+        self.grader = self._ready(Grader(self.scratch / "servers", self.settings))
+
+    def _ready(self, grader=None):
+        grader = (grader or Grader(self.scratch / "servers", self.settings)).wait_ready()
+        self._add_stat("server_start", max(grader.ready_seconds().values()))
+        return grader
+
+    def _add_stat(self, key, value):
+        self.stats[key] = round(self.stats.get(key, 0) + value, 3)
+
+    def _close(self, student, status="graded", reason=""):
+        if student in self.results:
+            return
+        seconds = time.monotonic() - self.began.get(student, time.monotonic())
+        timing = self.timings[student]
+        timing["client_cpu"] = round(timing["client_cpu"], 3)
+        self.results[student] = (status, reason, seconds, timing)
+        self.done(student, status, reason)

@@ -1,0 +1,283 @@
+"""Uids and cgroups of the grader's own, so that every process of a student dies with them.
+
+`UidBlock`: a block of uids no other grading run on this machine is using (a lock file per
+block, held for the run). Each process tree the grader starts for a student (a notebook run, a
+candidate) gets a uid of its own from the block: its processes can signal, trace or read
+nothing of anyone else's, and a `kill(-1)` from that uid ends them all, `setsid` or not.
+
+`Cgroups`: one cgroup per student, made and removed by the grader under a folder of its own
+(`autograder-<pid>-<n>`) in each cgroup v1 controller it can write (pids, memory, freezer), or
+under the cgroup v2 root: a limit on processes and on memory (the student's tmpfs files
+included), and, when the student is done, freeze, kill, remove. Groups the grader did not
+create are never touched. Where the machine allows none of this, `available` is False and the
+uid sweeps do the killing alone.
+"""
+
+import fcntl
+import itertools
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+FIRST_UID = 200_000
+BLOCK = 4096
+BLOCKS = 256
+V1 = Path("/sys/fs/cgroup")
+CONTROLLERS = ("pids", "memory", "freezer")
+_serial = itertools.count()
+
+
+class UidBlock:
+    """A block of BLOCK uids reserved for this run (None when not root: no uid changes)."""
+
+    def __init__(self):
+        self.lock, self.first = None, None
+        self.free, self.next = [], 1
+        if os.geteuid() != 0:
+            return
+        folder = Path(tempfile.gettempdir()) / "autograder-uids"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for block in range(BLOCKS):
+            fd = os.open(folder / f"block-{block}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.lock, self.first = fd, FIRST_UID + block * BLOCK
+            return
+        raise RuntimeError("every block of grading uids is in use")
+
+    @property
+    def judge_uid(self):
+        return self.first  # the first of the block; students get the others
+
+    def take(self):
+        if self.first is None:
+            return None
+        if self.free:
+            return self.free.pop()
+        if self.next >= BLOCK:
+            raise RuntimeError("out of grading uids")
+        uid, self.next = self.first + self.next, self.next + 1
+        return uid
+
+    def give_back(self, uid):
+        if uid is not None:
+            self.free.append(uid)
+
+    def close(self):
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
+
+def _uids_of_processes():
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+            if not status["State"].strip().startswith(("Z", "X")):
+                found[int(entry.name)] = int(status["Uid"].split()[0])
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+    return found
+
+
+def orphans():
+    """{pid: uid} of live processes under grading uids whose block no grading run holds:
+    whatever a finished run left behind (there should never be any)."""
+    folder = Path(tempfile.gettempdir()) / "autograder-uids"
+    out = {}
+    for pid, uid in _uids_of_processes().items():
+        if not FIRST_UID <= uid < FIRST_UID + BLOCKS * BLOCK:
+            continue
+        lock = folder / f"block-{(uid - FIRST_UID) // BLOCK}.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            out[pid] = uid
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            out[pid] = uid  # nobody holds its block: nobody is grading with it
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+    return out
+
+
+def kill_uid(uid):
+    """Kill every process of `uid` on the machine (from outside any sandbox); how many."""
+    if uid is None or os.geteuid() != 0:
+        return 0
+    found = 0
+    for _ in range(5):
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+                if int(status["Uid"].split()[0]) == uid and not status["State"].strip().startswith(("Z", "X")):
+                    pids.append(int(entry.name))
+            except (OSError, ValueError, KeyError, IndexError):
+                continue
+        if not pids:
+            break
+        found = max(found, len(pids))
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.05)
+    return found
+
+
+def remove_stale():
+    """Remove the empty groups of grading runs that died without removing them (their name
+    says which process made them, and it is gone); nothing else is touched."""
+    for parent in [V1 / c for c in CONTROLLERS] + [V1]:
+        for group in parent.glob("autograder-*-*"):
+            try:
+                pid = int(group.name.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if Path(f"/proc/{pid}").exists():
+                continue
+            for sub in sorted(group.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+                try:
+                    if not (sub / "cgroup.procs").read_text().split():
+                        sub.rmdir()
+                except OSError:
+                    pass
+
+
+class Cgroups:
+    """Per-student cgroups under a folder of this run's own (see the module docstring)."""
+
+    def __init__(self, memory_bytes=None, processes=512):
+        self.memory_bytes, self.processes = memory_bytes, processes
+        self.version, self.roots, self.students = None, [], {}
+        if os.geteuid() != 0:
+            return
+        remove_stale()
+        name = f"autograder-{os.getpid()}-{next(_serial)}"
+        try:
+            if all(os.access(V1 / c, os.W_OK) and (V1 / c / "cgroup.procs").exists() for c in CONTROLLERS):
+                for c in CONTROLLERS:
+                    (V1 / c / name).mkdir()
+                    self.roots.append(V1 / c / name)
+                self.version = 1
+            elif (V1 / "cgroup.controllers").exists() and os.access(V1, os.W_OK):
+                wanted = {"pids", "memory"} & set((V1 / "cgroup.controllers").read_text().split())
+                root = V1 / name
+                root.mkdir()
+                self.roots.append(root)
+                (root / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in sorted(wanted)))
+                self.version = 2
+        except OSError:
+            self.close()
+            self.version, self.roots = None, []
+
+    @property
+    def available(self):
+        return self.version is not None
+
+    def binds(self):
+        """Folders a sandboxed server must be able to write to put children in these groups."""
+        return [str(r) for r in self.roots]
+
+    def student(self, key):
+        """The cgroup folders of student `key` (made on first use), one per controller."""
+        if not self.available:
+            return []
+        if key in self.students:
+            return self.students[key]
+        slug = "".join(ch if ch.isalnum() else "_" for ch in key)[:60] + f"-{len(self.students)}"
+        paths = []
+        try:
+            for root in self.roots:
+                path = root / slug
+                path.mkdir()
+                paths.append(path)
+                self._limit(path, root)
+        except OSError:
+            for path in paths:
+                self._remove(path)
+            paths = []
+        self.students[key] = [str(p) for p in paths]
+        return self.students[key]
+
+    def _limit(self, path, root):
+        if self.version == 1:
+            controller = root.parent.name
+            if controller == "pids":
+                (path / "pids.max").write_text(str(self.processes))
+            elif controller == "memory" and self.memory_bytes:
+                (path / "memory.limit_in_bytes").write_text(str(self.memory_bytes))
+        else:
+            if (path / "pids.max").exists():
+                (path / "pids.max").write_text(str(self.processes))
+            if self.memory_bytes and (path / "memory.max").exists():
+                (path / "memory.max").write_text(str(self.memory_bytes))
+
+    def tasks(self, key):
+        pids = set()
+        for path in self.students.get(key, ()):
+            try:
+                pids |= {int(p) for p in Path(path, "cgroup.procs").read_text().split()}
+            except OSError:
+                pass
+        return pids
+
+    def end(self, key):
+        """Kill whatever is left in student `key`'s groups and remove them; how many were left."""
+        paths = self.students.pop(key, None)
+        if not paths:
+            return 0
+        self.students[key] = paths
+        left = self.tasks(key)
+        if left:
+            freezer = next((Path(p) for p in paths if "/freezer/" in p), None)
+            if freezer is not None:
+                (freezer / "freezer.state").write_text("FROZEN")
+            for _ in range(50):
+                pids = self.tasks(key)
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                if freezer is not None:
+                    (freezer / "freezer.state").write_text("THAWED")
+                time.sleep(0.02)
+        for path in self.students.pop(key):
+            self._remove(Path(path))
+        return len(left)
+
+    @staticmethod
+    def _remove(path):
+        for _ in range(100):
+            try:
+                path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+
+    def close(self):
+        for key in list(self.students):
+            self.end(key)
+        for root in self.roots:
+            self._remove(root)
+        self.roots = []

@@ -1,0 +1,257 @@
+"""Synthetic classes built from the sample files: honest, wrong, faulty and hostile submissions.
+
+The code students "wrote" lives outside the package, in `samples/` (`solutions/<assignment>.py`:
+the instructor's solution cells, correct alternatives, typical mistakes; `attacks.py`: attacks
+on the grader). This module only assembles notebooks from them:
+
+- `SAMPLE_CLASS`: the demo class of 01_tensor_ops, shipped in `samples/01_tensor_ops/`
+  (`python -m autograder.instructor.samples` rewrites it) and graded by `python -m autograder
+  demo` and by the tests, with the verdict each student must get;
+- `mixed_class(n)`: a realistic class for the benchmark and bulk tests;
+- `attack_notebook`: the release with one attack in every solution cell, or beside them.
+"""
+
+import json
+import runpy
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+from .sandbox import PROJECT_ROOT
+
+ASSIGNMENT = "01_tensor_ops"
+SAMPLES = PROJECT_ROOT / "samples"
+
+
+def solutions(assignment=ASSIGNMENT):
+    """{"RIGHT": {...}, "ALTERNATIVE": {...}, "WRONG": {...}, "WRONG_SAYS": {...}}: solution cells."""
+    return runpy.run_path(str(SAMPLES / "solutions" / f"{assignment}.py"))
+
+
+def attacks():
+    return runpy.run_path(str(SAMPLES / "attacks.py"))
+
+
+def _cell(source, kind="code"):
+    return nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+
+
+def notebook(release, code, before_tests=(), at_top=(), tests=None, markdown=()):
+    """The release notebook with solution cells replaced by `code` ({exercise id: source}),
+    cells inserted before the first test cell or at the top, markdown cells at the top, test
+    cells replaced ('blank') or dropped ('delete')."""
+    nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in code:
+            cell.source = code[meta["grade_id"]]
+    first_test = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade"))
+    nb.cells[first_test:first_test] = [_cell(s) for s in before_tests]
+    nb.cells[0:0] = [_cell(s) for s in at_top] + [_cell(s, "markdown") for s in markdown]
+    if tests == "blank":
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                cell.source = "pass"
+    elif tests == "delete":
+        nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:03d}"
+    return nb
+
+
+def exercise_names(curriculum, assignment):
+    from .curriculum import defined_name
+    return {ex: defined_name(entry["signature"]) for ex, entry in curriculum[assignment].items()}
+
+
+def attack_notebook(release, assignment, curriculum, attack):
+    """The release with `attack` (a name from samples/attacks.py) in every solution cell, or
+    added beside the untouched stubs."""
+    found = attacks()
+    if attack in found["SOLUTION_ATTACKS"]:
+        names = exercise_names(curriculum, assignment)
+        return notebook(release, {ex: found["solution_cell"](attack, name) for ex, name in names.items()})
+    cells = found["ELSEWHERE_ATTACKS"][attack]
+    markdown = [found["MARKDOWN_SCRIPT"]] if attack == "script_in_feedback" else []
+    return notebook(release, {}, before_tests=cells, markdown=markdown)
+
+
+# student -> (what the submission does, recipe, expected verdict per exercise)
+# A recipe: "base" (a set of solution cells from samples/solutions), "replace" ({exercise: a set
+# name, an attack name or literal code}), cells "at_top"/"before_tests" (attack names or code),
+# "tests" ('blank'/'delete'), "markdown". A verdict is the status the grader must give ('pass'
+# = full marks, anything else = 0); "all:STATUS" for every exercise.
+SAMPLE_CLASS = {
+    "ada": ("the instructor's solutions", {"base": "RIGHT"}, {}),
+    "ben": ("correct in other ways than the reference", {"base": "ALTERNATIVE"}, {}),
+    "cho": ("two typical mistakes (column sums, a copy instead of a view)",
+            {"base": "RIGHT", "replace": {"row_normalize": "WRONG", "batch_flatten": "WRONG"}},
+            {"row_normalize": "fail", "batch_flatten": "fail"}),
+    "dan": ("submitted the release untouched", {"base": None}, "all:fail"),
+    "eve": ("wrong answers, torch.allclose, Tensor.__eq__ and builtins patched to agree",
+            {"base": "WRONG", "at_top": ["COMPARISON_PATCHES"]}, "all:fail"),
+    "fay": ("wrong answers, an IPython input transformer and a patched compile() that blank cells",
+            {"base": "WRONG", "before_tests": ["REWRITE_CELLS"]}, "all:fail"),
+    "gus": ("wrong answers, test cells replaced by `pass`", {"base": "WRONG", "tests": "blank"}, "all:fail"),
+    "hal": ("wrong answers, test cells deleted", {"base": "WRONG", "tests": "delete"}, "all:fail"),
+    "ivy": ("returns a tensor subclass that says yes to every comparison",
+            {"base": "RIGHT", "replace": {"row_normalize": "fake_tensor"}}, {"row_normalize": "tampering"}),
+    "jon": ("looks for the solutions, the hidden checks and the gradebook on disk",
+            {"base": "RIGHT", "replace": {"row_normalize": "read_secrets"}}, {"row_normalize": "fail"}),
+    "kim": ("kills its process with os._exit inside batch_flatten",
+            {"base": "RIGHT", "replace": {"batch_flatten": "exit_in_call"}}, {"batch_flatten": "crashed"}),
+    "lee": ("an infinite loop in max_per_row", {"base": "RIGHT", "replace": {"max_per_row": "hang"}},
+            {"max_per_row": "timeout"}),
+    "mia": ("asks for 64 GB in outer_sum",
+            {"base": "RIGHT", "replace": {"outer_sum": "def outer_sum(a, b):\n    big = torch.ones(2 ** 34)\n"
+                                                       "    return a[:, None] + b[None, :] + big[0] * 0"}},
+            {"outer_sum": "fail"}),
+    "ned": ("correct, but floods the output and warns on stderr",
+            {"base": "RIGHT", "replace": {"row_normalize": "import warnings\ndef row_normalize(x):\n"
+                                          "    warnings.warn('a harmless warning')\n"
+                                          "    return x / x.sum(dim=1, keepdim=True)"},
+             "before_tests": ["print('spam ' * 400_000)", "import sys\nprint('noise', file=sys.stderr)"]}, {}),
+    "oli": ("correct, plus cells that raise SystemExit and KeyboardInterrupt",
+            {"base": "RIGHT", "before_tests": ["raise SystemExit(3)", "raise KeyboardInterrupt"]}, {}),
+    "pam": ("correct, plants json.py and friends, links to the gradebook, writes over it",
+            {"base": "RIGHT", "at_top": ["PLANT_FILES"]}, {}),
+    "quin": ("every solution left as the stub; forges verdicts on every descriptor elsewhere",
+             {"base": None, "before_tests": ["FORGE_EVERYWHERE"]}, "all:fail"),
+    "rex": ("forges the judge's messages on every descriptor from outer_sum's cell, then exits",
+            {"base": "RIGHT", "replace": {"outer_sum": "forged_verdicts"}}, {"outer_sum": "tampering"}),
+    "sam": ("walks stack frames and the heap for the expected values in pairwise_sq_dists",
+            {"base": "RIGHT", "replace": {"pairwise_sq_dists": "frame_walker"}}, {"pairwise_sq_dists": "fail"}),
+    "tia": ("correct, but a cell closes every pipe and sleeps", {"base": "RIGHT", "before_tests": ["CLOSE_PIPES_AND_SLEEP"]}, {}),
+    "uma": ("correct, but leaves daemons behind (setsid, sleep)", {"base": "RIGHT", "at_top": ["FORK_AND_FLEE"]}, {}),
+    "vic": ("correct, with script tags in its outputs and markdown",
+            {"base": "RIGHT", "before_tests": ["SCRIPT_IN_FEEDBACK"], "markdown": ["MARKDOWN_SCRIPT"]}, {}),
+}
+HONEST = ["ada", "ben", "cho", "ned", "oli", "pam", "tia", "uma", "vic"]
+RENAMED = {"ben": f"Copy of {ASSIGNMENT}", "cho": f"{ASSIGNMENT} (1)"}
+
+
+def _resolve(piece, ex_name, sols, found):
+    if piece in sols:
+        return sols[piece]
+    if piece in found["SOLUTION_ATTACKS"]:
+        return found["solution_cell"](piece, ex_name)
+    return piece
+
+
+def build_notebook(release, recipe, curriculum, assignment=ASSIGNMENT):
+    sols, found = solutions(assignment), attacks()
+    names = exercise_names(curriculum, assignment)
+    code = dict(sols[recipe["base"]]) if recipe.get("base") else {}
+    for ex, piece in recipe.get("replace", {}).items():
+        code[ex] = sols[piece][ex] if piece in sols else _resolve(piece, names[ex], sols, found)
+    cell = lambda key: found.get(key, key)  # noqa: E731  (a cell from attacks.py, or code)
+    return notebook(release, code, before_tests=[cell(k) for k in recipe.get("before_tests", ())],
+                    at_top=[cell(k) for k in recipe.get("at_top", ())], tests=recipe.get("tests"),
+                    markdown=[found.get(k, k) for k in recipe.get("markdown", ())])
+
+
+def expected_verdicts(student, exercises):
+    _, _, expected = SAMPLE_CLASS[student]
+    if isinstance(expected, str):
+        return {ex: expected.split(":")[1] for ex in exercises}
+    return {ex: expected.get(ex, "pass") for ex in exercises}
+
+
+def build_notebooks(release, curriculum=None):
+    from .curriculum import table
+    curriculum = curriculum or table()
+    return {student: build_notebook(release, recipe, curriculum) for student, (_, recipe, _) in SAMPLE_CLASS.items()}
+
+
+LOOPS = "def {name}(*args):\n    while True:\n        pass"
+RAISES = "def {name}(*args):\n    raise ValueError('not finished')"
+UNDEFINED = "def {name}(*args):\n    return helper(*args)"
+SYNTAX = "def {name}(*args)\n    return 1"
+
+
+def mixed_class(n, assignment=ASSIGNMENT, curriculum=None):
+    """A class of `n` for benchmarks and bulk tests: student -> (kind, {exercise: code}).
+
+    Fixed by position: about half correct (written two ways), a quarter partly wrong, one in
+    ten with an exercise that raises, misses a name or has a syntax error, one in fifteen with
+    an infinite loop, and the last one untouched."""
+    from .curriculum import table
+    curriculum = curriculum or table()
+    sols = solutions(assignment)
+    names = exercise_names(curriculum, assignment)
+    exercises = list(names)
+    count = len(exercises)
+    students = {}
+    for i in range(n):
+        kind = ("untouched" if i == n - 1 else "loops" if i % 15 == 7 else
+                "errors" if i % 10 == 3 else "partly wrong" if i % 4 == 1 else "correct")
+        code = {ex: (sols["RIGHT"] if (i + j) % 2 else sols["ALTERNATIVE"])[ex] for j, ex in enumerate(exercises)}
+        if kind == "partly wrong":
+            for ex in exercises[i % count:i % count + 2]:
+                code[ex] = sols["WRONG"][ex]
+        elif kind == "errors":
+            broken = exercises[i % count]
+            code[broken] = (RAISES, UNDEFINED, SYNTAX)[i % 3].format(name=names[broken])
+        elif kind == "loops":
+            looping = exercises[i % count]
+            code[looping] = LOOPS.format(name=names[looping])
+        elif kind == "untouched":
+            code = {}
+        students[f"s{i:03d}"] = (kind, code)
+    return students
+
+
+def write_inbox(release_path, dest):
+    """One folder per student holding their notebook, plus a README saying who is who."""
+    release = nbformat.read(str(release_path), as_version=4)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for student, nb in build_notebooks(release).items():
+        (dest / student).mkdir(exist_ok=True)
+        for old in (dest / student).glob("*.ipynb"):
+            old.unlink()
+        name = RENAMED.get(student, ASSIGNMENT)  # as students and LMSs mangle names
+        nbformat.write(nb, str(dest / student / f"{name}.ipynb"))
+    lines = ["# The sample class of 01_tensor_ops", "",
+             "Generated by `python -m autograder.instructor.samples` from `samples/solutions/` and "
+             "`samples/attacks.py`; graded by `python -m autograder demo`.", "",
+             "| student | submission | verdicts the grader must give |", "|---|---|---|"]
+    for s, (what, _, expected) in SAMPLE_CLASS.items():
+        shown = expected if isinstance(expected, str) else (
+            ", ".join(f"{k}: {v}" for k, v in expected.items()) or "all pass")
+        lines.append(f"| {s} | {what} | {shown} |")
+    (dest / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def run_demo(into, workers=None):
+    """Copy the course into `into`, collect and grade the sample class, write the report."""
+    from .collect import collect
+    from .grading import grade, make_api, write_log
+    from .report import build_report
+
+    into = Path(into).resolve()
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    for name in ("source", "release"):
+        shutil.copytree(PROJECT_ROOT / name, into / name)
+    shutil.copy(PROJECT_ROOT / "nbgrader_config.py", into / "nbgrader_config.py")
+    with open(into / "nbgrader_config.py", "a") as f:  # shorter limits: the demo's loop ends sooner
+        f.write("\nc.SafeExecute.timeout = 20\nc.VerifyExercises.time_limit = 20\n")
+    inbox = SAMPLES / ASSIGNMENT
+    print(collect(inbox, into, ASSIGNMENT, [ASSIGNMENT]).summary())
+    outcomes = grade(into, ASSIGNMENT, workers=workers)
+    write_log(into, ASSIGNMENT, outcomes)
+    make_api(into).generate_feedback(ASSIGNMENT, force=True)
+    report = build_report(into, ASSIGNMENT, into / "reports" / ASSIGNMENT,
+                          grading_log={s: vars(o) for s, o in outcomes.items()})
+    print(f"\nreport:   {report}\nfeedback: {into / 'feedback'}")
+    return 0
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES / ASSIGNMENT
+    write_inbox(PROJECT_ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", target)
+    print(f"wrote {target}")

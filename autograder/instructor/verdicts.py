@@ -1,0 +1,108 @@
+"""From a notebook to the judge's work, and from the judge's verdicts back to the test cells.
+
+`build_job` collects, per exercise, what its candidate loads: the instructor's setup cells
+(locked cells, restored from the gradebook by nbgrader), the import lines found in the
+student's other cells, and that exercise's solution cell (after those it depends on). Nothing
+else the student wrote is loaded.
+
+`apply_verdicts` rewrites each graded test cell so that nbgrader's scoring (an error output
+scores 0) follows the verdict: a passing exercise keeps its outputs minus errors and stderr (no
+false zeros from warnings, or from the hidden block, which cannot import the judge when graded)
+and says it passed; any other verdict shows its message, never the hidden tests' code.
+"""
+
+import ast
+
+import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
+
+from .curriculum import defined_name, exercise_of
+
+ENAMES = {"fail": "CheckFailed", "error": "SolutionError", "tampering": "Tampering",
+          "timeout": "Timeout", "crashed": "Crashed"}
+
+
+def nbgrader_meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def to_python(source):
+    """IPython syntax (magics, !shell) as plain Python, so a candidate can compile it."""
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:
+        return source
+
+
+def top_level_imports(source):
+    try:
+        tree = ast.parse(to_python(source))
+    except SyntaxError:
+        return []
+    return [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def build_job(nb, assignment, curriculum):
+    """({exercise id: {setup, imports, solutions}}, {exercise id: verdict}) for `nb`: the
+    candidates to start, and the verdicts already known (a missing solution cell)."""
+    exercises = curriculum.get(assignment, {})
+    setup, imports, solutions = [], [], {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = nbgrader_meta(cell)
+        if meta.get("grade"):
+            continue  # test cells never run in a candidate
+        if meta.get("solution") and meta.get("grade_id") in exercises:
+            solutions.setdefault(meta["grade_id"], to_python(cell.source))
+        elif meta.get("locked"):
+            setup.append(to_python(cell.source))  # instructor's cells, restored by nbgrader
+            continue
+        imports += [line for line in top_level_imports(cell.source) if line not in imports]
+    jobs, known = {}, {}
+    for ex_id, entry in exercises.items():
+        needed = [*entry.get("depends", ()), ex_id]
+        missing = [cell for cell in needed if cell not in solutions]
+        if missing:
+            known[ex_id] = {"status": "error", "violations": [],
+                            "message": f"the notebook has no solution cell {missing[0]!r} (its "
+                                       f"nbgrader metadata was removed or changed), so "
+                                       f"{defined_name(exercises[missing[0]]['signature'])} cannot be checked"}
+            continue
+        jobs[ex_id] = {"setup": setup, "imports": imports,
+                       "solutions": [[cell, solutions[cell]] for cell in needed]}
+    return jobs, known
+
+
+def error_output(ename, message):
+    return nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+def apply_verdicts(nb, assignment, verdicts, curriculum):
+    """Make each graded test cell's outputs agree with its exercise's verdict; returns a summary
+    {exercise id: {status, message, violations}} that is also stored in the cells' metadata."""
+    summary = {}
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or not meta.get("grade"):
+            continue
+        ex_id = exercise_of(meta.get("grade_id", ""), assignment, curriculum)
+        verdict = verdicts.get(ex_id)
+        if verdict is None:
+            continue
+        status, message = verdict["status"], verdict.get("message", "")
+        if status == "pass":
+            cell.outputs = [o for o in cell.outputs if o.output_type != "error"
+                            and not (o.output_type == "stream" and o.name == "stderr")]
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stdout", text=f"✓ {ex_id}: the hidden tests passed.\n"))
+        else:
+            cell.outputs = [error_output(ENAMES[status], message)]
+        cell.metadata["autograder"] = {"exercise": ex_id, "status": status, "message": message[:4000],
+                                       "violations": list(verdict.get("violations", []))}
+        summary[ex_id] = cell.metadata["autograder"]
+    for ex_id, verdict in verdicts.items():  # an exercise whose test cells are all gone
+        summary.setdefault(ex_id, {"exercise": ex_id, "status": verdict["status"],
+                                   "message": verdict.get("message", "")[:4000],
+                                   "violations": list(verdict.get("violations", []))})
+    return summary

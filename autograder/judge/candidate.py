@@ -1,0 +1,231 @@
+"""The judge's handle on a candidate: requests out, decoded answers back.
+
+`Candidate` is what checks talk to. It sends the judge's inputs (`TensorInput`, `Spec`, plain
+values, objects the candidate described before) and decodes every answer with `seen.decode`;
+student code that raised comes back as `Raised`, a candidate that died, stopped answering or
+broke the protocol as `Lost`. Two transports:
+
+- `Remote`: a socket to a candidate process (grading);
+- `Local`: an in-process candidate over the same encoding, for the instructor's own notebook
+  and for fast tests of the checks. It runs student code in this process: never grade with it.
+"""
+
+import torch
+
+from ..candidate import values, wire
+from ..candidate.respond import Responder
+from .seen import Malformed, decode
+
+ANSWER_LIMIT = 64 << 20      # one answer
+TOTAL_LIMIT = 1 << 30        # everything one candidate may send
+
+
+class Raised(Exception):
+    """The student's code raised; `type_name`, `message` and `mro` say what."""
+
+    def __init__(self, info):
+        self.type_name = str(info.get("type", "Exception"))[:200]
+        self.message = str(info.get("message", ""))[:4000]
+        self.mro = [str(n) for n in info.get("mro", [])][:20] if isinstance(info.get("mro"), list) else []
+        self.during = info.get("during")
+        super().__init__(f"{self.type_name}: {self.message}")
+
+    def is_a(self, name):
+        return name == self.type_name or name in self.mro
+
+
+class Missing(Exception):
+    """The name the judge asked for is not defined by the solution cell."""
+
+
+class Lost(BaseException):
+    """The candidate is gone: it died, closed its channel, went silent or sent garbage.
+
+    A BaseException, so that nothing between the request and the verdict (Hypothesis
+    included) mistakes it for a wrong answer and keeps asking a dead process."""
+
+    def __init__(self, how, detail=""):
+        self.how, self.detail = how, detail  # how: closed, malformed, timeout
+        super().__init__(f"{how}: {detail}" if detail else how)
+
+
+class TensorInput:
+    """A tensor the judge sends: values from a judge-side tensor, made on `device` in the
+    candidate, then `view` ops applied (so it can arrive non-contiguous), with autograd state."""
+
+    def __init__(self, value, device="cpu", view=(), requires_grad=False, grad=None):
+        self.value, self.device, self.view = value, torch.device(device), tuple(view)
+        self.requires_grad, self.grad = requires_grad, grad
+
+    def local(self):
+        """The same tensor, built here the way the candidate builds it (CPU)."""
+        t = self.value.detach().clone()
+        if self.requires_grad:
+            t.requires_grad_(True)
+        for op in self.view:
+            t = values.VIEW_OPS[op[0]](t, *op[1:])
+        return t
+
+
+class Spec(dict):
+    """A fixture for the candidate to build (`autograder.candidate.build`)."""
+
+    def __init__(self, kind, **fields):
+        super().__init__({"$": "spec", "kind": kind, **fields})
+
+
+def encode(value):
+    if isinstance(value, TensorInput):
+        return values.encode_tensor_input(value.value, value.view, value.requires_grad,
+                                          value.grad, value.device)
+    if isinstance(value, Spec):
+        return dict(value)
+    ref = getattr(value, "ref", None)
+    if ref is not None and not isinstance(value, (int, float, str)):
+        return {"$": "ref", "ref": ref}
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, torch.device):
+        return {"$": "device", "device": str(value)}
+    if isinstance(value, torch.dtype):
+        return {"$": "dtype", "dtype": values.DTYPE_NAMES[value]}
+    if isinstance(value, tuple):
+        return {"$": "tuple", "items": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return {"$": "list", "items": [encode(v) for v in value]}
+    if isinstance(value, dict):
+        return {"$": "dict", "items": [[encode(k), encode(v)] for k, v in value.items()]}
+    raise TypeError(f"the judge cannot send a {type(value).__name__}")
+
+
+class Remote:
+    """A candidate process at the other end of socket `fd`."""
+
+    def __init__(self, fd, timeout=None):
+        self.fd, self.timeout = fd, timeout
+        self.reader = wire.Reader(limit=ANSWER_LIMIT, total=TOTAL_LIMIT)
+
+    def receive(self):
+        try:
+            return wire.receive(self.fd, self.reader, self.timeout)
+        except wire.Closed:
+            raise Lost("closed", "the candidate process ended without answering") from None
+        except wire.Malformed as exc:
+            raise Lost("malformed", str(exc)) from None
+        except TimeoutError:
+            raise Lost("timeout", "the candidate did not answer in time") from None
+        except OSError as exc:
+            raise Lost("closed", str(exc)) from None
+
+    def request(self, message):
+        try:
+            wire.send(self.fd, message)
+        except OSError as exc:
+            raise Lost("closed", f"the candidate stopped listening ({exc.strerror})") from None
+        return self.receive()
+
+    def close(self):
+        try:
+            wire.send(self.fd, {"op": "bye"})
+        except OSError:
+            pass
+
+
+class Local:
+    """An in-process candidate: `namespace` holds the student's definitions."""
+
+    def __init__(self, namespace):
+        self.responder = Responder(namespace)
+
+    def receive(self):
+        return {"ready": True, "problem": None, "defined": sorted(self.responder.namespace)}
+
+    def request(self, message):
+        answer = self.responder.answer(wire.parse(wire.encode(message)[wire.HEADER.size:]))
+        return wire.parse(wire.encode(answer)[wire.HEADER.size:])
+
+    def close(self):
+        pass
+
+
+class Candidate:
+    """Requests a check makes of the student's code. Every answer is checked and decoded."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.ready = None
+
+    def start(self):
+        """Wait for the candidate to load; returns its hello (with `problem` when the solution
+        cell raised while loading)."""
+        hello = self.transport.receive()
+        if not isinstance(hello, dict) or hello.get("ready") is not True:
+            raise Lost("malformed", "the candidate did not say it was ready")
+        problem = hello.get("problem")
+        if problem is not None and not isinstance(problem, dict):
+            raise Lost("malformed", "a malformed hello")
+        self.ready = hello
+        return hello
+
+    def _ask(self, message):
+        answer = self.transport.request(message)
+        if not isinstance(answer, dict) or len(answer) not in (1, 2):
+            raise Lost("malformed", "an answer that is not one of value, raised, missing")
+        try:
+            if "value" in answer:
+                value = decode(answer["value"])
+                if "args" in answer:
+                    if not isinstance(answer["args"], list):
+                        raise Malformed("arguments after the call")
+                    return value, [decode(a) for a in answer["args"]]
+                return value
+        except Malformed as exc:
+            raise Lost("malformed", str(exc)) from None
+        if len(answer) != 1:
+            raise Lost("malformed", "an answer with extra fields")
+        if isinstance(answer.get("raised"), dict):
+            raise Raised(answer["raised"])
+        if isinstance(answer.get("missing"), str):
+            raise Missing(answer["missing"][:500])
+        raise Lost("malformed", f"an answer the judge did not ask for: {str(answer)[:200]}")
+
+    def call(self, target, *args, after=False, **kwargs):
+        """Call `target` (a name the solution defines, or something the candidate returned,
+        optionally `.attrs`) with the judge's arguments; the decoded result (and, with
+        `after`, the arguments as the call left them)."""
+        message = {"op": "call", "target": self._target(target),
+                   "args": [encode(a) for a in args], "kwargs": {k: encode(v) for k, v in kwargs.items()}}
+        if after:
+            message["after"] = True
+        return self._ask(message)
+
+    def method(self, obj, name, *args, **kwargs):
+        return self.call((obj, name), *args, **kwargs)
+
+    def get(self, obj, attr):
+        return self._ask({"op": "get", "target": self._target((obj, attr))})
+
+    def describe(self, obj):
+        return self._ask({"op": "describe", "ref": obj.ref})
+
+    def make(self, value):
+        """Send `value` (a TensorInput, a Spec...) to be made and kept there; its description."""
+        return self._ask({"op": "make", "value": encode(value)})
+
+    def op(self, name, *args, **kwargs):
+        return self._ask({"op": "op", "name": name, "args": [encode(a) for a in args],
+                          "kwargs": {k: encode(v) for k, v in kwargs.items()}})
+
+    @staticmethod
+    def _target(target):
+        if isinstance(target, str):
+            return {"name": target}
+        if isinstance(target, tuple):
+            base, *attrs = target
+            spec = Candidate._target(base)
+            spec["attrs"] = spec.get("attrs", []) + list(attrs)
+            return spec
+        return {"ref": target.ref}
+
+    def close(self):
+        self.transport.close()

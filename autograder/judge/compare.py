@@ -1,0 +1,137 @@
+"""Compare what a candidate returned with the judge's reference, and say what went wrong.
+
+The judge's process never runs student code, so references are plain torch in float64 on the
+CPU and comparisons are torch's own. Every failure raises `CheckFailed` with the input, the
+expected and the returned value, and, when the returned value matches one of the exercise's
+known mistakes, what that mistake was.
+"""
+
+import torch
+
+from .seen import SeenTensor
+
+
+class CheckFailed(AssertionError):
+    """The submission's behaviour is wrong; the message says which input, what was expected,
+    what came back, and the likely misconception."""
+
+
+class Tampering(CheckFailed):
+    """The submission answered with something only a cheat would send (a tensor subclass that
+    agrees with anything, a forged answer): no points for the exercise."""
+
+    def __init__(self, what):
+        super().__init__(f"Tampering detected: {what}. The grader does not accept it as an "
+                         "answer, so this exercise gets no points.")
+
+
+DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64",
+               torch.float16: "float16", torch.bfloat16: "bfloat16", torch.int32: "int32",
+               torch.bool: "bool"}
+
+
+def dtype_name(dtype):
+    return DTYPE_NAMES.get(dtype, str(dtype).replace("torch.", ""))
+
+
+def fmt(values, digits=4):
+    """Nested numbers (or a tensor) printed like a tensor's values, short enough for a message."""
+    if isinstance(values, torch.Tensor):
+        values = values.tolist()
+    if isinstance(values, (list, tuple)):
+        return "[" + ", ".join(fmt(v, digits) for v in values) + "]"
+    if isinstance(values, bool) or isinstance(values, int):
+        return str(values)
+    if isinstance(values, float):
+        if values != values:
+            return "nan"
+        return f"{values:.{digits}g}"
+    return str(values)
+
+
+def fmt_shape(shape):
+    shape = tuple(shape)
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def as_tensor(values):
+    return values if isinstance(values, torch.Tensor) else torch.tensor(values, dtype=torch.float64)
+
+
+def close(got, expected, rtol, atol):
+    """Same shape and values within tolerance (float64 comparison; NaN never matches)."""
+    got, expected = as_tensor(got), as_tensor(expected)
+    if tuple(got.shape) != tuple(expected.shape):
+        return False
+    if not got.dtype.is_floating_point and not expected.dtype.is_floating_point and not got.is_complex():
+        return bool(torch.equal(got.to(torch.int64), expected.to(torch.int64)))
+    return bool(torch.allclose(got.to(torch.float64), expected.to(torch.float64), rtol=rtol, atol=atol))
+
+
+def require_tensor(got, what, context=""):
+    """`got` must be a plain tensor as the candidate described it."""
+    prefix = f"{context}\n" if context else ""
+    if isinstance(got, SeenTensor):
+        if got.kind == "subclass":
+            raise Tampering(f"{what} is a {got.type_name.rsplit('.', 1)[-1]}, a subclass of "
+                            "torch.Tensor, not a plain tensor")
+        if got.values is None:
+            raise CheckFailed(f"{prefix}{what} is too large to check ({fmt_shape(got.shape)}).")
+        return got
+    kind = getattr(got, "type_name", type(got).__name__)
+    raise CheckFailed(f"{prefix}{what} should be a torch.Tensor, but it is a "
+                      f"{kind.rsplit('.', 1)[-1]}: {short(got)}")
+
+
+def short(value):
+    text = repr(value.values.tolist()) if isinstance(value, SeenTensor) else repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+SAME_DTYPE = ("(the dtype of the input). Avoid creating tensors with a fixed dtype or converting "
+              "with .float()/.double().")
+SAME_DEVICE = ("(the device of the input). Create new tensors with device=x.device (or "
+               "torch.zeros_like(x), x.new_zeros(...)), or compute from the inputs directly.")
+
+
+def expect_tensor(got, expected, *, context, dtype, device, rtol=0.0, atol=0.0, mistakes=(),
+                  what="the result", dtype_reason=SAME_DTYPE):
+    """Check `got` (decoded) against `expected` (a judge-side tensor or nested numbers):
+    a plain tensor, then shape, dtype, device and values, in that order.
+
+    `mistakes` are (values, explanation) pairs: when `got` matches one (shape and values), its
+    explanation is added to the message."""
+    got = require_tensor(got, what, context)
+    expected = as_tensor(expected)
+    if got.shape != tuple(expected.shape):
+        problem = f"{what} has shape {fmt_shape(got.shape)}, expected {fmt_shape(expected.shape)}"
+        raise CheckFailed(message(context, problem, expected, got.values,
+                                  diagnose(got.values, mistakes, 1e-4, 1e-4)))
+    if got.dtype != dtype:
+        raise CheckFailed(f"{context}\n{what} has dtype {got.dtype_name}, expected "
+                          f"{dtype_name(dtype)} {dtype_reason}")
+    if not same_device(got.device, device):
+        raise CheckFailed(f"{context}\n{what} is on {got.device}, expected {device} {SAME_DEVICE}")
+    if not close(got.values, expected, rtol, atol):
+        raise CheckFailed(message(context, f"{what} has the wrong values", expected, got.values,
+                                  diagnose(got.values, mistakes, rtol, atol)))
+    return got
+
+
+def same_device(a, b):
+    a, b = torch.device(a), torch.device(b)
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
+
+
+def diagnose(got_values, mistakes, rtol, atol):
+    for values, explanation in mistakes:
+        if values is not None and close(got_values, values, rtol, atol):
+            return explanation
+    return None
+
+
+def message(context, problem, expected, got, hint=None):
+    lines = [context, f"{problem}.", f"  expected: {fmt(expected)}", f"  got:      {fmt(got)}"]
+    if hint:
+        lines.append(f"Likely mistake: {hint}")
+    return "\n".join(line for line in lines if line)

@@ -1,0 +1,258 @@
+"""01_tensor_ops: row_normalize, outer_sum, pairwise_sq_dists, batch_flatten, max_per_row.
+
+Each check runs hand-picked inputs that expose the mistakes students make (a square matrix for
+a reduction without keepdim, a transpose for view, a negative row for a max that starts at 0),
+then property-based inputs.
+"""
+
+import torch
+from hypothesis import strategies as st
+
+from ..declare import Assignment, Mistake
+from ..properties import matrices, quarters
+
+A = Assignment("01_tensor_ops")
+
+
+def square(x, *rest):
+    return x.shape[0] == x.shape[-1]
+
+
+# --- row_normalize -------------------------------------------------------------------------
+
+NO_KEEPDIM = ("the row sums x.sum(1) have shape (n,), and without keepdim=True they broadcast "
+              "along the last dimension: entry (i, j) is divided by the sum of row j, which is "
+              "silently wrong on a square matrix. Use x.sum(dim=1, keepdim=True) (or .unsqueeze(1)).")
+
+POSITIVE_MATRICES = matrices(values=quarters(0.25, 10))
+
+A.tensor_function(
+    "row_normalize", "def row_normalize(x)",
+    cases=[
+        ([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]],),
+        ([[1.0, 2.0, 1.0], [3.0, 3.0, 6.0], [2.0, 0.5, 1.5]],),  # square: a missing keepdim is silent
+        ([[2.0, 6.0]],),
+        ([[4.0], [0.5]],),
+        ([[-1.0, 3.0, 2.0], [5.0, -2.0, 1.0]],),
+    ],
+    strategy=POSITIVE_MATRICES,
+    reference=lambda x: x / x.sum(1, keepdim=True),
+    mistakes=[
+        Mistake(lambda x: x / x.sum(1), NO_KEEPDIM, when=square),
+        Mistake(lambda x: x / x.sum(0, keepdim=True),
+                "you divided by the column sums (x.sum(0), reducing over dim 0); a row's entries "
+                "run along dim 1, so sum over dim=1."),
+        Mistake(lambda x: x / x.sum(),
+                "you divided by the sum of all entries (x.sum() with no dim); sum each row with dim=1."),
+        Mistake(lambda x: x / x.max(1, keepdim=True).values,
+                "you divided by the row maximum; divide by the row sum."),
+        Mistake(lambda x: x / x.abs().sum(1, keepdim=True),
+                "you divided by the sum of absolute values (an L1 norm, as F.normalize(x, p=1) "
+                "does); that differs from the row sum when a row has negative entries."),
+    ],
+    raises={"must match the size": NO_KEEPDIM},
+)
+
+
+# --- outer_sum -----------------------------------------------------------------------------
+
+ELEMENTWISE = ("a + b on two 1-D tensors adds them elementwise (or fails when the lengths "
+               "differ). To add every pair, make a a column so it broadcasts against b: "
+               "a[:, None] + b (or a.unsqueeze(1) + b).")
+
+VECTOR_PAIRS = st.tuples(st.lists(quarters(-10, 10), min_size=1, max_size=6),
+                         st.lists(quarters(-10, 10), min_size=1, max_size=6))
+
+A.tensor_function(
+    "outer_sum", "def outer_sum(a, b)",
+    cases=[
+        ([1.0, 2.0], [10.0, 20.0, 30.0]),
+        ([1.0, 2.0, 3.0], [10.0, 20.0, 40.0]),  # square: a transposed result has the right shape
+        ([5.0], [1.0, 2.0, 3.0]),
+        ([1.0, -2.0, 3.0], [4.0]),
+    ],
+    strategy=VECTOR_PAIRS,
+    reference=lambda a, b: a[:, None] + b[None, :],
+    mistakes=[
+        Mistake(lambda a, b: b[:, None] + a[None, :],
+                "the result is transposed: shape (m, n) with out[j, i] = a[i] + b[j]. Put a's "
+                "dimension first: a[:, None] + b[None, :]."),
+        Mistake(lambda a, b: a[:, None] * b[None, :], "you multiplied (an outer product) instead of adding."),
+        Mistake(lambda a, b: a + b, ELEMENTWISE, when=lambda a, b: len(a) == len(b)),
+    ],
+    raises={"must match the size": ELEMENTWISE},
+)
+
+
+# --- pairwise_sq_dists ---------------------------------------------------------------------
+
+ROWWISE = ("a - b subtracts row i of b from row i of a only (and fails when n != m). Insert "
+           "dimensions so that every pair meets: a[:, None, :] - b[None, :, :] has shape (n, m, d); "
+           "then square and sum over the last dimension.")
+
+
+@st.composite
+def point_sets(draw):
+    d = draw(st.integers(1, 4))
+    a = draw(matrices(rows=(1, 5), cols=(d, d)))
+    b = draw(matrices(rows=(1, 5), cols=(d, d)))
+    return a, b
+
+
+def _diffs(a, b):
+    return a[:, None, :] - b[None, :, :]
+
+
+A.tensor_function(
+    "pairwise_sq_dists", "def pairwise_sq_dists(a, b)",
+    cases=[
+        ([[0.0, 0.0], [1.0, 2.0]], [[1.0, 0.0], [0.0, 0.0], [3.0, 4.0]]),
+        ([[1.0, 2.0], [-1.0, 0.5]], [[0.0, 1.0], [2.0, -3.0]]),  # square: a transpose keeps the shape
+        ([[3.0], [-1.0], [0.5]], [[1.0], [2.0]]),
+        ([[10.0, -10.0, 10.0]], [[-10.0, 10.0, -10.0], [10.0, -10.0, 9.5]]),
+    ],
+    strategy=point_sets(),
+    reference=lambda a, b: (_diffs(a, b) ** 2).sum(-1),
+    mistakes=[
+        Mistake(lambda a, b: (_diffs(a, b) ** 2).sum(-1).sqrt(),
+                "these are Euclidean distances (with a square root, like torch.cdist); the "
+                "exercise asks for squared distances."),
+        Mistake(lambda a, b: _diffs(a, b).abs().sum(-1),
+                "you summed absolute differences (L1 distance); square the differences instead."),
+        Mistake(lambda a, b: _diffs(a, b).sum(-1), "you summed the differences without squaring them."),
+        Mistake(lambda a, b: (_diffs(a, b) ** 2).sum(-1).T,
+                "the result is transposed: shape (m, n). Row i must hold the distances from a[i]."),
+        Mistake(lambda a, b: a @ b.T,
+                "these are dot products a @ b.T; the squared distance is |a|^2 + |b|^2 - 2 a.b."),
+        Mistake(lambda a, b: (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - a @ b.T,
+                "the expansion |a|^2 + |b|^2 - 2 a.b is missing its factor 2."),
+        Mistake(lambda a, b: ((a - b) ** 2).sum(-1), ROWWISE, when=lambda a, b: len(a) == len(b)),
+    ],
+    raises={"must match the size": ROWWISE},
+    tolerance={torch.float32: (1e-4, 1e-4), torch.float64: (1e-9, 1e-9)},
+)
+
+
+# --- batch_flatten -------------------------------------------------------------------------
+
+# (shape of the tensor built, how it is made non-contiguous, or None)
+BATCH_FLATTEN_CASES = [
+    ((2, 3, 4), ()),
+    ((1, 3, 2), ()),             # batch of one: squeeze() would drop it
+    ((3, 4), ()),
+    ((2, 1, 3, 1), ()),          # size-1 dimensions
+    ((2, 4, 3), (("transpose", 1, 2),)),
+    ((4, 2, 3), (("transpose", 0, 1),)),
+    ((2, 6, 2), (("slice", 1, None, None, 2),)),
+    ((3, 2), (("transpose", 0, 1),)),
+    ((2, 3, 2, 2), (("permute", (0, 3, 1, 2)),)),
+]
+
+NOT_CONTIGUOUS = ("view() cannot reshape a tensor whose memory is not laid out row by row (a "
+                  "transpose, permutation or strided slice). Use reshape() (or torch.flatten(x, 1)), "
+                  "which returns a view when it can and a copy when it must.")
+SENTINEL = 1000.0
+
+
+@A.exercise("batch_flatten", "def batch_flatten(x)")
+def batch_flatten(t):
+    for shape, view in BATCH_FLATTEN_CASES:
+        base = torch.arange(float(torch.tensor(shape).prod())).reshape(shape) + 0.5
+        x = t.tensor(base, view=view)
+        local = x.local()
+        expected = local.reshape(local.shape[0], -1)
+        ctx = t.context(x=local)
+        if view:
+            ctx += f"\n  (x is not contiguous: made with {view[0][0]})"
+        made = t.candidate.make(x)  # kept in the candidate, to check the view property after
+        out = t.call(made, context=ctx, hints={"view size is not compatible": NOT_CONTIGUOUS})
+        hint = None
+        if getattr(out, "shape", None) == (local.numel(),):
+            hint = ("the batch dimension of size 1 is gone: squeeze() (or flatten()) drops it. "
+                    "Keep dim 0 whatever its size: x.reshape(x.shape[0], -1)." if shape[0] == 1 else
+                    "you flattened the batch dimension too; keep dim 0: "
+                    "x.reshape(x.shape[0], -1) or torch.flatten(x, start_dim=1).")
+        elif getattr(out, "values", None) is not None and out.values.numel() == expected.numel():
+            got_sorted = out.values.flatten().sort().values.to(torch.float64)
+            if torch.equal(got_sorted, expected.flatten().sort().values.to(torch.float64)):
+                hint = ("the values are all there but not in row-major order: did you transpose "
+                        "or permute before flattening, or flatten with the sizes swapped?")
+        mistakes = [(out.values, hint)] if hint and getattr(out, "values", None) is not None else []
+        out = t.expect(out, expected, ctx, mistakes=mistakes)
+        if not view:
+            expect_view(t, out, made, ctx)
+
+
+def expect_view(t, out, x, ctx):
+    """Writing through the result of a contiguous input must change the input."""
+    rows, cols = out.shape
+    b, k = rows - 1, cols - 1
+    t.candidate.op("fill", out, (b, k), SENTINEL)
+    after = t.candidate.describe(x)
+    if after.values is None or after.values.flatten()[b * cols + k].item() != SENTINEL:
+        t.fail(ctx, f"x is contiguous, so the result must be a view of x that shares its memory: "
+                    f"writing {SENTINEL} into result[{b}, {k}] should change x, but x did not change.\n"
+                    "Likely mistake: the result is a copy (from .clone(), torch.tensor(...), a new tensor "
+                    "filled in a loop, or .contiguous() on a copy). x.reshape(x.shape[0], -1), "
+                    "x.view(x.shape[0], -1) and torch.flatten(x, 1) all return views here.")
+
+
+# --- max_per_row ---------------------------------------------------------------------------
+
+MAX_PER_ROW_CASES = [
+    [[1.0, 5.0, 2.0], [7.0, 3.0, 4.0]],
+    [[3.0, 1.0, 2.0], [0.0, 5.0, 4.0], [6.0, 8.0, 7.0]],  # square: column maxima fit the shape
+    [[2.5]],                                               # 1x1: a stray squeeze() shows
+    [[1.0], [3.0]],
+    [[-3.0, -1.0, -2.0], [-0.5, -4.0, -6.0]],              # all negative: a running max must not start at 0
+]
+DISTINCT_ROW_MATRICES = matrices(values=quarters(-10, 10), unique_rows=True)
+
+
+@A.exercise("max_per_row", "def max_per_row(x)", strategies=[DISTINCT_ROW_MATRICES])
+def max_per_row(t):
+    def case(x):
+        xt = t.tensor(x)
+        local = xt.value.to(torch.float64)
+        n = local.shape[0]
+        ctx = t.context(x=x)
+        result = t.call(xt, context=ctx)
+        if hasattr(result, "shape") and not isinstance(result, tuple):
+            t.fail(ctx, f"It returned one tensor of shape {tuple(result.shape)}, but it must return "
+                        "a pair (values, indices). Likely mistake: x.argmax(1) or x.max() gives only "
+                        "one of them; x.max(dim=1) gives both.")
+        if not isinstance(result, tuple) or len(result) != 2:
+            kind = getattr(result, "type_name", type(result).__name__).rsplit(".", 1)[-1]
+            length = f" of length {len(result)}" if isinstance(result, (list, tuple)) else ""
+            t.fail(ctx, f"It must return a tuple (values, indices), but it returned a {kind}{length}."
+                   + (" A list is not a tuple: return (values, indices)." if isinstance(result, list) else ""))
+        values, indices = result
+        if getattr(values, "dtype", None) == torch.int64 and getattr(indices, "dtype", None) != torch.int64:
+            t.fail(ctx, "The pair is in the wrong order: it returned (indices, values); return "
+                        "(values, indices), as x.max(dim=1) does.")
+        row_max, row_arg = local.max(1)
+        squeeze = ("values has shape () for an input with one row: squeeze() (or .item()) dropped "
+                   "the row dimension. Keep shape (n,): x.max(dim=1).values needs no squeeze.")
+        t.expect(values, row_max, ctx, what="values (the row maxima)", mistakes=[
+            (local.max(0).values, "these are the column maxima (dim=0); the maximum of each row is over dim=1."),
+            (row_max[:, None], "keepdim=True keeps shape (n, 1); return shape (n,)."),
+            (row_max.clamp(min=0), "your running maximum starts at 0, so rows whose entries are "
+                                   "all negative come out as 0."),
+            (local.max(), squeeze if n == 1 else "x.max() with no dim is the maximum of the whole "
+                                                 "tensor; use dim=1."),
+        ])
+        t.expect(indices, row_arg, ctx, what="indices (the column of each maximum)", dtype=torch.int64,
+                 dtype_reason="(indices are integers: x.max(dim=1) and x.argmax(dim=1) return int64).",
+                 mistakes=[
+                     (local.argmax(0), "these are the row index of each column's maximum (argmax over "
+                                       "dim=0); use dim=1."),
+                     (row_arg[:, None], "keepdim=True keeps shape (n, 1); return shape (n,)."),
+                     (local.argmax(), "x.argmax() with no dim gives one index into the flattened "
+                                      "tensor; use x.argmax(dim=1) (or x.max(dim=1).indices) for "
+                                      "one column index per row."
+                                      if n > 1 else squeeze.replace("values", "indices")),
+                 ])
+
+    for x in MAX_PER_ROW_CASES:
+        case(x)
+    t.for_all(DISTINCT_ROW_MATRICES, case)

@@ -1,0 +1,196 @@
+"""`python -I -m autograder.judge.server FD`: the judges, in a sandbox of their own.
+
+Started once per grading run. It imports torch, Hypothesis and every exercise's declaration,
+draws every property-based example once (`properties.record`), finds the devices checks run
+on, drops to an unprivileged uid of its own (UID, never a student's), and never runs, imports
+or unpickles anything a student wrote.
+
+Requests arrive on its socket to the command (fd FD): ``judge`` (an exercise to decide, with
+the socket to that exercise's candidate attached) and ``gone`` (the candidate server says the
+candidate has ended). A judge is forked only once its candidate has spoken (or hung up), so
+queued work costs a descriptor, not a process. The judge child runs the check (`run.judge`)
+and writes its verdict on a pipe; the server checks it and sends ``verdict`` to the command.
+A judge that dies or outlives its backstop limit becomes an "error" verdict that says the
+grader failed, never a pass.
+"""
+
+import os
+import sys
+import time
+
+os.environ["OMP_NUM_THREADS"] = "1"  # judges are many and their tensors tiny
+import torch  # before forking: children must not pay for it
+
+from ..candidate import confine, wire
+from ..candidate.serving import Child, Control, Poller
+from . import properties
+from .candidate import Remote
+from .declare import devices_here
+from .exercises import REGISTRY, curriculum, strategies
+from .run import STATUSES, judge
+
+BACKSTOP = 900.0  # seconds a judge may live, whatever its candidate does
+GONE_GRACE = 5.0  # seconds a judge may go on after its candidate has ended
+
+
+class Pending:
+    def __init__(self, request, fd):
+        self.request, self.fd, self.key = request, fd, request["key"]
+        self.gone_at = None
+
+
+class Server:
+    def __init__(self, control, devices):
+        self.control, self.devices = control, devices
+        self.pending, self.judges, self.by_key = {}, {}, {}
+        self.poller = Poller()
+
+    def receive(self):
+        for request, fds in self.control.requests():
+            op = request.get("op") if isinstance(request, dict) else None
+            if op == "judge" and len(fds) == 1 and self.valid(request):
+                item = Pending(request, fds[0])
+                os.set_blocking(item.fd, True)
+                self.pending[item.fd] = item
+            elif op == "gone":
+                self.gone(request.get("key"))
+                for fd in fds:
+                    os.close(fd)
+            else:
+                for fd in fds:
+                    os.close(fd)
+                if isinstance(request, dict) and "key" in request:
+                    self.send_verdict(request["key"], {"status": "error", "grader_error": True,
+                                                       "message": "the grader sent the judge a request it could not read"})
+
+    @staticmethod
+    def valid(request):
+        return (isinstance(request.get("key"), str) and request.get("assignment") in REGISTRY
+                and request.get("exercise") in REGISTRY[request["assignment"]])
+
+    def gone(self, key):
+        for fd, item in list(self.pending.items()):
+            if item.key == key:  # it never spoke: nothing to judge it on
+                del self.pending[fd]
+                os.close(fd)
+                self.send_verdict(key, {"status": "crashed", "lost": "closed",
+                                        "message": "the process running your code ended before answering."})
+        for child in self.judges.values():
+            if child.task.key == key and child.task.gone_at is None:
+                child.task.gone_at = time.monotonic()
+
+    def start(self, item):
+        """Fork the judge for `item`, whose candidate has spoken."""
+        del self.pending[item.fd]
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_fd)
+                confine.keep_only({item.fd, write_fd})
+                confine.prctl(confine.PR_SET_PDEATHSIG, 9)
+                request = item.request
+                verdict = judge(request["assignment"], request["exercise"], Remote(item.fd), self.devices)
+                wire.send(write_fd, verdict)
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        os.close(item.fd)
+        child = Child(item, pid, None, out_fd=read_fd, out_limit=1 << 20)
+        self.judges[pid] = child
+
+    def on_ready(self, ready):
+        for fd in [fd for fd in ready if fd in self.pending]:
+            self.start(self.pending[fd])
+        for child in list(self.judges.values()):
+            if child.out_fd in ready and child.eof_at is None:
+                try:
+                    child.read()
+                except wire.Malformed:
+                    child.kill("the judge sent a malformed verdict")
+            if child.pidfd in ready and child.reap():
+                child.drain()
+                self.finish(child)
+
+    def finish(self, child):
+        del self.judges[child.pid]
+        key = child.task.key
+        verdict = None
+        try:
+            frames = child.reader.frames()
+            verdict = frames[0] if frames else None
+        except wire.Malformed:
+            pass
+        ended = child.how_it_ended()
+        child.close()
+        if not (isinstance(verdict, dict) and verdict.get("status") in STATUSES
+                and isinstance(verdict.get("message"), str)):
+            if child.killed and child.task.gone_at is not None:
+                verdict = {"status": "crashed", "lost": "closed",
+                           "message": "the process running your code ended before answering."}
+            else:
+                verdict = {"status": "error", "grader_error": True,
+                           "message": f"the grader's judge failed ({ended}); please tell the instructor."}
+        self.send_verdict(key, verdict)
+
+    def send_verdict(self, key, verdict):
+        self.control.send({"verdict": key, **verdict})
+
+    def tick(self, now):
+        for child in self.judges.values():
+            if child.exited:
+                continue
+            if now - child.started > BACKSTOP:
+                child.kill("the judge ran past its backstop limit")
+            elif child.task.gone_at is not None and now - child.task.gone_at > GONE_GRACE:
+                child.kill("its candidate had ended")
+
+    def serve(self):
+        while self.control.open or self.pending or self.judges:
+            self.tick(time.monotonic())
+            watch = set(self.pending) | {c.pidfd for c in self.judges.values()}
+            watch |= {c.out_fd for c in self.judges.values() if c.eof_at is None}
+            if self.control.open:
+                watch.add(self.control.fd)
+            self.poller.watch(watch)
+            ready = self.poller.ready(1.0 if self.judges else (None if self.control.open else 0.1))
+            if self.control.outbox:
+                self.control.flush()
+            if self.control.open and self.control.fd in ready:
+                try:
+                    self.receive()
+                except wire.Malformed:
+                    self.control.open = False
+            if not self.control.open and self.pending and not self.judges:
+                for fd, item in list(self.pending.items()):  # the command is gone: nobody to tell
+                    os.close(fd)
+                    del self.pending[fd]
+            self.on_ready(ready)
+
+
+def main():
+    fd = int(sys.argv[1])
+    torch.set_num_threads(1)
+    properties.record(strategies())
+    devices = devices_here()
+    import gc
+    gc.collect()
+    gc.freeze()
+    control = Control(fd)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)
+    started = os.times()
+    control.send({"ready": True, "pid": os.getpid(), "curriculum": curriculum(),
+                  "devices": [str(d) for d in devices]})
+    control.flush(block=True)
+    os.set_blocking(fd, False)
+    Server(control, devices).serve()
+    used = os.times()
+    control.send({"server_cpu": round(used.user + used.system - started.user - started.system, 3),
+                  "children_cpu": round(used.children_user + used.children_system
+                                        - started.children_user - started.children_system, 3)})
+    control.flush(block=True)
+
+
+if __name__ == "__main__":
+    main()
