@@ -309,6 +309,150 @@ def test_ok_prints_a_tick(capsys):
     assert capsys.readouterr().out == "✓ all visible checks passed\n✓ done\n"
 
 
+def test_expect_close_shows_its_hint_for_every_kind_of_difference():
+    expected = torch.tensor([1.0, 2.0])
+    for got in (torch.tensor([[1.0, 2.0]]), expected.double(), torch.tensor([1.0, 3.0])):
+        assert "hint: keepdim" in _failure(checks.expect_close, got, expected, hint="keepdim")
+
+
+def test_expect_pair():
+    values, indices = torch.tensor([1.0]), torch.tensor([0])
+    assert checks.expect_pair((values, indices)) == (values, indices)
+    named = torch.tensor([[1.0, 3.0]]).max(dim=1)
+    assert checks.expect_pair(named) is named  # torch's named tuple is a tuple
+    with pytest.raises(CheckError, match="got one tensor") as info:
+        checks.expect_pair(indices, "max_per_row(x)", ("values", "indices"), hint="argmax gives only indices")
+    assert "(values, indices)" in str(info.value) and "hint: argmax gives only indices" in str(info.value)
+    with pytest.raises(CheckError, match="got a list of length 2"):
+        checks.expect_pair([values, indices])
+    with pytest.raises(CheckError, match="got a tuple of length 3"):
+        checks.expect_pair((values, indices, indices))
+    with pytest.raises(CheckError, match="indices: expected a torch.Tensor"):
+        checks.expect_pair((values, 0), parts=("values", "indices"))
+
+
+def test_expect_unchanged():
+    x = torch.tensor([1.0, 2.0])
+    checks.expect_unchanged(x, x.clone())
+    before = x.clone()
+    x /= 2
+    message = _failure(checks.expect_unchanged, x, before, name="x after f(x)")
+    assert message.startswith("x after f(x): it was modified") and "in-place" in message
+
+
+def test_expect_writes_through_accepts_views_and_restores_the_input():
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    for view in (x.reshape(2, 12), x.view(2, -1), x.flatten(1), x[:, 1], x.t() if x.dim() == 2 else x.transpose(1, 2)):
+        checks.expect_writes_through(view, x)
+        assert torch.equal(x, torch.arange(24.0).reshape(2, 3, 4))  # put back as it was
+
+
+def test_expect_writes_through_rejects_copies():
+    x = torch.arange(6.0).reshape(2, 3)
+    for copy in (x.clone(), x.reshape(2, 3).contiguous().clone(), torch.tensor(x.tolist()), x.t().contiguous()):
+        with pytest.raises(CheckError, match="got a copy") as info:
+            checks.expect_writes_through(copy, x, hint="no clone")
+        assert "hint: no clone" in str(info.value)
+    assert torch.equal(x, torch.arange(6.0).reshape(2, 3))
+    with pytest.raises(CheckError, match="expected a torch.Tensor"):
+        checks.expect_writes_through(x.tolist(), x)
+
+
+def _fn(source):
+    namespace = {"torch": torch}
+    exec(source, namespace)
+    return next(v for k, v in namespace.items() if k.startswith("f"))
+
+
+def test_expect_device_follows_passes_device_aware_code():
+    x = torch.ones(2, 3, dtype=torch.float64)
+    for source in ("def f(x): return x / x.sum(1, keepdim=True)",
+                   "def f(x): return torch.zeros_like(x) + x",
+                   "def f(x): return torch.zeros(x.shape, dtype=x.dtype, device=x.device) + x",
+                   "def f(x): return x.max(dim=1)",
+                   "def f(x): return x.reshape(len(x), -1)"):
+        checks.expect_device_follows(_fn(source), x)
+
+
+@pytest.mark.parametrize("source, shown", [
+    ("def f(x): return torch.zeros(x.shape, dtype=x.dtype) + x", "it mixes devices"),
+    ("def f(x): return torch.zeros(x.shape, dtype=x.dtype)", "wrong device"),
+    ("def f(x): return x.max(1).values, torch.arange(len(x))", "f[1] with inputs on the meta device"),
+])
+def test_expect_device_follows_catches_tensors_left_on_the_cpu(source, shown):
+    with pytest.raises(CheckError) as info:
+        checks.expect_device_follows(_fn(source), torch.ones(2, 3))
+    assert shown in str(info.value) and "device=x.device" in str(info.value)
+
+
+def test_expect_device_follows_skips_code_that_reads_values(capsys):
+    checks.expect_device_follows(_fn("def f(x): return x * float(x[0, 0])"), torch.ones(2, 3), name="g")
+    assert "device check of g skipped" in capsys.readouterr().out
+
+
+def test_expect_device_follows_lets_other_errors_through():
+    with pytest.raises(NotImplementedError):
+        checks.expect_device_follows(_fn("def f(x): raise NotImplementedError()"), torch.ones(2))
+
+
+def test_show_error_prints_the_full_message_and_returns_it(capsys):
+    message = checks.show_error(lambda: torch.ones(3, 4).t().view(12))
+    out = capsys.readouterr().out
+    assert out.startswith("RuntimeError: view size is not compatible")
+    assert "Use .reshape(...) instead." in out and out.strip().endswith("instead.")
+    assert message in out
+    assert checks.show_error(lambda: torch.ones(3)[::-1]) == "step must be greater than zero"
+
+
+def test_show_error_fails_when_nothing_is_raised():
+    with pytest.raises(AssertionError, match="succeeded"):
+        checks.show_error(lambda: torch.ones(2) + 1)
+
+
+def _defined(source, name="eye", filename="<puzzle>"):
+    """Define a function from source so that inspect.getsource finds it (as IPython does)."""
+    import linecache
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"torch": torch}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name]
+
+
+def test_try_puzzle_reports_each_outcome(capsys):
+    reference = lambda n: torch.eye(n, dtype=torch.int64)  # noqa: E731
+    cases = [1, 3]
+    right = _defined("def eye(n):\n    i = torch.arange(n)\n    return torch.where(i[:, None] == i, 1, 0)\n")
+    assert checks.try_puzzle(right, reference, cases, only=checks.PUZZLE_OPS) is None
+    assert capsys.readouterr().out == "✓ eye: 2 cases agree with the reference\n"
+
+    checks.try_puzzle(_defined("def eye(n):\n    raise NotImplementedError()\n"), reference, cases)
+    assert capsys.readouterr().out == "… eye: not written yet\n"
+
+    checks.try_puzzle(_defined("def eye(n):\n    return torch.eye(n, dtype=torch.int64)\n", filename="<p2>"),
+                      reference, cases, only=checks.PUZZLE_OPS)
+    out = capsys.readouterr().out
+    assert out.startswith("✗ eye gives the right answers but uses eye;") and "arange" in out
+
+    checks.try_puzzle(_defined("def eye(n):\n    return torch.ones(n, n, dtype=torch.int64)\n", filename="<p3>"),
+                      reference, cases)
+    assert capsys.readouterr().out.startswith("✗ eye(3): got tensor([[1, 1, 1]")
+
+    checks.try_puzzle(_defined("def eye(n):\n    return torch.eye(n)\n", filename="<p4>"), reference, cases)
+    assert capsys.readouterr().out == "✗ eye(1): dtype torch.float32, expected torch.int64\n"
+
+    checks.try_puzzle(_defined("def eye(n):\n    return 1 / 0\n", filename="<p5>"), reference, cases)
+    assert capsys.readouterr().out == "✗ eye(1) raised ZeroDivisionError: division by zero\n"
+
+
+def test_try_puzzle_compares_tuples_and_allows_dtypes(capsys):
+    reference = lambda x: (x.max(1).values, x.argmax(1))  # noqa: E731
+    good = _defined("def f(x):\n    return x.max(1).values, x.argmax(1).to(torch.int64)\n", "f", "<p6>")
+    checks.try_puzzle(good, reference, [torch.tensor([[1.0, 3.0]])], only=("max", "values", "argmax", "to"))
+    assert capsys.readouterr().out.startswith("✓ f: 1 cases")
+    checks.try_puzzle(lambda x: (x.max(1).values,), reference, [torch.tensor([[1.0, 3.0]])])
+    assert "expected a tuple of 2" in capsys.readouterr().out
+
+
 # --------------------------------------------------------------------------- plots
 
 
