@@ -456,30 +456,17 @@ def test_try_puzzle_compares_tuples_and_allows_dtypes(capsys):
 # --------------------------------------------------------------------------- plots
 
 
-def _cell_labels(ax, rows):
-    """{(i, j): (value text, '@offset' text)} for the logical cells, read back from ax.texts."""
-    values, offsets = {}, {}
-    for text in ax.texts:
-        x, y = text.get_position()
-        if y >= rows:  # storage row and its index labels sit above the logical grid
-            continue
-        j = round(x - 0.5)
-        label = text.get_text()
-        if label.startswith("@"):
-            offsets[(rows - 1 - round(y - 0.2), j)] = label
-        elif label != "tensor":
-            values[(rows - 1 - round(y - 0.6), j)] = label
-    return values, offsets
+def _by_gid(ax, kind="texts"):
+    items = ax.texts if kind == "texts" else ax.patches
+    return {item.get_gid(): item for item in items if item.get_gid()}
 
 
-def _expected_labels(t):
+def _reads(t):
     s0, s1 = t.stride()
-    off = t.storage_offset()
-    rows, cols = t.shape
-    return {(i, j): f"@{off + i * s0 + j * s1}" for i in range(rows) for j in range(cols)}
+    return [t.storage_offset() + i * s0 + j * s1 for i in range(t.shape[0]) for j in range(t.shape[1])]
 
 
-BASE = torch.arange(12.0).reshape(3, 4)
+BASE = (torch.arange(12.0) * 10 + 10).reshape(3, 4)  # values 10..120, none equal to its offset
 PLOTTED = {
     "contiguous": BASE,
     "transpose": BASE.t(),
@@ -491,43 +478,72 @@ PLOTTED = {
 
 
 @pytest.mark.parametrize("name", list(PLOTTED))
-def test_plot_memory_labels_cells_with_storage_offsets(name):
+def test_plot_memory_labels_every_cell_with_its_value_and_storage_offset(name):
     t = PLOTTED[name]
     ax = plots.plot_memory(t, title=name)
     assert isinstance(ax, matplotlib.axes.Axes)
-    values, offsets = _cell_labels(ax, t.shape[0])
-    assert offsets == _expected_labels(t)
-    assert values == {(i, j): f"{t[i, j].item():g}" for i in range(t.shape[0]) for j in range(t.shape[1])}
-    assert f"stride {t.stride()}" in ax.get_title()
-    assert f"contiguous={t.is_contiguous()}" in ax.get_title()
-    assert ax.get_title().startswith(name)
+    texts = _by_gid(ax)
+    s0, s1 = t.stride()
+    for i in range(t.shape[0]):
+        for j in range(t.shape[1]):
+            assert texts[f"value {i},{j}"].get_text() == f"{t[i, j].item():g}"
+            assert texts[f"at {i},{j}"].get_text() == f"@{t.storage_offset() + i * s0 + j * s1}"
+    title = ax.get_title(loc="left")
+    assert title.startswith(name) and f"stride {t.stride()}" in title
+    assert f"offset {t.storage_offset()}" in title and f"contiguous={t.is_contiguous()}" in title
 
 
-def test_plot_memory_transpose_reads_storage_in_a_different_order():
-    t = torch.arange(6.0).reshape(2, 3).t()
+@pytest.mark.parametrize("name", list(PLOTTED))
+def test_plot_memory_draws_the_read_order_as_arrows_and_numbers(name):
+    t = PLOTTED[name]
     ax = plots.plot_memory(t)
-    _, offsets = _cell_labels(ax, 3)
-    assert offsets[(0, 1)] == "@3"
-    assert offsets[(1, 0)] == "@1"
-    assert [offsets[(i, j)] for i in range(3) for j in range(2)] == ["@0", "@3", "@1", "@4", "@2", "@5"]
+    reads = _reads(t)
+    arrows = [p.get_gid() for p in ax.patches if (p.get_gid() or "").startswith("read ")]
+    assert arrows == [f"read {a}->{b}" for a, b in zip(reads, reads[1:]) if a != b]
+    texts = _by_gid(ax)
+    for k in set(reads):
+        assert texts[f"storage order {k}"].get_text() == "#" + ",".join(str(n) for n, r in enumerate(reads) if r == k)
+    assert not any(f"storage order {k}" in texts for k in range(len(reads) + 20) if k not in reads)
 
 
-def test_plot_memory_draws_the_whole_storage_row():
+def test_plot_memory_transpose_jumps_through_storage():
+    ax = plots.plot_memory(BASE.t())
+    arrows = [p.get_gid() for p in ax.patches if (p.get_gid() or "").startswith("read ")]
+    assert arrows[:4] == ["read 0->4", "read 4->8", "read 8->1", "read 1->5"]
+    assert _by_gid(ax)["storage order 1"].get_text() == "#3"  # storage cell 1 is read 4th
+
+
+def test_plot_memory_values_are_not_offsets_in_the_notebook_example():
+    # the issue with arange data: each value equalled its offset and the @k labels said nothing
+    t = course_widgets.memory_base()
+    assert all(t.flatten()[k].item() != k for k in range(t.numel()))
+
+
+def test_plot_memory_marks_the_storage_offset_and_the_cells_read():
     t = BASE[1:, 1:3]
     ax = plots.plot_memory(t)
-    rows = t.shape[0]
-    storage_texts = sorted(
-        ((tx.get_position(), tx.get_text()) for tx in ax.texts if tx.get_position()[1] >= rows and tx.get_text() != "storage"),
-    )
-    # Each storage cell has its value and its index; the slice's offset does not hide the first elements.
-    indices = [label for (pos, label) in storage_texts if pos[1] > rows + 1.2 + 1]
-    assert indices == [str(k) for k in range(12)]
-    # Cells the tensor reads are highlighted, the others are grey.
-    used = {int(v[1:]) for v in _expected_labels(t).values()}
-    storage_cells = [p for p in ax.patches if p.get_y() == rows + 1.2]
-    assert len(storage_cells) == 12
-    highlighted = {round(p.get_x()) for p in storage_cells if p.get_facecolor() == matplotlib.colors.to_rgba("#cfe3ff")}
-    assert highlighted == used
+    patches = _by_gid(ax, "patches")
+    assert patches["offset"].get_x() == 5 == t.storage_offset()
+    assert "storage offset 5" in _by_gid(ax)["legend"].get_text()
+    storage = {k: patches[f"storage {k}"] for k in range(12)}
+    read = {k for k, p in storage.items() if p.get_facecolor() == matplotlib.colors.to_rgba(plots.READ)}
+    assert read == {5, 6, 9, 10}
+    assert [_by_gid(ax)[f"storage value {k}"].get_text() for k in range(12)] == [f"{v:g}" for v in range(10, 130, 10)]
+
+
+def test_plot_memory_draws_a_copy_as_new_memory_below_the_original():
+    copy = BASE.t().contiguous()
+    ax = plots.plot_memory(copy, base=BASE)
+    patches = _by_gid(ax, "patches")
+    assert all(f"base {k}" in patches for k in range(12))  # the original's storage, drawn apart
+    assert patches["base 0"].get_y() > patches["storage 0"].get_y()
+    assert all(patches[f"storage {k}"].get_facecolor() == matplotlib.colors.to_rgba(plots.COPY) for k in range(12))
+    assert [_by_gid(ax)[f"storage value {k}"].get_text() for k in range(4)] == ["10", "50", "90", "20"]
+    assert "new memory" in ax.get_title(loc="left")
+    # a view of the same base is drawn as shared memory: no second storage row
+    view_ax = plots.plot_memory(BASE.t(), base=BASE)
+    assert not any((p.get_gid() or "").startswith("base ") for p in view_ax.patches)
+    assert "new memory" not in view_ax.get_title(loc="left")
 
 
 def test_plot_memory_uses_given_axes():
@@ -543,6 +559,69 @@ def test_plot_memory_rejects_non_2d(t):
     assert str(tuple(t.shape)) in str(info.value)
 
 
+def _grid_cells(ax, name):
+    """{(i, j): (stretched?, value text)} for one operand's panel."""
+    texts = _by_gid(ax)
+    cells = {}
+    for patch in ax.patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith(name + " "):
+            ij = gid[len(name) + 1:].split()[0]
+            i, j = map(int, ij.split(","))
+            cells[(i, j)] = (gid.endswith("stretched"), texts[f"{name} value {i},{j}"].get_text())
+    return cells
+
+
+def test_plot_broadcast_hatches_the_stretched_cells():
+    col, row = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([10.0, 20.0, 30.0, 40.0])
+    fig = plots.plot_broadcast(col, row, "+", names=("col", "row"))
+    ax_col, ax_row, ax_out = fig.axes
+    cells = _grid_cells(ax_col, "col")
+    assert len(cells) == 12
+    assert all(stretched == (j > 0) and value == f"{i + 1:g}" for (i, j), (stretched, value) in cells.items())
+    cells = _grid_cells(ax_row, "row")
+    assert all(stretched == (i > 0) and value == f"{10 * (j + 1):g}" for (i, j), (stretched, value) in cells.items())
+    result = _grid_cells(ax_out, "result")
+    assert {k: v for k, (_, v) in result.items()} == {(i, j): f"{(i + 1) + 10 * (j + 1):g}" for i in range(3) for j in range(4)}
+    assert not any(s for s, _ in result.values())
+    assert "read as (1, 4)" in ax_row.get_title() and "stretched to (3, 4)" in ax_row.get_title()
+    assert ax_out.get_title() == "col + row: (3, 4)"
+    assert "stretched" in fig._suptitle.get_text()
+    for ax in fig.axes:
+        assert ax.get_xlabel() == "dim -1 (columns)" and ax.get_ylabel() == "dim -2 (rows)"
+
+
+def test_plot_broadcast_keepdim_picture_tells_wrong_from_right():
+    sq = torch.tensor([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0], [100.0, 200.0, 300.0]])
+    wrong = _grid_cells(plots.plot_broadcast(sq, sq.mean(1), "-", title="wrong").axes[1], "b")
+    right = _grid_cells(plots.plot_broadcast(sq, sq.mean(1, keepdim=True), "-", title="right").axes[1], "b")
+    assert [wrong[(i, 0)][1] for i in range(3)] == ["2", "2", "2"]       # one row, stretched down
+    assert [right[(i, 0)][1] for i in range(3)] == ["2", "20", "200"]    # one column, stretched across
+    assert plt.gcf()._suptitle.get_text() == "right"
+
+
+def test_plot_broadcast_draws_the_failure():
+    fig = plots.plot_broadcast(torch.ones(2, 3), torch.tensor([10.0, 20.0]), "+")
+    error = _by_gid(fig.axes[2])["error"].get_text()
+    assert "cannot broadcast" in error and "3 vs 2" in error
+    assert "do not broadcast" in fig._suptitle.get_text()
+    assert len(_grid_cells(fig.axes[1], "b")) == 2  # b drawn at its own size, nothing stretched
+
+
+@pytest.mark.parametrize("a, b", [(torch.zeros(2, 2, 2), torch.zeros(2)), (torch.zeros(11), torch.zeros(1))])
+def test_plot_broadcast_refuses_what_it_cannot_draw(a, b):
+    with pytest.raises(ValueError):
+        plots.plot_broadcast(a, b)
+
+
+def test_plot_timings_has_title_labels_and_one_line_per_method():
+    fig = plots.plot_timings([10, 100], {"loop": [1e-3, 1e-2], "vectorised": [1e-5, 2e-5]}, title="t", xlabel="n")
+    (ax,) = fig.axes
+    assert ax.get_title() == "t" and ax.get_xlabel() == "n" and "seconds" in ax.get_ylabel()
+    assert [line.get_label() for line in ax.lines] == ["loop", "vectorised"]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+
+
 def test_plot_function_and_derivative_sin():
     x = torch.linspace(-3, 3, 50)
     ax = plots.plot_function_and_derivative(torch.sin, x, label="sin")
@@ -555,6 +634,8 @@ def test_plot_function_and_derivative_sin():
     torch.testing.assert_close(torch.as_tensor(function_line.get_ydata()), torch.sin(x))
     assert dashed[0].get_label() == "dsin/dx (autograd)"
     assert not x.requires_grad  # the caller's grid is left alone
+    assert ax.get_title() == "sin and its derivative (autograd)"
+    assert ax.get_xlabel() == "x" and ax.get_ylabel() == "value"
 
 
 def test_plot_function_and_derivative_polynomial_on_given_axes():
@@ -613,51 +694,62 @@ def test_broadcasting_explorer_updates_when_typing():
     box = course_widgets.broadcasting_explorer()
     assert isinstance(box, widgets.VBox)
     texts = _find(box, widgets.Text)
-    (out,) = _find(box, widgets.HTML)
-    assert [t.value for t in texts] == ["2, 3, 3", "3"]
-    assert out.value == course_widgets.broadcast_report("2, 3, 3", "3")
-    assert "Result shape: (2, 3, 3)" in out.value
+    report, note = _find(box, widgets.HTML)
+    (picture,) = _find(box, widgets.Image)
+    assert [t.value for t in texts] == ["3, 1", "4"]
+    assert [t.description for t in texts] == ["shape of a:", "shape of b:"]
+    assert "Result shape: (3, 4)" in report.value
+    first = bytes(picture.value)
+    assert first.startswith(b"\x89PNG") and note.value == ""
 
     texts[1].value = "2"
-    assert "Error" in out.value
-    texts[0].value = "4, 1"
-    assert "Result shape: (4, 2)" in out.value
+    assert "Result shape: (3, 2)" in report.value
+    assert bytes(picture.value).startswith(b"\x89PNG") and bytes(picture.value) != first
+
+    texts[0].value = "2, 3"
+    assert "Error" in report.value and "3 vs 2" in report.value
+    assert bytes(picture.value).startswith(b"\x89PNG")  # the failure is drawn too
+
+    texts[0].value = "2, 3, 4"
+    assert "Error" in report.value and bytes(picture.value) == b"" and picture.layout.display == "none"
+    assert "at most 2 dimensions" in note.value
     texts[1].value = "oops"
-    assert "oops" in out.value and "not a shape" in out.value
+    assert "oops" in report.value and "not a shape" in report.value and bytes(picture.value) == b""
+
+
+def test_broadcast_picture_matches_plot_broadcast():
+    assert course_widgets.broadcast_picture("3, 1", "4").startswith(b"\x89PNG")
+    assert course_widgets.broadcast_picture("", "2").startswith(b"\x89PNG")   # a scalar
+    assert course_widgets.broadcast_picture("9", "1") == b""                  # too big to draw
+    assert course_widgets.broadcast_picture("0", "1") == b""
+    assert not plt.get_fignums()  # figures are closed once rendered
 
 
 def test_memory_views_are_2d_and_honest_about_copies():
-    x = torch.arange(12.0).reshape(3, 4)
-    by_name = {key.split("  ")[0]: fn for key, fn in course_widgets.MEMORY_VIEWS.items()}
+    x = course_widgets.memory_base()
     for key, fn in course_widgets.MEMORY_VIEWS.items():
         t = fn(x)
         assert t.dim() == 2, key
         shares = t.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
         assert shares == ("copy" not in key), key
-    t = by_name["x.t()"](x)
-    assert t.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
-    assert t.shape == (4, 3) and not t.is_contiguous()
-    c = by_name["x.t().contiguous()"](x)
-    assert c.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
-    assert c.is_contiguous() and torch.equal(c, x.t())
 
 
-def test_memory_explorer_runs_and_switches_views(monkeypatch, capsys):
-    shown = []
-    monkeypatch.setattr(course_widgets, "display", shown.append)
-    assert course_widgets.memory_explorer() is None
-    (box,) = shown
+def test_memory_explorer_switches_views():
+    box = course_widgets.memory_explorer()
+    assert isinstance(box, widgets.VBox)
     (dropdown,) = _find(box, widgets.Dropdown)
+    (verdict,) = _find(box, widgets.HTML)
+    (picture,) = _find(box, widgets.Image)
+    assert dropdown.description == "operation:"
     assert list(dropdown.options) == list(course_widgets.MEMORY_VIEWS)
+    assert "shares memory with x" in verdict.value and "contiguous=True" in verdict.value
+    seen = {bytes(picture.value)}
     for option in dropdown.options[1:]:
         dropdown.value = option
-    out = capsys.readouterr().out
-    # Outside a kernel the Output widget does not capture, so the verdicts reach stdout.
-    assert out.count("shares memory with x") == 5
-    assert out.count("a copy: new memory") == 2
-    assert plt.get_fignums()  # it drew something
-
-
-def test_memory_explorer_displays_outside_a_notebook(capsys):
-    course_widgets.memory_explorer()
-    assert "VBox" in capsys.readouterr().out
+        assert ("a copy: new memory" in verdict.value) == ("copy" in option), option
+        assert option.split("  ")[0] in verdict.value
+        seen.add(bytes(picture.value))
+    assert len(seen) == len(dropdown.options)  # a new picture for every choice
+    dropdown.value = "x.t()  (transpose: same memory)"
+    assert "stride (1, 4)" in verdict.value and "contiguous=False" in verdict.value
+    assert not plt.get_fignums()
