@@ -1,9 +1,16 @@
-"""Friendly checks for the visible tests in the notebooks.
+"""Friendly checks for the visible tests in the notebooks, and helpers for their demos.
 
 Each `expect_*` raises an AssertionError whose message shows what was expected and what came
 back, and returns quietly when all is well. They are for learning, not for grading: the hidden
 tests that decide the grade do not use them.
+
+`show_error` prints an error a demo causes on purpose, in full; `try_puzzle` is the ungraded
+self-check of the practice puzzles (it prints, it never raises).
 """
+
+import ast
+import inspect
+import textwrap
 
 import torch
 
@@ -31,16 +38,16 @@ def expect_tensor(got, name="result"):
         raise CheckError(f"{name}: expected a torch.Tensor, got a {type(got).__name__}: {got!r}")
 
 
-def expect_shape(got, shape, name="result"):
+def expect_shape(got, shape, name="result", hint=None):
     expect_tensor(got, name)
     if tuple(got.shape) != tuple(shape):
-        _fail(name, "wrong shape", tuple(shape), tuple(got.shape))
+        _fail(name, "wrong shape", tuple(shape), tuple(got.shape), hint)
 
 
-def expect_dtype(got, dtype, name="result"):
+def expect_dtype(got, dtype, name="result", hint=None):
     expect_tensor(got, name)
     if got.dtype != dtype:
-        _fail(name, "wrong dtype", dtype, got.dtype)
+        _fail(name, "wrong dtype", dtype, got.dtype, hint)
 
 
 def same_device(a, b):
@@ -49,18 +56,19 @@ def same_device(a, b):
     return a.type == b.type and (a.index or 0) == (b.index or 0)
 
 
-def expect_device(got, device, name="result"):
+def expect_device(got, device, name="result", hint=None):
     expect_tensor(got, name)
     if not same_device(got.device, device):
-        _fail(name, "wrong device", torch.device(device), got.device)
+        _fail(name, "wrong device", torch.device(device), got.device, hint)
 
 
 def expect_close(got, expected, rtol=1e-5, atol=1e-6, name="result", hint=None):
-    """Same shape, dtype and device as `expected`, and values within rtol/atol."""
+    """Same shape, dtype and device as `expected`, and values within rtol/atol. The hint, if
+    any, is shown with whichever of these fails."""
     expected = torch.as_tensor(expected)
-    expect_shape(got, expected.shape, name)
-    expect_dtype(got, expected.dtype, name)
-    expect_device(got, expected.device, name)
+    expect_shape(got, expected.shape, name, hint)
+    expect_dtype(got, expected.dtype, name, hint)
+    expect_device(got, expected.device, name, hint)
     if not torch.allclose(got.detach(), expected, rtol=rtol, atol=atol, equal_nan=True):
         _fail(name, "wrong values", expected, got, hint)
 
@@ -68,9 +76,9 @@ def expect_close(got, expected, rtol=1e-5, atol=1e-6, name="result", hint=None):
 def expect_equal(got, expected, name="result", hint=None):
     """Exactly equal values (for integers and indices), same shape, dtype and device."""
     expected = torch.as_tensor(expected)
-    expect_shape(got, expected.shape, name)
-    expect_dtype(got, expected.dtype, name)
-    expect_device(got, expected.device, name)
+    expect_shape(got, expected.shape, name, hint)
+    expect_dtype(got, expected.dtype, name, hint)
+    expect_device(got, expected.device, name, hint)
     if not torch.equal(got.detach(), expected):
         _fail(name, "wrong values", expected, got, hint)
 
@@ -83,6 +91,182 @@ def expect_shares_memory(got, base, name="result"):
     if got.untyped_storage().data_ptr() != base.untyped_storage().data_ptr():
         raise CheckError(f"{name}: expected a view that shares memory with the input, "
                          "got a copy (did you call .clone() or build a new tensor?)")
+
+
+def expect_pair(got, name="result", parts=("first", "second"), hint=None):
+    """`got` is a tuple (a plain or a named tuple) of two tensors; returns it."""
+    if isinstance(got, torch.Tensor):
+        lines = [f"{name}: expected a pair ({parts[0]}, {parts[1]}), got one tensor: {_show(got)}"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+    if not isinstance(got, tuple) or len(got) != 2:
+        size = f" of length {len(got)}" if isinstance(got, (list, tuple)) else ""
+        raise CheckError(f"{name}: expected a tuple ({parts[0]}, {parts[1]}), got a "
+                         f"{type(got).__name__}{size}: {got!r}")
+    for part, value in zip(parts, got):
+        expect_tensor(value, f"{name}: {part}")
+    return got
+
+
+def expect_unchanged(got, before, name="the input"):
+    """`got` still holds exactly the values of `before` (a clone taken before the call)."""
+    if not torch.equal(got, before):
+        _fail(name, "it was modified", before, got,
+              "return a new tensor and leave the input as it is (no in-place ops such as /= on it)")
+
+
+SENTINEL = -12345.0
+
+
+def expect_writes_through(got, base, name="result", hint=None):
+    """Writing into `got` changes `base`: `got` is a view of `base`, not a copy.
+
+    The check writes a sentinel into `got`, looks at `base`, and puts `base` back as it was.
+    """
+    expect_tensor(got, name)
+    saved = base.clone()
+    try:
+        got.fill_(SENTINEL)
+        changed = bool((base == SENTINEL).any())
+    except RuntimeError as exc:
+        raise CheckError(f"{name}: writing into the result failed: {exc}") from None
+    finally:
+        base.copy_(saved)
+    if not changed:
+        lines = [f"{name}: expected a view that shares memory with the input, got a copy: "
+                 f"writing into the result did not change the input"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+DEVICE_HINT = ("a tensor you create (torch.zeros, torch.ones, torch.arange, torch.tensor, ...) "
+               "lands on the CPU unless you say otherwise: pass device=x.device (and "
+               "dtype=x.dtype), or use torch.zeros_like(x)")
+
+
+def expect_device_follows(fn, *inputs, name=None):
+    """Run `fn` on copies of `inputs` on the `meta` device; its tensors must come back there.
+
+    The meta device records shapes and dtypes but holds no data, so it stands in for a GPU on any
+    machine: a function that builds a tensor without `device=` puts it on the CPU, which fails
+    here as it would on a GPU. A function that reads values in Python (`.item()`, `if t > 0`,
+    `.tolist()`) cannot run on meta; then the check is skipped, with a note.
+    """
+    name = name or getattr(fn, "__name__", "result")
+    meta = [t.to("meta") if isinstance(t, torch.Tensor) else t for t in inputs]
+    try:
+        out = fn(*meta)
+    except (RuntimeError, NotImplementedError) as exc:
+        text = str(exc)
+        if "expected device" in text or "same device" in text:
+            raise CheckError(f"{name}: it mixes devices when its inputs are not on the CPU "
+                             f"(here: on the meta device, a stand-in for a GPU):\n"
+                             f"  {type(exc).__name__}: {text}\n  hint: {DEVICE_HINT}") from None
+        if "meta" in text:
+            print(f"  (device check of {name} skipped: it reads tensor values in Python, which "
+                  f"the meta device cannot do)")
+            return
+        raise
+    for i, t in enumerate(out if isinstance(out, tuple) else (out,)):
+        if isinstance(t, torch.Tensor) and t.device.type != "meta":
+            where = f"{name}[{i}]" if isinstance(out, tuple) else name
+            _fail(f"{where} with inputs on the meta device (a stand-in for a GPU)",
+                  "wrong device", torch.device("meta"), t.device, DEVICE_HINT)
+
+
+def show_error(fn):
+    """Call `fn()`, which must raise; print the error's type and its full message; return the message.
+
+    Demos use it to show an error on purpose without stopping Run All. If `fn()` does not raise,
+    this raises AssertionError: the claim that it fails no longer holds.
+    """
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001  (any error is what we came to show)
+        message = str(exc)
+        print(f"{type(exc).__name__}: {message}")
+        return message
+    raise AssertionError("expected this call to raise an error, but it succeeded")
+
+
+# --------------------------------------------------------------------------- puzzles (ungraded)
+
+PUZZLE_OPS = ("arange", "where", "sum", "shape", "dtype", "device", "to")
+
+
+def _brief(value):
+    if isinstance(value, torch.Tensor):
+        if value.numel() <= 12:
+            return f"tensor({value.detach().cpu().tolist()}, dtype={value.dtype})"
+        return f"<tensor of shape {tuple(value.shape)}, {value.dtype}>"
+    return repr(value)
+
+
+def _difference(got, expected):
+    """None when `got` matches `expected` (tensors, or tuples of them), else what differs."""
+    if isinstance(expected, tuple):
+        if not isinstance(got, tuple) or len(got) != len(expected):
+            return f"expected a tuple of {len(expected)}, got {_brief(got)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            problem = _difference(g, e)
+            if problem:
+                return f"element {i}: {problem}"
+        return None
+    if not isinstance(got, torch.Tensor):
+        return f"expected a tensor, got {_brief(got)}"
+    for what in ("shape", "dtype", "device"):
+        if getattr(got, what) != getattr(expected, what):
+            return f"{what} {getattr(got, what)}, expected {getattr(expected, what)}"
+    if expected.is_floating_point():
+        same = torch.allclose(got, expected, rtol=1e-5, atol=1e-6)
+    else:
+        same = torch.equal(got, expected)
+    return None if same else f"got {_brief(got)}, expected {_brief(expected)}"
+
+
+def _attributes_used(fn):
+    """Names of the attributes `fn`'s source reads (torch.eye, x.flip, ...), or None if unknown."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+
+
+def try_puzzle(fn, reference, cases, only=None):
+    """Ungraded self-check: compare `fn(*case)` with `reference(*case)` for every case.
+
+    Prints `✓` when all agree, `…` while `fn` raises NotImplementedError, or `✗` and the first
+    case that differs; never raises, so Run All goes on. `only`: the torch functions and tensor
+    attributes `fn` may use (dtypes are always allowed), checked in its source code.
+    """
+    name = getattr(fn, "__name__", "your function")
+    for args in cases:
+        args = args if isinstance(args, tuple) else (args,)
+        shown = ", ".join(_brief(a) for a in args)
+        try:
+            got = fn(*args)
+        except NotImplementedError:
+            print(f"… {name}: not written yet")
+            return
+        except Exception as exc:  # noqa: BLE001  (a puzzle's error is feedback, not a crash)
+            print(f"✗ {name}({shown}) raised {type(exc).__name__}: {exc}")
+            return
+        problem = _difference(got, reference(*args))
+        if problem:
+            print(f"✗ {name}({shown}): {problem}")
+            return
+    used = _attributes_used(fn) if only is not None else None
+    if used is not None:
+        banned = sorted(a for a in used
+                        if a not in only and not isinstance(getattr(torch, a, None), torch.dtype))
+        if banned:
+            print(f"✗ {name} gives the right answers but uses {', '.join(banned)}; this puzzle "
+                  f"allows only {', '.join(only)}, indexing, arithmetic and comparisons")
+            return
+    print(f"✓ {name}: {len(cases)} cases agree with the reference")
 
 
 def ok(message="all visible checks passed"):

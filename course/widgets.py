@@ -1,14 +1,29 @@
-"""Interactive widgets (ipywidgets) for the notebooks."""
+"""Interactive widgets (ipywidgets) for the notebooks, drawn with the same code as the static
+pictures of `course.plots`.
+
+Each builder returns the widget (the last line of a cell displays it). Its picture is an `Image`
+widget holding a PNG, so its state can be read and tested without a browser.
+"""
 
 import html
+import io
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
 
-from .plots import plot_memory
+from .plots import plot_broadcast, plot_memory
 from .shapes import broadcast_steps, parse_shape
+
+MAX_DRAWN = 8  # the broadcasting picture is drawn for sizes up to this
+
+
+def figure_png(fig):
+    """The figure as PNG bytes; the figure is closed (so the notebook does not show it twice)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=72)
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def broadcast_report(text_a, text_b):
@@ -29,47 +44,81 @@ def broadcast_report(text_a, text_b):
             f"{body}</table>{verdict}")
 
 
-def broadcasting_explorer(a="2, 3, 3", b="3"):
-    """Type two shapes; see them aligned from the right, dimension by dimension."""
-    box_a = widgets.Text(value=a, description="shape a")
-    box_b = widgets.Text(value=b, description="shape b")
-    out = widgets.HTML()
+def broadcast_picture(text_a, text_b):
+    """PNG of plot_broadcast for example tensors of these shapes (a = 1, 2, 3, ...; b = 10, 20,
+    30, ...), or b"" when the shapes are invalid, have more than 2 dims or sizes over MAX_DRAWN."""
+    try:
+        a, b = parse_shape(text_a), parse_shape(text_b)
+    except ValueError:
+        return b""
+    if len(a) > 2 or len(b) > 2 or any(s > MAX_DRAWN or s == 0 for s in a + b):
+        return b""
+    ta = torch.arange(1.0, 1.0 + torch.Size(a).numel()).reshape(a)
+    tb = torch.arange(10.0, 10.0 * (1 + torch.Size(b).numel()), 10.0).reshape(b)
+    return figure_png(plot_broadcast(ta, tb, "+"))
+
+
+def broadcasting_explorer(a="3, 1", b="4"):
+    """Type two shapes: see them aligned from the right, the rule applied dimension by dimension,
+    and (up to 2 dims) the stretched cells of a + b."""
+    style = {"description_width": "initial"}
+    box_a = widgets.Text(value=a, description="shape of a:", style=style)
+    box_b = widgets.Text(value=b, description="shape of b:", style=style)
+    report = widgets.HTML()
+    picture = widgets.Image(format="png")
+    note = widgets.HTML()
 
     def update(_=None):
-        out.value = broadcast_report(box_a.value, box_b.value)
+        report.value = broadcast_report(box_a.value, box_b.value)
+        picture.value = broadcast_picture(box_a.value, box_b.value)
+        picture.layout.display = None if picture.value else "none"
+        note.value = ("" if picture.value else
+                      f"<i>(the picture is drawn for valid shapes of at most 2 dimensions, sizes "
+                      f"1 to {MAX_DRAWN})</i>")
 
     box_a.observe(update, names="value")
     box_b.observe(update, names="value")
     update()
-    return widgets.VBox([widgets.HBox([box_a, box_b]), out])
+    return widgets.VBox([widgets.HBox([box_a, box_b]), report, picture, note])
+
+
+def memory_base():
+    """The 3x4 tensor the memory explorer starts from: values 10..120, distinct from offsets."""
+    return (torch.arange(12.0) * 10 + 10).reshape(3, 4)
 
 
 MEMORY_VIEWS = {
     "x (3x4, contiguous)": lambda x: x,
     "x.t()  (transpose: same memory)": lambda x: x.t(),
     "x.view(4, 3)": lambda x: x.view(4, 3),
+    "x[1:, 1:3]  (slice with an offset)": lambda x: x[1:, 1:3],
+    "x[:, ::2]  (strided slice)": lambda x: x[:, ::2],
     "x.t().reshape(2, 6)  (must copy)": lambda x: x.t().reshape(2, 6),
     "x.t().contiguous()  (copy)": lambda x: x.t().contiguous(),
-    "x[:, ::2]  (strided slice)": lambda x: x[:, ::2],
-    "x[1:, 1:3]  (offset slice)": lambda x: x[1:, 1:3],
+    "x[:, [0, 2]]  (list index: copy)": lambda x: x[:, [0, 2]],
 }
 
 
 def memory_explorer():
-    """Pick an operation on a 3x4 tensor and see its storage, strides and contiguity."""
-    choice = widgets.Dropdown(options=list(MEMORY_VIEWS), description="tensor")
-    out = widgets.Output()
+    """Pick an operation on a 3x4 tensor `x`: see its storage, the order it reads it, its
+    strides and offset, and whether it shares `x`'s memory or is a copy."""
+    choice = widgets.Dropdown(options=list(MEMORY_VIEWS), description="operation:",
+                              style={"description_width": "initial"},
+                              layout=widgets.Layout(width="max-content"))
+    verdict = widgets.HTML()
+    picture = widgets.Image(format="png")
 
     def update(_=None):
-        x = torch.arange(12.0).reshape(3, 4)
+        x = memory_base()
         t = MEMORY_VIEWS[choice.value](x)
         shares = t.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
-        with out:
-            out.clear_output(wait=True)
-            plot_memory(t, title=choice.value.split("  ")[0])
-            plt.show()
-            print("shares memory with x" if shares else "a copy: new memory")
+        name = choice.value.split("  ")[0]
+        verdict.value = (f"<b>{html.escape(name)}</b>: stride {t.stride()}, offset "
+                         f"{t.storage_offset()}, contiguous={t.is_contiguous()}; "
+                         + ("<b>shares memory with x</b> (a view)" if shares
+                            else "<b>a copy: new memory</b>"))
+        picture.value = figure_png(plot_memory(t, title=name, base=x).figure)
 
     choice.observe(update, names="value")
     update()
-    display(widgets.VBox([choice, out]))
+    return widgets.VBox([choice, verdict, picture])

@@ -1,4 +1,10 @@
-"""Unit tests for the `course` package the notebooks import (devices, checks, shapes, plots, widgets)."""
+"""Unit tests for the `course` package the notebooks import (devices, checks, shapes, plots, widgets).
+
+Widgets are tested without a browser: build one, set a control, check that its state changed.
+"""
+
+import re
+from pathlib import Path
 
 import matplotlib
 
@@ -11,6 +17,7 @@ import torch  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from autograder.curriculum import CURRICULUM, defined_name  # noqa: E402
 from course import checks, devices, plots, shapes  # noqa: E402
 from course import widgets as course_widgets  # noqa: E402
 from course.checks import CheckError  # noqa: E402
@@ -138,65 +145,53 @@ def test_broadcast_steps_syllabus_example_that_fails():
 def _fake_machine(monkeypatch, cuda=0, mps=False):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda > 0)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=None: f"Fake GPU {i}")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
-
-
-def test_available_devices_starts_with_cpu():
-    found = devices.available_devices()
-    assert found[0] == torch.device("cpu")
-    assert all(isinstance(d, torch.device) for d in found)
-
-
-def test_available_devices_on_a_cpu_only_machine(monkeypatch):
-    _fake_machine(monkeypatch, cuda=0, mps=False)
-    assert devices.available_devices() == [torch.device("cpu")]
-
-
-def test_available_devices_lists_every_gpu_then_mps(monkeypatch):
-    _fake_machine(monkeypatch, cuda=2, mps=True)
-    assert devices.available_devices() == [
-        torch.device("cpu"),
-        torch.device("cuda", 0),
-        torch.device("cuda", 1),
-        torch.device("mps", 0),
-    ]
-
-
-@pytest.mark.parametrize(
-    "cuda, mps, expected",
-    [
-        (2, True, torch.device("cuda", 0)),
-        (1, False, torch.device("cuda", 0)),
-        (0, True, torch.device("mps", 0)),
-        (0, False, torch.device("cpu")),
-    ],
-)
-def test_best_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
-    _fake_machine(monkeypatch, cuda=cuda, mps=mps)
-    assert devices.best_device() == expected
-
-
-def test_describe_devices_one_line_per_device(monkeypatch):
-    _fake_machine(monkeypatch, cuda=2, mps=True)
-    asked = []
-
-    def fake_name(device):
-        asked.append(device)
-        return f"Fake GPU {device.index}"
-
-    monkeypatch.setattr(torch.cuda, "get_device_name", fake_name)
-    lines = devices.describe_devices().splitlines()
-    assert len(lines) == 4
-    assert lines[0] == f"cpu: CPU ({torch.get_num_threads()} threads)"
-    assert lines[1] == "cuda:0: Fake GPU 0"
-    assert lines[2] == "cuda:1: Fake GPU 1"
-    assert lines[3] == "mps:0: Apple GPU (Metal)"
-    assert asked == [torch.device("cuda", 0), torch.device("cuda", 1)]
 
 
 def test_describe_devices_cpu_only(monkeypatch):
     _fake_machine(monkeypatch, cuda=0, mps=False)
-    assert devices.describe_devices() == f"cpu: CPU ({torch.get_num_threads()} threads)"
+    assert devices.describe_devices().splitlines() == [
+        f"CPU: {torch.get_num_threads()} threads", "CUDA: not available", "MPS (Apple GPU): not available"]
+
+
+def test_describe_devices_names_every_gpu(monkeypatch):
+    _fake_machine(monkeypatch, cuda=2, mps=True)
+    lines = devices.describe_devices().splitlines()
+    assert lines[1] == "CUDA: 2 GPUs (cuda:0 Fake GPU 0, cuda:1 Fake GPU 1)"
+    assert lines[2] == "MPS (Apple GPU): available"
+    _fake_machine(monkeypatch, cuda=1, mps=False)
+    assert devices.describe_devices().splitlines()[1] == "CUDA: 1 GPU (cuda:0 Fake GPU 0)"
+
+
+def _public_names(module):
+    return {name for name in vars(module) if not name.startswith("_")}
+
+
+def _all_exercise_names():
+    """Every function or class a student writes in any assignment: from the shared contract when
+    it is beside this checkout, else from the assignments the autograder knows."""
+    names = {defined_name(sig) for exercises in CURRICULUM.values() for sig in exercises.values()}
+    contract = Path(__file__).resolve().parents[2] / "shared" / "curriculum.md"
+    if contract.exists():
+        for ex_id, signature in re.findall(r"^\| `(\w+)` \| (.+?) \|", contract.read_text("utf-8"), re.M):
+            names.add(ex_id)
+            names.update(re.findall(r"`(?:class\s+)?(\w+)\(", signature)[:1])
+    return names
+
+
+def test_the_course_package_holds_no_answer_to_a_graded_exercise():
+    exercise_names = _all_exercise_names()
+    assert {"row_normalize", "batch_flatten"} <= exercise_names
+    for module in (checks, devices, plots, shapes, course_widgets):
+        leaked = _public_names(module) & exercise_names
+        assert not leaked, f"course.{module.__name__.split('.')[-1]} defines {leaked}, a graded exercise"
+
+
+def test_devices_offers_no_reusable_device_list():
+    # listing devices and picking the best one are exercises of 08_devices
+    assert _public_names(devices) - {"torch"} == {"describe_devices"}
+    assert isinstance(devices.describe_devices(), str)
 
 
 # --------------------------------------------------------------------------- checks
@@ -314,33 +309,164 @@ def test_ok_prints_a_tick(capsys):
     assert capsys.readouterr().out == "✓ all visible checks passed\n✓ done\n"
 
 
+def test_expect_close_shows_its_hint_for_every_kind_of_difference():
+    expected = torch.tensor([1.0, 2.0])
+    for got in (torch.tensor([[1.0, 2.0]]), expected.double(), torch.tensor([1.0, 3.0])):
+        assert "hint: keepdim" in _failure(checks.expect_close, got, expected, hint="keepdim")
+
+
+def test_expect_pair():
+    values, indices = torch.tensor([1.0]), torch.tensor([0])
+    assert checks.expect_pair((values, indices)) == (values, indices)
+    named = torch.tensor([[1.0, 3.0]]).max(dim=1)
+    assert checks.expect_pair(named) is named  # torch's named tuple is a tuple
+    with pytest.raises(CheckError, match="got one tensor") as info:
+        checks.expect_pair(indices, "max_per_row(x)", ("values", "indices"), hint="argmax gives only indices")
+    assert "(values, indices)" in str(info.value) and "hint: argmax gives only indices" in str(info.value)
+    with pytest.raises(CheckError, match="got a list of length 2"):
+        checks.expect_pair([values, indices])
+    with pytest.raises(CheckError, match="got a tuple of length 3"):
+        checks.expect_pair((values, indices, indices))
+    with pytest.raises(CheckError, match="indices: expected a torch.Tensor"):
+        checks.expect_pair((values, 0), parts=("values", "indices"))
+
+
+def test_expect_unchanged():
+    x = torch.tensor([1.0, 2.0])
+    checks.expect_unchanged(x, x.clone())
+    before = x.clone()
+    x /= 2
+    message = _failure(checks.expect_unchanged, x, before, name="x after f(x)")
+    assert message.startswith("x after f(x): it was modified") and "in-place" in message
+
+
+def test_expect_writes_through_accepts_views_and_restores_the_input():
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    for view in (x.reshape(2, 12), x.view(2, -1), x.flatten(1), x[:, 1], x.t() if x.dim() == 2 else x.transpose(1, 2)):
+        checks.expect_writes_through(view, x)
+        assert torch.equal(x, torch.arange(24.0).reshape(2, 3, 4))  # put back as it was
+
+
+def test_expect_writes_through_rejects_copies():
+    x = torch.arange(6.0).reshape(2, 3)
+    for copy in (x.clone(), x.reshape(2, 3).contiguous().clone(), torch.tensor(x.tolist()), x.t().contiguous()):
+        with pytest.raises(CheckError, match="got a copy") as info:
+            checks.expect_writes_through(copy, x, hint="no clone")
+        assert "hint: no clone" in str(info.value)
+    assert torch.equal(x, torch.arange(6.0).reshape(2, 3))
+    with pytest.raises(CheckError, match="expected a torch.Tensor"):
+        checks.expect_writes_through(x.tolist(), x)
+
+
+def _fn(source):
+    namespace = {"torch": torch}
+    exec(source, namespace)
+    return next(v for k, v in namespace.items() if k.startswith("f"))
+
+
+def test_expect_device_follows_passes_device_aware_code():
+    x = torch.ones(2, 3, dtype=torch.float64)
+    for source in ("def f(x): return x / x.sum(1, keepdim=True)",
+                   "def f(x): return torch.zeros_like(x) + x",
+                   "def f(x): return torch.zeros(x.shape, dtype=x.dtype, device=x.device) + x",
+                   "def f(x): return x.max(dim=1)",
+                   "def f(x): return x.reshape(len(x), -1)"):
+        checks.expect_device_follows(_fn(source), x)
+
+
+@pytest.mark.parametrize("source, shown", [
+    ("def f(x): return torch.zeros(x.shape, dtype=x.dtype) + x", "it mixes devices"),
+    ("def f(x): return torch.zeros(x.shape, dtype=x.dtype)", "wrong device"),
+    ("def f(x): return x.max(1).values, torch.arange(len(x))", "f[1] with inputs on the meta device"),
+])
+def test_expect_device_follows_catches_tensors_left_on_the_cpu(source, shown):
+    with pytest.raises(CheckError) as info:
+        checks.expect_device_follows(_fn(source), torch.ones(2, 3))
+    assert shown in str(info.value) and "device=x.device" in str(info.value)
+
+
+def test_expect_device_follows_skips_code_that_reads_values(capsys):
+    checks.expect_device_follows(_fn("def f(x): return x * float(x[0, 0])"), torch.ones(2, 3), name="g")
+    assert "device check of g skipped" in capsys.readouterr().out
+
+
+def test_expect_device_follows_lets_other_errors_through():
+    with pytest.raises(NotImplementedError):
+        checks.expect_device_follows(_fn("def f(x): raise NotImplementedError()"), torch.ones(2))
+
+
+def test_show_error_prints_the_full_message_and_returns_it(capsys):
+    message = checks.show_error(lambda: torch.ones(3, 4).t().view(12))
+    out = capsys.readouterr().out
+    assert out.startswith("RuntimeError: view size is not compatible")
+    assert "Use .reshape(...) instead." in out and out.strip().endswith("instead.")
+    assert message in out
+    assert checks.show_error(lambda: torch.ones(3)[::-1]) == "step must be greater than zero"
+
+
+def test_show_error_fails_when_nothing_is_raised():
+    with pytest.raises(AssertionError, match="succeeded"):
+        checks.show_error(lambda: torch.ones(2) + 1)
+
+
+def _defined(source, name="eye", filename="<puzzle>"):
+    """Define a function from source so that inspect.getsource finds it (as IPython does)."""
+    import linecache
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"torch": torch}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name]
+
+
+def test_try_puzzle_reports_each_outcome(capsys):
+    reference = lambda n: torch.eye(n, dtype=torch.int64)  # noqa: E731
+    cases = [1, 3]
+    right = _defined("def eye(n):\n    i = torch.arange(n)\n    return torch.where(i[:, None] == i, 1, 0)\n")
+    assert checks.try_puzzle(right, reference, cases, only=checks.PUZZLE_OPS) is None
+    assert capsys.readouterr().out == "✓ eye: 2 cases agree with the reference\n"
+
+    checks.try_puzzle(_defined("def eye(n):\n    raise NotImplementedError()\n"), reference, cases)
+    assert capsys.readouterr().out == "… eye: not written yet\n"
+
+    checks.try_puzzle(_defined("def eye(n):\n    return torch.eye(n, dtype=torch.int64)\n", filename="<p2>"),
+                      reference, cases, only=checks.PUZZLE_OPS)
+    out = capsys.readouterr().out
+    assert out.startswith("✗ eye gives the right answers but uses eye;") and "arange" in out
+
+    checks.try_puzzle(_defined("def eye(n):\n    return torch.ones(n, n, dtype=torch.int64)\n", filename="<p3>"),
+                      reference, cases)
+    assert capsys.readouterr().out.startswith("✗ eye(3): got tensor([[1, 1, 1]")
+
+    checks.try_puzzle(_defined("def eye(n):\n    return torch.eye(n)\n", filename="<p4>"), reference, cases)
+    assert capsys.readouterr().out == "✗ eye(1): dtype torch.float32, expected torch.int64\n"
+
+    checks.try_puzzle(_defined("def eye(n):\n    return 1 / 0\n", filename="<p5>"), reference, cases)
+    assert capsys.readouterr().out == "✗ eye(1) raised ZeroDivisionError: division by zero\n"
+
+
+def test_try_puzzle_compares_tuples_and_allows_dtypes(capsys):
+    reference = lambda x: (x.max(1).values, x.argmax(1))  # noqa: E731
+    good = _defined("def f(x):\n    return x.max(1).values, x.argmax(1).to(torch.int64)\n", "f", "<p6>")
+    checks.try_puzzle(good, reference, [torch.tensor([[1.0, 3.0]])], only=("max", "values", "argmax", "to"))
+    assert capsys.readouterr().out.startswith("✓ f: 1 cases")
+    checks.try_puzzle(lambda x: (x.max(1).values,), reference, [torch.tensor([[1.0, 3.0]])])
+    assert "expected a tuple of 2" in capsys.readouterr().out
+
+
 # --------------------------------------------------------------------------- plots
 
 
-def _cell_labels(ax, rows):
-    """{(i, j): (value text, '@offset' text)} for the logical cells, read back from ax.texts."""
-    values, offsets = {}, {}
-    for text in ax.texts:
-        x, y = text.get_position()
-        if y >= rows:  # storage row and its index labels sit above the logical grid
-            continue
-        j = round(x - 0.5)
-        label = text.get_text()
-        if label.startswith("@"):
-            offsets[(rows - 1 - round(y - 0.2), j)] = label
-        elif label != "tensor":
-            values[(rows - 1 - round(y - 0.6), j)] = label
-    return values, offsets
+def _by_gid(ax, kind="texts"):
+    items = ax.texts if kind == "texts" else ax.patches
+    return {item.get_gid(): item for item in items if item.get_gid()}
 
 
-def _expected_labels(t):
+def _reads(t):
     s0, s1 = t.stride()
-    off = t.storage_offset()
-    rows, cols = t.shape
-    return {(i, j): f"@{off + i * s0 + j * s1}" for i in range(rows) for j in range(cols)}
+    return [t.storage_offset() + i * s0 + j * s1 for i in range(t.shape[0]) for j in range(t.shape[1])]
 
 
-BASE = torch.arange(12.0).reshape(3, 4)
+BASE = (torch.arange(12.0) * 10 + 10).reshape(3, 4)  # values 10..120, none equal to its offset
 PLOTTED = {
     "contiguous": BASE,
     "transpose": BASE.t(),
@@ -352,43 +478,72 @@ PLOTTED = {
 
 
 @pytest.mark.parametrize("name", list(PLOTTED))
-def test_plot_memory_labels_cells_with_storage_offsets(name):
+def test_plot_memory_labels_every_cell_with_its_value_and_storage_offset(name):
     t = PLOTTED[name]
     ax = plots.plot_memory(t, title=name)
     assert isinstance(ax, matplotlib.axes.Axes)
-    values, offsets = _cell_labels(ax, t.shape[0])
-    assert offsets == _expected_labels(t)
-    assert values == {(i, j): f"{t[i, j].item():g}" for i in range(t.shape[0]) for j in range(t.shape[1])}
-    assert f"stride {t.stride()}" in ax.get_title()
-    assert f"contiguous={t.is_contiguous()}" in ax.get_title()
-    assert ax.get_title().startswith(name)
+    texts = _by_gid(ax)
+    s0, s1 = t.stride()
+    for i in range(t.shape[0]):
+        for j in range(t.shape[1]):
+            assert texts[f"value {i},{j}"].get_text() == f"{t[i, j].item():g}"
+            assert texts[f"at {i},{j}"].get_text() == f"@{t.storage_offset() + i * s0 + j * s1}"
+    title = ax.get_title(loc="left")
+    assert title.startswith(name) and f"stride {t.stride()}" in title
+    assert f"offset {t.storage_offset()}" in title and f"contiguous={t.is_contiguous()}" in title
 
 
-def test_plot_memory_transpose_reads_storage_in_a_different_order():
-    t = torch.arange(6.0).reshape(2, 3).t()
+@pytest.mark.parametrize("name", list(PLOTTED))
+def test_plot_memory_draws_the_read_order_as_arrows_and_numbers(name):
+    t = PLOTTED[name]
     ax = plots.plot_memory(t)
-    _, offsets = _cell_labels(ax, 3)
-    assert offsets[(0, 1)] == "@3"
-    assert offsets[(1, 0)] == "@1"
-    assert [offsets[(i, j)] for i in range(3) for j in range(2)] == ["@0", "@3", "@1", "@4", "@2", "@5"]
+    reads = _reads(t)
+    arrows = [p.get_gid() for p in ax.patches if (p.get_gid() or "").startswith("read ")]
+    assert arrows == [f"read {a}->{b}" for a, b in zip(reads, reads[1:]) if a != b]
+    texts = _by_gid(ax)
+    for k in set(reads):
+        assert texts[f"storage order {k}"].get_text() == "#" + ",".join(str(n) for n, r in enumerate(reads) if r == k)
+    assert not any(f"storage order {k}" in texts for k in range(len(reads) + 20) if k not in reads)
 
 
-def test_plot_memory_draws_the_whole_storage_row():
+def test_plot_memory_transpose_jumps_through_storage():
+    ax = plots.plot_memory(BASE.t())
+    arrows = [p.get_gid() for p in ax.patches if (p.get_gid() or "").startswith("read ")]
+    assert arrows[:4] == ["read 0->4", "read 4->8", "read 8->1", "read 1->5"]
+    assert _by_gid(ax)["storage order 1"].get_text() == "#3"  # storage cell 1 is read 4th
+
+
+def test_plot_memory_values_are_not_offsets_in_the_notebook_example():
+    # the issue with arange data: each value equalled its offset and the @k labels said nothing
+    t = course_widgets.memory_base()
+    assert all(t.flatten()[k].item() != k for k in range(t.numel()))
+
+
+def test_plot_memory_marks_the_storage_offset_and_the_cells_read():
     t = BASE[1:, 1:3]
     ax = plots.plot_memory(t)
-    rows = t.shape[0]
-    storage_texts = sorted(
-        ((tx.get_position(), tx.get_text()) for tx in ax.texts if tx.get_position()[1] >= rows and tx.get_text() != "storage"),
-    )
-    # Each storage cell has its value and its index; the slice's offset does not hide the first elements.
-    indices = [label for (pos, label) in storage_texts if pos[1] > rows + 1.2 + 1]
-    assert indices == [str(k) for k in range(12)]
-    # Cells the tensor reads are highlighted, the others are grey.
-    used = {int(v[1:]) for v in _expected_labels(t).values()}
-    storage_cells = [p for p in ax.patches if p.get_y() == rows + 1.2]
-    assert len(storage_cells) == 12
-    highlighted = {round(p.get_x()) for p in storage_cells if p.get_facecolor() == matplotlib.colors.to_rgba("#cfe3ff")}
-    assert highlighted == used
+    patches = _by_gid(ax, "patches")
+    assert patches["offset"].get_x() == 5 == t.storage_offset()
+    assert "storage offset 5" in _by_gid(ax)["legend"].get_text()
+    storage = {k: patches[f"storage {k}"] for k in range(12)}
+    read = {k for k, p in storage.items() if p.get_facecolor() == matplotlib.colors.to_rgba(plots.READ)}
+    assert read == {5, 6, 9, 10}
+    assert [_by_gid(ax)[f"storage value {k}"].get_text() for k in range(12)] == [f"{v:g}" for v in range(10, 130, 10)]
+
+
+def test_plot_memory_draws_a_copy_as_new_memory_below_the_original():
+    copy = BASE.t().contiguous()
+    ax = plots.plot_memory(copy, base=BASE)
+    patches = _by_gid(ax, "patches")
+    assert all(f"base {k}" in patches for k in range(12))  # the original's storage, drawn apart
+    assert patches["base 0"].get_y() > patches["storage 0"].get_y()
+    assert all(patches[f"storage {k}"].get_facecolor() == matplotlib.colors.to_rgba(plots.COPY) for k in range(12))
+    assert [_by_gid(ax)[f"storage value {k}"].get_text() for k in range(4)] == ["10", "50", "90", "20"]
+    assert "new memory" in ax.get_title(loc="left")
+    # a view of the same base is drawn as shared memory: no second storage row
+    view_ax = plots.plot_memory(BASE.t(), base=BASE)
+    assert not any((p.get_gid() or "").startswith("base ") for p in view_ax.patches)
+    assert "new memory" not in view_ax.get_title(loc="left")
 
 
 def test_plot_memory_uses_given_axes():
@@ -404,6 +559,69 @@ def test_plot_memory_rejects_non_2d(t):
     assert str(tuple(t.shape)) in str(info.value)
 
 
+def _grid_cells(ax, name):
+    """{(i, j): (stretched?, value text)} for one operand's panel."""
+    texts = _by_gid(ax)
+    cells = {}
+    for patch in ax.patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith(name + " "):
+            ij = gid[len(name) + 1:].split()[0]
+            i, j = map(int, ij.split(","))
+            cells[(i, j)] = (gid.endswith("stretched"), texts[f"{name} value {i},{j}"].get_text())
+    return cells
+
+
+def test_plot_broadcast_hatches_the_stretched_cells():
+    col, row = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([10.0, 20.0, 30.0, 40.0])
+    fig = plots.plot_broadcast(col, row, "+", names=("col", "row"))
+    ax_col, ax_row, ax_out = fig.axes
+    cells = _grid_cells(ax_col, "col")
+    assert len(cells) == 12
+    assert all(stretched == (j > 0) and value == f"{i + 1:g}" for (i, j), (stretched, value) in cells.items())
+    cells = _grid_cells(ax_row, "row")
+    assert all(stretched == (i > 0) and value == f"{10 * (j + 1):g}" for (i, j), (stretched, value) in cells.items())
+    result = _grid_cells(ax_out, "result")
+    assert {k: v for k, (_, v) in result.items()} == {(i, j): f"{(i + 1) + 10 * (j + 1):g}" for i in range(3) for j in range(4)}
+    assert not any(s for s, _ in result.values())
+    assert "read as (1, 4)" in ax_row.get_title() and "stretched to (3, 4)" in ax_row.get_title()
+    assert ax_out.get_title() == "col + row: (3, 4)"
+    assert "stretched" in fig._suptitle.get_text()
+    for ax in fig.axes:
+        assert ax.get_xlabel() == "dim -1 (columns)" and ax.get_ylabel() == "dim -2 (rows)"
+
+
+def test_plot_broadcast_keepdim_picture_tells_wrong_from_right():
+    sq = torch.tensor([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0], [100.0, 200.0, 300.0]])
+    wrong = _grid_cells(plots.plot_broadcast(sq, sq.mean(1), "-", title="wrong").axes[1], "b")
+    right = _grid_cells(plots.plot_broadcast(sq, sq.mean(1, keepdim=True), "-", title="right").axes[1], "b")
+    assert [wrong[(i, 0)][1] for i in range(3)] == ["2", "2", "2"]       # one row, stretched down
+    assert [right[(i, 0)][1] for i in range(3)] == ["2", "20", "200"]    # one column, stretched across
+    assert plt.gcf()._suptitle.get_text() == "right"
+
+
+def test_plot_broadcast_draws_the_failure():
+    fig = plots.plot_broadcast(torch.ones(2, 3), torch.tensor([10.0, 20.0]), "+")
+    error = _by_gid(fig.axes[2])["error"].get_text()
+    assert "cannot broadcast" in error and "3 vs 2" in error
+    assert "do not broadcast" in fig._suptitle.get_text()
+    assert len(_grid_cells(fig.axes[1], "b")) == 2  # b drawn at its own size, nothing stretched
+
+
+@pytest.mark.parametrize("a, b", [(torch.zeros(2, 2, 2), torch.zeros(2)), (torch.zeros(11), torch.zeros(1))])
+def test_plot_broadcast_refuses_what_it_cannot_draw(a, b):
+    with pytest.raises(ValueError):
+        plots.plot_broadcast(a, b)
+
+
+def test_plot_timings_has_title_labels_and_one_line_per_method():
+    fig = plots.plot_timings([10, 100], {"loop": [1e-3, 1e-2], "vectorised": [1e-5, 2e-5]}, title="t", xlabel="n")
+    (ax,) = fig.axes
+    assert ax.get_title() == "t" and ax.get_xlabel() == "n" and "seconds" in ax.get_ylabel()
+    assert [line.get_label() for line in ax.lines] == ["loop", "vectorised"]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+
+
 def test_plot_function_and_derivative_sin():
     x = torch.linspace(-3, 3, 50)
     ax = plots.plot_function_and_derivative(torch.sin, x, label="sin")
@@ -416,6 +634,8 @@ def test_plot_function_and_derivative_sin():
     torch.testing.assert_close(torch.as_tensor(function_line.get_ydata()), torch.sin(x))
     assert dashed[0].get_label() == "dsin/dx (autograd)"
     assert not x.requires_grad  # the caller's grid is left alone
+    assert ax.get_title() == "sin and its derivative (autograd)"
+    assert ax.get_xlabel() == "x" and ax.get_ylabel() == "value"
 
 
 def test_plot_function_and_derivative_polynomial_on_given_axes():
@@ -474,51 +694,62 @@ def test_broadcasting_explorer_updates_when_typing():
     box = course_widgets.broadcasting_explorer()
     assert isinstance(box, widgets.VBox)
     texts = _find(box, widgets.Text)
-    (out,) = _find(box, widgets.HTML)
-    assert [t.value for t in texts] == ["2, 3, 3", "3"]
-    assert out.value == course_widgets.broadcast_report("2, 3, 3", "3")
-    assert "Result shape: (2, 3, 3)" in out.value
+    report, note = _find(box, widgets.HTML)
+    (picture,) = _find(box, widgets.Image)
+    assert [t.value for t in texts] == ["3, 1", "4"]
+    assert [t.description for t in texts] == ["shape of a:", "shape of b:"]
+    assert "Result shape: (3, 4)" in report.value
+    first = bytes(picture.value)
+    assert first.startswith(b"\x89PNG") and note.value == ""
 
     texts[1].value = "2"
-    assert "Error" in out.value
-    texts[0].value = "4, 1"
-    assert "Result shape: (4, 2)" in out.value
+    assert "Result shape: (3, 2)" in report.value
+    assert bytes(picture.value).startswith(b"\x89PNG") and bytes(picture.value) != first
+
+    texts[0].value = "2, 3"
+    assert "Error" in report.value and "3 vs 2" in report.value
+    assert bytes(picture.value).startswith(b"\x89PNG")  # the failure is drawn too
+
+    texts[0].value = "2, 3, 4"
+    assert "Error" in report.value and bytes(picture.value) == b"" and picture.layout.display == "none"
+    assert "at most 2 dimensions" in note.value
     texts[1].value = "oops"
-    assert "oops" in out.value and "not a shape" in out.value
+    assert "oops" in report.value and "not a shape" in report.value and bytes(picture.value) == b""
+
+
+def test_broadcast_picture_matches_plot_broadcast():
+    assert course_widgets.broadcast_picture("3, 1", "4").startswith(b"\x89PNG")
+    assert course_widgets.broadcast_picture("", "2").startswith(b"\x89PNG")   # a scalar
+    assert course_widgets.broadcast_picture("9", "1") == b""                  # too big to draw
+    assert course_widgets.broadcast_picture("0", "1") == b""
+    assert not plt.get_fignums()  # figures are closed once rendered
 
 
 def test_memory_views_are_2d_and_honest_about_copies():
-    x = torch.arange(12.0).reshape(3, 4)
-    by_name = {key.split("  ")[0]: fn for key, fn in course_widgets.MEMORY_VIEWS.items()}
+    x = course_widgets.memory_base()
     for key, fn in course_widgets.MEMORY_VIEWS.items():
         t = fn(x)
         assert t.dim() == 2, key
         shares = t.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
         assert shares == ("copy" not in key), key
-    t = by_name["x.t()"](x)
-    assert t.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
-    assert t.shape == (4, 3) and not t.is_contiguous()
-    c = by_name["x.t().contiguous()"](x)
-    assert c.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
-    assert c.is_contiguous() and torch.equal(c, x.t())
 
 
-def test_memory_explorer_runs_and_switches_views(monkeypatch, capsys):
-    shown = []
-    monkeypatch.setattr(course_widgets, "display", shown.append)
-    assert course_widgets.memory_explorer() is None
-    (box,) = shown
+def test_memory_explorer_switches_views():
+    box = course_widgets.memory_explorer()
+    assert isinstance(box, widgets.VBox)
     (dropdown,) = _find(box, widgets.Dropdown)
+    (verdict,) = _find(box, widgets.HTML)
+    (picture,) = _find(box, widgets.Image)
+    assert dropdown.description == "operation:"
     assert list(dropdown.options) == list(course_widgets.MEMORY_VIEWS)
+    assert "shares memory with x" in verdict.value and "contiguous=True" in verdict.value
+    seen = {bytes(picture.value)}
     for option in dropdown.options[1:]:
         dropdown.value = option
-    out = capsys.readouterr().out
-    # Outside a kernel the Output widget does not capture, so the verdicts reach stdout.
-    assert out.count("shares memory with x") == 5
-    assert out.count("a copy: new memory") == 2
-    assert plt.get_fignums()  # it drew something
-
-
-def test_memory_explorer_displays_outside_a_notebook(capsys):
-    course_widgets.memory_explorer()
-    assert "VBox" in capsys.readouterr().out
+        assert ("a copy: new memory" in verdict.value) == ("copy" in option), option
+        assert option.split("  ")[0] in verdict.value
+        seen.add(bytes(picture.value))
+    assert len(seen) == len(dropdown.options)  # a new picture for every choice
+    dropdown.value = "x.t()  (transpose: same memory)"
+    assert "stride (1, 4)" in verdict.value and "contiguous=False" in verdict.value
+    assert not plt.get_fignums()

@@ -1,0 +1,303 @@
+"""The visible tests of 01_tensor_ops mean something, and its ungraded practice checks itself.
+
+Each exercise's visible test (its test cell without the hidden block) runs, after the notebook's
+setup cell, against the instructor's solution and correct alternatives (it must pass) and
+against the typical wrong solutions the notebook warns about (each must fail, for the stated
+reason). The folded solutions of the puzzles must pass their self-checks, and the stubs the
+student starts from must say "not written yet" without raising.
+"""
+
+import ast
+import contextlib
+import io
+import linecache
+import re
+
+import pytest
+
+from conftest import nbgrader_meta, release_nb, source_nb
+
+NAME = "01_tensor_ops"
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
+
+NB = source_nb(NAME)
+BY_ID = {cell.id: cell for cell in NB.cells}
+SETUP = next(c.source for c in NB.cells if nbgrader_meta(c).get("grade_id") == "setup")
+SOLUTIONS = {nbgrader_meta(c)["grade_id"]: c.source for c in NB.cells if nbgrader_meta(c).get("solution")}
+VISIBLE = {nbgrader_meta(c)["grade_id"].removeprefix("test_"): HIDDEN.sub("", c.source)
+           for c in NB.cells if nbgrader_meta(c).get("grade")}
+
+
+def run(*sources):
+    """Execute the setup cell and then `sources` in one fresh namespace; return (stdout, namespace)."""
+    namespace = {}
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        for i, source in enumerate((SETUP, *sources)):
+            filename = f"<cell {i}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            exec(compile(source, filename, "exec"), namespace)
+    return out.getvalue(), namespace
+
+
+def run_visible(exercise, solution):
+    return run(solution, VISIBLE[exercise])[0]
+
+
+# (exercise, what the mistake is, the code, a phrase of the message the visible test must give)
+WRONG = [
+    # max_per_row
+    ("max_per_row", "column maxima (dim=0)", "def max_per_row(x):\n    return x.max(dim=0)", "values: wrong values"),
+    ("max_per_row", "argmax only", "def max_per_row(x):\n    return x.argmax(dim=1)", "got one tensor"),
+    ("max_per_row", "max() with no dim", "def max_per_row(x):\n    return x.max()", "got one tensor"),
+    ("max_per_row", "(indices, values) order",
+     "def max_per_row(x):\n    return x.argmax(1), x.max(1).values", "values: wrong dtype"),
+    ("max_per_row", "a list", "def max_per_row(x):\n    return [x.max(1).values, x.argmax(1)]", "got a list"),
+    ("max_per_row", "keepdim=True", "def max_per_row(x):\n    return x.max(dim=1, keepdim=True)", "wrong shape"),
+    ("max_per_row", "keepdim, then squeeze()",
+     "def max_per_row(x):\n    v, i = x.max(dim=1, keepdim=True)\n    return v.squeeze(), i.squeeze()",
+     "wrong shape"),
+    ("max_per_row", "int32 indices", "def max_per_row(x):\n    return x.max(1).values, x.argmax(1).int()",
+     "indices: wrong dtype"),
+    ("max_per_row", "hard-coded float32", "def max_per_row(x):\n    return x.float().max(dim=1)", "wrong dtype"),
+    ("max_per_row", "running maximum from 0, new tensors without dtype", """
+def max_per_row(x):
+    values, indices = torch.zeros(x.shape[0]), torch.zeros(x.shape[0], dtype=torch.int64)
+    for i in range(x.shape[0]):
+        best = 0.0
+        for j in range(x.shape[1]):
+            if x[i, j] > best:
+                best, indices[i] = x[i, j], j
+        values[i] = best
+    return values, indices""", "wrong"),
+    ("max_per_row", "running maximum from 0, device-aware", """
+def max_per_row(x):
+    values = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    indices = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if x[i, j] > values[i]:
+                values[i], indices[i] = x[i, j], j
+    return values, indices""", "values of one float64 row: wrong values"),
+    ("max_per_row", "column numbers made on the CPU",
+     "def max_per_row(x):\n    v = x.max(1).values\n    cols = torch.arange(x.shape[1])\n"
+     "    return v, (cols * (x == v[:, None])).sum(1)", "mixes devices"),
+    # row_normalize
+    ("row_normalize", "missing keepdim", "def row_normalize(x):\n    return x / x.sum(dim=1)", "keepdim=True"),
+    ("row_normalize", "column sums", "def row_normalize(x):\n    return x / x.sum(dim=0, keepdim=True)",
+     "wrong values"),
+    ("row_normalize", "sum of everything", "def row_normalize(x):\n    return x / x.sum()", "wrong values"),
+    ("row_normalize", "row maximum", "def row_normalize(x):\n    return x / x.max(dim=1, keepdim=True).values",
+     "wrong values"),
+    ("row_normalize", "L1 norm (absolute values)",
+     "def row_normalize(x):\n    return x / x.abs().sum(dim=1, keepdim=True)", "wrong values"),
+    ("row_normalize", "F.normalize(p=1)",
+     "def row_normalize(x):\n    return torch.nn.functional.normalize(x, p=1, dim=1)", "wrong values"),
+    ("row_normalize", "in place", "def row_normalize(x):\n    x /= x.sum(dim=1, keepdim=True)\n    return x",
+     "it was modified"),
+    ("row_normalize", "hard-coded float32", "def row_normalize(x):\n    x = x.float()\n    return x / x.sum(1, keepdim=True)",
+     "wrong dtype"),
+    ("row_normalize", "torch.zeros(n, m) filled in a loop", """
+def row_normalize(x):
+    out = torch.zeros(x.shape[0], x.shape[1])
+    for i in range(x.shape[0]):
+        out[i] = x[i] / x[i].sum()
+    return out""", "wrong dtype"),
+    ("row_normalize", "torch.zeros(n, m) with dtype but no device",
+     "def row_normalize(x):\n    return torch.zeros(x.shape, dtype=x.dtype) + x / x.sum(1, keepdim=True)",
+     "mixes devices"),
+    # outer_sum
+    ("outer_sum", "transposed (b as the column)", "def outer_sum(a, b):\n    return b[:, None] + a[None, :]",
+     "wrong"),
+    ("outer_sum", "elementwise a + b", "def outer_sum(a, b):\n    return a + b", "wrong shape"),
+    ("outer_sum", "product", "def outer_sum(a, b):\n    return a[:, None] * b", "wrong values"),
+    ("outer_sum", "torch.outer", "def outer_sum(a, b):\n    return torch.outer(a, b)", "wrong values"),
+    ("outer_sum", "a stray squeeze()", "def outer_sum(a, b):\n    return (a[:, None] + b).squeeze()", "wrong shape"),
+    ("outer_sum", "hard-coded float32", "def outer_sum(a, b):\n    return (a[:, None] + b).float()", "wrong dtype"),
+    ("outer_sum", "torch.zeros(n, m) filled in a loop", """
+def outer_sum(a, b):
+    out = torch.zeros(len(a), len(b))
+    for i in range(len(a)):
+        for j in range(len(b)):
+            out[i, j] = a[i] + b[j]
+    return out""", "wrong dtype"),
+    ("outer_sum", "torch.zeros(n, m) with dtype but no device",
+     "def outer_sum(a, b):\n    return torch.zeros(len(a), len(b), dtype=a.dtype) + a[:, None] + b", "mixes devices"),
+    # pairwise_sq_dists
+    ("pairwise_sq_dists", "cdist (not squared)", "def pairwise_sq_dists(a, b):\n    return torch.cdist(a, b)",
+     "wrong values"),
+    ("pairwise_sq_dists", "transposed", "def pairwise_sq_dists(a, b):\n    return ((b[:, None] - a[None]) ** 2).sum(-1)",
+     "wrong values"),
+    ("pairwise_sq_dists", "row-wise a - b", "def pairwise_sq_dists(a, b):\n    return ((a - b) ** 2).sum(-1)",
+     "wrong shape"),
+    ("pairwise_sq_dists", "not squared", "def pairwise_sq_dists(a, b):\n    return (a[:, None] - b[None]).sum(-1)",
+     "wrong values"),
+    ("pairwise_sq_dists", "L1 distance", "def pairwise_sq_dists(a, b):\n    return (a[:, None] - b[None]).abs().sum(-1)",
+     "wrong values"),
+    ("pairwise_sq_dists", "dot products", "def pairwise_sq_dists(a, b):\n    return a @ b.T", "wrong values"),
+    ("pairwise_sq_dists", "expansion without its factor 2",
+     "def pairwise_sq_dists(a, b):\n    return (a ** 2).sum(1)[:, None] + (b ** 2).sum(1) - a @ b.T",
+     "wrong values"),
+    ("pairwise_sq_dists", "hard-coded float32",
+     "def pairwise_sq_dists(a, b):\n    return ((a[:, None] - b[None]) ** 2).sum(-1).float()", "wrong dtype"),
+    ("pairwise_sq_dists", "torch.zeros(n, m) filled in a loop", """
+def pairwise_sq_dists(a, b):
+    out = torch.zeros(a.shape[0], b.shape[0])
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            out[i, j] = ((a[i] - b[j]) ** 2).sum()
+    return out""", "wrong dtype"),
+    ("pairwise_sq_dists", "torch.zeros(n, m) with dtype but no device", """
+def pairwise_sq_dists(a, b):
+    out = torch.zeros(a.shape[0], b.shape[0], dtype=a.dtype)
+    return out + ((a[:, None] - b[None]) ** 2).sum(-1)""", "mixes devices"),
+    # batch_flatten
+    ("batch_flatten", "a copy (.clone())", "def batch_flatten(x):\n    return x.reshape(x.shape[0], -1).clone()",
+     "got a copy"),
+    ("batch_flatten", "a copy (torch.stack)", "def batch_flatten(x):\n    return torch.stack([s.reshape(-1) for s in x])",
+     "got a copy"),
+    ("batch_flatten", "view on a non-contiguous input", "def batch_flatten(x):\n    return x.view(x.shape[0], -1)",
+     "view size is not compatible"),
+    ("batch_flatten", "flatten() with no argument", "def batch_flatten(x):\n    return x.flatten()", "wrong shape"),
+    ("batch_flatten", "squeeze() drops a batch of one",
+     "def batch_flatten(x):\n    return x.reshape(x.shape[0], -1).squeeze()", "a batch of one keeps its batch"),
+    ("batch_flatten", "squeeze() first", "def batch_flatten(x):\n    return x.squeeze().flatten(1)", "wrong shape"),
+    ("batch_flatten", "wrong order (permute)",
+     "def batch_flatten(x):\n    return x.transpose(1, -1).reshape(x.shape[0], -1)", "wrong values"),
+    ("batch_flatten", "rows of the last dim", "def batch_flatten(x):\n    return x.reshape(-1, x.shape[-1])",
+     "wrong shape"),
+    ("batch_flatten", "hard-coded float32", "def batch_flatten(x):\n    return x.float().reshape(x.shape[0], -1)",
+     "wrong dtype"),
+    ("batch_flatten", "a copy through Python lists",
+     "def batch_flatten(x):\n    return torch.tensor(x.tolist()).reshape(x.shape[0], -1)", "got a copy"),
+]
+
+RIGHT = [
+    ("max_per_row", "torch.max(x, 1)", "def max_per_row(x):\n    return torch.max(x, 1)"),
+    ("max_per_row", "values and argmax", "def max_per_row(x):\n    return x.max(-1).values, x.argmax(-1)"),
+    ("max_per_row", "sort", "def max_per_row(x):\n    s = x.sort(dim=1, descending=True)\n"
+                            "    return s.values[:, 0], s.indices[:, 0]"),
+    ("max_per_row", "a loop with device-aware tensors", """
+def max_per_row(x):
+    values = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
+    indices = torch.empty(x.shape[0], dtype=torch.int64, device=x.device)
+    for i, row in enumerate(x):
+        best = 0
+        for j in range(1, len(row)):
+            if row[j] > row[best]:
+                best = j
+        values[i], indices[i] = row[best], best
+    return values, indices"""),
+    ("row_normalize", "indexing with None", "def row_normalize(x):\n    return x / x.sum(1)[:, None]"),
+    ("row_normalize", "transposes", "def row_normalize(x):\n    return (x.T / x.sum(1)).T"),
+    ("row_normalize", "a loop into empty_like", """
+def row_normalize(x):
+    out = torch.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = x[i] / x[i].sum()
+    return out"""),
+    ("outer_sum", "unsqueeze", "def outer_sum(a, b):\n    return a.unsqueeze(1) + b"),
+    ("outer_sum", "view", "def outer_sum(a, b):\n    return a.view(-1, 1) + b.view(1, -1)"),
+    ("outer_sum", "a loop into a device-aware tensor", """
+def outer_sum(a, b):
+    out = torch.empty(len(a), len(b), dtype=a.dtype, device=a.device)
+    for i in range(len(a)):
+        out[i] = a[i] + b
+    return out"""),
+    ("pairwise_sq_dists", "the expansion",
+     "def pairwise_sq_dists(a, b):\n    return (a ** 2).sum(1)[:, None] + (b ** 2).sum(1) - 2 * a @ b.T"),
+    ("pairwise_sq_dists", "cdist squared", "def pairwise_sq_dists(a, b):\n    return torch.cdist(a, b) ** 2"),
+    ("pairwise_sq_dists", "unsqueeze", "def pairwise_sq_dists(a, b):\n    return ((a.unsqueeze(1) - b.unsqueeze(0)) ** 2).sum(-1)"),
+    ("batch_flatten", "torch.flatten", "def batch_flatten(x):\n    return torch.flatten(x, 1)"),
+    ("batch_flatten", "flatten(start_dim=1)", "def batch_flatten(x):\n    return x.flatten(start_dim=1)"),
+    ("batch_flatten", "contiguous().view", "def batch_flatten(x):\n    return x.contiguous().view(x.shape[0], -1)"),
+    ("batch_flatten", "reshape with numel", "def batch_flatten(x):\n    return x.reshape(len(x), x[0].numel())"),
+]
+
+
+def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
+    assert set(VISIBLE) == set(SOLUTIONS)
+    assert {ex for ex, *_ in WRONG} == set(SOLUTIONS)
+    assert {ex for ex, *_ in RIGHT} == set(SOLUTIONS)
+    for exercise, visible in VISIBLE.items():
+        assert "BEGIN HIDDEN" not in visible and visible.rstrip().endswith(f'ok("{exercise}")')
+        assert "float64" in visible, f"{exercise}: the visible test must try float64"
+
+
+@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
+def test_the_instructors_solution_passes_the_visible_test(exercise):
+    assert f"✓ {exercise}" in run_visible(exercise, SOLUTIONS[exercise])
+
+
+@pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
+def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
+    assert f"✓ {exercise}" in run_visible(exercise, source)
+
+
+@pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
+def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
+    with pytest.raises(Exception) as info:  # noqa: PT011  (a CheckError, or the error the mistake causes)
+        run_visible(exercise, source)
+    assert not isinstance(info.value, (NameError, SyntaxError, ImportError)), info.value
+    assert phrase in str(info.value), f"{exercise}: failed, but not for the expected reason:\n{info.value}"
+
+
+@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
+def test_the_release_stub_fails_the_visible_test(exercise):
+    stub = next(c.source for c in release_nb(NAME).cells if nbgrader_meta(c).get("grade_id") == exercise)
+    with pytest.raises(NotImplementedError):
+        run_visible(exercise, stub)
+
+
+# --------------------------------------------------------------------------- ungraded practice
+
+SOLUTION_BLOCK = re.compile(r"<summary>Solution</summary>\s*```python\n(.*?)```", re.S)
+
+
+def practice():
+    """(markdown cell id, its folded solution, the code cell after it that checks itself)."""
+    found = []
+    for i, cell in enumerate(NB.cells):
+        match = SOLUTION_BLOCK.search(cell.source) if cell.cell_type == "markdown" else None
+        if match:
+            check = next(c for c in NB.cells[i + 1:] if c.cell_type == "code" and "try_puzzle(" in c.source)
+            found.append((cell.id, match.group(1), check))
+    return found
+
+
+PRACTICE = practice()
+CONTEXT = [BY_ID["puzzles-setup"].source, BY_ID["kmeans-loop"].source, SOLUTIONS["pairwise_sq_dists"]]
+
+
+def split(source):
+    """A self-check cell: (its function definitions, everything else)."""
+    tree = ast.parse(source)
+    defs = [ast.get_source_segment(source, n) for n in tree.body if isinstance(n, ast.FunctionDef)]
+    rest = [ast.get_source_segment(source, n) for n in tree.body if not isinstance(n, ast.FunctionDef)]
+    return "\n".join(defs), "\n".join(rest)
+
+
+def test_the_practice_has_seven_puzzles_and_a_longer_exercise():
+    names = [ast.parse(check.source).body[0].name for _, _, check in PRACTICE]
+    assert names == ["eye", "triu", "diag", "cumsum", "flip", "one_hot", "count_smaller", "kmeans_step"]
+
+
+@pytest.mark.parametrize("cell_id, solution, check", PRACTICE, ids=[p[0] for p in PRACTICE])
+def test_the_stub_says_not_written_yet(cell_id, solution, check):
+    out, _ = run(*CONTEXT, check.source)
+    name = ast.parse(check.source).body[0].name
+    assert out.endswith(f"… {name}: not written yet\n")
+
+
+@pytest.mark.parametrize("cell_id, solution, check", PRACTICE, ids=[p[0] for p in PRACTICE])
+def test_the_folded_solution_passes_the_self_check(cell_id, solution, check):
+    defs, calls = split(check.source)
+    assert ast.parse(solution).body[0].name == ast.parse(defs).body[0].name
+    out, _ = run(*CONTEXT, solution, calls)
+    assert "✓" in out and "✗" not in out, out
+
+
+def test_the_puzzle_check_rejects_the_builtin():
+    _, _, check = PRACTICE[0]
+    _, calls = split(check.source)
+    out, _ = run(*CONTEXT, "def eye(n):\n    return torch.eye(n, dtype=torch.int64)\n", calls)
+    assert "✗ eye gives the right answers but uses eye" in out
