@@ -39,8 +39,12 @@ from autograder.instructor.release import assignments, nbgrader_env  # noqa: E40
 
 TYPICAL = """
 # A typical course: nbgrader's own autograde preprocessors (no sandbox, no verification step)
-from nbgrader.converters import Autograde
-c.Autograde.autograde_preprocessors = Autograde.autograde_preprocessors.default_value
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 c.Execute.timeout = {cell_timeout}
 """
 

@@ -176,6 +176,25 @@ def {name}(*args, **kwargs):
     raise NotImplementedError()
 '''
 
+FORK_BOMB = '''import os
+
+def {name}(*args, **kwargs):
+    children = 0
+    try:
+        while True:
+            if os.fork() == 0:
+                os.setsid()
+                while True:
+                    try:
+                        os.fork()
+                    except OSError:
+                        pass
+            children += 1
+    except OSError:
+        pass
+    raise NotImplementedError()
+'''
+
 READ_SECRETS = '''import os
 
 def _find():
@@ -211,6 +230,7 @@ SOLUTION_ATTACKS = {
     "hang": HANG,
     "close_and_sleep": CLOSE_AND_SLEEP,
     "daemons": DAEMONS,
+    "fork_bomb": FORK_BOMB,
     "read_secrets": READ_SECRETS,
 }
 

@@ -17,7 +17,8 @@ import torch  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from autograder.curriculum import CURRICULUM, defined_name  # noqa: E402
+from autograder.instructor.curriculum import defined_name  # noqa: E402
+from conftest import CURRICULUM  # noqa: E402
 from course import checks, devices, plots, shapes  # noqa: E402
 from course import widgets as course_widgets  # noqa: E402
 from course.checks import CheckError  # noqa: E402

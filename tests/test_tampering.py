@@ -38,9 +38,11 @@ def build_class(course, assignment, attackers):
     sols = samples.solutions(assignment)
     curriculum = {a: {ex: {"signature": sig, "depends": []} for ex, sig in exs.items()}
                   for a, exs in CURRICULUM.items()}
-    students = {f"attack_{a}": samples.attack_notebook(release, assignment, curriculum, a) for a in attackers}
-    students["honest_right"] = samples.notebook(release, sols["RIGHT"])
-    students["honest_alt"] = samples.notebook(release, sols["ALTERNATIVE"])
+    # lean notebooks (no prose or demos): the attacks and the grading are what is tested here
+    students = {f"attack_{a}": samples.attack_notebook(release, assignment, curriculum, a, lean=True)
+                for a in attackers}
+    students["honest_right"] = samples.notebook(release, sols["RIGHT"], lean=True)
+    students["honest_alt"] = samples.notebook(release, sols["ALTERNATIVE"], lean=True)
     for student, nb in students.items():
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True)

@@ -92,8 +92,6 @@ def max_per_row(x):
      "def row_normalize(x):\n    return x / x.abs().sum(dim=1, keepdim=True)", "wrong values"),
     ("row_normalize", "F.normalize(p=1)",
      "def row_normalize(x):\n    return torch.nn.functional.normalize(x, p=1, dim=1)", "wrong values"),
-    ("row_normalize", "in place", "def row_normalize(x):\n    x /= x.sum(dim=1, keepdim=True)\n    return x",
-     "it was modified"),
     ("row_normalize", "hard-coded float32", "def row_normalize(x):\n    x = x.float()\n    return x / x.sum(1, keepdim=True)",
      "wrong dtype"),
     ("row_normalize", "torch.zeros(n, m) filled in a loop", """
@@ -189,6 +187,8 @@ def max_per_row(x):
     return values, indices"""),
     ("row_normalize", "indexing with None", "def row_normalize(x):\n    return x / x.sum(1)[:, None]"),
     ("row_normalize", "transposes", "def row_normalize(x):\n    return (x.T / x.sum(1)).T"),
+    # allowed by the contract (the visible test prints a note instead of failing)
+    ("row_normalize", "in place", "def row_normalize(x):\n    x /= x.sum(dim=1, keepdim=True)\n    return x"),
     ("row_normalize", "a loop into empty_like", """
 def row_normalize(x):
     out = torch.empty_like(x)

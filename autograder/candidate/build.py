@@ -1,43 +1,258 @@
 """Fixtures a judge asks a candidate to build, and the operations it may ask for on them.
 
-A judge describes what it needs in plain data (a "spec"): this module makes it, in the
-candidate (where student code will use it) and in the judge (where the reference uses the very
-same construction), so both sides agree on what was built without ever sending an object.
+A judge describes what it needs in plain data, a *spec*, and `build` makes it: in the
+candidate (where student code will use it) and in the judge (where the reference is computed
+from the very same construction), so both sides agree on what was built without ever sending
+an object across. Specs nest; every tensor in them is an encoded input (`values`).
+
+    {"kind": "function", "expr": EXPR}           a function of one tensor (to differentiate):
+        EXPR is "x", a number, {"tensor": <encoded>} (a constant), or [op, arg, ...] with op in
+        FUNCTION_OPS, e.g. ["sum", ["mul", ["sin", "x"], ["pow", "x", 2]]]
+    {"kind": "linear", "in": 3, "out": 2, "bias": true, "weight": <enc>, "bias_values": <enc>}
+    {"kind": "conv1d" | "conv2d", "in": c, "out": c, "kernel": k, ..., "weight": ..., "bias_values": ...}
+    {"kind": "relu" | "tanh" | "sigmoid" | "identity" | "flatten" | "dropout", ...}
+    {"kind": "batchnorm1d", "features": n}
+    {"kind": "sequential", "children": [[name, SPEC], ...]}
+    {"kind": "modulelist", "children": [SPEC, ...]}    {"kind": "moduledict", "children": [[key, SPEC], ...]}
+    {"kind": "module", "children": [[name, SPEC], ...], "parameters": [[name, <enc> | null, requires_grad]],
+     "buffers": [[name, <enc> | null, persistent]], "tensors": [[name, <enc>]],
+     "containers": [[name, [<enc>, ...]]], "ints": [[name, value]]}   a plain nn.Module holding all that
+    {"kind": "same", "path": "a.b"}              the module already built at that path (shared)
+    {"kind": "frozen", "module": SPEC}            SPEC with requires_grad_(False) on every parameter
+    {"kind": "eval", "module": SPEC}              SPEC in eval mode
+    {"kind": "generator", "items": [...]}         a generator over the items (refs or inputs)
+    {"kind": "parameters_of", "module": <ref>}    module.parameters(), a generator
+    {"kind": "devices", "cuda": n, "mps": bool}   patches torch's device queries (08): returns None
 
 `OPS` is the fixed menu of operations a judge may ask a candidate to perform on objects it
-holds (writing into a tensor, backward, moving a module...): course code, run on the judge's
-behalf, whose results the judge reads back like any other answer.
+holds: course code, run on the judge's behalf, whose effects the judge reads back like any
+other answer (never trusting them more than any other answer).
 """
 
 import torch
 
+from . import values
+
 _TB = torch._C.TensorBase
 _Module = torch.nn.Module
+_Parameter = torch.nn.Parameter
 
 SPECS = {}
 
 
-def spec(kind):
+def spec(*kinds):
     def register(fn):
-        SPECS[kind] = fn
+        for kind in kinds:
+            SPECS[kind] = fn
         return fn
     return register
 
 
-def build(enc, handles=None):
+def build(enc, handles=None, built=None):
     """The object `enc` (a {"$": "spec", "kind": ...} dict) describes."""
     maker = SPECS.get(enc.get("kind"))
     if maker is None:
         raise ValueError(f"no fixture of kind {enc.get('kind')!r}")
-    return maker(enc, handles)
+    return maker(enc, handles, {} if built is None else built)
 
+
+def _tensor(enc):
+    return None if enc is None else values.make_tensor(enc)
+
+
+def _input(enc, handles, built):
+    """An item of a spec: another spec, or an encoded input (tensor, ref...)."""
+    if isinstance(enc, dict) and enc.get("$") == "spec":
+        return build(enc, handles, built)
+    return values.materialize(enc, handles, build)
+
+
+# --- functions to differentiate ------------------------------------------------------------
+
+FUNCTION_OPS = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "pow": lambda a, b: a ** b, "neg": lambda a: -a,
+    "sin": torch.sin, "cos": torch.cos, "exp": torch.exp, "log": torch.log, "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid, "relu": torch.relu, "softplus": torch.nn.functional.softplus,
+    "square": torch.square, "sqrt": torch.sqrt, "abs": torch.abs,
+    "sum": torch.sum, "mean": torch.mean, "matmul": torch.matmul, "dot": lambda a, b: (a * b).sum(),
+    "logsumexp": lambda a: torch.logsumexp(a.reshape(-1), 0),
+}
+
+
+def evaluate(expr, x):
+    """The value of EXPR (see the module docstring) at the tensor `x`, with torch ops."""
+    if isinstance(expr, str):
+        if expr != "x":
+            raise ValueError(f"unknown variable {expr!r}")
+        return x
+    if isinstance(expr, (int, float)):
+        return expr
+    if isinstance(expr, dict):
+        constant = values.make_tensor(expr["tensor"])
+        return _TB.to(constant, _TB.__dict__["device"].__get__(x)) if isinstance(x, torch.Tensor) else constant
+    op, *args = expr
+    return FUNCTION_OPS[op](*(evaluate(a, x) for a in args))
+
+
+@spec("function")
+def _function(enc, handles, built):
+    expr = enc["expr"]
+
+    def f(x):
+        return evaluate(expr, x)
+    f.__qualname__ = f.__name__ = "f"
+    return f
+
+
+# --- modules -------------------------------------------------------------------------------
+
+def _load(param, enc):
+    if enc is not None and param is not None:
+        with torch.no_grad():
+            param.copy_(values.make_tensor(enc))
+
+
+@spec("linear")
+def _linear(enc, handles, built):
+    layer = torch.nn.Linear(enc["in"], enc["out"], bias=enc.get("bias", True))
+    _load(layer.weight, enc.get("weight"))
+    _load(layer.bias, enc.get("bias_values"))
+    return layer
+
+
+@spec("conv1d", "conv2d")
+def _conv(enc, handles, built):
+    cls = torch.nn.Conv1d if enc["kind"] == "conv1d" else torch.nn.Conv2d
+    layer = cls(enc["in"], enc["out"], enc["kernel"], stride=enc.get("stride", 1),
+                padding=enc.get("padding", 0), dilation=enc.get("dilation", 1), bias=enc.get("bias", True))
+    _load(layer.weight, enc.get("weight"))
+    _load(layer.bias, enc.get("bias_values"))
+    return layer
+
+
+SIMPLE = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid,
+          "identity": torch.nn.Identity, "flatten": torch.nn.Flatten}
+
+
+@spec(*SIMPLE)
+def _simple(enc, handles, built):
+    return SIMPLE[enc["kind"]]()
+
+
+@spec("dropout")
+def _dropout(enc, handles, built):
+    return torch.nn.Dropout(enc.get("p", 0.5))
+
+
+@spec("batchnorm1d")
+def _batchnorm(enc, handles, built):
+    return torch.nn.BatchNorm1d(enc["features"])
+
+
+def _children(enc, handles, built, prefix):
+    out = []
+    for name, child in enc.get("children", ()):
+        path = f"{prefix}.{name}" if prefix else str(name)
+        module = build(child, handles, dict(built, _prefix=path))
+        built[path] = module
+        out.append((str(name), module))
+    return out
+
+
+@spec("sequential")
+def _sequential(enc, handles, built):
+    from collections import OrderedDict
+    return torch.nn.Sequential(OrderedDict(_children(enc, handles, built, built.get("_prefix", ""))))
+
+
+@spec("modulelist")
+def _modulelist(enc, handles, built):
+    items = [[str(i), child] for i, child in enumerate(enc.get("children", ()))]
+    return torch.nn.ModuleList([m for _, m in _children({"children": items}, handles, built, built.get("_prefix", ""))])
+
+
+@spec("moduledict")
+def _moduledict(enc, handles, built):
+    return torch.nn.ModuleDict(dict(_children(enc, handles, built, built.get("_prefix", ""))))
+
+
+class Holder(_Module):
+    """A plain module a spec fills with children, parameters, buffers and plain attributes."""
+
+    def forward(self, x):
+        for child in self.children():
+            x = child(x)
+        return x
+
+
+@spec("module")
+def _module(enc, handles, built):
+    m = Holder()
+    for name, child in _children(enc, handles, built, built.get("_prefix", "")):
+        m.add_module(name, child)
+    for name, value, requires_grad in enc.get("parameters", ()):
+        m.register_parameter(name, None if value is None else _Parameter(_tensor(value), requires_grad=requires_grad))
+    for name, value, persistent in enc.get("buffers", ()):
+        m.register_buffer(name, _tensor(value), persistent=persistent)
+    for name, value in enc.get("tensors", ()):
+        setattr(m, name, _tensor(value))
+    for name, items in enc.get("containers", ()):
+        setattr(m, name, [_tensor(v) for v in items])
+    for name, value in enc.get("ints", ()):
+        setattr(m, name, value)
+    return m
+
+
+@spec("same")
+def _same(enc, handles, built):
+    return built[enc["path"]]
+
+
+@spec("frozen")
+def _frozen(enc, handles, built):
+    module = build(enc["module"], handles, built)
+    module.requires_grad_(False)
+    return module
+
+
+@spec("eval")
+def _eval(enc, handles, built):
+    return build(enc["module"], handles, built).eval()
+
+
+# --- iterables and the machine -----------------------------------------------------------------
+
+@spec("generator")
+def _generator(enc, handles, built):
+    items = [_input(item, handles, built) for item in enc.get("items", ())]
+    return (item for item in items)
+
+
+@spec("parameters_of")
+def _parameters_of(enc, handles, built):
+    return _Module.parameters(_input(enc["module"], handles, built))
+
+
+@spec("devices")
+def _devices(enc, handles, built):
+    """Make torch report `cuda` CUDA GPUs and MPS when `mps` (08: simulated machines)."""
+    count, mps = int(enc.get("cuda", 0)), bool(enc.get("mps", False))
+    torch.cuda.is_available = lambda: count > 0
+    torch.cuda.device_count = lambda: count
+    torch.backends.mps.is_available = lambda: mps
+    return None
+
+
+# --- operations ----------------------------------------------------------------------------
 
 def _fill(t, index, value):
     """Write `value` at `index` (a tuple of ints) of `t`, through t's own memory."""
     target = t
     for i in index:
         target = _TB.select(target, 0, i)
-    _TB.fill_(target, value)
+    with torch.no_grad():
+        _TB.fill_(target, value)
     return None
 
 
@@ -64,6 +279,18 @@ def _train(m, mode=True):
     return _Module.train(m, mode)
 
 
+def _state_dict(m):
+    return dict(_Module.state_dict(m))
+
+
+def _parameters(m):
+    return list(_Module.parameters(m))
+
+
+def _grad_enabled():
+    return torch.is_grad_enabled()
+
+
 OPS = {
     "fill": _fill,
     "seed": _seed,
@@ -71,4 +298,7 @@ OPS = {
     "backward": _backward,
     "module_to": _module_to,
     "train": _train,
+    "state_dict": _state_dict,
+    "parameters": _parameters,
+    "grad_enabled": _grad_enabled,
 }

@@ -65,13 +65,20 @@ class CellOutputs:
         self.items, self.size, self.truncated, self.limit = [], 0, False, limit
 
     def add(self, output, size):
-        self.size += size
-        if self.size > self.limit:
-            if not self.truncated:
-                self.truncated = True
-                self.items.append({"output_type": "stream", "name": "stdout",
-                                   "text": f"\n[output truncated: this cell printed more than {self.limit} bytes]\n"})
+        if self.truncated:
             return
+        room = self.limit - self.size
+        if size > room:
+            self.truncated = True
+            if output["output_type"] == "stream" and room > 0:
+                self._append(dict(output, text=output["text"][:room]))  # what fits
+            self.items.append({"output_type": "stream", "name": "stdout",
+                               "text": f"\n[output truncated: this cell printed more than {self.limit} bytes]\n"})
+            return
+        self.size += size
+        self._append(output)
+
+    def _append(self, output):
         last = self.items[-1] if self.items else None
         if (output["output_type"] == "stream" and last is not None and last["output_type"] == "stream"
                 and last["name"] == output["name"]):

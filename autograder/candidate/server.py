@@ -299,11 +299,11 @@ class Server:
             now = time.monotonic()
             self.tick(now)
             self.start_work()
-            self.poller.watch(self.watched() | ({self.control.fd} if self.control.outbox else set()))
+            self.poller.watch(self.watched(), [self.control.fd] if self.control.outbox else [])
             ready = self.poller.ready(self.next_wake(time.monotonic()) if self.children else (None if self.control.open else 0.1))
             if self.control.outbox:
                 self.control.flush()
-            if self.control.open and self.control.fd in ready:
+            if self.control.open and self.control.fd in ready and self.control.fd in self.watched():
                 try:
                     self.receive()
                 except wire.Malformed:

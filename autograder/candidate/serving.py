@@ -148,19 +148,26 @@ class Child:
 
 
 class Poller:
-    """poll(2) over the descriptors a server watches this turn."""
+    """poll(2) over the descriptors a server watches this turn: `reading`, and `writing` (its
+    channel to the command while it has frames the command has not taken yet)."""
 
     def __init__(self):
         self.poll = select.poll()
-        self.registered = set()
+        self.registered = {}
 
-    def watch(self, fds):
-        fds = set(fds)
-        for fd in self.registered - fds:
+    def watch(self, reading, writing=()):
+        wanted = {fd: select.POLLIN | select.POLLHUP | select.POLLERR for fd in reading}
+        for fd in writing:
+            wanted[fd] = wanted.get(fd, select.POLLERR | select.POLLHUP) | select.POLLOUT
+        for fd in set(self.registered) - set(wanted):
             self.poll.unregister(fd)
-        for fd in fds - self.registered:
-            self.poll.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        self.registered = fds
+        for fd, mask in wanted.items():
+            if self.registered.get(fd) != mask:
+                if fd in self.registered:
+                    self.poll.modify(fd, mask)
+                else:
+                    self.poll.register(fd, mask)
+        self.registered = wanted
 
     def ready(self, timeout):
         ms = None if timeout is None else max(0, int(timeout * 1000) + 1)
@@ -168,4 +175,3 @@ class Poller:
             return {fd for fd, _ in self.poll.poll(ms)}
         except InterruptedError:
             return set()
-

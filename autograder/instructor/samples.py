@@ -38,11 +38,15 @@ def _cell(source, kind="code"):
     return nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
 
 
-def notebook(release, code, before_tests=(), at_top=(), tests=None, markdown=()):
+def notebook(release, code, before_tests=(), at_top=(), tests=None, markdown=(), lean=False):
     """The release notebook with solution cells replaced by `code` ({exercise id: source}),
     cells inserted before the first test cell or at the top, markdown cells at the top, test
-    cells replaced ('blank') or dropped ('delete')."""
+    cells replaced ('blank') or dropped ('delete'). `lean`: without the prose and the demos
+    (only the nbgrader cells: setup, solutions, tests), for tests that grade many notebooks and
+    are about the grading, not the notebook."""
     nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    if lean:
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader")]
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution") and meta.get("grade_id") in code:
@@ -66,16 +70,17 @@ def exercise_names(curriculum, assignment):
     return {ex: defined_name(entry["signature"]) for ex, entry in curriculum[assignment].items()}
 
 
-def attack_notebook(release, assignment, curriculum, attack):
+def attack_notebook(release, assignment, curriculum, attack, lean=False):
     """The release with `attack` (a name from samples/attacks.py) in every solution cell, or
     added beside the untouched stubs."""
     found = attacks()
     if attack in found["SOLUTION_ATTACKS"]:
         names = exercise_names(curriculum, assignment)
-        return notebook(release, {ex: found["solution_cell"](attack, name) for ex, name in names.items()})
+        return notebook(release, {ex: found["solution_cell"](attack, name) for ex, name in names.items()},
+                        lean=lean)
     cells = found["ELSEWHERE_ATTACKS"][attack]
     markdown = [found["MARKDOWN_SCRIPT"]] if attack == "script_in_feedback" else []
-    return notebook(release, {}, before_tests=cells, markdown=markdown)
+    return notebook(release, {}, before_tests=cells, markdown=markdown, lean=lean)
 
 
 # student -> (what the submission does, recipe, expected verdict per exercise)
@@ -140,7 +145,7 @@ def _resolve(piece, ex_name, sols, found):
     return piece
 
 
-def build_notebook(release, recipe, curriculum, assignment=ASSIGNMENT):
+def build_notebook(release, recipe, curriculum, assignment=ASSIGNMENT, lean=False):
     sols, found = solutions(assignment), attacks()
     names = exercise_names(curriculum, assignment)
     code = dict(sols[recipe["base"]]) if recipe.get("base") else {}
@@ -149,7 +154,7 @@ def build_notebook(release, recipe, curriculum, assignment=ASSIGNMENT):
     cell = lambda key: found.get(key, key)  # noqa: E731  (a cell from attacks.py, or code)
     return notebook(release, code, before_tests=[cell(k) for k in recipe.get("before_tests", ())],
                     at_top=[cell(k) for k in recipe.get("at_top", ())], tests=recipe.get("tests"),
-                    markdown=[found.get(k, k) for k in recipe.get("markdown", ())])
+                    markdown=[found.get(k, k) for k in recipe.get("markdown", ())], lean=lean)
 
 
 def expected_verdicts(student, exercises):
@@ -159,10 +164,11 @@ def expected_verdicts(student, exercises):
     return {ex: expected.get(ex, "pass") for ex in exercises}
 
 
-def build_notebooks(release, curriculum=None):
+def build_notebooks(release, curriculum=None, lean=False):
     from .curriculum import table
     curriculum = curriculum or table()
-    return {student: build_notebook(release, recipe, curriculum) for student, (_, recipe, _) in SAMPLE_CLASS.items()}
+    return {student: build_notebook(release, recipe, curriculum, lean=lean)
+            for student, (_, recipe, _) in SAMPLE_CLASS.items()}
 
 
 LOOPS = "def {name}(*args):\n    while True:\n        pass"

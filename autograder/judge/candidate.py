@@ -12,7 +12,7 @@ broke the protocol as `Lost`. Two transports:
 
 import torch
 
-from ..candidate import values, wire
+from ..candidate import build, values, wire
 from ..candidate.respond import Responder
 from .seen import Malformed, decode
 
@@ -67,11 +67,39 @@ class TensorInput:
         return t
 
 
-class Spec(dict):
-    """A fixture for the candidate to build (`autograder.candidate.build`)."""
+class Spec:
+    """A fixture for the candidate to build (see `autograder.candidate.build` for the kinds):
+    fields are plain data, TensorInputs, judge-side tensors and nested Specs. `here()` builds
+    the same fixture in the judge's process, on the CPU, for the reference."""
 
     def __init__(self, kind, **fields):
-        super().__init__({"$": "spec", "kind": kind, **fields})
+        self.kind, self.fields = kind, fields
+
+    def encoded(self, local=False):
+        return {"$": "spec", "kind": self.kind, **{k: _in_spec(v, local) for k, v in self.fields.items()}}
+
+    def here(self):
+        return build.build(self.encoded(local=True))
+
+
+def _in_spec(value, local):
+    if isinstance(value, Spec):
+        return value.encoded(local)
+    if isinstance(value, TensorInput):
+        device = "cpu" if local else value.device
+        return values.encode_tensor_input(value.value, value.view, value.requires_grad, value.grad, device)
+    if isinstance(value, torch.Tensor):
+        return values.encode_tensor_input(value, device="cpu")
+    if isinstance(value, (list, tuple)):
+        return [_in_spec(v, local) for v in value]
+    if isinstance(value, dict):
+        return {k: _in_spec(v, local) for k, v in value.items()}
+    ref = getattr(value, "ref", None)
+    if ref is not None and not isinstance(value, (int, float, str)):
+        if local:
+            raise ValueError("a spec that refers to the candidate's objects cannot be built here")
+        return {"$": "ref", "ref": ref}
+    return value
 
 
 def encode(value):
@@ -79,7 +107,7 @@ def encode(value):
         return values.encode_tensor_input(value.value, value.view, value.requires_grad,
                                           value.grad, value.device)
     if isinstance(value, Spec):
-        return dict(value)
+        return value.encoded()
     ref = getattr(value, "ref", None)
     if ref is not None and not isinstance(value, (int, float, str)):
         return {"$": "ref", "ref": ref}

@@ -28,7 +28,7 @@ the likely mistake.
 
 import torch
 
-from .candidate import Missing, Raised, TensorInput
+from .candidate import Missing, Raised, Spec, TensorInput  # noqa: F401  (Spec: for exercises)
 from .compare import CheckFailed, Tampering, dtype_name, expect_tensor, fmt, fmt_shape
 from .properties import for_all
 
@@ -171,6 +171,24 @@ class Trial:
         except Missing as exc:
             raise CheckFailed(f"{context}\n{exc}: the exercise's solution cell must define it "
                               "(with this exact name).".lstrip()) from None
+
+    def method(self, obj, name, *args, context="", hints=None, after=False, **kwargs):
+        """`obj.name(*args)` in the candidate (obj: something it returned)."""
+        return self.call(*args, target=(obj, name), context=context, hints=hints, after=after, **kwargs)
+
+    def make(self, value):
+        """Send an input or a fixture (`Spec`) to be built and kept in the candidate; its
+        description (pass it back to refer to the very same object)."""
+        return self.candidate.make(value)
+
+    def op(self, name, *args, **kwargs):
+        """One of the candidate's fixed operations (`autograder.candidate.build.OPS`) on its
+        objects; what it raised comes back as `Raised`, for the check to explain."""
+        return self.candidate.op(name, *args, **kwargs)
+
+    def describe(self, obj):
+        """`obj` (something the candidate described) as it is now."""
+        return self.candidate.describe(obj)
 
     def raised_message(self, exc, context, hints=None):
         if exc.is_a("NotImplementedError"):

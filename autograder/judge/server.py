@@ -152,7 +152,7 @@ class Server:
             watch |= {c.out_fd for c in self.judges.values() if c.eof_at is None}
             if self.control.open:
                 watch.add(self.control.fd)
-            self.poller.watch(watch)
+            self.poller.watch(watch, [self.control.fd] if self.control.outbox else [])
             ready = self.poller.ready(1.0 if self.judges else (None if self.control.open else 0.1))
             if self.control.outbox:
                 self.control.flush()

@@ -79,6 +79,9 @@ A.tensor_function(
                 "dimension first: a[:, None] + b[None, :]."),
         Mistake(lambda a, b: a[:, None] * b[None, :], "you multiplied (an outer product) instead of adding."),
         Mistake(lambda a, b: a + b, ELEMENTWISE, when=lambda a, b: len(a) == len(b)),
+        Mistake(lambda a, b: (a[:, None] + b[None, :]).squeeze(),
+                "a squeeze() dropped a size-1 dimension of the (n, m) result: keep both dimensions, "
+                "even when n or m is 1.", when=lambda a, b: len(a) == 1 or len(b) == 1),
     ],
     raises={"must match the size": ELEMENTWISE},
 )
@@ -167,7 +170,12 @@ def batch_flatten(t):
         made = t.candidate.make(x)  # kept in the candidate, to check the view property after
         out = t.call(made, context=ctx, hints={"view size is not compatible": NOT_CONTIGUOUS})
         hint = None
-        if getattr(out, "shape", None) == (local.numel(),):
+        got_shape = getattr(out, "shape", None)
+        if shape[0] == 1 and got_shape is not None and got_shape != expected.shape and (
+                not got_shape or got_shape[0] != 1):
+            hint = ("squeeze() removed the batch dimension of size 1 before (or while) flattening: "
+                    "keep dim 0 whatever its size, e.g. x.reshape(x.shape[0], -1).")
+        elif got_shape == (local.numel(),):
             hint = ("the batch dimension of size 1 is gone: squeeze() (or flatten()) drops it. "
                     "Keep dim 0 whatever its size: x.reshape(x.shape[0], -1)." if shape[0] == 1 else
                     "you flattened the batch dimension too; keep dim 0: "

@@ -1,0 +1,214 @@
+"""One student can never hurt another: the engine distrusts its children, the sandbox shows
+only what it must, and plain nbgrader gets the same guarantees.
+
+Each test here failed on the engine before the judge/candidate split (each says what it did).
+"""
+
+import os
+import time
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.instructor import samples
+from autograder.instructor.grading import grade
+from autograder.instructor.sandbox import bwrap_works
+from autograder.instructor.servers import validated_execution
+from conftest import copy_course, nbgrader
+
+A = samples.ASSIGNMENT
+SANDBOXED = bwrap_works() and os.geteuid() == 0
+needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="needs bubblewrap and a uid per student (root)")
+
+
+def course_with(tmp_path, notebooks, config=""):
+    course = copy_course(tmp_path / "course")
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write("\nc.SafeExecute.timeout = 10\nc.VerifyExercises.time_limit = 10\n" + config)
+    for student, nb in notebooks.items():
+        folder = course / "submitted" / student / A
+        folder.mkdir(parents=True)
+        if isinstance(nb, str):
+            (folder / f"{A}.ipynb").write_text(nb)
+        else:
+            nbformat.write(nb, str(folder / f"{A}.ipynb"))
+    return course
+
+
+def release():
+    from conftest import release_nb
+    return release_nb(A)
+
+
+def right(*cells, top=()):
+    """The instructor's solutions, lean (no prose or demos: the grading is what is tested)."""
+    return samples.notebook(release(), samples.solutions()["RIGHT"], before_tests=cells, at_top=top, lean=True)
+
+
+def full_marks(course, student):
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grades = gb.find_submission_notebook(A, A, student).grades
+        return sum(g.score for g in grades) == sum(g.max_score for g in grades) > 0
+
+
+VANDAL = """import os, shutil
+course = {course!r}
+for path in [course + "/gradebook.db", course + "/source/{a}/{a}.ipynb", course + "/nbgrader_config.py"]:
+    try:
+        open(path, "w").write("vandalised")
+    except OSError as exc:
+        print("refused:", path, type(exc).__name__)
+mine = course + "/autograded/{student}/{a}/{a}.ipynb"
+for target in (mine, "{a}.ipynb", os.path.join(os.getcwd(), "{a}.ipynb")):
+    try:
+        if os.path.exists(target):
+            os.remove(target)
+        os.symlink(course + "/gradebook.db", target)
+    except OSError as exc:
+        print("no link:", target, type(exc).__name__)
+open("json.py", "w").write("raise SystemExit('planted')\\n")
+"""
+
+
+@needs_sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["fork", "nbgrader"])
+def test_code_aimed_at_the_course_by_its_real_path_reaches_nothing(tmp_path, engine):
+    """Before: plain nbgrader ran the kernel as root in autograded/<student>/, which nbgrader
+    writes afterwards; a symlink there to gradebook.db made nbgrader overwrite the gradebook."""
+    course_dir = tmp_path / "course"
+    nb = right(top=[VANDAL.format(course=str(course_dir), a=A, student="vandal")])
+    course = course_with(tmp_path, {"vandal": nb, "ada": right()})
+    source_before = (course / "source" / A / f"{A}.ipynb").read_bytes()
+    config_before = (course / "nbgrader_config.py").read_bytes()
+    if engine == "fork":
+        outcomes = grade(course, A, workers=2, notebook_timeout=120, progress=False)
+        assert all(o.status == "graded" for o in outcomes.values()), outcomes
+    else:
+        nbgrader("generate_assignment", A, "--force", cwd=course)
+        nbgrader("autograde", A, "--force", cwd=course)
+    assert (course / "source" / A / f"{A}.ipynb").read_bytes() == source_before
+    assert (course / "nbgrader_config.py").read_bytes() == config_before
+    for student in ("vandal", "ada"):
+        autograded = course / "autograded" / student / A / f"{A}.ipynb"
+        assert not autograded.is_symlink()
+        nbformat.read(str(autograded), as_version=4)  # a notebook, not the gradebook
+        assert full_marks(course, student), student
+    assert not (course / "json.py").exists() and not (course / "autograded" / "vandal" / A / "json.py").exists()
+
+
+@pytest.mark.slow
+def test_an_unreadable_notebook_first_stalls_nobody(tmp_path):
+    """Before: a notebook nbgrader could not read, sorted first, left phase 1 waiting for the
+    whole notebook budget with nothing in flight."""
+    course = course_with(tmp_path, {"aaa_broken": "{ not json", "bob": right()})
+    started = time.monotonic()
+    outcomes = grade(course, A, workers=2, notebook_timeout=600, progress=False)
+    assert time.monotonic() - started < 300, "grading waited on the broken notebook"
+    assert outcomes["aaa_broken"].status == "error" and outcomes["bob"].status == "graded"
+    assert full_marks(course, "bob")
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_the_fork_engine_honours_the_configured_limits(tmp_path):
+    """Before: the fork engine ignored SafeExecute.max_output_bytes, VerifyExercises.memory_bytes
+    and require_sandbox from nbgrader_config.py."""
+    loud = right("print('x' * 200_000)")
+    config = "c.SafeExecute.max_output_bytes = 10_000\nc.VerifyExercises.memory_bytes = 3 * 1024**3\n"
+    course = course_with(tmp_path, {"loud": loud}, config)
+    grade(course, A, workers=1, notebook_timeout=120, progress=False)
+    nb = nbformat.read(str(course / "autograded" / "loud" / A / f"{A}.ipynb"), as_version=4)
+    printed = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+               if o.get("output_type") == "stream" and "xxxx" in o.get("text", "")]
+    assert printed and all(len(o["text"]) <= 10_000 for o in printed)
+    assert any("output truncated" in o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.slow
+def test_servers_lost_while_sending_are_replaced(tmp_path, monkeypatch):
+    """Before: a server lost while a request was being written aborted the whole run."""
+    from autograder.instructor import servers
+    real, lost = servers.Grader.check, []
+
+    def check(self, *args, **kwargs):
+        if not lost:
+            lost.append(True)
+            self.close()
+            raise servers.ServerLost("lost while sending, for the test")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(servers.Grader, "check", check)
+    course = course_with(tmp_path, {"ada": right()})
+    outcomes = grade(course, A, workers=1, notebook_timeout=120, progress=False)
+    assert lost and outcomes["ada"].status == "graded" and full_marks(course, "ada")
+
+
+def test_malformed_notebook_outputs_are_dropped_not_trusted():
+    """Before: outputs without an output_type (or of the wrong types) crashed the grade command."""
+    frame = {"notebook_done": "x", "stuck": "3", "dead": None, "seconds": "fast",
+             "cells": {"0": {"outputs": [{"text": "no type"}, {"output_type": "stream", "name": "stdout",
+                                                              "text": "fine\n"},
+                                         {"output_type": "error", "ename": 1, "evalue": [], "traceback": "x"},
+                                         {"output_type": "display_data", "data": {"text/plain": 5}},
+                                         "not even a dict"], "execution_count": "1"},
+                       "x": {"outputs": []}, "1": "nothing"},
+             "violations": ["one", 2]}
+    execution = validated_execution(frame)
+    assert execution["cells"] == {"0": {"outputs": [{"output_type": "stream", "name": "stdout", "text": "fine\n"}],
+                                        "execution_count": None}}
+    assert execution["stuck"] is None and execution["seconds"] == 0.0
+    assert any("malformed" in v for v in execution["violations"])
+
+
+PEEK = """import os
+try:
+    print("listed:", os.listdir("/tmp/work"))
+except OSError as exc:
+    print("cannot list the work folder:", type(exc).__name__)
+for name in ("n-victim_{a}.ipynb", "n-victim_{a}_ipynb"):
+    try:
+        print("read:", os.listdir("/tmp/work/" + name))
+    except OSError as exc:
+        print("cannot read", name, type(exc).__name__)
+print("uid", os.getuid(), "home", os.environ.get("HOME"), "env", sorted(os.environ))
+"""
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_students_cannot_see_each_others_work(tmp_path):
+    """Before: every student uid could read every student's folder as it arrived."""
+    course = course_with(tmp_path, {"peeker": right(PEEK.format(a=A)), "victim": right("import time; time.sleep(3)")})
+    grade(course, A, workers=3, notebook_timeout=120, progress=False)
+    nb = nbformat.read(str(course / "autograded" / "peeker" / A / f"{A}.ipynb"), as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "cannot list the work folder: PermissionError" in text, text[-2000:]
+    assert "read:" not in text
+    assert "'PATH'" in text and "GRADER" not in text and "SUDO" not in text
+
+
+FILL = """written = 0
+try:
+    for i in range(400):
+        with open(f"filler-{i}", "wb") as f:
+            f.write(b"x" * (16 << 20))
+        written += 16
+except OSError as exc:
+    print("stopped after", written, "MB:", type(exc).__name__)
+"""
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_a_submission_that_fills_its_folder_costs_only_itself(tmp_path):
+    """Before: no size limit on the sandbox's /tmp (held until the server exited) and no file
+    size limit: one submission could fill the machine's memory or disk."""
+    import psutil
+    config = "c.VerifyExercises.memory_bytes = 2 * 1024**3\nc.SafeExecute.memory_bytes = 2 * 1024**3\n"
+    course = course_with(tmp_path, {"filler": right(FILL), "ada": right()}, config)
+    free = psutil.disk_usage(str(tmp_path)).free
+    grade(course, A, workers=2, notebook_timeout=120, progress=False)
+    assert psutil.disk_usage(str(tmp_path)).free > free - (200 << 20), "student files reached the disk"
+    assert full_marks(course, "ada") and full_marks(course, "filler")
