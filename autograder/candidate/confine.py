@@ -97,20 +97,25 @@ def become_student(uid, workdir, limits, keep=(), cgroups=()):
         os._exit(1)
 
 
-def processes_of(uid):
-    """Pids of the live processes (visible here) whose real uid is `uid` (zombies are dead)."""
-    found = []
+def live_processes():
+    """{pid: real uid} of the live processes visible here (zombies are dead)."""
+    found = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/status") as f:
                 fields = dict(line.split(":", 1) for line in f if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith(("Z", "X")):
-                found.append(int(name))
+            if not fields["State"].strip().startswith(("Z", "X")):
+                found[int(name)] = int(fields["Uid"].split()[0])
         except (OSError, ValueError, KeyError, IndexError):
             continue
     return found
+
+
+def processes_of(uid):
+    """Pids of the live processes (visible here) whose real uid is `uid`."""
+    return [pid for pid, owner in live_processes().items() if owner == uid]
 
 
 def sweep(uid):

@@ -46,7 +46,7 @@ import course.plots  # noqa: E402,F401
 import course.widgets  # noqa: E402,F401
 
 from . import build, confine, notebook, respond, values, wire  # noqa: E402,F401
-from .serving import Child, Control, Poller  # noqa: E402
+from .serving import Child, Poller, run_server  # noqa: E402
 
 WORK = "/tmp/work"
 RENICE_AFTER = 3.0  # seconds; then a child yields the CPU to quick ones and frees its slot
@@ -330,23 +330,7 @@ def main():
     notebook.warm_figures()
     os.makedirs(WORK, mode=0o711, exist_ok=True)
     os.chmod(WORK, 0o711)
-    import gc
-    gc.collect()
-    gc.freeze()  # children's collections then skip the server's objects: fewer pages copied
-    control = Control(fd)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 1)  # stray prints must never reach a channel
-    started = os.times()
-    control.send({"ready": True, "pid": os.getpid()})
-    control.flush(block=True)
-    os.set_blocking(fd, False)
-    Server(control, shell).serve()
-    used = os.times()
-    control.send({"server_cpu": round(used.user + used.system - started.user - started.system, 3),
-                  "children_cpu": round(used.children_user + used.children_system
-                                        - started.children_user - started.children_system, 3)})
-    control.flush(block=True)
-
+    run_server(fd, {}, lambda control: Server(control, shell))
 
 if __name__ == "__main__":
     main()

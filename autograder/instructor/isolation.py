@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..candidate.confine import live_processes, processes_of
+
 FIRST_UID = 200_000
 BLOCK = 4096
 BLOCKS = 256
@@ -74,26 +76,12 @@ class UidBlock:
             self.lock = None
 
 
-def _uids_of_processes():
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
-            if not status["State"].strip().startswith(("Z", "X")):
-                found[int(entry.name)] = int(status["Uid"].split()[0])
-        except (OSError, ValueError, KeyError, IndexError):
-            continue
-    return found
-
-
 def orphans():
     """{pid: uid} of live processes under grading uids whose block no grading run holds:
     whatever a finished run left behind (there should never be any)."""
     folder = Path(tempfile.gettempdir()) / "autograder-uids"
     out = {}
-    for pid, uid in _uids_of_processes().items():
+    for pid, uid in live_processes().items():
         if not FIRST_UID <= uid < FIRST_UID + BLOCKS * BLOCK:
             continue
         lock = folder / f"block-{(uid - FIRST_UID) // BLOCK}.lock"
@@ -118,16 +106,7 @@ def kill_uid(uid):
         return 0
     found = 0
     for _ in range(5):
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
-                if int(status["Uid"].split()[0]) == uid and not status["State"].strip().startswith(("Z", "X")):
-                    pids.append(int(entry.name))
-            except (OSError, ValueError, KeyError, IndexError):
-                continue
+        pids = processes_of(uid)
         if not pids:
             break
         found = max(found, len(pids))
@@ -138,6 +117,7 @@ def kill_uid(uid):
                 pass
         time.sleep(0.05)
     return found
+
 
 
 def remove_stale():

@@ -22,7 +22,7 @@ os.environ["OMP_NUM_THREADS"] = "1"  # judges are many and their tensors tiny
 import torch  # before forking: children must not pay for it
 
 from ..candidate import confine, wire
-from ..candidate.serving import Child, Control, Poller
+from ..candidate.serving import Child, Poller, run_server
 from . import properties
 from .candidate import Remote
 from .declare import devices_here
@@ -173,24 +173,8 @@ def main():
     torch.set_num_threads(1)
     properties.record(strategies())
     devices = devices_here()
-    import gc
-    gc.collect()
-    gc.freeze()
-    control = Control(fd)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 1)
-    started = os.times()
-    control.send({"ready": True, "pid": os.getpid(), "curriculum": curriculum(),
-                  "devices": [str(d) for d in devices]})
-    control.flush(block=True)
-    os.set_blocking(fd, False)
-    Server(control, devices).serve()
-    used = os.times()
-    control.send({"server_cpu": round(used.user + used.system - started.user - started.system, 3),
-                  "children_cpu": round(used.children_user + used.children_system
-                                        - started.children_user - started.children_system, 3)})
-    control.flush(block=True)
-
+    run_server(fd, {"curriculum": curriculum(), "devices": [str(d) for d in devices]},
+               lambda control: Server(control, devices))
 
 if __name__ == "__main__":
     main()
