@@ -109,6 +109,22 @@ def test_violations_are_reported_for_the_students_who_caused_them(graded_class):
     assert any("left running" in v for v in outcomes["uma"].timings["violations"])
 
 
+def test_feedback_is_safe_to_open(graded_class):
+    """A student's outputs and markdown carry scripts; the feedback HTML runs none of them."""
+    from autograder.instructor.grading import make_api
+    course, _ = graded_class
+    result = make_api(course).generate_feedback(A, student_id="vic", force=True)
+    assert result.get("success"), result
+    import re
+    html = (course / "feedback" / "vic" / A / f"{A}.html").read_text()
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S)
+    assert not [s for s in scripts if "pwned" in s], "a student's script reached the feedback"
+    assert not re.search(r"<[a-z]+[^>]*\son[a-z]+\s*=", html), "an event handler reached the feedback"
+    assert 'href="javascript:' not in html
+    assert "pwned-by-print" in html  # shown, escaped, as the text it is
+    assert "BEGIN HIDDEN TESTS" not in html
+
+
 def test_broken_files_are_reported_and_do_not_stop_the_others(graded_class):
     course, outcomes = graded_class
     for student in ("zed_invalid_json", "yan_empty"):
