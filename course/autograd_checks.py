@@ -37,8 +37,11 @@ def expect_state_unchanged(t, before, name="x", hint=None):
     """`t` is as `before = state(t)` found it: same values, requires_grad, .grad and version."""
     now = state(t)
     if now["values"].shape != before["values"].shape or not torch.equal(now["values"], before["values"]):
+        gap = ""
+        if now["values"].shape == before["values"].shape and now["values"].is_floating_point():
+            gap = f"\n  (largest change: {(now['values'] - before['values']).abs().max().item():.3g})"
         _raise(name, f"its values changed\n  before: {_show(before['values'])}\n  after:  "
-                     f"{_show(now['values'])}", hint)
+                     f"{_show(now['values'])}{gap}", hint)
     if now["version"] != before["version"]:
         _raise(name, f"it was modified in place (its version counter went from {before['version']} "
                      f"to {now['version']}), even if its values are the same now", hint)

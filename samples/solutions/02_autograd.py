@@ -18,18 +18,18 @@ RIGHT = {
     return torch.where(mask, x, torch.zeros_like(x))''',
     "sgd_step": '''def sgd_step(params, lr):
     """One step of gradient descent, in place: p <- p - lr * p.grad, then reset p.grad."""
-    with torch.no_grad():
-        for p in params:
-            if p.grad is None:
-                continue
-            p -= lr * p.grad
-            p.grad = None''',
+    for p in params:                        # one loop: params may be a generator
+        if p.grad is None:
+            continue                        # it took no part in the loss: leave it alone
+        with torch.no_grad():               # the update must not be recorded
+            p.sub_(lr * p.grad)             # in place: the same tensor, still a leaf
+        p.grad = None                       # reset, or the next backward() adds to it''',
     "numerical_grad": '''def numerical_grad(f, x, eps=1e-6):
     """Central-difference estimate of df/dx, element by element; x is left unchanged."""
-    x = x.detach()
+    x = x.detach()                          # outside any graph; x's memory is only read
     grad = torch.zeros_like(x)
     flat_grad = grad.view(-1)
-    with torch.no_grad():
+    with torch.no_grad():                   # even if x requires grad, nothing is recorded
         for i in range(x.numel()):
             step = torch.zeros_like(x).view(-1)
             step[i] = eps
