@@ -26,7 +26,9 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
 
 `OPS` is the fixed menu of operations a judge may ask a candidate to perform on objects it
 holds: course code, run on the judge's behalf, whose effects the judge reads back like any
-other answer (never trusting them more than any other answer).
+other answer (never trusting them more than any other answer). `sum_backward(t)` and
+`backward(t, gradient)` run autograd's backward pass (see the section `02_autograd` at the end):
+a judge reads the gradients it left in leaves' `.grad` back with `describe`.
 """
 
 import torch
@@ -302,3 +304,32 @@ OPS = {
     "parameters": _parameters,
     "grad_enabled": _grad_enabled,
 }
+
+
+# --- 02_autograd
+# The two backward operations above call `TensorBase.backward`, which torch's C base class
+# does not have (backward is a Python method of torch.Tensor), so they raised AttributeError
+# for every tensor. They are replaced here by the same operations through
+# `torch.autograd.backward`, looked up when this module is imported (before student code):
+#   sum_backward(t)            t.sum().backward()
+#   backward(t, gradient=None)  t.backward(gradient): on a leaf, sets (or adds to) its .grad
+# (02_autograd reads gradients back with `describe`, and sets a parameter's .grad with
+# `backward(p, g)` on a leaf p without one).
+
+_autograd_backward = torch.autograd.backward
+
+
+def _sum_backward_02(t):
+    with values._no_subclass_fn():
+        total = _TB.sum(t)
+    _autograd_backward(total)
+    return None
+
+
+def _backward_02(t, gradient=None):
+    _autograd_backward(t, gradient)
+    return None
+
+
+OPS["sum_backward"] = _sum_backward_02
+OPS["backward"] = _backward_02

@@ -1,0 +1,96 @@
+"""Solution cells for 02_autograd: the instructor's, correct alternatives, typical mistakes.
+
+Used by the tests (and by anything that builds classes from sample solutions). Not part of any
+package: the grader never imports this file, and no sandbox can read it.
+"""
+
+RIGHT = {
+    "grad_of": '''def grad_of(f, x):
+    """Return df/dx at x (same shape, dtype and device as x), leaving x exactly as it was."""
+    x2 = x.detach().clone().requires_grad_(True)   # a leaf of our own: x is never touched
+    with torch.enable_grad():                      # even if the caller turned recording off
+        y = f(x2)
+    (grad,) = torch.autograd.grad(y, x2)
+    return grad''',
+    "relu_out_of_place": '''def relu_out_of_place(x):
+    """Return max(x, 0) elementwise as a new tensor; never modify x."""
+    mask = x > 0
+    return torch.where(mask, x, torch.zeros_like(x))''',
+    "sgd_step": '''def sgd_step(params, lr):
+    """One step of gradient descent, in place: p <- p - lr * p.grad, then reset p.grad."""
+    for p in params:                        # one loop: params may be a generator
+        if p.grad is None:
+            continue                        # it took no part in the loss: leave it alone
+        with torch.no_grad():               # the update must not be recorded
+            p.sub_(lr * p.grad)             # in place: the same tensor, still a leaf
+        p.grad = None                       # reset, or the next backward() adds to it''',
+    "numerical_grad": '''def numerical_grad(f, x, eps=1e-6):
+    """Central-difference estimate of df/dx, element by element; x is left unchanged."""
+    x = x.detach()                          # outside any graph; x's memory is only read
+    grad = torch.zeros_like(x)
+    flat_grad = grad.view(-1)
+    with torch.no_grad():                   # even if x requires grad, nothing is recorded
+        for i in range(x.numel()):
+            step = torch.zeros_like(x).view(-1)
+            step[i] = eps
+            step = step.view(x.shape)
+            flat_grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad''',
+}
+
+ALTERNATIVE = {
+    "grad_of": '''def grad_of(f, x):
+    """Return df/dx at x (same shape, dtype and device as x), leaving x exactly as it was."""
+    x2 = x.detach().requires_grad_()
+    f(x2).backward()
+    return x2.grad''',
+    "relu_out_of_place": '''def relu_out_of_place(x):
+    """Return max(x, 0) elementwise as a new tensor; never modify x."""
+    return x.clamp(min=0)''',
+    "sgd_step": '''def sgd_step(params, lr):
+    """One step of gradient descent, in place: p <- p - lr * p.grad, then reset p.grad."""
+    for p in params:
+        if p.grad is not None:
+            p.data.sub_(lr * p.grad)
+            p.grad.zero_()''',
+    "numerical_grad": '''def numerical_grad(f, x, eps=1e-6):
+    """Central-difference estimate of df/dx, element by element; x is left unchanged."""
+    x = x.detach()
+    steps = eps * torch.eye(x.numel(), dtype=x.dtype, device=x.device)
+    diffs = [f(x + s.reshape(x.shape)) - f(x - s.reshape(x.shape)) for s in steps]
+    return (torch.stack(diffs) / (2 * eps)).reshape(x.shape)''',
+}
+
+WRONG = {
+    "grad_of": '''def grad_of(f, x):
+    """Return df/dx at x (same shape, dtype and device as x), leaving x exactly as it was."""
+    x.requires_grad_(True)
+    f(x).backward()
+    return x.grad''',
+    "relu_out_of_place": '''def relu_out_of_place(x):
+    """Return max(x, 0) elementwise as a new tensor; never modify x."""
+    return torch.relu_(x)''',
+    "sgd_step": '''def sgd_step(params, lr):
+    """One step of gradient descent, in place: p <- p - lr * p.grad, then reset p.grad."""
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p -= lr * p.grad''',
+    "numerical_grad": '''def numerical_grad(f, x, eps=1e-6):
+    """Central-difference estimate of df/dx, element by element; x is left unchanged."""
+    x = x.detach()
+    grad = torch.zeros_like(x).view(-1)
+    for i in range(x.numel()):
+        step = torch.zeros_like(x).view(-1)
+        step[i] = eps
+        grad[i] = (f(x + step.view(x.shape)) - f(x)) / eps
+    return grad.view(x.shape)''',
+}
+
+# What the message for each WRONG solution must say (the tests check it).
+WRONG_SAYS = {
+    "grad_of": "requires_grad was False before the call",
+    "relu_out_of_place": "in-place",
+    "sgd_step": "forgetting to reset it",
+    "numerical_grad": "one-sided",
+}

@@ -1,0 +1,370 @@
+"""The visible tests of 02_autograd mean something, and its ungraded practice checks itself.
+
+Each exercise's visible test (its test cell without the hidden block) runs, after the notebook's
+setup cell, against the instructor's solution and correct alternatives (it must pass) and
+against the typical wrong solutions the notebook warns about (each must fail, for the stated
+reason). The folded solutions of the practice puzzles must pass their self-checks, the stubs
+must say "not written yet" without raising, and the practice cells that use the graded
+functions must wait for them politely while they are stubs.
+"""
+
+import ast
+import contextlib
+import io
+import linecache
+import re
+import warnings
+
+import pytest
+
+from conftest import nbgrader_meta, release_nb, source_nb
+
+NAME = "02_autograd"
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
+
+NB = source_nb(NAME)
+BY_ID = {cell.id: cell for cell in NB.cells}
+SETUP = next(c.source for c in NB.cells if nbgrader_meta(c).get("grade_id") == "setup")
+SOLUTIONS = {nbgrader_meta(c)["grade_id"]: c.source for c in NB.cells if nbgrader_meta(c).get("solution")}
+STUBS = {nbgrader_meta(c)["grade_id"]: c.source for c in release_nb(NAME).cells if nbgrader_meta(c).get("solution")}
+VISIBLE = {nbgrader_meta(c)["grade_id"].removeprefix("test_"): HIDDEN.sub("", c.source)
+           for c in NB.cells if nbgrader_meta(c).get("grade")}
+
+
+def run(*sources, warned=None):
+    """Execute the setup cell and then `sources` in one fresh namespace; return (stdout, namespace).
+    Warnings are collected into the list `warned` (when given)."""
+    namespace = {}
+    with contextlib.redirect_stdout(io.StringIO()) as out, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            for i, source in enumerate((SETUP, *sources)):
+                filename = f"<cell {i}>"
+                linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+                exec(compile(source, filename, "exec"), namespace)
+        finally:
+            if warned is not None:
+                warned.extend(str(w.message) for w in caught)
+    return out.getvalue(), namespace
+
+
+def run_visible(exercise, solution):
+    """The visible test's output; a correct solution must pass it without a warning (a warning
+    goes to stderr, and nbgrader scores a cell with stderr 0)."""
+    warned = []
+    out = run(solution, VISIBLE[exercise], warned=warned)[0]
+    assert not warned, f"{exercise}: the visible test warned: {warned}"
+    return out
+
+
+def fn(name, args, body):
+    return f"def {name}({args}):\n" + "\n".join("    " + line for line in body.strip("\n").splitlines())
+
+
+def go(body):
+    return fn("grad_of", "f, x", body)
+
+
+def relu(body):
+    return fn("relu_out_of_place", "x", body)
+
+
+def sgd(body):
+    return fn("sgd_step", "params, lr", body)
+
+
+def ng(body):
+    return fn("numerical_grad", "f, x, eps=1e-6", body)
+
+
+LOOP = """
+x = x.detach()
+out = torch.zeros_like(x).reshape(-1)
+for i in range(x.numel()):
+    e = torch.zeros_like(out)
+    e[i] = {step}
+    e = e.reshape(x.shape)
+    out[i] = {formula}
+return out.reshape(x.shape)"""
+
+
+def ng_loop(formula, step="eps"):
+    return ng(LOOP.format(formula=formula, step=step))
+
+
+# (exercise, what the mistake is, the code, a phrase of the message the visible test must give)
+WRONG = [
+    # grad_of
+    ("grad_of", "backward() on x itself", go("x.requires_grad_(True)\nf(x).backward()\nreturn x.grad"),
+     "requires_grad was False before the call"),
+    ("grad_of", "backward() on x, flag restored", go(
+        "had = x.requires_grad\nx.requires_grad_(True)\nf(x).backward()\nx.requires_grad_(had)\nreturn x.grad.clone()"),
+     ".grad was None before the call and holds a gradient"),
+    ("grad_of", "clone() without detach()", go("x2 = x.clone().requires_grad_()\nf(x2).backward()\nreturn x2.grad"),
+     "expected a torch.Tensor, got a NoneType"),
+    ("grad_of", "backward() through x when it requires grad (accumulates)", go(
+        "if not x.requires_grad:\n    x = x.detach().requires_grad_()\nf(x).backward()\nreturn x.grad"),
+     "adds to x.grad"),
+    ("grad_of", "x.grad = None, then backward() through x", go(
+        "if not x.requires_grad:\n    x = x.detach().requires_grad_()\nx.grad = None\nf(x).backward()\nreturn x.grad.clone()"),
+     ".grad changed during the call"),
+    ("grad_of", "create_graph=True", go(
+        "x2 = x.detach().clone().requires_grad_()\nreturn torch.autograd.grad(f(x2), x2, create_graph=True)[0]"),
+     "still part of a graph"),
+    ("grad_of", "f under torch.no_grad()", go(
+        "with torch.no_grad():\n    x2 = x.detach().clone().requires_grad_()\n    y = f(x2)\nreturn torch.autograd.grad(y, x2)[0]"),
+     "does not require grad and does not have a grad_fn"),
+    ("grad_of", "x without requires_grad", go("return torch.autograd.grad(f(x), x)[0]"),
+     "does not require grad and does not have a grad_fn"),
+    ("grad_of", "converts to float32", go("x2 = x.detach().float().requires_grad_()\nf(x2).backward()\nreturn x2.grad"),
+     "wrong dtype"),
+    ("grad_of", "finite differences", go("""
+x = x.detach()
+g = torch.zeros_like(x).reshape(-1)
+for i in range(x.numel()):
+    e = torch.zeros_like(g)
+    e[i] = 1e-3
+    g[i] = (f(x + e.reshape(x.shape)) - f(x - e.reshape(x.shape))) / 2e-3
+return g.reshape(x.shape)"""), "wrong values"),
+    # relu_out_of_place
+    ("relu_out_of_place", "torch.relu_", relu("return torch.relu_(x)"), "leaf Variable that requires grad"),
+    ("relu_out_of_place", "x[x < 0] = 0", relu("x[x < 0] = 0\nreturn x"), "leaf Variable that requires grad"),
+    ("relu_out_of_place", "clamp_", relu("return x.clamp_(min=0)"), "leaf Variable that requires grad"),
+    ("relu_out_of_place", "F.relu(inplace=True)", relu("return torch.nn.functional.relu(x, inplace=True)"),
+     "leaf Variable that requires grad"),
+    ("relu_out_of_place", "nn.ReLU(inplace=True)", relu("return torch.nn.ReLU(inplace=True)(x)"),
+     "leaf Variable that requires grad"),
+    ("relu_out_of_place", "detach()", relu("return x.detach().clamp(min=0)"), "gradients cannot flow back"),
+    ("relu_out_of_place", "torch.no_grad()", relu("with torch.no_grad():\n    return torch.relu(x)"),
+     "gradients cannot flow back"),
+    ("relu_out_of_place", "a new leaf", relu("return x.detach().clamp(min=0).requires_grad_(x.requires_grad)"),
+     "new leaf"),
+    ("relu_out_of_place", "through NumPy", relu("return torch.from_numpy(np.maximum(x.numpy(), 0))"),
+     "Can't call numpy()"),
+    ("relu_out_of_place", "the mask", relu("return (x > 0).to(x.dtype)"), "wrong values"),
+    ("relu_out_of_place", "clamp(max=0)", relu("return x.clamp(max=0)"), "wrong values"),
+    ("relu_out_of_place", "clamp_ through .data", relu("x.data.clamp_(min=0)\nreturn x"), "its values changed"),
+    ("relu_out_of_place", "straight-through gradient", relu("return x + (x.clamp(min=0) - x).detach()"),
+     "wrong values"),
+    ("relu_out_of_place", "zeros made on the CPU", relu("return torch.maximum(x, torch.zeros(x.shape, dtype=x.dtype))"),
+     "mixes devices"),
+    # sgd_step
+    ("sgd_step", "no reset", sgd("with torch.no_grad():\n    for p in params:\n        if p.grad is not None:\n"
+                                 "            p -= lr * p.grad"), "expected None or zeros"),
+    ("sgd_step", "update outside no_grad", sgd("for p in params:\n    if p.grad is not None:\n"
+                                               "        p -= lr * p.grad\n        p.grad = None"),
+     "leaf Variable that requires grad"),
+    ("sgd_step", "p = p - lr * p.grad", sgd("for p in params:\n    if p.grad is not None:\n"
+                                            "        p = p - lr * p.grad\n        p.grad = None"), "wrong values"),
+    ("sgd_step", "no check for None", sgd("with torch.no_grad():\n    for p in params:\n        p -= lr * p.grad\n"
+                                          "        p.grad = None"), "unsupported operand"),
+    ("sgd_step", "zero_() on a None .grad", sgd("with torch.no_grad():\n    for p in params:\n"
+                                                "        if p.grad is not None:\n            p -= lr * p.grad\n"
+                                                "        p.grad.zero_()"), "'NoneType' object has no attribute"),
+    ("sgd_step", "p + lr * p.grad", sgd("with torch.no_grad():\n    for p in params:\n        if p.grad is not None:\n"
+                                        "            p += lr * p.grad\n            p.grad = None"), "wrong values"),
+    ("sgd_step", "lr missing", sgd("with torch.no_grad():\n    for p in params:\n        if p.grad is not None:\n"
+                                   "            p -= p.grad\n            p.grad = None"), "wrong values"),
+    ("sgd_step", "two loops over a generator", sgd(
+        "with torch.no_grad():\n    for p in params:\n        if p.grad is not None:\n            p -= lr * p.grad\n"
+        "for p in params:\n    p.grad = None"), "expected None or zeros"),
+    ("sgd_step", "len(params)", sgd("with torch.no_grad():\n    for i in range(len(params)):\n        p = params[i]\n"
+                                    "        if p.grad is not None:\n            p -= lr * p.grad\n            p.grad = None"),
+     "has no len()"),
+    ("sgd_step", "returns new tensors", sgd("return [p - lr * p.grad if p.grad is not None else p for p in params]"),
+     "expected None, got a list"),
+    ("sgd_step", "requires_grad left off", sgd(
+        "for p in params:\n    if p.grad is not None:\n        p.requires_grad_(False)\n        p -= lr * p.grad\n"
+        "        p.grad = None"), "no longer requires grad"),
+    ("sgd_step", "zeros for the unused", sgd(
+        "with torch.no_grad():\n    for p in params:\n        if p.grad is not None:\n            p -= lr * p.grad\n"
+        "        p.grad = torch.zeros_like(p)"), ".grad was None before the call and holds a gradient"),
+    ("sgd_step", "optimizer without zero_grad", sgd("torch.optim.SGD(params, lr=lr).step()"), "expected None or zeros"),
+    # numerical_grad
+    ("numerical_grad", "one-sided (forward)", ng_loop("(f(x + e) - f(x)) / eps"), "wrong values"),
+    ("numerical_grad", "one-sided (backward)", ng_loop("(f(x) - f(x - e)) / eps"), "wrong values"),
+    ("numerical_grad", "divides by eps", ng_loop("(f(x + e) - f(x - e)) / eps"), "wrong values"),
+    ("numerical_grad", "ignores eps", ng_loop("(f(x + e) - f(x - e)) / 2e-6", step="1e-6"), "wrong values"),
+    ("numerical_grad", "every entry at once", ng("x = x.detach()\nreturn (f(x + eps) - f(x - eps)) / (2 * eps) * torch.ones_like(x)"),
+     "wrong values"),
+    ("numerical_grad", "float32, converted back", ng(LOOP.replace("x = x.detach()", "x = x.detach().float()")
+                                                     .format(formula="(f(x + e) - f(x - e)) / (2 * eps)", step="eps")
+                                                     + ".double()"), "wrong values"),
+    ("numerical_grad", "float32 result", ng(LOOP.replace("x = x.detach()", "x = x.detach().float()")
+                                            .format(formula="(f(x + e) - f(x - e)) / (2 * eps)", step="eps")),
+     "wrong dtype"),
+    ("numerical_grad", "torch.tensor of Python floats", ng("""
+x = x.detach()
+values = []
+for i in range(x.numel()):
+    e = torch.zeros_like(x).reshape(-1)
+    e[i] = eps
+    values.append(((f(x + e.reshape(x.shape)) - f(x - e.reshape(x.shape))) / (2 * eps)).item())
+return torch.tensor(values).reshape(x.shape)"""), "wrong dtype"),
+    ("numerical_grad", "in place into x, restored", ng("""
+grad = torch.zeros_like(x)
+flat = x.detach().view(-1)
+for i in range(x.numel()):
+    old = flat[i].item()
+    flat[i] = old + eps
+    up = f(x.detach())
+    flat[i] = old - eps
+    down = f(x.detach())
+    flat[i] = old
+    grad.view(-1)[i] = (up - down) / (2 * eps)
+return grad"""), "modified in place"),
+    ("numerical_grad", "in place into x that requires grad", ng("""
+grad = torch.zeros_like(x)
+for i in range(x.numel()):
+    x.view(-1)[i] += eps
+    up = f(x)
+    x.view(-1)[i] -= 2 * eps
+    down = f(x)
+    x.view(-1)[i] += eps
+    grad.view(-1)[i] = (up - down) / (2 * eps)
+return grad"""), "its values changed"),
+    ("numerical_grad", "flat result", ng_loop("(f(x + e) - f(x - e)) / (2 * eps)").replace(
+        "return out.reshape(x.shape)", "return out"), "wrong shape"),
+    ("numerical_grad", "recording on when x requires grad", ng(LOOP.replace("x = x.detach()\n", "").format(
+        formula="(f(x + e) - f(x - e)) / (2 * eps)", step="eps")), "it requires grad"),
+]
+
+RIGHT = [
+    ("grad_of", "autograd.grad on detach().clone()",
+     go("x2 = x.detach().clone().requires_grad_(True)\nreturn torch.autograd.grad(f(x2), x2)[0]")),
+    ("grad_of", "detach() and backward()", go("x2 = x.detach().requires_grad_()\nf(x2).backward()\nreturn x2.grad")),
+    ("grad_of", "torch.func.grad", go("return torch.func.grad(f)(x.detach())")),
+    ("grad_of", "save and restore x's state", go(
+        "had, old = x.requires_grad, x.grad\nx.grad = None\nx.requires_grad_(True)\nf(x).backward()\n"
+        "g = x.grad\nx.grad = old\nx.requires_grad_(had)\nreturn g")),
+    ("relu_out_of_place", "clamp", relu("return x.clamp(min=0)")),
+    ("relu_out_of_place", "where with a Python 0", relu("return torch.where(x > 0, x, 0.0)")),
+    ("relu_out_of_place", "times the mask", relu("return x * (x > 0)")),
+    ("relu_out_of_place", "clone, then index", relu("out = x.clone()\nout[out < 0] = 0\nreturn out")),
+    ("relu_out_of_place", "F.relu", relu("return torch.nn.functional.relu(x)")),
+    ("sgd_step", "no_grad around the loop", sgd("with torch.no_grad():\n    for p in params:\n"
+                                                "        if p.grad is not None:\n            p -= lr * p.grad\n"
+                                                "            p.grad = None")),
+    ("sgd_step", "torch.optim.SGD", sgd("opt = torch.optim.SGD(params, lr=lr)\nopt.step()\nopt.zero_grad()")),
+    ("sgd_step", "through .data, zero_()", sgd("for p in params:\n    if p.grad is not None:\n"
+                                               "        p.data -= lr * p.grad\n        p.grad.zero_()")),
+    ("sgd_step", "add_ with alpha", sgd("with torch.no_grad():\n    for p in params:\n        if p.grad is not None:\n"
+                                        "            p.add_(p.grad, alpha=-lr)\n            p.grad = None")),
+    ("numerical_grad", "flat loop", ng_loop("(f(x + e) - f(x - e)) / (2 * eps)")),
+    ("numerical_grad", "identity basis", ng("""
+x = x.detach()
+basis = eps * torch.eye(x.numel(), dtype=x.dtype, device=x.device)
+rows = [(f(x + e.reshape(x.shape)) - f(x - e.reshape(x.shape))) / (2 * eps) for e in basis]
+return torch.stack(rows).reshape(x.shape)""")),
+    ("numerical_grad", "clone and perturb under no_grad", ng("""
+with torch.no_grad():
+    grad = torch.zeros_like(x)
+    for i in range(x.numel()):
+        up, down = x.clone(), x.clone()
+        up.view(-1)[i] += eps
+        down.view(-1)[i] -= eps
+        grad.view(-1)[i] = (f(up) - f(down)) / (2 * eps)
+return grad""")),
+]
+
+
+def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
+    assert set(VISIBLE) == set(SOLUTIONS) == {"grad_of", "relu_out_of_place", "sgd_step", "numerical_grad"}
+    assert {ex for ex, *_ in WRONG} == set(SOLUTIONS)
+    assert {ex for ex, *_ in RIGHT} == set(SOLUTIONS)
+    for exercise, visible in VISIBLE.items():
+        assert "BEGIN HIDDEN" not in visible and visible.rstrip().endswith(f'ok("{exercise}")')
+        assert "float64" in visible, f"{exercise}: the visible test must try float64"
+
+
+@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
+def test_the_instructors_solution_passes_the_visible_test(exercise):
+    assert f"✓ {exercise}" in run_visible(exercise, SOLUTIONS[exercise])
+
+
+@pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
+def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
+    assert f"✓ {exercise}" in run_visible(exercise, source)
+
+
+@pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
+def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
+    with pytest.raises(Exception) as info:  # noqa: PT011  (a CheckError, or the error the mistake causes)
+        run_visible(exercise, source)
+    assert not isinstance(info.value, (NameError, SyntaxError, ImportError)), info.value
+    assert phrase in str(info.value), f"{exercise}: failed, but not for the expected reason:\n{info.value}"
+
+
+@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
+def test_the_release_stub_fails_the_visible_test(exercise):
+    with pytest.raises(NotImplementedError):
+        run_visible(exercise, STUBS[exercise])
+
+
+# --------------------------------------------------------------------------- ungraded practice
+
+SOLUTION_BLOCK = re.compile(r"<summary>Solution</summary>\s*```python\n(.*?)```", re.S)
+
+
+def practice():
+    """(markdown cell id, its folded solution, the code cell after it that checks itself)."""
+    found = []
+    for i, cell in enumerate(NB.cells):
+        match = SOLUTION_BLOCK.search(cell.source) if cell.cell_type == "markdown" else None
+        if match:
+            check = next(c for c in NB.cells[i + 1:] if c.cell_type == "code" and "try_puzzle(" in c.source)
+            found.append((cell.id, match.group(1), check))
+    return found
+
+
+PRACTICE = practice()
+CONTEXT = [BY_ID["practice-setup"].source]
+
+
+def split(source):
+    tree = ast.parse(source)
+    defs = [ast.get_source_segment(source, n) for n in tree.body if isinstance(n, ast.FunctionDef)]
+    rest = [ast.get_source_segment(source, n) for n in tree.body if not isinstance(n, ast.FunctionDef)]
+    return "\n".join(defs), "\n".join(rest)
+
+
+def test_the_practice_has_four_derivative_puzzles():
+    names = [ast.parse(check.source).body[0].name for _, _, check in PRACTICE]
+    assert names == ["d_x_sin", "d_sigmoid", "d_log1p_square", "d_tanh_squared"]
+
+
+@pytest.mark.parametrize("cell_id, solution, check", PRACTICE, ids=[p[0] for p in PRACTICE])
+def test_the_stub_says_not_written_yet(cell_id, solution, check):
+    out, _ = run(*CONTEXT, check.source)
+    name = ast.parse(check.source).body[0].name
+    assert out.endswith(f"… {name}: not written yet\n")
+
+
+@pytest.mark.parametrize("cell_id, solution, check", PRACTICE, ids=[p[0] for p in PRACTICE])
+def test_the_folded_solution_passes_the_self_check(cell_id, solution, check):
+    defs, calls = split(check.source)
+    assert ast.parse(solution).body[0].name == ast.parse(defs).body[0].name
+    out, _ = run(*CONTEXT, solution, calls)
+    assert "✓" in out and "✗" not in out, out
+
+
+def test_a_wrong_derivative_is_caught():
+    _, _, check = PRACTICE[1]
+    _, calls = split(check.source)
+    out, _ = run(*CONTEXT, "def d_sigmoid(x):\n    return torch.sigmoid(x)\n", calls)
+    assert "✗ d_sigmoid(" in out
+
+
+@pytest.mark.parametrize("cell_id, waits_for", [("fit-line", "… write sgd_step"),
+                                                ("grad-check", "… write grad_of and numerical_grad"),
+                                                ("timing-demo", "… write grad_of and numerical_grad")])
+def test_practice_that_uses_the_exercises_waits_for_them(cell_id, waits_for):
+    out, _ = run(*STUBS.values(), "from course.graphs import plot_lines", BY_ID[cell_id].source)
+    assert waits_for in out
+
+
+@pytest.mark.parametrize("cell_id, says", [("fit-line", "fitted: w = "), ("grad-check", "✓ they agree")])
+def test_practice_that_uses_the_exercises_works_with_the_solutions(cell_id, says):
+    prelude = "from course.graphs import plot_lines\n"
+    out, _ = run(*SOLUTIONS.values(), prelude, BY_ID[cell_id].source.replace("plt.show()", "plt.close('all')"))
+    assert says in out
