@@ -27,6 +27,11 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
 `OPS` is the fixed menu of operations a judge may ask a candidate to perform on objects it
 holds: course code, run on the judge's behalf, whose effects the judge reads back like any
 other answer (never trusting them more than any other answer).
+
+03_linear_layer adds `scribble` (fill freed memory with a marker, so that a tensor a student
+leaves uninitialised shows it) and `sum_backward_autograd` (sum(t).backward() through
+torch.autograd.backward: `sum_backward` above calls TensorBase.backward, which torch does not
+have): see the section at the end.
 """
 
 import torch
@@ -302,3 +307,33 @@ OPS = {
     "parameters": _parameters,
     "grad_enabled": _grad_enabled,
 }
+
+
+# --- 03_linear_layer
+
+_full = torch._C._VariableFunctions.full
+_autograd_backward = torch.autograd.backward
+
+
+def _scribble(shape, value, count=4):
+    """Allocate `count` float32 CPU tensors of `shape` filled with `value`, then free them.
+
+    Memory an allocator hands out next may then hold `value`: a tensor that was never
+    initialised (`torch.empty`, `torch.FloatTensor(n, m)`) shows it, one that was cannot. It
+    only makes uninitialised memory easier to recognise; nothing is decided here."""
+    blocks = [_full(tuple(int(s) for s in shape), float(value)) for _ in range(int(count))]
+    while blocks:
+        blocks.pop()  # freed last-in first-out, so the next allocation of that size gets one
+    return None
+
+
+OPS["scribble"] = _scribble
+
+
+def _sum_backward_autograd(t):
+    """sum(t).backward(), with torch.autograd.backward as it was when this module was imported."""
+    _autograd_backward(_TB.sum(t))
+    return None
+
+
+OPS["sum_backward_autograd"] = _sum_backward_autograd
