@@ -299,7 +299,7 @@ def check_ints(t, m, n_in, n_out, ctx):
                 names = [k for k in found if isinstance(k, str)]
             except (Raised, Missing):
                 pass
-            near = difflib.get_close_matches(attr, [n for n in names if n != attr], 1, 0.7)
+            near = difflib.get_close_matches(attr, [n for n in names if n != attr], 1, 0.8)
             if near:
                 t.fail(ctx, f"It has no attribute {attr}, but it has {near[0]!r}: a typo such as "
                             f"`self.{near[0]} = {attr}` silently creates a new attribute with the "
