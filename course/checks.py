@@ -406,3 +406,15 @@ def expect_different(got, other, name="result", hint=None):
         if hint:
             lines.append(f"  hint: {hint}")
         raise CheckError("\n".join(lines))
+
+
+def poison_free_memory(*shapes, dtype=torch.float32, device="cpu"):
+    """Allocate NaN-filled tensors of these shapes and free them at once.
+
+    Allocators hand freed memory out again, so a tensor made next without being filled
+    (`torch.empty`, `torch.FloatTensor(n, m)`) will likely read NaN here, instead of leftovers of
+    an earlier tensor that might look like valid values. Call it right before building what you
+    check; a tensor that is initialised is not affected."""
+    blocks = [torch.full(tuple(shape), float("nan"), dtype=dtype, device=device) for shape in shapes for _ in range(2)]
+    while blocks:
+        blocks.pop()

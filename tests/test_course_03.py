@@ -21,7 +21,7 @@ from course.checks import CheckError  # noqa: E402
 
 NEW = {
     checks: ["expect_parameters", "expect_init_range", "expect_raises", "expect_same_object",
-             "expect_no_shared_memory", "expect_attributes", "expect_different"],
+             "expect_no_shared_memory", "expect_attributes", "expect_different", "poison_free_memory"],
     plots: ["plot_linear_layer", "mse", "plot_line_fit", "plot_loss_surface", "plot_losses"],
     course_widgets: ["line_fit_report", "line_fit_picture", "line_fit_explorer"],
 }
@@ -164,6 +164,14 @@ def test_expect_different():
     checks.expect_different(a[:2], a)
     message = _failure(checks.expect_different, a.clone(), a, name="W", hint="random")
     assert message.startswith("W: expected different values") and "hint: random" in message
+
+
+def test_poison_free_memory_shows_up_in_an_uninitialised_tensor_only():
+    checks.poison_free_memory((256, 64))
+    uninitialised = torch.empty(256, 64)
+    assert torch.isnan(uninitialised).any()          # the allocator handed the freed block out again
+    checks.poison_free_memory((256, 64))
+    assert not torch.isnan(torch.empty(256, 64).uniform_(-1, 1)).any()
 
 
 # --------------------------------------------------------------------------- plots

@@ -59,6 +59,7 @@ LINEAR_FORWARD_OK = [
     ("addmm_on_flattened", lambda x, W, b: torch.addmm(b, x.reshape(-1, W.shape[0]), W).reshape(*x.shape[:-1], -1)),
     ("column_by_column", lambda x, W, b: torch.stack([(x * W[:, j]).sum(-1) for j in range(W.shape[1])], -1) + b),
     ("expand_bias", lambda x, W, b: x @ W + b.expand(*x.shape[:-1], -1)),
+    ("out_then_in_place_bias", lambda x, W, b: (x @ W).add_(b)),
 ]
 
 LINEAR_FORWARD_WRONG = [
@@ -76,6 +77,8 @@ LINEAR_FORWARD_WRONG = [
     ("bias_as_column", lambda x, W, b: x @ W + b[:, None], "as a column"),
     ("loop_over_rows", lambda x, W, b: torch.stack([row @ W + b for row in x]), "single sample"),
     ("view_to_flatten", lambda x, W, b: (x.view(-1, W.shape[0]) @ W + b).view(*x.shape[:-1], -1), "not contiguous"),
+    ("bias_changed_in_place", lambda x, W, b: x @ W + b.add_(1.0) - 1.0, "changed its input b"),
+    ("x_scaled_in_place", lambda x, W, b: x.mul_(2.0) @ W / 2.0 + b, "changed its input x"),
     ("stub", stub, "NotImplementedError"),
 ]
 

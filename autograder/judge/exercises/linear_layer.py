@@ -152,8 +152,13 @@ def linear_forward(t):
             ctx += "\n  (x is not contiguous: a transpose of its first two dimensions)"
         with torch.no_grad():
             expected = x64 @ w64 + b64
-        out = t.call(xs, ws, bs, context=ctx, hints=LINEAR_FORWARD_HINTS)
+        out, after = t.call(xs, ws, bs, context=ctx, hints=LINEAR_FORWARD_HINTS, after=True)
         t.expect(out, expected, ctx, rtol=rtol, atol=atol, mistakes=forward_mistakes(x64, w64, b64))
+        for name, was, now in zip(("x", "W", "b"), (x64, w64, b64), after):
+            values = getattr(now, "values", None)
+            if values is None or values.shape != was.shape or not torch.equal(values.to(torch.float64), was):
+                t.fail(ctx, f"linear_forward changed its input {name} (an in-place operation such as "
+                            f"{name}.add_(...) or {name} += ...): compute a new tensor and leave the inputs as they were.")
 
     for x, w, b, transposed in LINEAR_FORWARD_CASES:
         case(x, w, b, transposed)
