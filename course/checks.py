@@ -272,3 +272,149 @@ def try_puzzle(fn, reference, cases, only=None):
 def ok(message="all visible checks passed"):
     """Say so when a visible test cell got through all its checks."""
     print(f"✓ {message}")
+
+
+# --------------------------------------------------------------------------- modules and parameters
+
+def expect_parameters(module, shapes, name="module", hint=None):
+    """`module` has exactly the parameters `shapes` ({name: shape}, named as `named_parameters()`
+    names them), each an `nn.Parameter` that requires grad. When the names differ, the message
+    also lists the module's plain tensor attributes: tensors that are not registered parameters."""
+    if not isinstance(module, torch.nn.Module):
+        raise CheckError(f"{name}: expected an nn.Module, got a {type(module).__name__}: {module!r}")
+    found = {n: tuple(p.shape) for n, p in module.named_parameters()}
+    want = {n: tuple(s) for n, s in shapes.items()}
+    if set(found) != set(want):
+        lines = [f"{name}: wrong parameters (names and shapes)", f"  expected: {want}", f"  got:      {found}"]
+        plain = [k for k, v in vars(module).items()
+                 if isinstance(v, torch.Tensor) and not isinstance(v, torch.nn.Parameter)]
+        if plain:
+            lines.append(f"  plain tensor attributes, not parameters: {', '.join(plain)}")
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+    params = dict(module.named_parameters())
+    for n, shape in want.items():
+        if found[n] != shape:
+            _fail(f"{name}.{n}", "wrong shape", shape, found[n], hint)
+        if not params[n].requires_grad:
+            lines = [f"{name}.{n}: expected a parameter that requires grad, got requires_grad=False"]
+            if hint:
+                lines.append(f"  hint: {hint}")
+            raise CheckError("\n".join(lines))
+
+
+def expect_init_range(t, bound, name="result", hint=None, reach=0.5):
+    """Values a fresh layer could start from: finite, not all zero, not all equal, inside
+    [-bound, bound]; with 100 entries or more, also reaching past `reach * bound` on both sides
+    (values drawn from U(-bound, bound) do, almost surely)."""
+    expect_tensor(t, name)
+    v = t.detach().to("cpu", torch.float64).flatten()
+    problem = None
+    if not torch.isfinite(v).all():
+        problem = "it holds NaN or infinite values (uninitialised memory?)"
+    elif v.numel() and (v == 0).all():
+        problem = "it is all zeros"
+    elif v.numel() > 1 and (v == v[0]).all():
+        problem = f"every entry is {v[0].item():g}"
+    elif v.numel() and v.abs().max() > bound * (1 + 1e-6):
+        problem = f"it ranges over [{v.min().item():.4g}, {v.max().item():.4g}], outside [-{bound:.4g}, {bound:.4g}]"
+    elif v.numel() >= 100 and (v.min() > -reach * bound or v.max() < reach * bound):
+        problem = (f"it ranges over [{v.min().item():.4g}, {v.max().item():.4g}] only: values from "
+                   f"U(-{bound:.4g}, {bound:.4g}) would spread over nearly all of it")
+    if problem:
+        lines = [f"{name}: not initialised as expected: {problem}",
+                 f"  expected: values spread over [-{bound:.4g}, {bound:.4g}]",
+                 f"  got:      {_show(t)}"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+def expect_raises(error, fn, name="the call", hint=None):
+    """`fn()` raises `error` (or a subclass); returns the message. Anything else fails."""
+    try:
+        fn()
+    except error as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001  (the wrong error is what we report)
+        lines = [f"{name}: raised the wrong error", f"  expected: {error.__name__}",
+                 f"  got:      {type(exc).__name__}: {exc}"]
+    else:
+        lines = [f"{name}: expected it to raise {error.__name__}, but it returned without raising",
+                 f"  expected: {error.__name__}", "  got:      no error"]
+    if hint:
+        lines.append(f"  hint: {hint}")
+    raise CheckError("\n".join(lines))
+
+
+def expect_same_object(got, expected, name="result", hint=None):
+    """`got` is `expected` itself (the very same Python object), not an equal copy."""
+    if got is not expected:
+        lines = [f"{name}: expected the very same object, got a different one",
+                 f"  expected: {type(expected).__name__} at id {id(expected):#x}",
+                 f"  got:      {type(got).__name__} at id {id(got):#x}"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+def expect_no_shared_memory(got, other, name="result", hint=None):
+    """`got` and `other` do not share memory: writing into one can never change the other.
+    (Skipped on the meta device, which has no memory.)"""
+    expect_tensor(got, name)
+    if "meta" in (got.device.type, other.device.type):
+        return
+    if got.untyped_storage().data_ptr() == other.untyped_storage().data_ptr():
+        lines = [f"{name}: expected its own memory, got memory shared with the other tensor",
+                 f"  expected: a storage other than {other.untyped_storage().data_ptr():#x}",
+                 f"  got:      the same storage, {got.untyped_storage().data_ptr():#x}"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+def expect_attributes(obj, values, name="object", hint=None):
+    """`obj` has every attribute of `values` ({name: value}), equal to that value and of its type.
+    A missing one is reported with the attribute names that look like a misspelling of it: a typo
+    such as `self.outpu_dim = ...` silently creates a new attribute instead of an error."""
+    import difflib
+    own = list(vars(obj))
+    if isinstance(obj, torch.nn.Module):
+        own += [n for n, _ in obj.named_parameters()] + [n for n, _ in obj.named_children()]
+    for attr, want in values.items():
+        try:
+            got = getattr(obj, attr)
+        except AttributeError:
+            near = difflib.get_close_matches(attr, [n for n in own if n != attr], n=3, cutoff=0.8)
+            lines = [f"{name}: it has no attribute {attr!r}",
+                     f"  expected: {attr} = {want!r}",
+                     "  got:      no such attribute" + (f"; similar names: {', '.join(near)} (a typo?)" if near else "")]
+            if hint:
+                lines.append(f"  hint: {hint}")
+            raise CheckError("\n".join(lines)) from None
+        if type(got) is not type(want) or got != want:
+            _fail(f"{name}.{attr}", "wrong value", want, got, hint)
+
+
+def expect_different(got, other, name="result", hint=None):
+    """`got` and `other` hold different values (e.g. weights drawn after two different seeds)."""
+    expect_tensor(got, name)
+    if got.shape == other.shape and torch.equal(got.detach().cpu(), other.detach().cpu()):
+        lines = [f"{name}: expected different values, got the same ones twice",
+                 f"  expected: anything but {_show(other)}", f"  got:      {_show(got)}"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+def poison_free_memory(*shapes, dtype=torch.float32, device="cpu"):
+    """Allocate NaN-filled tensors of these shapes and free them at once.
+
+    Allocators hand freed memory out again, so a tensor made next without being filled
+    (`torch.empty`, `torch.FloatTensor(n, m)`) will likely read NaN here, instead of leftovers of
+    an earlier tensor that might look like valid values. Call it right before building what you
+    check; a tensor that is initialised is not affected."""
+    blocks = [torch.full(tuple(shape), float("nan"), dtype=dtype, device=device) for shape in shapes for _ in range(2)]
+    while blocks:
+        blocks.pop()

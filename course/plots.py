@@ -255,3 +255,130 @@ def plot_function_and_derivative(f, x, ax=None, label="f"):
     ax.set_ylabel("value", fontsize=VALUE_FONT)
     ax.legend()
     return ax
+
+
+# --------------------------------------------------------------------------- linear layers and fits
+
+def plot_linear_layer(W, b, title=None, ax=None):
+    """Draw the layer y = x W + b for W of shape (in, out): one node per input on the left, one
+    per output on the right, an edge for every weight W[i, j] (colour: its sign, width: its size,
+    with its value written on it) and each output's bias beside it. The title counts the
+    parameters: in * out weights plus out biases."""
+    W, b = W.detach().cpu(), b.detach().cpu()
+    n_in, n_out = W.shape
+    if n_in > 8 or n_out > 8:
+        raise ValueError(f"plot_linear_layer draws up to 8 inputs and outputs, not {tuple(W.shape)}")
+    if tuple(b.shape) != (n_out,):
+        raise ValueError(f"b must have shape ({n_out},) for W of shape {tuple(W.shape)}, not {tuple(b.shape)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.75 * max(n_in, n_out) + 1.6), layout="constrained")
+    y_in = [(n_in - 1) / 2 - i for i in range(n_in)]
+    y_out = [(n_out - 1) / 2 - j for j in range(n_out)]
+    biggest = float(W.abs().max()) or 1.0
+    for i in range(n_in):
+        for j in range(n_out):
+            w = float(W[i, j])
+            colour = "#c0392b" if w < 0 else "#2162a8"
+            ax.plot([0, 3], [y_in[i], y_out[j]], color=colour, lw=0.6 + 3.4 * abs(w) / biggest,
+                    alpha=0.75, gid=f"edge {i}->{j}", zorder=1)
+            f = 0.2 + 0.5 * j / max(n_out - 1, 1)  # each output's labels at their own distance
+            tx, ty = 3 * f, y_in[i] + f * (y_out[j] - y_in[i])
+            ax.text(tx, ty, f"{w:.2g}", fontsize=NOTE_FONT, color=colour, ha="center", va="center",
+                    bbox=dict(facecolor="white", edgecolor="none", pad=0.3), gid=f"weight {i},{j}", zorder=3)
+    for i in range(n_in):
+        ax.add_patch(plt.Circle((0, y_in[i]), 0.22, facecolor=OPERAND[0], edgecolor="black",
+                                gid=f"input {i}", zorder=2))
+        ax.text(0, y_in[i], f"x{i}", ha="center", va="center", fontsize=VALUE_FONT, zorder=4)
+    for j in range(n_out):
+        ax.add_patch(plt.Circle((3, y_out[j]), 0.22, facecolor=RESULT, edgecolor="black",
+                                gid=f"output {j}", zorder=2))
+        ax.text(3, y_out[j], f"y{j}", ha="center", va="center", fontsize=VALUE_FONT, zorder=4)
+        ax.text(3.35, y_out[j], f"+ b{j} = {float(b[j]):.2g}", ha="left", va="center",
+                fontsize=NOTE_FONT + 0.5, gid=f"bias {j}")
+    ax.set_xlim(-0.6, 4.6)
+    ax.set_ylim(-max(n_in, n_out) / 2 - 0.1, max(n_in, n_out) / 2 + 0.1)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel(f"inputs x ({n_in})  →  weights W[i, j] (blue > 0, red < 0)  →  outputs y ({n_out})",
+                  fontsize=NOTE_FONT + 0.5)
+    count = (f"{n_in} × {n_out} = {n_in * n_out} weights + {n_out} biases = "
+             f"{n_in * n_out + n_out} parameters")
+    ax.set_title(title or f"y = x W + b: {count}", fontsize=TITLE_FONT)
+    return ax
+
+
+def mse(x, y, w, b):
+    """Mean squared error of the line w * x + b on the points (x, y), as a float."""
+    return float(((w * x + b - y) ** 2).mean())
+
+
+def plot_line_fit(x, y, w, b, ax=None, title=None):
+    """The points (x, y), the line w * x + b, and each point's error (a dashed segment from the
+    point to the line); the title gives the mean squared error."""
+    x, y = torch.as_tensor(x).detach().cpu().double(), torch.as_tensor(y).detach().cpu().double()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 3.6), layout="constrained")
+    for i, (xi, yi) in enumerate(zip(x.tolist(), y.tolist())):
+        ax.plot([xi, xi], [yi, w * xi + b], ls="--", lw=0.8, color="#d62728", alpha=0.6, gid=f"residual {i}")
+    ax.scatter(x, y, s=18, color="#2162a8", zorder=3, label="data", gid="points")
+    grid = torch.linspace(float(x.min()), float(x.max()), 50, dtype=torch.float64)
+    ax.plot(grid, w * grid + b, color="black", lw=2, label=f"y = {w:.2f} x {b:+.2f}", gid="line")
+    ax.set_xlabel("x", fontsize=VALUE_FONT)
+    ax.set_ylabel("y", fontsize=VALUE_FONT)
+    ax.legend(fontsize=NOTE_FONT + 0.5, loc="best")
+    ax.set_title(title or f"w = {w:.2f}, b = {b:.2f}: mean squared error {mse(x, y, w, b):.3f}",
+                 fontsize=TITLE_FONT)
+    return ax
+
+
+def plot_loss_surface(x, y, w_range=(-5, 5), b_range=(-5, 5), ax=None, mark=None, path=None, title=None):
+    """The mean squared error of the line w * x + b on (x, y), for every (w, b) in the ranges,
+    as filled contours (log scale). A star marks the best line (least squares); `mark` (w, b) a
+    point of your choice; `path` a list of (w, b) that training visited, joined in order."""
+    x, y = torch.as_tensor(x).detach().cpu().double(), torch.as_tensor(y).detach().cpu().double()
+    ws = torch.linspace(*w_range, 121, dtype=torch.float64)
+    bs = torch.linspace(*b_range, 121, dtype=torch.float64)
+    loss = ((ws[None, :, None] * x + bs[:, None, None] - y) ** 2).mean(-1)   # (b, w)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 3.8), layout="constrained")
+    filled = ax.contourf(ws, bs, loss.log10(), levels=20, cmap="viridis")
+    plt.colorbar(filled, ax=ax, label="log10(mean squared error)")
+    design = torch.stack([x, torch.ones_like(x)], 1)
+    best_w, best_b = torch.linalg.lstsq(design, y[:, None]).solution.flatten().tolist()
+    ax.plot(best_w, best_b, marker="*", ms=14, color="white", mec="black", ls="none",
+            label=f"best: w = {best_w:.2f}, b = {best_b:.2f}", gid="best")
+    if path is not None and len(path):
+        pw, pb = zip(*path)
+        ax.plot(pw, pb, color="#ff7f0e", marker=".", ms=4, lw=1.2, label="training steps", gid="path")
+    if mark is not None:
+        ax.plot(*mark, marker="o", ms=9, color="#d62728", mec="white", ls="none",
+                label=f"w = {mark[0]:.2f}, b = {mark[1]:.2f}", gid="mark")
+    ax.set_xlim(*w_range)
+    ax.set_ylim(*b_range)
+    ax.set_xlabel("w (slope)", fontsize=VALUE_FONT)
+    ax.set_ylabel("b (intercept)", fontsize=VALUE_FONT)
+    ax.legend(fontsize=NOTE_FONT, loc="upper right")
+    ax.set_title(title or "Mean squared error of the line w x + b", fontsize=TITLE_FONT)
+    return ax
+
+
+def plot_losses(curves, ax=None, title="Loss during training", xlabel="step", ylabel="mean squared error",
+                log=True):
+    """One line per entry of `curves` ({label: [loss at each step]}), on a log scale by default;
+    lines after the first are dashed or dotted, so that curves that coincide all stay visible."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
+    for k, (label, values) in enumerate(curves.items()):  # dashed after the first: equal curves both show
+        ax.plot(range(len(values)), [float(v) for v in values], label=label, gid=f"curve {label}",
+                ls=("-", "--", ":", "-.")[k % 4], lw=2.5 if k == 0 else 1.5)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel, fontsize=VALUE_FONT)
+    ax.set_ylabel(ylabel, fontsize=VALUE_FONT)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=NOTE_FONT + 0.5)
+    ax.set_title(title, fontsize=TITLE_FONT)
+    return ax

@@ -122,3 +122,42 @@ def memory_explorer():
     choice.observe(update, names="value")
     update()
     return widgets.VBox([choice, verdict, picture])
+
+
+# --------------------------------------------------------------------------- fitting a line by hand
+
+def line_fit_report(x, y, w, b):
+    """HTML: the line and its mean squared error on (x, y)."""
+    from .plots import mse
+    return (f"<b>y = {w:.2f} x {b:+.2f}</b>: mean squared error <b>{mse(x, y, w, b):.4f}</b>"
+            " (the mean of the squared dashed lengths)")
+
+
+def line_fit_picture(x, y, w, b, w_range=(-5, 5), b_range=(-5, 5)):
+    """PNG: the line through the points, beside the loss over (w, b) with the current point."""
+    from .plots import plot_line_fit, plot_loss_surface
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    plot_line_fit(x, y, w, b, ax=left)
+    plot_loss_surface(x, y, w_range, b_range, ax=right, mark=(w, b))
+    return figure_png(fig)
+
+
+def line_fit_explorer(x, y, w=0.0, b=0.0, w_range=(-5, 5), b_range=(-5, 5)):
+    """Sliders for the slope w and intercept b of a line: see it against the points (x, y), its
+    mean squared error, and where (w, b) sits on the loss surface."""
+    style = {"description_width": "initial"}
+    slider_w = widgets.FloatSlider(value=w, min=w_range[0], max=w_range[1], step=0.05, description="w (slope)",
+                                   style=style, continuous_update=False)
+    slider_b = widgets.FloatSlider(value=b, min=b_range[0], max=b_range[1], step=0.05, description="b (intercept)",
+                                   style=style, continuous_update=False)
+    report = widgets.HTML()
+    picture = widgets.Image(format="png")
+
+    def update(_=None):
+        report.value = line_fit_report(x, y, slider_w.value, slider_b.value)
+        picture.value = line_fit_picture(x, y, slider_w.value, slider_b.value, w_range, b_range)
+
+    slider_w.observe(update, names="value")
+    slider_b.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([slider_w, slider_b]), report, picture])

@@ -27,8 +27,10 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
 `OPS` is the fixed menu of operations a judge may ask a candidate to perform on objects it
 holds: course code, run on the judge's behalf, whose effects the judge reads back like any
 other answer (never trusting them more than any other answer). `sum_backward(t)` and
-`backward(t, gradient)` run autograd's backward pass (see the section `02_autograd` at the end):
-a judge reads the gradients it left in leaves' `.grad` back with `describe`.
+`backward(t, gradient)` run autograd's backward pass (through `torch.autograd.backward`, as it
+was when this module was imported); a judge reads the gradients left in leaves' `.grad` back
+with `describe`. Sections at the end add what single assignments need (03: `scribble`, which
+fills freed memory with a marker so that a tensor left uninitialised shows it).
 """
 
 import torch
@@ -36,6 +38,7 @@ import torch
 from . import values
 
 _TB = torch._C.TensorBase
+_autograd_backward = torch.autograd.backward  # as it is now, before any student code
 _Module = torch.nn.Module
 _Parameter = torch.nn.Parameter
 
@@ -264,12 +267,14 @@ def _seed(n):
 
 
 def _sum_backward(t):
-    _TB.backward(_TB.sum(t))
+    with values._no_subclass_fn():
+        total = _TB.sum(t)
+    _autograd_backward(total)
     return None
 
 
 def _backward(t, gradient=None):
-    _TB.backward(t, gradient)
+    _autograd_backward(t, gradient)
     return None
 
 
@@ -306,30 +311,22 @@ OPS = {
 }
 
 
-# --- 02_autograd
-# The two backward operations above call `TensorBase.backward`, which torch's C base class
-# does not have (backward is a Python method of torch.Tensor), so they raised AttributeError
-# for every tensor. They are replaced here by the same operations through
-# `torch.autograd.backward`, looked up when this module is imported (before student code):
-#   sum_backward(t)            t.sum().backward()
-#   backward(t, gradient=None)  t.backward(gradient): on a leaf, sets (or adds to) its .grad
-# (02_autograd reads gradients back with `describe`, and sets a parameter's .grad with
-# `backward(p, g)` on a leaf p without one).
+# --- 03_linear_layer
 
-_autograd_backward = torch.autograd.backward
+_full = torch._C._VariableFunctions.full
 
 
-def _sum_backward_02(t):
-    with values._no_subclass_fn():
-        total = _TB.sum(t)
-    _autograd_backward(total)
+def _scribble(shape, value, count=4):
+    """Allocate `count` float32 CPU tensors of `shape` filled with `value`, then free them.
+
+    Memory an allocator hands out next may then hold `value`: a tensor that was never
+    initialised (`torch.empty`, `torch.FloatTensor(n, m)`) shows it, one that was cannot. It
+    only makes uninitialised memory easier to recognise; nothing is decided here."""
+    blocks = [_full(tuple(int(s) for s in shape), float(value)) for _ in range(int(count))]
+    while blocks:
+        blocks.pop()  # freed last-in first-out, so the next allocation of that size gets one
     return None
 
 
-def _backward_02(t, gradient=None):
-    _autograd_backward(t, gradient)
-    return None
+OPS["scribble"] = _scribble
 
-
-OPS["sum_backward"] = _sum_backward_02
-OPS["backward"] = _backward_02
