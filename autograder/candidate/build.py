@@ -23,8 +23,10 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
     {"kind": "generator", "items": [...]}         a generator over the items (refs or inputs)
     {"kind": "parameters_of", "module": <ref>}    module.parameters(), a generator
     {"kind": "devices", "cuda": n, "mps": bool}   patches torch's device queries (08): returns None
+    {"kind": "tied", "module": SPEC, "ties": [[to, from], ...]}   SPEC, then the parameter at
+        dotted path `to` becomes the very Parameter at `from` (weight tying: one tensor, two owners)
 
-`OPS` is the fixed menu of operations a judge may ask a candidate to perform on objects it
+`OPS` (with `backward_of_sum`, added for 04: `t.sum().backward()` through torch.autograd) is the fixed menu of operations a judge may ask a candidate to perform on objects it
 holds: course code, run on the judge's behalf, whose effects the judge reads back like any
 other answer (never trusting them more than any other answer).
 """
@@ -302,3 +304,29 @@ OPS = {
     "parameters": _parameters,
     "grad_enabled": _grad_enabled,
 }
+
+
+# --- 04_nn_module
+
+@spec("tied")
+def _tied(enc, handles, built):
+    """A module whose parameter at dotted path `to` is the very Parameter object at `from`:
+    one tensor held by two submodules (weight tying), for counting what is shared."""
+    module = build(enc["module"], handles, built)
+    for to, source in enc.get("ties", ()):
+        owner_path, _, name = str(to).rpartition(".")
+        owner = _Module.get_submodule(module, owner_path)
+        _Module.__setattr__(owner, name, _Module.get_parameter(module, str(source)))
+    return module
+
+
+_autograd_backward = torch.autograd.backward
+
+
+def _backward_of_sum(t):
+    """t.sum().backward(), through torch.autograd (TensorBase has no backward method)."""
+    _autograd_backward(_TB.sum(t))
+    return None
+
+
+OPS["backward_of_sum"] = _backward_of_sum
