@@ -269,6 +269,89 @@ def try_puzzle(fn, reference, cases, only=None):
     print(f"✓ {name}: {len(cases)} cases agree with the reference")
 
 
+# --------------------------------------------------------------------------- modules and plain values
+
+def _a(noun):
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def expect_same(got, expected, name="result", hint=None):
+    """`got` equals `expected` and has exactly its type (an int is not a bool, a float or a
+    tensor; a list is not a tuple). For counts, names and lists of names."""
+    if type(got) is not type(expected):
+        lines = [f"{name}: expected {_a(type(expected).__name__)}, got {_a(type(got).__name__)}: {_show(got)}"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+    if got != expected:
+        _fail(name, "wrong value", expected, got, hint)
+
+
+def expect_keys(got, expected, name="keys", hint=None):
+    """The names in `got` (a state_dict, a list of names...) are exactly those of `expected`,
+    in any order; the message lists what is missing and what is extra."""
+    got, expected = list(got), list(expected)
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    if missing or extra:
+        lines = [f"{name}: expected exactly {expected}", f"  got:      {got}"]
+        if missing:
+            lines.append(f"  missing: {missing}")
+        if extra:
+            lines.append(f"  extra:   {extra}")
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+def expect_module(got, cls=torch.nn.Module, name="result", hint=None):
+    """`got` is an instance of `cls` (nn.Module by default)."""
+    if not isinstance(got, cls):
+        lines = [f"{name}: expected {_a(cls.__name__)}, got {_a(type(got).__name__)}: {_show(got)}"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+def _plain_difference(got, expected):
+    """None when `got` equals `expected` (plain values, or tensors as `_difference` compares
+    them), else what differs."""
+    if isinstance(expected, torch.Tensor) or isinstance(got, torch.Tensor):
+        return _difference(got, expected)
+    if type(got) is not type(expected):
+        return f"expected {_a(type(expected).__name__)} ({expected!r}), got {_a(type(got).__name__)} ({got!r})"
+    return None if got == expected else f"got {got!r}, expected {expected!r}"
+
+
+def try_practice(fn, reference, cases):
+    """Ungraded self-check for practice exercises whose answers are plain values (ints, strings,
+    lists, dicts) or tensors: compare `fn(*case)` with `reference(*case)` for every case, each
+    on its own deep copy of the case (so a function that changes a module in place is
+    compared fairly). Prints `✓`, `…` (not written yet) or `✗` and the first case that
+    differs; never raises."""
+    import copy
+
+    name = getattr(fn, "__name__", "your function")
+    for args in cases:
+        args = args if isinstance(args, tuple) else (args,)
+        shown = ", ".join(_brief(a) if isinstance(a, torch.Tensor) else
+                          (type(a).__name__ if isinstance(a, torch.nn.Module) else repr(a)) for a in args)
+        expected = reference(*copy.deepcopy(args))
+        try:
+            got = fn(*copy.deepcopy(args))
+        except NotImplementedError:
+            print(f"… {name}: not written yet")
+            return
+        except Exception as exc:  # noqa: BLE001  (an exercise's error is feedback, not a crash)
+            print(f"✗ {name}({shown}) raised {type(exc).__name__}: {exc}")
+            return
+        problem = _plain_difference(got, expected)
+        if problem:
+            print(f"✗ {name}({shown}): {problem}")
+            return
+    print(f"✓ {name}: {len(cases)} cases agree with the reference")
+
+
 def ok(message="all visible checks passed"):
     """Say so when a visible test cell got through all its checks."""
     print(f"✓ {message}")

@@ -381,4 +381,150 @@ def plot_losses(curves, ax=None, title="Loss during training", xlabel="step", yl
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=NOTE_FONT + 0.5)
     ax.set_title(title, fontsize=TITLE_FONT)
+
+
+# --------------------------------------------------------------------------- module trees
+
+CONTAINER = "#dbe8f7"   # a module with children
+LEAF = "#dff2df"        # a module without children
+SHARED = "#eeeeee"      # a second name for a module already drawn
+FROZEN = "#8a8a8a"      # text of parameters with requires_grad=False
+HIGHLIGHT = "#d62728"   # the module a widget picked
+EVAL = "#b35900"        # a module in eval mode
+
+
+def _tree_rows(model):
+    """One row per name in the tree, in named_modules() order; a module met again under a second
+    name gets a row that points to its first one (its subtree is not repeated)."""
+    rows, first = [], {}
+
+    def walk(module, name, label, depth):
+        if id(module) in first:
+            rows.append({"name": name, "label": label, "depth": depth, "module": module,
+                         "same_as": first[id(module)]})
+            return
+        first[id(module)] = name
+        rows.append({"name": name, "label": label, "depth": depth, "module": module, "same_as": None})
+        for child_name, child in module._modules.items():
+            if child is not None:
+                walk(child, f"{name}.{child_name}" if name else child_name, child_name, depth + 1)
+
+    walk(model, "", type(model).__name__, 0)
+    return rows
+
+
+def _unique(params):
+    return list({id(p): p for p in params}.values())
+
+
+def _own_text(module, prefix, owners):
+    """`weight (4, 3), bias (4,)` for the parameters a module holds itself; a tied one names its
+    first owner and a frozen one says so."""
+    parts = []
+    for pname, p in module._parameters.items():
+        if p is None:
+            continue
+        shape = "(" + ", ".join(str(s) for s in p.shape) + ("," if p.dim() == 1 else "") + ")"
+        qualified = f"{prefix}{pname}"
+        note = ""
+        if owners.get(id(p), qualified) != qualified:
+            note = f" = {owners[id(p)]}"
+        elif not p.requires_grad:
+            note = " frozen"
+        parts.append(f"{pname} {shape}{note}")
+    buffers = [b for b in module._buffers.values() if b is not None]
+    if buffers:
+        parts.append(f"+ {len(buffers)} buffer{'s' if len(buffers) > 1 else ''} (not parameters)")
+    return ", ".join(parts)
+
+
+def plot_module_tree(model, title=None, highlight=None, ax=None):
+    """Draw a model's module tree: one row per module, indented under its parent, with the
+    parameters it holds itself, the number of parameter entries in its subtree (a shared
+    parameter counted once; frozen ones shown apart), and its mode (train or eval).
+
+    Containers (modules with children) are blue, leaves green; a module that appears under a
+    second name is a grey row pointing to the first (it is not counted again). `highlight`
+    (a qualified name) outlines one module and tints its subtree. Returns the axes.
+    """
+    rows = _tree_rows(model)
+    owners = {}
+    for row in rows:
+        if row["same_as"] is None:
+            prefix = f"{row['name']}." if row["name"] else ""
+            for pname, p in row["module"]._parameters.items():
+                if p is not None:
+                    owners.setdefault(id(p), f"{prefix}{pname}")
+    texts = []
+    for row in rows:
+        module, name = row["module"], row["name"]
+        label = f"{row['label']}: {type(module).__name__}" if name else row["label"] + " (root)"
+        if row["same_as"] is not None:
+            own, count, mode = f"the same module as '{row['same_as']}' (not counted again)", "", ""
+        else:
+            params = _unique(module.parameters())
+            total = sum(p.numel() for p in params)
+            frozen = sum(p.numel() for p in params if not p.requires_grad)
+            own = _own_text(module, f"{name}." if name else "", owners)
+            count = f"{total:,}" + (f" ({frozen:,} frozen)" if frozen else "")
+            mode = "train" if module.training else "eval"
+        texts.append((label, own, count, mode))
+
+    headers = ("module", "its own parameters", "entries in subtree", "mode")
+    tree_w = max([3 * r["depth"] + len(t[0]) for r, t in zip(rows, texts)] + [len(headers[0])]) + 3
+    own_w = max([len(t[1]) for t in texts] + [len(headers[1])]) + 3
+    count_w = max([len(t[2]) for t in texts] + [len(headers[2])]) + 3
+    mode_w = 6
+    width = max(tree_w + own_w + count_w + mode_w, 70)
+    n = len(rows)
+    if ax is None:  # one unit of x is about one character
+        _, ax = plt.subplots(figsize=(0.085 * width + 0.4, 0.3 * (n + 2) + 0.6), layout="constrained")
+    ax.set_xlim(0, width)
+    ax.set_ylim(-1.6, n + 0.4)
+    ax.set_axis_off()
+    columns = [(0.3, headers[0]), (tree_w, headers[1]), (tree_w + own_w, headers[2]),
+               (tree_w + own_w + count_w, headers[3])]
+    for x, header in columns:
+        ax.text(x, n - 0.1, header, fontsize=NOTE_FONT + 0.5, fontweight="bold", va="center",
+                gid=f"header {header.split()[0]}")
+
+    chosen = None
+    if highlight is not None:
+        chosen = next((r for r in rows if r["name"] == highlight and r["same_as"] is None), None)
+        if chosen is None:
+            raise ValueError(f"the model has no module named {highlight!r}")
+    inside = (lambda nm: chosen is not None and (chosen["name"] == "" or nm == chosen["name"]
+                                                 or nm.startswith(chosen["name"] + ".")))
+    parents = {}
+    for i, (row, (label, own, count, mode)) in enumerate(zip(rows, texts)):
+        y = n - 1 - i
+        x = 0.3 + 3 * row["depth"]
+        has_children = any(True for _ in row["module"].children())
+        face = SHARED if row["same_as"] is not None else CONTAINER if has_children else LEAF
+        edge = HIGHLIGHT if chosen is not None and row is chosen else "none"
+        ax.add_patch(Rectangle((x - 0.25, y - 0.38), len(label) + 0.5, 0.76, facecolor=face,
+                               edgecolor=edge, lw=2, gid=f"box {row['name']}"))
+        ax.text(x, y, label, fontsize=VALUE_FONT - 1, va="center",
+                fontweight="bold" if inside(row["name"]) and chosen is not None else "normal",
+                style="italic" if row["same_as"] is not None else "normal", gid=f"module {row['name']}")
+        ax.text(tree_w, y, own, fontsize=NOTE_FONT, va="center",
+                color=FROZEN if "frozen" in own or row["same_as"] is not None else "black",
+                gid=f"own {row['name']}")
+        ax.text(tree_w + own_w, y, count, fontsize=NOTE_FONT + 0.5, va="center", gid=f"count {row['name']}")
+        ax.text(tree_w + own_w + count_w, y, mode, fontsize=NOTE_FONT + 0.5, va="center",
+                color=EVAL if mode == "eval" else "black", gid=f"mode {row['name']}")
+        parents[row["depth"]] = (x, y)
+        if row["depth"] > 0:
+            px, py = parents[row["depth"] - 1]
+            ax.plot([px + 0.4, px + 0.4, x - 0.3], [py - 0.4, y, y], color="grey", lw=0.8,
+                    gid=f"edge {row['name']}")
+    params = _unique(model.parameters())
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    ax.text(0.3, -1.0, "blue: has children (a container);  green: no children (a leaf);\ngrey: a "
+            "second name for a module drawn above (a shared parameter is counted once)",
+            fontsize=NOTE_FONT, color="dimgrey", va="center", gid="legend")
+    ax.set_title(title or f"{type(model).__name__}: {len(_unique(model.modules()))} modules, "
+                 f"{total:,} parameter entries ({trainable:,} trainable)",
+                 fontsize=TITLE_FONT, loc="left")
     return ax

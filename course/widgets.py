@@ -161,3 +161,94 @@ def line_fit_explorer(x, y, w=0.0, b=0.0, w_range=(-5, 5), b_range=(-5, 5)):
     slider_b.observe(update, names="value")
     update()
     return widgets.VBox([widgets.HBox([slider_w, slider_b]), report, picture])
+
+
+# --------------------------------------------------------------------------- module trees
+
+def _shape_text(t):
+    return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
+
+
+def module_tree_html(model, open_depth=1):
+    """The module tree as nested, collapsible HTML (`<details>`): each module with its class,
+    the parameters and buffers it holds itself (shape, entries, whether it requires grad) and
+    its mode. Levels deeper than `open_depth` start folded. Works in a static render too."""
+    seen = {}
+
+    def node(module, name, label, depth):
+        title = f"<code>{html.escape(label)}</code>: {html.escape(type(module).__name__)}"
+        if id(module) in seen:
+            return (f"<li>{title} <i>(the same module as '{html.escape(seen[id(module)] or 'the root')}': "
+                    f"shared, shown once)</i></li>")
+        seen[id(module)] = name
+        entries = sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
+        own = [f"<li>parameter <code>{html.escape(k)}</code> {_shape_text(p)}: {p.numel():,} entries"
+               + ("" if p.requires_grad else " <b>(frozen)</b>") + "</li>"
+               for k, p in module._parameters.items() if p is not None]
+        own += [f"<li>buffer <code>{html.escape(k)}</code> {_shape_text(b)}"
+                + ("" if k not in module._non_persistent_buffers_set else " (not saved)") + "</li>"
+                for k, b in module._buffers.items() if b is not None]
+        children = [node(c, f"{name}.{k}" if name else k, k, depth + 1)
+                    for k, c in module._modules.items() if c is not None]
+        mode = "train" if module.training else "<b>eval</b>"
+        summary = f"{title} &nbsp;·&nbsp; {entries:,} parameter entries &nbsp;·&nbsp; {mode}"
+        if not own and not children:
+            return f"<li>{summary}</li>"
+        body = "<ul>" + "".join(own + children) + "</ul>"
+        opened = " open" if depth < open_depth else ""
+        return f"<li><details{opened}><summary>{summary}</summary>{body}</details></li>"
+
+    return ("<ul style='list-style: none; padding-left: 1em'>"
+            + node(model, "", "(root)", 0).replace("<ul>", "<ul style='list-style: none; padding-left: 1.5em'>")
+            + "</ul>")
+
+
+def parameter_table_html(module):
+    """An HTML table of a module's parameters and buffers (its subtree's), one row per name."""
+    rows = [(n, "parameter", _shape_text(p), f"{p.numel():,}", "yes" if p.requires_grad else "no (frozen)")
+            for n, p in module.named_parameters()]
+    rows += [(n, "buffer", _shape_text(b), f"{b.numel():,}", "no") for n, b in module.named_buffers()]
+    if not rows:
+        return "<p><i>no parameters and no buffers</i></p>"
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return ("<table><tr><th>name</th><th>kind</th><th>shape</th><th>entries</th><th>requires grad</th></tr>"
+            f"{body}</table>")
+
+
+def module_explorer(model):
+    """Pick a module of `model`, then call .train() or .eval() on it: the picture shows the
+    whole tree with every module's mode, so you can see which modules the call reached (the
+    chosen one and everything under it), and the table lists the chosen module's parameters
+    and buffers. It changes `model`'s modes, as those calls do."""
+    from .plots import plot_module_tree
+
+    names = [name for name, _ in model.named_modules()]
+    choice = widgets.Dropdown(options=[(n or "(root)", n) for n in names], value="",
+                              description="module:", style={"description_width": "initial"})
+    train = widgets.Button(description="call .train()")
+    evaluate = widgets.Button(description="call .eval()")
+    status = widgets.HTML()
+    picture = widgets.Image(format="png")
+    table = widgets.HTML()
+
+    def update(_=None):
+        chosen = model.get_submodule(choice.value)
+        below = [n for n, _ in chosen.named_modules()]
+        in_eval = sum(not m.training for _, m in chosen.named_modules())
+        status.value = (f"<b>{html.escape(choice.value or '(root)')}</b>: {type(chosen).__name__}, "
+                        f"{len(below)} module{'s' if len(below) > 1 else ''} in its subtree, "
+                        f"{in_eval} of them in eval mode")
+        picture.value = figure_png(plot_module_tree(model, highlight=choice.value).figure)
+        table.value = parameter_table_html(chosen)
+
+    def set_mode(mode):
+        def handler(_=None):
+            model.get_submodule(choice.value).train(mode)
+            update()
+        return handler
+
+    choice.observe(update, names="value")
+    train.on_click(set_mode(True))
+    evaluate.on_click(set_mode(False))
+    update()
+    return widgets.VBox([widgets.HBox([choice, train, evaluate]), status, picture, table])

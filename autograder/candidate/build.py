@@ -23,6 +23,8 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
     {"kind": "generator", "items": [...]}         a generator over the items (refs or inputs)
     {"kind": "parameters_of", "module": <ref>}    module.parameters(), a generator
     {"kind": "devices", "cuda": n, "mps": bool}   patches torch's device queries (08): returns None
+    {"kind": "tied", "module": SPEC, "ties": [[to, from], ...]}   SPEC, then the parameter at
+        dotted path `to` becomes the very Parameter at `from` (weight tying: one tensor, two owners)
 
 `OPS` is the fixed menu of operations a judge may ask a candidate to perform on objects it
 holds: course code, run on the judge's behalf, whose effects the judge reads back like any
@@ -329,4 +331,18 @@ def _scribble(shape, value, count=4):
 
 
 OPS["scribble"] = _scribble
+
+
+# --- 04_nn_module
+
+@spec("tied")
+def _tied(enc, handles, built):
+    """A module whose parameter at dotted path `to` is the very Parameter object at `from`:
+    one tensor held by two submodules (weight tying), for counting what is shared."""
+    module = build(enc["module"], handles, built)
+    for to, source in enc.get("ties", ()):
+        owner_path, _, name = str(to).rpartition(".")
+        owner = _Module.get_submodule(module, owner_path)
+        _Module.__setattr__(owner, name, _Module.get_parameter(module, str(source)))
+    return module
 
