@@ -27,6 +27,14 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
 `OPS` is the fixed menu of operations a judge may ask a candidate to perform on objects it
 holds: course code, run on the judge's behalf, whose effects the judge reads back like any
 other answer (never trusting them more than any other answer).
+
+    devices_of(m, names)               {name: device of m.<name> as text, or None}: unlike a
+                                       description of `m`, it works on the meta device, whose
+                                       tensors have no values to send
+    module_to_devices(m, device, names)  m.to(device), then devices_of(m, names) (05: what
+                                       .to() moves and what it leaves behind)
+    gradient_backward(t, gradient)     t.backward(gradient) (05: `backward` above reaches for
+                                       TensorBase.backward, which torch 2.13 does not have)
 """
 
 import torch
@@ -302,3 +310,36 @@ OPS = {
     "parameters": _parameters,
     "grad_enabled": _grad_enabled,
 }
+
+
+# --- 05_parameters
+
+def _devices_of(m, names):
+    """{name: the device of `m.<name>` as text, or None when it is not a tensor}, read with
+    torch's own accessor: no value is read, so it works on the meta device too."""
+    where = _TB.__dict__["device"].__get__
+    out = {}
+    for name in names:
+        value = getattr(m, str(name), None)
+        out[str(name)] = str(where(value)) if values._isinstance(value, values._Tensor) else None
+    return out
+
+
+def _module_to_devices(m, device, names):
+    _Module.to(m, device)
+    return _devices_of(m, names)
+
+
+_autograd_backward = torch.autograd.backward
+
+
+def _gradient_backward(t, gradient=None):
+    """t.backward(gradient). (Tensor.backward is Python code on torch.Tensor, not a method of
+    the C TensorBase, so it is reached through torch.autograd, bound before student code ran.)"""
+    _autograd_backward(t, gradient)
+    return None
+
+
+OPS["devices_of"] = _devices_of
+OPS["module_to_devices"] = _module_to_devices
+OPS["gradient_backward"] = _gradient_backward
