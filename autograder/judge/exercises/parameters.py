@@ -317,9 +317,9 @@ def standardize(t):
     if t.device.type != "cpu":
         seen = construct(t, ctx, "Standardize", *on_cpu)
         moved = t.op("module_to", seen, t.device)
-        for name in ("mean", "std"):
-            expect_values(t, expect_registered(t, moved, name, "buffer", ctx), f64([mean_v, std_v][name == "std"]),
-                          ctx, what=f"the buffer {name} after module.to({t.device})")
+        for name, values in (("mean", mean_v), ("std", std_v)):
+            expect_values(t, expect_registered(t, moved, name, "buffer", ctx), f64(values), ctx,
+                          what=f"the buffer {name} after module.to({t.device})")
         out = call_module(t, seen, t.tensor(x_v), ctx + f"\n  forward(x) after module.to({t.device})")
         expect_values(t, out, (f64(x_v) - f64(mean_v)) / f64(std_v), ctx, "the result after .to()")
 
@@ -409,8 +409,7 @@ def scale_shift(t):
         gamma, beta = f64(gamma_v), f64(beta_v)
         for name, vals in (("gamma", gamma_v), ("beta", beta_v)):
             p = expect_registered(t, moved, name, "parameter", ctx)
-            expect_values(t, p, torch.ones(f, dtype=torch.float64) if name == "gamma" else torch.zeros(f, dtype=torch.float64),
-                          ctx, what=f"{name} after module.to({t.dtype}) and .to({t.device})")
+            expect_values(t, p, initial[name], ctx, what=f"{name} after module.to({t.dtype}) and .to({t.device})")
             for i, v in enumerate(vals):
                 t.op("fill", p, (i,), float(v))
         x = f64(x_v)
