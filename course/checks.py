@@ -13,6 +13,7 @@ import inspect
 import textwrap
 
 import torch
+import copy
 
 
 class CheckError(AssertionError):
@@ -501,3 +502,150 @@ def poison_free_memory(*shapes, dtype=torch.float32, device="cpu"):
     blocks = [torch.full(tuple(shape), float("nan"), dtype=dtype, device=device) for shape in shapes for _ in range(2)]
     while blocks:
         blocks.pop()
+
+
+def _held_as(module, name):
+    """How `module` holds `name`, in words (for messages)."""
+    state = module.__dict__
+    if name in state.get("_parameters", {}):
+        return "an nn.Parameter" if state["_parameters"][name] is not None else "a parameter set to None"
+    if name in state.get("_buffers", {}):
+        if state["_buffers"][name] is None:
+            return "a buffer set to None"
+        persistent = name not in state.get("_non_persistent_buffers_set", set())
+        return "a buffer" if persistent else "a buffer with persistent=False"
+    if isinstance(state.get(name), torch.Tensor):
+        return "a plain tensor attribute"
+    if name in state.get("_modules", {}):
+        return "a submodule"
+    return "nothing (no attribute of that name)"
+
+
+_WANTED = {"parameter": "an nn.Parameter", "buffer": "a buffer",
+           "non-persistent buffer": "a buffer with persistent=False"}
+
+
+_CONSEQUENCES = {
+    "a plain tensor attribute": "a plain tensor attribute is not in parameters() (never trained), "
+                                "not in state_dict() (not saved) and not moved by .to()",
+    "an nn.Parameter": "a Parameter is listed by parameters(), so an optimiser changes it",
+    "a buffer": "a buffer gets no gradient and no optimiser sees it",
+    "a buffer with persistent=False": "a buffer with persistent=False is left out of state_dict(), "
+                                      "so it is not saved with the model",
+}
+
+
+def expect_registered(module, name, kind, hint=None, trainable=None):
+    """`module` holds `name` as `kind`: "parameter" (an nn.Parameter), "buffer" (registered with
+    register_buffer, saved in state_dict) or "non-persistent buffer". The message says how it is
+    held instead, and what that changes. With `trainable`, a parameter's requires_grad must be
+    that too (False: frozen)."""
+    want, held = _WANTED[kind], _held_as(module, name)
+    lines = []
+    if held != want:
+        lines = [f"{type(module).__name__}.{name}: expected {want}, got {held}"]
+        if held in _CONSEQUENCES:
+            lines.append(f"  ({_CONSEQUENCES[held]})")
+    elif trainable is not None and getattr(module, name).requires_grad != trainable:
+        lines = [f"{type(module).__name__}.{name}: expected requires_grad={trainable}, got "
+                 f"requires_grad={not trainable}" + ("  (frozen: it gets no gradient, so it is never "
+                                                     "trained)" if trainable else "")]
+    if not lines:
+        return
+    if hint:
+        lines.append(f"  hint: {hint}")
+    raise CheckError("\n".join(lines))
+
+
+def expect_no_parameters(module, name=None, hint=None):
+    """`module` (and its submodules) hold no parameter at all."""
+    found = [n for n, _ in module.named_parameters()]
+    if found:
+        lines = [f"{name or type(module).__name__}: expected no parameters, got {', '.join(found)} "
+                 "(parameters() lists them, so an optimiser would change them)"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+def expect_no_history(t, name="result", hint=None):
+    """`t` carries no autograd history: requires_grad False and no grad_fn."""
+    expect_tensor(t, name)
+    if t.requires_grad or t.grad_fn is not None:
+        lines = [f"{name}: expected a tensor without autograd history, got requires_grad="
+                 f"{t.requires_grad}, grad_fn={type(t.grad_fn).__name__ if t.grad_fn else None}"]
+        if hint:
+            lines.append(f"  hint: {hint}")
+        raise CheckError("\n".join(lines))
+
+
+def expect_moves(module, names, device="meta", hint=None):
+    """Move `module` to `device` (in place, as .to() does) and check that every tensor in `names`
+    went with it. The meta device holds shapes and dtypes but no data: a stand-in for a GPU on
+    any machine. The module's values are gone afterwards: use it last."""
+    module.to(device)
+    for name in names:
+        value = getattr(module, name, None)
+        where = value.device if isinstance(value, torch.Tensor) else None
+        if where is None or where.type != torch.device(device).type:
+            lines = [f"{type(module).__name__}.{name} after .to({str(device)!r}): expected it on "
+                     f"{device}, got it on {where} ({_held_as(module, name)}: .to() moves "
+                     "registered parameters and buffers only)"]
+            if hint:
+                lines.append(f"  hint: {hint}")
+            raise CheckError("\n".join(lines))
+
+
+def expect_dict(got, expected, name="result", hint=None):
+    """`got` is a dict equal to `expected`; the message lists the keys missing, the keys too
+    many and the values that differ."""
+    if not isinstance(got, dict):
+        raise CheckError(f"{name}: expected a dict, got a {type(got).__name__}: {got!r}")
+    if got == expected:
+        return
+    lines = [f"{name}: wrong dict", f"  expected: {expected!r}", f"  got:      {got!r}"]
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    different = [k for k in expected if k in got and got[k] != expected[k]]
+    if missing:
+        lines.append(f"  missing: {', '.join(map(repr, missing))}")
+    if extra:
+        lines.append(f"  not expected: {', '.join(map(repr, extra))}")
+    for k in different:
+        lines.append(f"  {k!r}: expected {expected[k]!r}, got {got[k]!r}")
+    if hint:
+        lines.append(f"  hint: {hint}")
+    raise CheckError("\n".join(lines))
+
+
+PROBES = ("gets a gradient", "changed by optimizer.step()", "saved in state_dict()", "moved by .to()")
+
+
+def probe_tensors(module, names, inputs, device="meta", lr=0.1):
+    """Find out, by running each operation, what happens to the tensors `module` holds under
+    `names`: {name: {probe: bool}} for each probe of PROBES.
+
+    Each operation runs on its own deep copy of `module` (which is left as it was): a forward
+    on `inputs` and a backward of the output's sum of squares (gets a gradient?), one step of
+    torch.optim.SGD over parameters() (changed by it?), state_dict() (saved?), and
+    .to(device) (moved?). Nothing is typed by hand: change the module and the answers follow.
+    """
+    found = {name: {} for name in names}
+    trained = copy.deepcopy(module)
+    loss = trained(*inputs).pow(2).sum()
+    if loss.requires_grad:  # nothing to differentiate when the module holds no parameter
+        loss.backward()
+    before = {name: getattr(trained, name).detach().clone() for name in names}
+    params = list(trained.parameters())
+    if params:
+        torch.optim.SGD(params, lr=lr).step()
+    for name in names:
+        tensor = getattr(trained, name)
+        found[name]["gets a gradient"] = tensor.grad is not None
+        found[name]["changed by optimizer.step()"] = not torch.equal(before[name], tensor.detach())
+    saved = module.state_dict()
+    moved = copy.deepcopy(module).to(device)
+    for name in names:
+        found[name]["saved in state_dict()"] = name in saved
+        found[name]["moved by .to()"] = getattr(moved, name).device.type == torch.device(device).type
+    return found

@@ -9,6 +9,7 @@ find them without a browser.
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.patches import FancyArrowPatch, Rectangle
+import textwrap
 
 VALUE_FONT = 10  # numbers in cells
 NOTE_FONT = 8.5  # offsets, legends
@@ -381,6 +382,7 @@ def plot_losses(curves, ax=None, title="Loss during training", xlabel="step", yl
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=NOTE_FONT + 0.5)
     ax.set_title(title, fontsize=TITLE_FONT)
+    return ax
 
 
 # --------------------------------------------------------------------------- module trees
@@ -528,3 +530,38 @@ def plot_module_tree(model, title=None, highlight=None, ax=None):
                  f"{total:,} parameter entries ({trainable:,} trainable)",
                  fontsize=TITLE_FONT, loc="left")
     return ax
+
+
+def plot_yes_no_table(table, row_labels=None, title="", xlabel="", ylabel=""):
+    """Draw {row: {column: bool}} as a grid of ✓ (green) and ✗ (red) cells, with the columns'
+    names on top and the rows' names (or `row_labels[row]`) on the left. Each cell has a gid
+    "cell ROW|COLUMN yes/no". Returns the figure."""
+    rows = list(table)
+    columns = list(next(iter(table.values()))) if rows else []
+    labels = [row_labels.get(r, r) if row_labels else r for r in rows]
+    headers = [textwrap.fill(str(c), 16) for c in columns]
+    width = max([len(line) for h in headers for line in h.splitlines()] + [8]) * 0.09 + 0.4
+    label_width = max([len(str(t)) for t in labels] + [6]) * 0.085 + 0.4
+    fig, ax = plt.subplots(figsize=(label_width + width * len(columns) + 0.6, 0.55 * len(rows) + 2.1),
+                           layout="constrained")
+    for i, row in enumerate(rows):
+        y = len(rows) - 1 - i
+        for j, column in enumerate(columns):
+            yes = bool(table[row][column])
+            ax.add_patch(Rectangle((j, y), 1, 1, facecolor=YES if yes else NO, edgecolor="white", lw=2,
+                                   gid=f"cell {row}|{column} {'yes' if yes else 'no'}"))
+            ax.text(j + 0.5, y + 0.5, "✓ yes" if yes else "✗ no", ha="center", va="center",
+                    fontsize=VALUE_FONT, color="#1d5e1d" if yes else "#8b1a1a", gid=f"mark {row}|{column}")
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(0, len(rows))
+    ax.set_xticks([j + 0.5 for j in range(len(columns))], headers, fontsize=NOTE_FONT + 0.5)
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    ax.set_yticks([len(rows) - 0.5 - i for i in range(len(rows))], labels, fontsize=NOTE_FONT + 0.5)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel(xlabel, fontsize=NOTE_FONT + 0.5)
+    ax.set_ylabel(ylabel, fontsize=NOTE_FONT + 0.5)
+    ax.set_title(title, fontsize=TITLE_FONT, pad=10)
+    return fig

@@ -252,3 +252,54 @@ def module_explorer(model):
     evaluate.on_click(set_mode(False))
     update()
     return widgets.VBox([widgets.HBox([choice, train, evaluate]), status, picture, table])
+
+
+KINDS = ("nn.Parameter", "buffer", "buffer, persistent=False", "plain tensor")
+
+
+class ThreeTensors(torch.nn.Module):
+    """Holds three tensors a, b, c of 3 entries, each as `kinds[name]` (one of KINDS);
+    forward(x) = x * a + b * c uses every one of them."""
+
+    def __init__(self, kinds):
+        super().__init__()
+        for i, name in enumerate(("a", "b", "c")):
+            value = torch.full((3,), float(i + 1))
+            kind = kinds[name]
+            if kind == "nn.Parameter":
+                self.register_parameter(name, torch.nn.Parameter(value))
+            elif kind.startswith("buffer"):
+                self.register_buffer(name, value, persistent="persistent=False" not in kind)
+            else:
+                setattr(self, name, value)
+
+    def forward(self, x):
+        return x * self.a + self.b * self.c
+
+
+def kinds_table(kinds):
+    """probe_tensors' answers for ThreeTensors(kinds), and the rows' labels."""
+    from .checks import probe_tensors
+    table = probe_tensors(ThreeTensors(kinds), ["a", "b", "c"], (torch.ones(2, 3),))
+    return table, {name: f"{name}: {kind}" for name, kind in kinds.items()}
+
+
+def tensor_kinds_explorer(a="nn.Parameter", b="buffer", c="plain tensor"):
+    """Choose how a module holds each of three tensors; see, run for real, which of them get a
+    gradient, are changed by an optimiser step, are saved in state_dict() and moved by .to()."""
+    from .plots import plot_yes_no_table
+    style = {"description_width": "initial"}
+    choices = {name: widgets.Dropdown(options=KINDS, value=value, description=f"{name} is", style=style)
+               for name, value in (("a", a), ("b", b), ("c", c))}
+    picture = widgets.Image(format="png")
+
+    def update(_=None):
+        table, labels = kinds_table({name: box.value for name, box in choices.items()})
+        picture.value = figure_png(plot_yes_no_table(
+            table, labels, title="What each operation does to a, b and c (run, not typed)",
+            xlabel="operation tried", ylabel="tensor held by the module"))
+
+    for box in choices.values():
+        box.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox(list(choices.values())), picture])

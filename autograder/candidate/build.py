@@ -31,8 +31,13 @@ holds: course code, run on the judge's behalf, whose effects the judge reads bac
 other answer (never trusting them more than any other answer). `sum_backward(t)` and
 `backward(t, gradient)` run autograd's backward pass (through `torch.autograd.backward`, as it
 was when this module was imported); a judge reads the gradients left in leaves' `.grad` back
-with `describe`. Sections at the end add what single assignments need (03: `scribble`, which
-fills freed memory with a marker so that a tensor left uninitialised shows it).
+with `describe`. Sections at the end add what single assignments need:
+
+    scribble(shape, value)             (03) fill freed memory with a marker, so that a tensor
+                                       left uninitialised shows it
+    devices_of(m, names)               (05) {name: device of m.<name> as text, or None}
+    module_to_devices(m, device, names)  (05) m.to(device), then devices_of(m, names): what
+                                       .to() moves and what it leaves behind
 """
 
 import torch
@@ -346,3 +351,24 @@ def _tied(enc, handles, built):
         _Module.__setattr__(owner, name, _Module.get_parameter(module, str(source)))
     return module
 
+
+# --- 05_parameters
+
+def _devices_of(m, names):
+    """{name: the device of `m.<name>` as text, or None when it is not a tensor}, read with
+    torch's own accessor: no value is read, so it works on the meta device too."""
+    where = _TB.__dict__["device"].__get__
+    out = {}
+    for name in names:
+        value = getattr(m, str(name), None)
+        out[str(name)] = str(where(value)) if values._isinstance(value, values._Tensor) else None
+    return out
+
+
+def _module_to_devices(m, device, names):
+    _Module.to(m, device)
+    return _devices_of(m, names)
+
+
+OPS["devices_of"] = _devices_of
+OPS["module_to_devices"] = _module_to_devices
