@@ -30,7 +30,7 @@ _TB = torch._C.TensorBase
 _VF = torch._C._VariableFunctions
 _get = {name: _TB.__dict__[name].__get__ for name in
         ("dtype", "device", "shape", "requires_grad", "is_leaf", "grad", "grad_fn", "_version",
-         "data")}
+         "data", "retains_grad")}
 _detach, _cpu, _contiguous, _clone = _TB.detach, _TB.cpu, _TB.contiguous, _TB.clone
 _stride, _offset, _data_ptr, _numel = _TB.stride, _TB.storage_offset, _TB.data_ptr, _TB.numel
 _untyped_storage, _view_dtype, _to = _TB.untyped_storage, _TB.view, _TB.to
@@ -116,12 +116,14 @@ def describe_tensor(t, handles, with_grad=True):
         except Exception:
             out["storage"] = None
         numel = _numel(t)
-        if kind != "subclass" and dtype in DTYPE_NAMES and numel <= MAX_ELEMENTS:
+        readable = out["device"] != "meta"  # meta tensors have a shape but no values
+        if readable and kind != "subclass" and dtype in DTYPE_NAMES and numel <= MAX_ELEMENTS:
             out["data"] = _b64encode(tensor_bytes(t)).decode()
         else:
             out["data"] = None
-        if with_grad:
-            grad = _get["grad"](t)
+        if with_grad:  # only leaves (and tensors that retain it) have a .grad: no warning read
+            keeps = out["is_leaf"] or bool(_get["retains_grad"](t))
+            grad = _get["grad"](t) if keeps else None
             out["grad"] = None if grad is None else describe_tensor(grad, handles, with_grad=False)
     return out
 
@@ -240,7 +242,8 @@ VIEW_OPS = {
 
 def make_tensor(enc):
     t = tensor_from_bytes(enc["data"], enc["dtype"], enc["shape"])
-    t = _to(t, torch.device(enc.get("device", "cpu")))
+    # a tensor that owns its memory (not a view of the NumPy buffer): a real leaf
+    t = _clone(_to(t, torch.device(enc.get("device", "cpu"))))
     if enc.get("requires_grad"):
         t = _TB.requires_grad_(t, True)
     for op in enc.get("view", ()):

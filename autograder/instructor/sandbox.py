@@ -160,7 +160,7 @@ class Sandbox:
             argv += ["--cap-drop", "ALL"]
             for cap in (SERVER_CAPS if self.server else ("CAP_SETUID", "CAP_SETGID") if self.uid else ()):
                 argv += ["--cap-add", cap]
-        venv_bin = str(Path(sys.executable).parent)
+        venv_bin = os.path.dirname(os.path.normpath(os.path.abspath(sys.executable)))
         env = {"PATH": f"{venv_bin}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
                "PYTHONDONTWRITEBYTECODE": "1"}
         env.update({k: os.environ[k] for k in ENV_PASSED if k in os.environ})

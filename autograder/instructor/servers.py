@@ -52,7 +52,8 @@ class ServerProcess:
     def launch(self):
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         os.set_inheritable(theirs.fileno(), True)
-        cmd = self.sandbox.wrap([sys.executable, "-I", "-m", self.module, str(theirs.fileno()), *self.args])
+        python = os.path.normpath(os.path.abspath(sys.executable))  # no `..` through folders the sandbox lacks
+        cmd = self.sandbox.wrap([python, "-I", "-m", self.module, str(theirs.fileno()), *self.args])
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=log, pass_fds=(theirs.fileno(),), start_new_session=True)
