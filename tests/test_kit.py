@@ -27,11 +27,11 @@ MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS", "END 
 @pytest.fixture(scope="module")
 def kit_zip(tmp_path_factory):
     """The kit as the command builds it, unpacked into an empty folder: (zip path, folder)."""
-    out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "kit", "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    here = tmp_path_factory.mktemp("instructor")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "--course", str(ROOT), "kit", "--out", "dist"],
+                          cwd=here, capture_output=True, text=True, timeout=300)  # a relative --out
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    archive = out / "student-kit.zip"
+    archive = here / "dist" / "student-kit.zip"
     unpacked = tmp_path_factory.mktemp("student")
     assert not any(unpacked.iterdir())
     with zipfile.ZipFile(archive) as z:

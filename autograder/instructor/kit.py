@@ -83,7 +83,7 @@ def build_wheel(root, out_dir):
         (stage / "README.md").write_text(WHEEL_README, encoding="utf-8")
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                         "--no-build-isolation", "--disable-pip-version-check",
-                        "--wheel-dir", str(out_dir), str(stage)],
+                        "--wheel-dir", str(Path(out_dir).resolve()), str(stage)],
                        check=True, cwd=tmp, stdout=subprocess.DEVNULL)
     wheel = Path(out_dir) / wheel_name(root)
     if not wheel.exists():
@@ -113,7 +113,7 @@ def environment_text(root):
 
 def build(out, root=ROOT):
     """Write out/student-kit/ and out/student-kit.zip; return the folder."""
-    root, out = Path(root), Path(out)
+    root, out = Path(root).resolve(), Path(out).resolve()
     names = assignments(root)
     missing = [n for n in names if not (root / "release" / n / f"{n}.ipynb").exists()]
     if missing:
