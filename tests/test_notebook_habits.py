@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import CellExecutionError  # noqa: E402
 
 from autograder.instructor.release_tags import TAG, is_test_cell  # noqa: E402
 from conftest import ASSIGNMENTS, ROOT, release_nb  # noqa: E402
@@ -164,8 +165,13 @@ def ran(tmp_path_factory):
         nb.cells.insert(0, nbformat.v4.new_code_cell("import ipywidgets\n" + CHECKER))
         nb.cells.append(nbformat.v4.new_code_cell(REPORT))
         # no allow_errors: a raising cell stops the run unless it is tagged raises-exception
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(work)}}).execute()
+        try:
+            NotebookClient(nb, timeout=600, kernel_name="python3",
+                           resources={"metadata": {"path": str(work)}}).execute()
+        except CellExecutionError as err:
+            pytest.fail(f"{name}: Run All stops at a cell that raises and is not tagged "
+                        f"raises-exception (run `make release`; tag demos that call an exercise):\n"
+                        f"{str(err)[:3000]}")
         text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
         results[name] = (nb, json.loads(text.split("HABITS ", 1)[1]))
     return results
