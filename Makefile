@@ -12,12 +12,18 @@ export PATH := $(BIN):$(PATH)
 # Headless plotting for tests; JupyterLab sets its own backend.
 export MPLBACKEND ?= Agg
 
-.PHONY: setup sandbox lab test test-fast release samples demo bench clean help
+.PHONY: setup system sandbox browser fonts lab lab-instructor test test-fast screenshots release \
+        student-kit samples demo bench clean help
+
+CHROMIUM ?= /usr/bin/chromium
 
 help:
-	@echo "make lab      set up and open JupyterLab on release/ (the student's view)"
-	@echo "make test     set up and run every test"
-	@echo "make release  regenerate release/ from source/ with nbgrader"
+	@echo "make lab            set up and open JupyterLab on release/ (the student's view, Validate button)"
+	@echo "make lab-instructor set up and open JupyterLab on the course root (nbgrader's formgrader)"
+	@echo "make test           set up and run every test (browser tests included)"
+	@echo "make release        regenerate release/ from source/ with nbgrader"
+	@echo "make student-kit    build dist/student-kit/ and dist/student-kit.zip, what students get"
+	@echo "make screenshots    rerun the browser tests and keep their screenshots in docs/"
 	@echo "make demo     grade the sample class in demo-course/ and write its report"
 	@echo "make bench    time our grade command against plain nbgrader autograde (minutes)"
 	@echo "make clean    remove the environment and nbgrader's working folders"
@@ -29,17 +35,43 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/jupyter labextension list 2>&1 | grep -q nbgrader || (echo "nbgrader's lab extension is missing" && false)
 	touch $@
 
-# Student code is graded in a bubblewrap sandbox; install it where we can (Debian, as root).
-# Without it grading still works, unsandboxed, and says so loudly.
-sandbox:
-	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null) ; } || \
-	  echo "WARNING: bubblewrap (bwrap) is not installed: grading will run student code unsandboxed"
+# Debian packages, installed with apt-get when missing and when run as root (one apt-get for all):
+#   bubblewrap      student code is graded in a bubblewrap sandbox (without it grading still
+#                   works, unsandboxed, and says so loudly);
+#   chromium        the browser tests drive Debian's Chromium (Playwright's own browser download
+#                   is not used); without it they are skipped, saying why;
+#   fonts-noto-cjk  a font with Hangul, for the glossaries' Korean in the browser and in figures.
+# Anywhere else (not root, not Debian) each missing one is a warning, never an error.
+HAS_BWRAP    := command -v bwrap
+HAS_CHROMIUM := test -x $(CHROMIUM)
+HAS_HANGUL   := { fc-list :lang=ko family 2>/dev/null; find /usr/share/fonts -iname '*cjk*' -o -iname 'nanum*' 2>/dev/null; } | grep -q .
 
-setup: $(STAMP) sandbox
+system:
+	@missing=""; \
+	$(HAS_BWRAP) >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	$(HAS_CHROMIUM) || missing="$$missing chromium"; \
+	$(HAS_HANGUL) || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "apt-get install$$missing"; \
+	  apt-get update -qq >/dev/null 2>&1; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1; \
+	fi; \
+	$(HAS_BWRAP) >/dev/null 2>&1 || echo "WARNING: bubblewrap (bwrap) is not installed: grading will run student code unsandboxed"; \
+	$(HAS_CHROMIUM) || echo "WARNING: no Chromium at $(CHROMIUM) (Debian: apt-get install chromium): the browser tests will be skipped"; \
+	$(HAS_HANGUL) || echo "WARNING: no font with Hangul (Debian: apt-get install fonts-noto-cjk): Korean shows as empty boxes"
+
+sandbox browser fonts: system
+
+setup: $(STAMP) system
+
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=release $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=release $(ROOT_FLAG) $(LAB_ARGS)
+
+# The course root: nbgrader's formgrader (Nbgrader > Formgrader) finds nbgrader_config.py here.
+lab-instructor: setup
+	$(BIN)/jupyter lab --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
@@ -47,8 +79,15 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# The README's screenshots are the browser tests' own: rerun them and keep what they took.
+screenshots: setup
+	COURSE_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest -n 2 tests/test_browser.py $(PYTEST_ARGS)
+
 release: setup
 	$(BIN)/python -m autograder.instructor.release $(ASSIGNMENTS)
+
+student-kit: setup
+	$(BIN)/python -m autograder kit --out dist
 
 samples: setup
 	$(BIN)/python -m autograder.instructor.samples
@@ -60,4 +99,4 @@ bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback reports demo-course .pytest_cache .hypothesis
+	rm -rf $(VENV) dist gradebook.db submitted autograded feedback reports demo-course .pytest_cache .hypothesis

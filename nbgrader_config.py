@@ -17,6 +17,26 @@ c.CourseDirectory.release_directory = "release"
 # The student version keeps the signature and docstring and replaces the body with this stub.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
+# The release pipeline: nbgrader's own steps (its default list, in its order) plus one of ours,
+# TagTestCells, which tags every graded test cell `raises-exception` so that Run All in
+# JupyterLab goes through a notebook whose exercises are all unsolved (each test cell still
+# shows its error, and Validate still reports it). autograder/instructor/release_tags.py.
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "autograder.instructor.release_tags.TagTestCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Grading must not be fooled by submissions that edit or delete test cells: graded and
 # read-only cells are restored from the gradebook, and deleted ones are put back.
 c.OverwriteCells.add_missing_cells = True

@@ -6,8 +6,11 @@ same functions. Drawn elements carry a `gid` (e.g. "storage 3", "read 0->4", "a 
 find them without a browser.
 """
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import torch
+from matplotlib import font_manager
 from matplotlib.patches import FancyArrowPatch, Rectangle
 import textwrap
 
@@ -23,6 +26,54 @@ ARROW = "#7b3fa0"      # the order in which it reads storage
 OFFSET = "#d62728"     # where it starts (the storage offset)
 OPERAND = ("#cfe3ff", "#ffd6a5")
 RESULT = "#d9f2d9"
+
+
+# --------------------------------------------------------------------------- Korean in figures
+
+# Fonts with Hangul, best first: Debian's fonts-noto-cjk and fonts-nanum, then macOS and Windows.
+HANGUL_FONTS = ("Noto Sans CJK KR", "NanumGothic", "Noto Sans KR", "Apple SD Gothic Neo",
+                "AppleGothic", "Malgun Gothic")
+# How their files are named, for a matplotlib font cache written before the font was installed.
+_HANGUL_FILES = ("notosanscjk", "nanumgothic", "notosanskr", "applesdgothicneo", "applegothic",
+                 "malgun")
+
+
+def korean_font():
+    """The name of an installed font that has Hangul, or None.
+
+    Looks in matplotlib's font list, then (that list is cached, and may predate the font) in the
+    system's font folders for files named like one of HANGUL_FONTS, which it adds to the list.
+    """
+    def known():
+        names = {font.name for font in font_manager.fontManager.ttflist}
+        return next((name for name in HANGUL_FONTS if name in names), None)
+
+    if known() is None:
+        for path in font_manager.findSystemFonts():
+            if any(Path(path).name.lower().startswith(stem) for stem in _HANGUL_FILES):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+    return known()
+
+
+def use_korean_font():
+    """Let figures print Korean: a font with Hangul becomes the fallback of matplotlib's font
+    (Latin text keeps the default font; a glyph it lacks is taken from the Hangul font).
+
+    Call it before drawing a figure whose text has Korean. Returns the font's name, or None
+    (after printing how to install one) where the machine has no font with Hangul.
+    """
+    name = korean_font()
+    if name is None:
+        print("note: no font with Hangul on this machine, Korean in figures shows as boxes "
+              "(Debian/Ubuntu: apt-get install fonts-noto-cjk; see the README)")
+        return None
+    family = list(plt.rcParams["font.family"])
+    if name not in family:
+        plt.rcParams["font.family"] = family + [name]
+    return name
 
 
 def _fmt(value):

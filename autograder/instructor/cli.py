@@ -5,6 +5,8 @@
     feedback ASSIGNMENT           nbgrader feedback HTML for every graded student
     export   ASSIGNMENT           grades.csv, scores.png and report.md in reports/ASSIGNMENT/
     demo                          all of the above on the sample class the repository ships
+    kit      [--out dist]         the student kit: release notebooks, the course package's wheel,
+                                  pinned requirements, a README; no solution, no hidden test
 
 Run from the course root (the folder with nbgrader_config.py) or pass --course.
 """
@@ -90,6 +92,13 @@ def cmd_demo(args):
     return run_demo(Path(args.into), workers=args.workers)
 
 
+def cmd_kit(args):
+    from .kit import KIT, build
+    kit = build(Path(args.out), root=course_root(args.course))
+    print(f"student kit: {kit}\nzip:         {kit.parent / (KIT + '.zip')}")
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,6 +137,10 @@ def parser():
     d.add_argument("--into", default="demo-course", help="where to build the demo course")
     d.add_argument("--workers", type=int, default=None)
     d.set_defaults(run=cmd_demo)
+
+    k = sub.add_parser("kit", help="build the student kit (release notebooks, course wheel, pins, README)")
+    k.add_argument("--out", default="dist", help="where to write student-kit/ and student-kit.zip")
+    k.set_defaults(run=cmd_kit)
     return p
 
 

@@ -1,0 +1,190 @@
+"""The student kit (`python -m autograder kit`, `make student-kit`): what students get holds no
+solution, hidden test or grader code, installs into a fresh virtual environment on its own, and
+runs every release notebook there with no error but the stubs'."""
+
+import io
+import json
+import os
+import re
+import runpy
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import ASSIGNMENTS, ROOT
+
+pytestmark = pytest.mark.slow
+
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+           "hidden_tests", "autograder")
+
+
+@pytest.fixture(scope="module")
+def kit_zip(tmp_path_factory):
+    """The kit as the command builds it, unpacked into an empty folder: (zip path, folder)."""
+    here = tmp_path_factory.mktemp("instructor")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "--course", str(ROOT), "kit", "--out", "dist"],
+                          cwd=here, capture_output=True, text=True, timeout=300)  # a relative --out
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    archive = here / "dist" / "student-kit.zip"
+    unpacked = tmp_path_factory.mktemp("student")
+    assert not any(unpacked.iterdir())
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(unpacked)
+    return archive, unpacked / "student-kit"
+
+
+def instructor_lines():
+    """Every line of instructor code a kit must not hold: source/'s solution cell bodies and the
+    solution cells of samples/solutions/ (right, alternative and wrong ones)."""
+    lines = set()
+    for name in ASSIGNMENTS:
+        nb = nbformat.read(str(ROOT / "source" / name / f"{name}.ipynb"), as_version=4)
+        for cell in nb.cells:
+            for body in re.findall(r"### BEGIN SOLUTION(.*?)### END SOLUTION", cell.source, re.S):
+                lines |= {line.strip() for line in body.splitlines()}
+    for path in (ROOT / "samples" / "solutions").glob("*.py"):
+        for table in runpy.run_path(str(path)).values():
+            if isinstance(table, dict):
+                for cell in table.values():
+                    if isinstance(cell, str) and "\n" in cell:
+                        lines |= {line.strip() for line in cell.splitlines()[1:]}  # the body
+    return {line for line in lines if len(line) > 12}
+
+
+def every_text(folder):
+    """(name, text) of every file in the folder and of every member of every archive in it."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        yield str(path.relative_to(folder)), data.decode("utf-8", "replace")
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                for member in z.namelist():
+                    yield f"{path.relative_to(folder)}!{member}", z.read(member).decode("utf-8", "replace")
+
+
+def test_kit_holds_the_release_the_course_wheel_pins_and_a_readme(kit_zip):
+    archive, kit = kit_zip
+    with zipfile.ZipFile(archive) as z:
+        assert all(name.startswith("student-kit/") for name in z.namelist())
+    for name in ASSIGNMENTS:
+        shipped = kit / "notebooks" / name / f"{name}.ipynb"
+        assert shipped.read_bytes() == (ROOT / "release" / name / f"{name}.ipynb").read_bytes()
+    (wheel,) = (kit / "wheels").glob("*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        packages = {n.split("/")[0] for n in z.namelist()}
+    assert packages == {"course", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}
+    assert {f"course/{p.name}" for p in (ROOT / "course").glob("*.py")} <= set(zipfile.ZipFile(wheel).namelist())
+    requirements = (kit / "requirements.txt").read_text()
+    assert re.search(r"^torch==2\.13\.0$", requirements, re.M)
+    assert re.search(r"^nbgrader==", requirements, re.M) and f"./wheels/{wheel.name}" in requirements
+    pinned = [line for line in requirements.splitlines() if line and not line.startswith(("#", "-c", "./"))]
+    assert all(re.fullmatch(r"[\w.-]+==[\w.]+", line) for line in pinned), pinned
+    assert "+cpu" not in (kit / "constraints.txt").read_text()
+    assert f"./wheels/{wheel.name}" in (kit / "environment.yml").read_text()
+    readme = (kit / "README.md").read_text()
+    assert "pip install -r requirements.txt" in readme and "Validate" in readme
+    assert sorted(p.name for p in kit.iterdir()) == ["README.md", "constraints.txt", "environment.yml",
+                                                     "notebooks", "requirements.txt", "wheels"]
+
+
+def test_kit_holds_no_solution_hidden_test_or_grader_code(kit_zip):
+    _, kit = kit_zip
+    secret = instructor_lines()
+    assert len(secret) >= 5 * len(ASSIGNMENTS), "the solution lines were not found"
+    texts = dict(every_text(kit))
+    assert any("!course/checks.py" in name for name in texts), "the wheel's files were not read"
+    found = [f"{name}: {marker!r}" for name, text in texts.items() for marker in MARKERS if marker in text]
+    found += [f"{name}: {line!r}" for name, text in texts.items() for line in secret if line in text]
+    assert not found, "instructor material in the student kit:\n" + "\n".join(found)
+    names = [p.relative_to(kit).parts for p in kit.rglob("*")]
+    assert not [n for n in names if {"autograder", "source", "samples"} & set(n)]
+    assert not list(kit.rglob("gradebook.db")) and not list(kit.rglob("nbgrader_config.py"))
+
+
+def test_the_kit_check_catches_a_solution(kit_zip, tmp_path):
+    """The builder refuses a kit with instructor material: plant a solution line and see."""
+    from autograder.instructor.kit import leaks
+    _, kit = kit_zip
+    assert leaks(kit) == []
+    import shutil
+    copy = shutil.copytree(kit, tmp_path / "kit")
+    nb_path = copy / "notebooks" / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb"
+    nb = nbformat.read(str(nb_path), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    source = nbformat.read(str(ROOT / "source" / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb"), as_version=4)
+    solved = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                  == cell.metadata["nbgrader"]["grade_id"])
+    cell.source = re.sub(r" *### (BEGIN|END) SOLUTION\n", "", solved.source)
+    nbformat.write(nb, str(nb_path))
+    found = leaks(copy)
+    assert any("solution line" in f for f in found) and any("more than the stub" in f for f in found)
+
+
+RUNNER = r"""
+import json, sys, time
+import nbformat
+from nbclient import NotebookClient
+from jupyter_client.kernelspec import KernelSpecManager
+import course
+report = {"course": course.__file__, "python": sys.executable, "notebooks": {}}
+try:
+    import autograder
+    report["autograder"] = autograder.__file__
+except ImportError:
+    report["autograder"] = None
+report["kernel_argv"] = KernelSpecManager().get_kernel_spec("python3").argv
+for path in sys.argv[1:]:
+    nb = nbformat.read(path, as_version=4)
+    start = time.monotonic()
+    # no allow_errors: nbclient stops at a raising cell unless it is tagged raises-exception
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": path.rsplit("/", 1)[0]}}).execute()
+    errors = [(c.metadata.get("nbgrader", {}).get("grade_id"), c.metadata.get("tags", []), o.ename)
+              for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    report["notebooks"][path] = {"errors": errors, "seconds": time.monotonic() - start,
+                                 "cells_run": sum(1 for c in nb.cells if c.cell_type == "code"
+                                                  and c.execution_count)}
+print("REPORT " + json.dumps(report))
+"""
+
+
+def test_kit_installs_in_a_fresh_venv_and_runs_every_notebook(kit_zip, tmp_path):
+    _, kit = kit_zip
+    start = time.monotonic()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    # As the kit's README says, plus what makes it cheap here: no bytecode compiled ahead; the
+    # packages come from pip's cache (the same pinned wheels as .venv/).
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+    env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")   # no kernel spec of the user's
+    proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-compile",
+                           "--disable-pip-version-check", "-r", "requirements.txt"],
+                          cwd=kit, env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    installed = time.monotonic() - start
+    notebooks = [str(kit / "notebooks" / n / f"{n}.ipynb") for n in ASSIGNMENTS]
+    env.pop("MPLBACKEND", None)  # the kernel draws inline, as in JupyterLab
+    proc = subprocess.run([str(python), "-c", RUNNER, *notebooks], cwd=kit, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, f"a release notebook stopped in the kit's environment:\n{proc.stderr[-5000:]}"
+    report = json.loads(proc.stdout.split("REPORT ", 1)[1])
+    site = str(venv / "lib")
+    assert report["course"].startswith(site), f"course came from {report['course']}, not the kit's wheel"
+    assert report["autograder"] is None, f"the grader is importable in the kit: {report['autograder']}"
+    assert report["kernel_argv"][0] in ("python", str(python)) or report["kernel_argv"][0].startswith(str(venv))
+    for path, result in report["notebooks"].items():
+        nb = nbformat.read(path, as_version=4)
+        assert result["cells_run"] == sum(1 for c in nb.cells if c.cell_type == "code"), f"{path}: not every cell ran"
+        for grade_id, tags, ename in result["errors"]:
+            assert ename == "NotImplementedError" and grade_id and "raises-exception" in tags, \
+                f"{path}: {grade_id or 'a cell'} raised {ename}; only the stubs' NotImplementedError is expected"
+    print(f"kit: fresh venv + install {installed:.0f} s; notebooks "
+          + ", ".join(f"{Path(p).stem} {r['seconds']:.0f} s" for p, r in report["notebooks"].items()))
