@@ -5,7 +5,10 @@ back, and returns quietly when all is well. They are for learning, not for gradi
 tests that decide the grade do not use them.
 
 `show_error` prints an error a demo causes on purpose, in full; `try_puzzle` is the ungraded
-self-check of the practice puzzles (it prints, it never raises).
+self-check of the practice puzzles (it prints, it never raises). For modules (05_parameters):
+`expect_registered`, `expect_no_parameters`, `expect_no_history`, `expect_moves`,
+`expect_dict`, and `probe_tensors`, which finds out by running them what backward, an optimiser
+step, `state_dict()` and `.to()` do to each tensor a module holds.
 """
 
 import ast

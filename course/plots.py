@@ -358,6 +358,7 @@ def plot_linear_layer(W, b, title=None, ax=None):
                   fontsize=NOTE_FONT + 0.5)
     count = (f"{n_in} × {n_out} = {n_in * n_out} weights + {n_out} biases = "
              f"{n_in * n_out + n_out} parameters")
+    ax.set_ylabel("one circle per input or output", fontsize=NOTE_FONT)
     ax.set_title(title or f"y = x W + b: {count}", fontsize=TITLE_FONT)
     return ax
 
@@ -581,6 +582,11 @@ def plot_module_tree(model, title=None, highlight=None, ax=None):
                  f"{total:,} parameter entries ({trainable:,} trainable)",
                  fontsize=TITLE_FONT, loc="left")
     return ax
+
+
+# --------------------------------------------------------------------------- yes/no tables (05)
+
+YES, NO = "#c8ecc8", "#f6d0d0"
 
 
 def plot_yes_no_table(table, row_labels=None, title="", xlabel="", ylabel=""):

@@ -111,6 +111,10 @@ def _habits_figure(fig):
     if not any(t.strip() for t in titles):
         _habits["problems"].append(f"{where}: a figure without a title")
     for ax in fig.axes:
+        if hasattr(ax, "_colorbar"):  # a colorbar: its label is on its long axis only
+            if not (ax.get_xlabel().strip() or ax.get_ylabel().strip()):
+                _habits["problems"].append(f"{where}: a colorbar without a label")
+            continue
         if ax.axison and ax.get_visible() and not (ax.get_xlabel().strip() and ax.get_ylabel().strip()):
             _habits["problems"].append(f"{where}: axes {ax.get_title(loc='left') or ax.get_title()!r} lack an axis label")
     for text in fig.findobj(_Text):
@@ -186,13 +190,13 @@ def test_unsolved_notebook_runs_through_with_only_the_stubs_errors(ran, name):
     for cell in cells:
         for output in cell.get("outputs", []):
             where = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.source[:60]
-            if output.output_type == "error":
-                assert output.ename == "NotImplementedError" and is_test_cell(cell), \
+            if output.output_type == "error":  # a test cell, or a demo that calls an exercise
+                assert output.ename == "NotImplementedError" and (is_test_cell(cell) or TAG in cell.metadata.get("tags", [])), \
                     f"{where}: {output.ename}: only the stubs' NotImplementedError may show"
             assert not (output.output_type == "stream" and output.name == "stderr"), \
                 f"{where} wrote to stderr: {output.text[:300]}"
     stubs = [c for c in cells if any(o.output_type == "error" for o in c.get("outputs", []))]
-    assert len(stubs) == len([c for c in cells if is_test_cell(c)]), "every test cell shows its stub's error"
+    assert all(c in stubs for c in cells if is_test_cell(c)), "every test cell shows its stub's error"
 
 
 @pytest.mark.slow
