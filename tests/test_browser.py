@@ -37,7 +37,7 @@ import pytest
 
 from autograder.instructor.release import nbgrader_env
 from autograder.instructor.release_tags import is_test_cell
-from conftest import ASSIGNMENTS, ROOT, release_nb
+from conftest import ASSIGNMENTS, CURRICULUM, ROOT, release_nb
 
 pytestmark = pytest.mark.slow
 
@@ -271,10 +271,12 @@ def test_run_all_goes_through_with_only_the_stubs_errors(page, student_lab, name
         errors = cells.nth(i).locator(STDERR)
         for k in range(errors.count()):
             text = errors.nth(k).inner_text()
-            assert i in tests and "NotImplementedError" in text, \
+            tagged = "raises-exception" in cell.metadata.get("tags", [])  # a demo that calls an exercise
+            assert (i in tests or tagged) and "NotImplementedError" in text, \
                 f"cell {i} ({cell.source[:60]!r}) shows an error or stderr that is not a stub's:\n{text[-1500:]}"
             failing.add(i)
-        if "plt.show()" in cell.source or re.search(r"^plot_\w+\(", cell.source, re.M):
+        calls_exercise = any(re.search(rf"\b{fn}\b", cell.source) for fn in exercise_names(name))
+        if not calls_exercise and ("plt.show()" in cell.source or re.search(r"^plot_\w+\(", cell.source, re.M)):
             images = cells.nth(i).locator(".jp-OutputArea-output img")
             assert images.count() >= 1, f"cell {i} ({cell.source[:60]!r}) shows no plot"
             assert images.first.evaluate("img => img.complete && img.naturalWidth > 100")
@@ -282,11 +284,12 @@ def test_run_all_goes_through_with_only_the_stubs_errors(page, student_lab, name
             bar = cells.nth(i).locator(".widget-hprogress")
             assert bar.count() == 1, f"cell {i}: no progress bar"
             assert "100%" in cells.nth(i).locator(".jp-OutputArea-output").first.inner_text()
-    assert failing == tests, "every graded test cell shows its stub's error (Validate reports them)"
+    assert tests <= failing, "every graded test cell shows its stub's error (Validate reports them)"
 
     # Widgets: every control is labelled, and moving it changes what the widget shows.
     outputs = page.locator(".jp-OutputArea-output:has(.jupyter-widgets)").filter(has=page.locator(CONTROL))
-    expected = sum(1 for c in nb.cells if c.cell_type == "code" and "course.widgets" in c.source)
+    expected = sum(1 for c in nb.cells if c.cell_type == "code"  # a cell that ends by showing an explorer
+                   and re.search(r"_explorer\(", (c.source.strip().splitlines() or [""])[-1]))
     assert outputs.count() >= expected, f"{outputs.count()} widgets with controls shown, {expected} expected"
     for w in range(outputs.count()):
         output = outputs.nth(w)
@@ -373,3 +376,9 @@ def test_formgrader_shows_the_assignments(page, tmp_path, browser):
         screenshot(page, "formgrader.png", tmp_path)
     finally:
         lab.stop()
+
+
+def exercise_names(assignment):
+    """What the student writes in `assignment` (with the stubs, demos that call it draw nothing)."""
+    from autograder.instructor.curriculum import defined_name
+    return {defined_name(sig) for sig in CURRICULUM[assignment].values()}

@@ -155,50 +155,72 @@ def write_zip(folder, path):
 # --------------------------------------------------------------------------- what must not be there
 
 
-def solution_lines(root=ROOT):
-    """Lines of instructor code that no student file may hold: the bodies of source/'s solution
-    cells and of samples/solutions/ (long enough to mean something, signatures and docstrings
-    aside, since the release keeps those)."""
+def secrets(root=ROOT):
+    """What of the instructor's code no student file may hold, as windows of code lines: every
+    two consecutive lines of a solution (source/'s solution regions and the correct cells of
+    samples/solutions/), and the line itself for one-line solutions. A window made only of lines
+    the notebooks show in the open (`super().__init__()`, `with torch.no_grad():` in a demo) is
+    no secret, nor is a typical mistake."""
     import nbformat
-    lines = set()
+    bodies, public = [], set()
+    region = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)(.*?)### END (?:SOLUTION|HIDDEN TESTS)", re.S)
     for nb_path in sorted((root / "source").glob("[0-9][0-9]_*/*.ipynb")):
         for cell in nbformat.read(str(nb_path), as_version=4).cells:
-            if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source:
-                for body in re.findall(r"### BEGIN SOLUTION(.*?)### END SOLUTION", cell.source, re.S):
-                    lines |= {line.strip() for line in body.splitlines()}
+            bodies += [body for kind, body in region.findall(cell.source) if kind == "SOLUTION"]
+            public |= set(code_lines(region.sub("", cell.source)))
     for py in sorted((root / "samples" / "solutions").glob("*.py")):
-        for table in runpy.run_path(str(py)).values():  # RIGHT, ALTERNATIVE, WRONG: {id: cell}
-            if isinstance(table, dict):
-                for cell in table.values():
-                    if isinstance(cell, str):
-                        lines |= {line.strip() for line in cell.splitlines()
-                                  if line.startswith(" ") and not line.strip().startswith(('"""', "#"))}
-    return {line for line in lines if len(line) > 12}
+        tables = runpy.run_path(str(py))
+        for table in (tables.get("RIGHT", {}), tables.get("ALTERNATIVE", {})):
+            bodies += [cell.split("\n", 1)[1] for cell in table.values() if "\n" in cell]
+    windows = set()
+    for body in bodies:
+        lines = [line for line in code_lines(body) if not line.startswith(('"""', "#"))]
+        if len(lines) == 1 and len(lines[0]) > 12 and lines[0] not in public:
+            windows.add((lines[0],))
+        windows |= {pair for pair in zip(lines, lines[1:]) if not set(pair) <= public}
+    return windows
+
+
+def code_lines(text):
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def kit_texts(folder):
-    """(name, text) for every file under folder, and for every member of every zip or wheel."""
+    """(name, text) for every file under folder, and for every member of every zip or wheel;
+    a notebook's text is its cells' sources."""
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         data = path.read_bytes()
-        yield str(path.relative_to(folder)), data.decode("utf-8", "replace")
+        yield str(path.relative_to(folder)), _text(path.name, data)
         if zipfile.is_zipfile(io.BytesIO(data)):
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 for member in z.namelist():
-                    yield f"{path.relative_to(folder)}!{member}", z.read(member).decode("utf-8", "replace")
+                    yield f"{path.relative_to(folder)}!{member}", _text(member, z.read(member))
+
+
+def _text(name, data):
+    text = data.decode("utf-8", "replace")
+    if name.endswith(".ipynb"):
+        try:
+            return "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+        except (ValueError, KeyError, TypeError):
+            return text
+    return text
 
 
 def leaks(folder, root=ROOT):
     """What in the kit at `folder` a student must not have: a list of 'file: what' lines."""
     found = []
-    secret_lines = solution_lines(root)
+    windows = secrets(root)
     for name, text in kit_texts(folder):
         found += [f"{name}: {word!r}" for word in FORBIDDEN if word in text]
-        found += [f"{name}: solution line {line!r}" for line in secret_lines if line in text]
-        if name.endswith(".ipynb"):
-            cells = json.loads(text)["cells"]
-            found += [f"{name}: a solution cell holds more than the stub"
-                      for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
-                      and c["cell_type"] == "code" and "raise NotImplementedError()" not in "".join(c["source"])]
+        lines = code_lines(text)
+        present = set(zip(lines, lines[1:])) | {(line,) for line in lines}
+        found += [f"{name}: solution code {' / '.join(w)!r}" for w in sorted(windows & present)]
+    for name in (p for p in Path(folder).rglob("*.ipynb")):
+        cells = json.loads(name.read_text())["cells"]
+        found += [f"{name.relative_to(folder)}: a solution cell holds more than the stub"
+                  for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+                  and c["cell_type"] == "code" and "raise NotImplementedError()" not in "".join(c["source"])]
     for part in ("autograder", "source", "samples", "gradebook.db", "nbgrader_config.py"):
         found += [f"{p.relative_to(folder)}: instructor file" for p in Path(folder).rglob(part)]
     return found
