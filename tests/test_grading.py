@@ -18,7 +18,7 @@ from autograder.instructor import samples
 from autograder.instructor.curriculum import exercise_of
 from autograder.instructor.grading import grade
 from autograder.instructor.sandbox import bwrap_works
-from conftest import CURRICULUM, copy_course
+from conftest import ASSIGNMENTS, CURRICULUM, copy_course
 
 pytestmark = pytest.mark.slow
 
@@ -98,6 +98,39 @@ def test_every_student_gets_the_grade_they_deserve(graded_class, student):
             text = json.dumps(cell.outputs)
             assert meta_cell["message"][:60].split("\n")[0] in text, "the feedback must say why"
             assert "BEGIN HIDDEN TESTS" not in text and 'hidden_tests("' not in text
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS[1:])
+def test_the_sample_class_of_every_later_assignment_gets_what_it_deserves(assignment, tmp_path):
+    """The smaller class shipped for each later assignment: every verdict as declared, scores to
+    match, and a message in the feedback of every exercise that lost its points."""
+    course = copy_course(tmp_path / "course")
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(FAST_LIMITS)
+    release = nbformat.read(str(course / "release" / assignment / f"{assignment}.ipynb"), as_version=4)
+    notebooks = samples.build_notebooks(release, lean=True, assignment=assignment)
+    for student, nb in notebooks.items():
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, str(folder / f"{assignment}.ipynb"))
+    outcomes = grade(course, assignment, workers=2, notebook_timeout=300, progress=False)
+    exercises = list(CURRICULUM[assignment])
+    problems = []
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in notebooks:
+            assert outcomes[student].status == "graded", outcomes[student]
+            path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+            meta = nbformat.read(str(path), as_version=4).metadata["autograder"]["exercises"]
+            expected = samples.expected_verdicts(student, exercises, assignment)
+            got = {ex: meta[ex]["status"] for ex in exercises}
+            if got != expected:
+                problems.append(f"{student}: {got} != {expected}: "
+                                + "; ".join(meta[ex]["message"][:200] for ex in exercises if got[ex] != expected[ex]))
+            for g in gb.find_submission_notebook(assignment, assignment, student).grades:
+                ex = exercise_of(g.name, assignment)
+                if ex and g.score != (g.max_score if expected[ex] == "pass" else 0):
+                    problems.append(f"{student}: {g.name} scored {g.score}/{g.max_score}, expected {expected[ex]}")
+    assert not problems, "\n".join(problems)
 
 
 def test_violations_are_reported_for_the_students_who_caused_them(graded_class):

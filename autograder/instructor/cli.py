@@ -4,7 +4,7 @@
     grade    ASSIGNMENT           autograde in parallel, sandboxed, with limits; one gradebook writer
     feedback ASSIGNMENT           nbgrader feedback HTML for every graded student
     export   ASSIGNMENT           grades.csv, scores.png and report.md in reports/ASSIGNMENT/
-    demo                          all of the above on the sample class the repository ships
+    demo                          all of the above on the sample classes the repository ships
     kit      [--out dist]         the student kit: release notebooks, the course package's wheel,
                                   pinned requirements, a README; no solution, no hidden test
 
@@ -133,7 +133,7 @@ def parser():
     e.add_argument("--out", help="output folder (default: reports/ASSIGNMENT)")
     e.set_defaults(run=cmd_export)
 
-    d = sub.add_parser("demo", help="grade the sample class the repository ships")
+    d = sub.add_parser("demo", help="grade the sample class of every assignment the repository ships")
     d.add_argument("--into", default="demo-course", help="where to build the demo course")
     d.add_argument("--workers", type=int, default=None)
     d.set_defaults(run=cmd_demo)

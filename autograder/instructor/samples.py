@@ -4,9 +4,11 @@ The code students "wrote" lives outside the package, in `samples/` (`solutions/<
 the instructor's solution cells, correct alternatives, typical mistakes; `attacks.py`: attacks
 on the grader). This module only assembles notebooks from them:
 
-- `SAMPLE_CLASS`: the demo class of 01_tensor_ops, shipped in `samples/01_tensor_ops/`
-  (`python -m autograder.instructor.samples` rewrites it) and graded by `python -m autograder
-  demo` and by the tests, with the verdict each student must get;
+- `SAMPLE_CLASS`: the demo class of 01_tensor_ops (22 students, honest to hostile) and, from
+  `later_class`, a smaller one for every later assignment (right, alternative, wrong, untouched,
+  crashing, forging, frame-walking), with the verdict each student must get: shipped in
+  `samples/<assignment>/` (`python -m autograder.instructor.samples` rewrites them), graded by
+  `python -m autograder demo` and by the tests;
 - `mixed_class(n)`: a realistic class for the benchmark and bulk tests;
 - `attack_notebook`: the release with one attack in every solution cell, or beside them.
 """
@@ -134,7 +136,44 @@ SAMPLE_CLASS = {
             {"base": "RIGHT", "before_tests": ["SCRIPT_IN_FEEDBACK"], "markdown": ["MARKDOWN_SCRIPT"]}, {}),
 }
 HONEST = ["ada", "ben", "cho", "ned", "oli", "pam", "tia", "uma", "vic"]
-RENAMED = {"ben": f"Copy of {ASSIGNMENT}", "cho": f"{ASSIGNMENT} (1)"}
+RENAMED = {"ben": "Copy of {assignment}", "cho": "{assignment} (1)"}
+
+
+def later_class(exercises):
+    """The sample class of an assignment after the first, from its curriculum entries
+    ({exercise: {"depends": [...]}}, in order): the kinds of submission whose verdicts differ
+    by exercise, not the whole gallery (every attack already runs on every assignment in
+    tests/test_tampering.py). An exercise that builds on an attacked one gets its verdict (the
+    candidate loads the cells it depends on first)."""
+    order = list(exercises)
+    first, second, last = order[0], order[1], order[-1]
+
+    def attacked(ex, status):
+        return {ex: status, **{other: status for other in order if ex in exercises[other].get("depends", ())}}
+
+    return {
+        "ada": ("the instructor's solutions", {"base": "RIGHT"}, {}),
+        "ben": ("correct in other ways than the reference", {"base": "ALTERNATIVE"}, {}),
+        "cho": (f"typical mistakes in {first} and {second}",
+                {"base": "RIGHT", "replace": {first: "WRONG", second: "WRONG"}}, {first: "fail", second: "fail"}),
+        "dan": ("submitted the release untouched", {"base": None}, "all:fail"),
+        "eve": ("wrong answers, torch.allclose, Tensor.__eq__ and builtins patched to agree",
+                {"base": "WRONG", "at_top": ["COMPARISON_PATCHES"]}, "all:fail"),
+        "kim": (f"kills its process with os._exit inside {last}",
+                {"base": "RIGHT", "replace": {last: "exit_in_call"}}, attacked(last, "crashed")),
+        "rex": (f"forges the judge's messages on every descriptor from {first}'s cell, then exits",
+                {"base": "RIGHT", "replace": {first: "forged_verdicts"}}, attacked(first, "tampering")),
+        "sam": (f"walks stack frames and the heap for the expected values in {second}",
+                {"base": "RIGHT", "replace": {second: "frame_walker"}}, attacked(second, "fail")),
+    }
+
+
+def sample_class(assignment=ASSIGNMENT, curriculum=None):
+    """student -> (what the submission does, recipe, expected verdicts) for `assignment`."""
+    if assignment == ASSIGNMENT:
+        return SAMPLE_CLASS
+    from .curriculum import table
+    return later_class((curriculum or table())[assignment])
 
 
 def _resolve(piece, ex_name, sols, found):
@@ -157,18 +196,18 @@ def build_notebook(release, recipe, curriculum, assignment=ASSIGNMENT, lean=Fals
                     markdown=[found.get(k, k) for k in recipe.get("markdown", ())], lean=lean)
 
 
-def expected_verdicts(student, exercises):
-    _, _, expected = SAMPLE_CLASS[student]
+def expected_verdicts(student, exercises, assignment=ASSIGNMENT):
+    _, _, expected = sample_class(assignment)[student]
     if isinstance(expected, str):
         return {ex: expected.split(":")[1] for ex in exercises}
     return {ex: expected.get(ex, "pass") for ex in exercises}
 
 
-def build_notebooks(release, curriculum=None, lean=False):
+def build_notebooks(release, curriculum=None, lean=False, assignment=ASSIGNMENT):
     from .curriculum import table
     curriculum = curriculum or table()
-    return {student: build_notebook(release, recipe, curriculum, lean=lean)
-            for student, (_, recipe, _) in SAMPLE_CLASS.items()}
+    return {student: build_notebook(release, recipe, curriculum, assignment=assignment, lean=lean)
+            for student, (_, recipe, _) in sample_class(assignment, curriculum).items()}
 
 
 LOOPS = "def {name}(*args):\n    while True:\n        pass"
@@ -209,32 +248,42 @@ def mixed_class(n, assignment=ASSIGNMENT, curriculum=None):
     return students
 
 
-def write_inbox(release_path, dest):
+def write_inbox(release_path, dest, assignment=ASSIGNMENT):
     """One folder per student holding their notebook, plus a README saying who is who."""
     release = nbformat.read(str(release_path), as_version=4)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    for student, nb in build_notebooks(release).items():
+    for student, nb in build_notebooks(release, assignment=assignment).items():
         (dest / student).mkdir(exist_ok=True)
         for old in (dest / student).glob("*.ipynb"):
             old.unlink()
-        name = RENAMED.get(student, ASSIGNMENT)  # as students and LMSs mangle names
+        name = RENAMED.get(student, "{assignment}").format(assignment=assignment)  # as LMSs mangle names
         nbformat.write(nb, str(dest / student / f"{name}.ipynb"))
-    lines = ["# The sample class of 01_tensor_ops", "",
+    lines = [f"# The sample class of {assignment}", "",
              "Generated by `python -m autograder.instructor.samples` from `samples/solutions/` and "
              "`samples/attacks.py`; graded by `python -m autograder demo`.", "",
              "| student | submission | verdicts the grader must give |", "|---|---|---|"]
-    for s, (what, _, expected) in SAMPLE_CLASS.items():
+    for s, (what, _, expected) in sample_class(assignment).items():
         shown = expected if isinstance(expected, str) else (
             ", ".join(f"{k}: {v}" for k, v in expected.items()) or "all pass")
         lines.append(f"| {s} | {what} | {shown} |")
     (dest / "README.md").write_text("\n".join(lines) + "\n")
 
 
+def write_inboxes(root=SAMPLES):
+    """The sample class of every assignment, in `root/<assignment>/`."""
+    from .release import assignments
+    for assignment in assignments(PROJECT_ROOT):
+        write_inbox(PROJECT_ROOT / "release" / assignment / f"{assignment}.ipynb", Path(root) / assignment,
+                    assignment)
+
+
 def run_demo(into, workers=None):
-    """Copy the course into `into`, collect and grade the sample class, write the report."""
+    """Copy the course into `into`, collect and grade the sample class of every assignment,
+    write the reports and the feedback."""
     from .collect import collect
     from .grading import grade, make_api, write_log
+    from .release import assignments
     from .report import build_report
 
     into = Path(into).resolve()
@@ -246,18 +295,19 @@ def run_demo(into, workers=None):
     shutil.copy(PROJECT_ROOT / "nbgrader_config.py", into / "nbgrader_config.py")
     with open(into / "nbgrader_config.py", "a") as f:  # shorter limits: the demo's loop ends sooner
         f.write("\nc.SafeExecute.timeout = 20\nc.VerifyExercises.time_limit = 20\n")
-    inbox = SAMPLES / ASSIGNMENT
-    print(collect(inbox, into, ASSIGNMENT, [ASSIGNMENT]).summary())
-    outcomes = grade(into, ASSIGNMENT, workers=workers)
-    write_log(into, ASSIGNMENT, outcomes)
-    make_api(into).generate_feedback(ASSIGNMENT, force=True)
-    report = build_report(into, ASSIGNMENT, into / "reports" / ASSIGNMENT,
-                          grading_log={s: vars(o) for s, o in outcomes.items()})
-    print(f"\nreport:   {report}\nfeedback: {into / 'feedback'}")
+    reports = []
+    for assignment in assignments(PROJECT_ROOT):
+        print(f"\n== {assignment}")
+        print(collect(SAMPLES / assignment, into, assignment, [assignment]).summary())
+        outcomes = grade(into, assignment, workers=workers)
+        write_log(into, assignment, outcomes)
+        make_api(into).generate_feedback(assignment, force=True)
+        reports.append(build_report(into, assignment, into / "reports" / assignment,
+                                    grading_log={s: vars(o) for s, o in outcomes.items()}))
+    print("\nreports:  " + "\n          ".join(str(r) for r in reports) + f"\nfeedback: {into / 'feedback'}")
     return 0
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES / ASSIGNMENT
-    write_inbox(PROJECT_ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", target)
-    print(f"wrote {target}")
+    write_inboxes(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES)
+    print(f"wrote the sample classes in {sys.argv[1] if len(sys.argv) > 1 else SAMPLES}")
