@@ -9,52 +9,15 @@ functions must wait for them politely while they are stubs.
 """
 
 import ast
-import contextlib
-import io
-import linecache
-import re
-import warnings
 
 import pytest
 
-from conftest import nbgrader_meta, release_nb, source_nb
-
+from visible import SOLUTION_BLOCK, Notebook, check_tables, expect_mistake, expect_pass, expect_stub_fails
 NAME = "02_autograd"
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
-
-NB = source_nb(NAME)
-BY_ID = {cell.id: cell for cell in NB.cells}
-SETUP = next(c.source for c in NB.cells if nbgrader_meta(c).get("grade_id") == "setup")
-SOLUTIONS = {nbgrader_meta(c)["grade_id"]: c.source for c in NB.cells if nbgrader_meta(c).get("solution")}
-STUBS = {nbgrader_meta(c)["grade_id"]: c.source for c in release_nb(NAME).cells if nbgrader_meta(c).get("solution")}
-VISIBLE = {nbgrader_meta(c)["grade_id"].removeprefix("test_"): HIDDEN.sub("", c.source)
-           for c in NB.cells if nbgrader_meta(c).get("grade")}
-
-
-def run(*sources, warned=None):
-    """Execute the setup cell and then `sources` in one fresh namespace; return (stdout, namespace).
-    Warnings are collected into the list `warned` (when given)."""
-    namespace = {}
-    with contextlib.redirect_stdout(io.StringIO()) as out, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            for i, source in enumerate((SETUP, *sources)):
-                filename = f"<cell {i}>"
-                linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-                exec(compile(source, filename, "exec"), namespace)
-        finally:
-            if warned is not None:
-                warned.extend(str(w.message) for w in caught)
-    return out.getvalue(), namespace
-
-
-def run_visible(exercise, solution):
-    """The visible test's output; a correct solution must pass it without a warning (a warning
-    goes to stderr, and nbgrader scores a cell with stderr 0)."""
-    warned = []
-    out = run(solution, VISIBLE[exercise], warned=warned)[0]
-    assert not warned, f"{exercise}: the visible test warned: {warned}"
-    return out
+NOTEBOOK = Notebook(NAME)
+NB, BY_ID = NOTEBOOK.nb, NOTEBOOK.by_id
+SOLUTIONS, STUBS = NOTEBOOK.solutions, NOTEBOOK.stubs
+run = NOTEBOOK.run
 
 
 def fn(name, args, body):
@@ -269,41 +232,31 @@ return grad""")),
 
 
 def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
-    assert set(VISIBLE) == set(SOLUTIONS) == {"grad_of", "relu_out_of_place", "sgd_step", "numerical_grad"}
-    assert {ex for ex, *_ in WRONG} == set(SOLUTIONS)
-    assert {ex for ex, *_ in RIGHT} == set(SOLUTIONS)
-    for exercise, visible in VISIBLE.items():
-        assert "BEGIN HIDDEN" not in visible and visible.rstrip().endswith(f'ok("{exercise}")')
-        assert "float64" in visible, f"{exercise}: the visible test must try float64"
+    check_tables(NOTEBOOK, {"grad_of", "relu_out_of_place", "sgd_step", "numerical_grad"}, RIGHT, WRONG)
 
 
 @pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
 def test_the_instructors_solution_passes_the_visible_test(exercise):
-    assert f"✓ {exercise}" in run_visible(exercise, SOLUTIONS[exercise])
+    expect_pass(NOTEBOOK, exercise, SOLUTIONS[exercise])
 
 
 @pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
 def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
-    assert f"✓ {exercise}" in run_visible(exercise, source)
+    expect_pass(NOTEBOOK, exercise, source)
 
 
 @pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
 def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
-    with pytest.raises(Exception) as info:  # noqa: PT011  (a CheckError, or the error the mistake causes)
-        run_visible(exercise, source)
-    assert not isinstance(info.value, (NameError, SyntaxError, ImportError)), info.value
-    assert phrase in str(info.value), f"{exercise}: failed, but not for the expected reason:\n{info.value}"
+    expect_mistake(NOTEBOOK, exercise, source, phrase)
 
 
 @pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
 def test_the_release_stub_fails_the_visible_test(exercise):
-    with pytest.raises(NotImplementedError):
-        run_visible(exercise, STUBS[exercise])
+    expect_stub_fails(NOTEBOOK, exercise)
 
 
 # --------------------------------------------------------------------------- ungraded practice
 
-SOLUTION_BLOCK = re.compile(r"<summary>Solution</summary>\s*```python\n(.*?)```", re.S)
 
 
 def practice():

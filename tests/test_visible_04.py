@@ -8,41 +8,20 @@ student starts from must say "not written yet" without raising.
 """
 
 import ast
-import contextlib
-import io
-import linecache
 import re
 import runpy
 
 import pytest
 
-from conftest import ROOT, nbgrader_meta, release_nb, source_nb
+from conftest import ROOT, nbgrader_meta
+from visible import SOLUTION_BLOCK, Notebook, check_tables, expect_mistake, expect_pass, expect_stub_fails
 
 NAME = "04_nn_module"
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
-
-NB = source_nb(NAME)
-BY_ID = {cell.id: cell for cell in NB.cells}
-SETUP = next(c.source for c in NB.cells if nbgrader_meta(c).get("grade_id") == "setup")
-SOLUTIONS = {nbgrader_meta(c)["grade_id"]: c.source for c in NB.cells if nbgrader_meta(c).get("solution")}
-VISIBLE = {nbgrader_meta(c)["grade_id"].removeprefix("test_"): HIDDEN.sub("", c.source)
-           for c in NB.cells if nbgrader_meta(c).get("grade")}
+NOTEBOOK = Notebook(NAME)
+NB, BY_ID = NOTEBOOK.nb, NOTEBOOK.by_id
+SOLUTIONS = NOTEBOOK.solutions
+run, run_visible = NOTEBOOK.run, NOTEBOOK.run_visible
 SAMPLES = runpy.run_path(str(ROOT / "samples" / "solutions" / f"{NAME}.py"))
-
-
-def run(*sources):
-    """Execute the setup cell and then `sources` in one fresh namespace; return (stdout, namespace)."""
-    namespace = {}
-    with contextlib.redirect_stdout(io.StringIO()) as out:
-        for i, source in enumerate((SETUP, *sources)):
-            filename = f"<cell {i}>"
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-            exec(compile(source, filename, "exec"), namespace)
-    return out.getvalue(), namespace
-
-
-def run_visible(exercise, solution):
-    return run(solution, VISIBLE[exercise])[0]
 
 
 def net(forward, init=None):
@@ -203,42 +182,32 @@ RIGHT = [
 
 
 def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
-    assert set(VISIBLE) == set(SOLUTIONS) == {"two_layer_net", "count_parameters", "leaf_modules"}
-    assert {ex for ex, *_ in WRONG} == set(SOLUTIONS)
-    assert {ex for ex, *_ in RIGHT} == set(SOLUTIONS)
-    for exercise, visible in VISIBLE.items():
-        assert "BEGIN HIDDEN" not in visible and visible.rstrip().endswith(f'ok("{exercise}")')
-        assert "float64" in visible or "double()" in visible, f"{exercise}: the visible test must try float64"
+    check_tables(NOTEBOOK, {"two_layer_net", "count_parameters", "leaf_modules"}, RIGHT, WRONG, mentions=(("float64", "double()"), "try float64"))
 
 
 @pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
 def test_the_instructors_solution_passes_the_visible_test(exercise):
-    assert f"✓ {exercise}" in run_visible(exercise, SOLUTIONS[exercise])
+    expect_pass(NOTEBOOK, exercise, SOLUTIONS[exercise])
 
 
 @pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
 def test_the_sample_right_solution_passes_the_visible_test(exercise):
-    assert f"✓ {exercise}" in run_visible(exercise, SAMPLES["RIGHT"][exercise])
+    expect_pass(NOTEBOOK, exercise, SAMPLES["RIGHT"][exercise])
 
 
 @pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
 def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
-    assert f"✓ {exercise}" in run_visible(exercise, source)
+    expect_pass(NOTEBOOK, exercise, source)
 
 
 @pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
 def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
-    with pytest.raises(Exception) as info:  # noqa: PT011  (a CheckError, or the error the mistake causes)
-        run_visible(exercise, source)
-    assert not isinstance(info.value, (NameError, SyntaxError, ImportError)), info.value
-    assert phrase in str(info.value), f"{exercise}: failed, but not for the expected reason:\n{info.value}"
+    expect_mistake(NOTEBOOK, exercise, source, phrase)
 
 
 @pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
 def test_the_release_stub_fails_the_visible_test(exercise):
-    stub = next(c.source for c in release_nb(NAME).cells if nbgrader_meta(c).get("grade_id") == exercise)
-    with pytest.raises(NotImplementedError):
-        run_visible(exercise, stub)
+    expect_stub_fails(NOTEBOOK, exercise)
 
 
 def test_the_sample_wrong_solutions_fail_the_visible_test():
@@ -260,7 +229,6 @@ def test_solution_lines_do_not_appear_elsewhere_in_the_notebook():
 
 # --------------------------------------------------------------------------- ungraded practice
 
-SOLUTION_BLOCK = re.compile(r"<summary>Solution</summary>\s*```python\n(.*?)```", re.S)
 
 
 def practice():

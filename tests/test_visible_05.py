@@ -7,39 +7,15 @@ reason). The folded solutions of the practice must pass their self-checks, and t
 student starts from must say "not written yet" without raising.
 """
 
-import contextlib
-import io
-import linecache
-import re
 
 import pytest
 
-from conftest import nbgrader_meta, release_nb, source_nb
-
+from visible import SOLUTION_BLOCK, Notebook, check_tables, expect_mistake, expect_pass, expect_stub_fails
 NAME = "05_parameters"
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
-
-NB = source_nb(NAME)
-BY_ID = {cell.id: cell for cell in NB.cells}
-SETUP = next(c.source for c in NB.cells if nbgrader_meta(c).get("grade_id") == "setup")
-SOLUTIONS = {nbgrader_meta(c)["grade_id"]: c.source for c in NB.cells if nbgrader_meta(c).get("solution")}
-VISIBLE = {nbgrader_meta(c)["grade_id"].removeprefix("test_"): HIDDEN.sub("", c.source)
-           for c in NB.cells if nbgrader_meta(c).get("grade")}
-
-
-def run(*sources):
-    """Execute the setup cell and then `sources` in one fresh namespace; return (stdout, namespace)."""
-    namespace = {}
-    with contextlib.redirect_stdout(io.StringIO()) as out:
-        for i, source in enumerate((SETUP, *sources)):
-            filename = f"<cell {i}>"
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-            exec(compile(source, filename, "exec"), namespace)
-    return out.getvalue(), namespace
-
-
-def run_visible(exercise, solution):
-    return run(solution, VISIBLE[exercise])[0]
+NOTEBOOK = Notebook(NAME)
+NB, BY_ID = NOTEBOOK.nb, NOTEBOOK.by_id
+SOLUTIONS, VISIBLE = NOTEBOOK.solutions, NOTEBOOK.visible
+run = NOTEBOOK.run
 
 
 def variant(exercise, old, new):
@@ -228,43 +204,33 @@ def classify_tensors(module):
 
 
 def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
-    assert set(VISIBLE) == set(SOLUTIONS) == {"standardize", "scale_shift", "running_mean", "classify_tensors"}
-    assert {ex for ex, *_ in WRONG} == set(SOLUTIONS)
-    assert {ex for ex, *_ in RIGHT} == set(SOLUTIONS)
+    check_tables(NOTEBOOK, {"standardize", "scale_shift", "running_mean", "classify_tensors"}, RIGHT, WRONG)
     for exercise, visible in VISIBLE.items():
-        assert "BEGIN HIDDEN" not in visible and visible.rstrip().endswith(f'ok("{exercise}")')
-        assert "float64" in visible, f"{exercise}: the visible test must try float64"
         assert "device" in visible, f"{exercise}: the visible test must use the notebook's device"
 
 
 @pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
 def test_the_instructors_solution_passes_the_visible_test(exercise):
-    assert f"✓ {exercise}" in run_visible(exercise, SOLUTIONS[exercise])
+    expect_pass(NOTEBOOK, exercise, SOLUTIONS[exercise])
 
 
 @pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
 def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
-    assert f"✓ {exercise}" in run_visible(exercise, source)
+    expect_pass(NOTEBOOK, exercise, source)
 
 
 @pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
 def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
-    with pytest.raises(Exception) as info:  # noqa: PT011  (a CheckError, or the error the mistake causes)
-        run_visible(exercise, source)
-    assert not isinstance(info.value, (NameError, SyntaxError, ImportError)), info.value
-    assert phrase in str(info.value), f"{exercise}: failed, but not for the expected reason:\n{info.value}"
+    expect_mistake(NOTEBOOK, exercise, source, phrase)
 
 
 @pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
 def test_the_release_stub_fails_the_visible_test(exercise):
-    stub = next(c.source for c in release_nb(NAME).cells if nbgrader_meta(c).get("grade_id") == exercise)
-    with pytest.raises(NotImplementedError):
-        run_visible(exercise, stub)
+    expect_stub_fails(NOTEBOOK, exercise)
 
 
 # --------------------------------------------------------------------------- ungraded practice
 
-SOLUTION_BLOCK = re.compile(r"<summary>Solution</summary>\s*```python\n(.*?)```", re.S)
 PRACTICE = ["practice-make-buffer", "practice-mean-var-norm", "practice-weight-ema"]
 CONTEXT = [SOLUTIONS["running_mean"], BY_ID["practice-setup"].source]   # MeanVarNorm subclasses RunningMean
 
