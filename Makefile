@@ -9,8 +9,6 @@ ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 
 # nbgrader runs helpers such as `alembic` from the environment's bin/: keep it first on PATH.
 export PATH := $(BIN):$(PATH)
-# Headless plotting for tests; JupyterLab sets its own backend.
-export MPLBACKEND ?= Agg
 
 .PHONY: setup system sandbox browser fonts lab lab-instructor test test-fast screenshots release \
         student-kit samples demo bench clean help

@@ -96,7 +96,6 @@ def in_use():
 
 def run(cmd, cwd):
     env = nbgrader_env()
-    env.pop("MPLBACKEND", None)  # `make` sets Agg for the tests; grading kernels draw inline figures
     start = time.monotonic()
     with PeakMemory() as memory:
         proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)

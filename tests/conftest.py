@@ -1,6 +1,11 @@
-"""Shared fixtures: the repository root, its assignments, and nbgrader run from the venv."""
+"""Shared fixtures: the repository root, its assignments, nbgrader run from the venv, and the
+property-based examples drawn or replayed. Plotting is headless for every test: MPLBACKEND is set
+here, once, before anything imports matplotlib (tests that start a kernel drop it again)."""
 
 import os
+
+os.environ["MPLBACKEND"] = "Agg"
+
 import shutil
 import subprocess
 import sys
@@ -54,7 +59,15 @@ def copy_course(dest):
     return dest
 
 
-@pytest.fixture(autouse=True)
-def _headless(monkeypatch):
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+@pytest.fixture(params=["drawn", "replayed"])
+def examples(request):
+    """Property-based examples drawn by Hypothesis, or recorded once and replayed (as in the
+    judge server's forks): both must give the same verdicts."""
+    from autograder.judge import properties
+    from autograder.judge.exercises import strategies
+    if request.param == "replayed":
+        properties.record(strategies())
+    else:
+        properties.forget()
+    yield request.param
+    properties.forget()

@@ -380,5 +380,5 @@ def test_formgrader_shows_the_assignments(page, tmp_path, browser):
 
 def exercise_names(assignment):
     """What the student writes in `assignment` (with the stubs, demos that call it draw nothing)."""
-    from autograder.instructor.curriculum import defined_name
+    from autograder.protocol.signatures import defined_name
     return {defined_name(sig) for sig in CURRICULUM[assignment].values()}

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from autograder.instructor.curriculum import defined_name  # noqa: E402
+from autograder.protocol.signatures import defined_name  # noqa: E402
 from conftest import CURRICULUM  # noqa: E402
 from course import checks, devices, plots, shapes  # noqa: E402
 from course import widgets as course_widgets  # noqa: E402

@@ -283,7 +283,7 @@ def test_grading_stopped_midway_leaves_the_gradebook_as_it_was(graded_class, tmp
 
 def lose_the_server(monkeypatch, times):
     """The grading servers are killed at their first `times` answers."""
-    from autograder.instructor import servers
+    from autograder.instructor import grader as servers
     real, lost = servers.Grader.events, []
 
     def events(self, timeout):

@@ -12,7 +12,6 @@ grader itself run against real processes in test_tampering.py.
 """
 
 import math
-import runpy
 
 import numpy as np
 import pytest
@@ -20,19 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.judge import properties
-from autograder.judge.exercises import REGISTRY, strategies
-from conftest import ROOT
-from judging import examples, failure_of, passes, stub  # noqa: F401
+from judging import failure_of, gallery_tests, rows, stub
 
 # The candidate describes a module's output (which has a grad_fn) with its .grad; torch warns
 # about reading .grad of a non-leaf. Harmless here.
 pytestmark = pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
-
-
-@pytest.fixture(autouse=True)
-def _both_ways(examples):
-    return examples
 
 
 # =============================================================================================
@@ -666,73 +657,13 @@ LEAF_WRONG = [
 
 
 # =============================================================================================
-# 1 and 2: the gallery
+# 1 and 2: the gallery (tests/judging.py defines the tests every gallery has)
 # =============================================================================================
 
-CORRECT = (
-    [("two_layer_net", name, fn) for name, fn in TWO_LAYER_OK]
-    + [("count_parameters", name, fn) for name, fn in COUNT_OK]
-    + [("leaf_modules", name, fn) for name, fn in LEAF_OK]
-)
+CORRECT = rows("two_layer_net", TWO_LAYER_OK) + rows("count_parameters", COUNT_OK) + rows("leaf_modules", LEAF_OK)
+WRONG = rows("two_layer_net", TWO_LAYER_WRONG) + rows("count_parameters", COUNT_WRONG) + rows("leaf_modules", LEAF_WRONG)
 
-WRONG = (
-    [("two_layer_net", *row) for row in TWO_LAYER_WRONG]
-    + [("count_parameters", *row) for row in COUNT_WRONG]
-    + [("leaf_modules", *row) for row in LEAF_WRONG]
-)
-
-
-@pytest.mark.parametrize("exercise, fn", [pytest.param(ex, fn, id=f"{ex}-{name}") for ex, name, fn in CORRECT])
-def test_alternative_correct_solution_passes(exercise, fn):
-    passes(exercise, fn)
-
-
-@pytest.mark.parametrize("exercise, fn, phrase",
-                         [pytest.param(ex, fn, phrase, id=f"{ex}-{name}") for ex, name, fn, phrase in WRONG])
-def test_wrong_solution_fails_and_names_the_mistake(exercise, fn, phrase):
-    result = failure_of(exercise, fn)
-    message = result["message"]
-    assert result["status"] == "fail", f"an honest mistake judged {result['status']}:\n{message}"
-    assert "Tampering detected" not in message
-    assert phrase in message, f"expected {phrase!r} in the message:\n{message}"
-
-
-def test_gallery_sizes():
-    """At least 8 correct and 8 wrong solutions per exercise."""
-    for ex in REGISTRY["04_nn_module"]:
-        assert sum(1 for e, *_ in CORRECT if e == ex) >= 8, ex
-        assert sum(1 for e, *_ in WRONG if e == ex) >= 8, ex
-
-
-def test_replay_reports_the_failure_hypothesis_reports():
-    """The same shrunk example and message whether the examples are drawn or replayed."""
-    messages = {}
-    for replay in (False, True):
-        properties.forget()
-        if replay:
-            properties.record(strategies())
-        messages[replay] = [failure_of(ex, fn)["message"] for ex, _, fn, _ in WRONG]
-    properties.forget()
-    assert messages[True] == messages[False]
-
-
-SOLUTIONS = runpy.run_path(str(ROOT / "samples" / "solutions" / "04_nn_module.py"))
-
-
-def defined(source):
-    namespace = {"torch": torch, "nn": nn, "F": F}
-    exec(source, namespace)
-    name = source.split()[1].split("(")[0].rstrip(":")
-    return namespace[name]
-
-
-@pytest.mark.parametrize("exercise", list(REGISTRY["04_nn_module"]))
-def test_sample_solutions(exercise):
-    """samples/solutions: RIGHT and ALTERNATIVE pass; WRONG fails with its WRONG_SAYS phrase."""
-    passes(exercise, defined(SOLUTIONS["RIGHT"][exercise]))
-    passes(exercise, defined(SOLUTIONS["ALTERNATIVE"][exercise]))
-    result = failure_of(exercise, defined(SOLUTIONS["WRONG"][exercise]))
-    assert result["status"] == "fail" and SOLUTIONS["WRONG_SAYS"][exercise] in result["message"], result
+gallery_tests(globals(), "04_nn_module", CORRECT, WRONG)
 
 
 def test_messages_name_the_call_and_the_model():

@@ -20,16 +20,7 @@ from torch import nn  # noqa: F401
 
 from autograder.judge import properties
 from autograder.judge.exercises import strategies
-from judging import cases, examples, failure_of, passes, stub, verdict  # noqa: F401
-
-
-@pytest.fixture(autouse=True)
-def _both_ways(examples):
-    return examples
-
-
-def check(exercise, fn):
-    passes(exercise, fn)
+from judging import cases, failure_of, gallery_tests, rows, stub
 
 
 # =============================================================================================
@@ -237,6 +228,10 @@ def os_zeros_default_dtype(a, b):
     return out
 
 
+def os_squeezed(a, b):
+    return (a[:, None] + b[None, :]).squeeze()  # drops a dimension of size 1
+
+
 OUTER_SUM_WRONG = [
     ("a_plus_b", os_elementwise, "elementwise"),
     ("both_unsqueezed_to_rows", os_both_rows, "elementwise"),
@@ -245,6 +240,7 @@ OUTER_SUM_WRONG = [
     ("product_not_sum", os_product, "multiplied"),
     ("torch_outer", os_torch_outer, "multiplied"),
     ("zeros_default_float32", os_zeros_default_dtype, "dtype float32, expected float64"),
+    ("squeeze_drops_a_size_one_dimension", os_squeezed, "a squeeze() dropped a size-1 dimension"),
     ("stub", stub, "NotImplementedError"),
 ]
 
@@ -605,56 +601,17 @@ MAX_PER_ROW_WRONG = [
 
 
 # =============================================================================================
-# 1 and 2: the gallery
+# 1 and 2: the gallery (tests/judging.py defines the tests every gallery has)
 # =============================================================================================
 
-CORRECT = (
-    [("row_normalize", name, fn) for name, fn in ROW_NORMALIZE_OK]
-    + [("outer_sum", name, fn) for name, fn in OUTER_SUM_OK]
-    + [("pairwise_sq_dists", name, fn) for name, fn in PAIRWISE_OK]
-    + [("batch_flatten", name, fn) for name, fn in BATCH_FLATTEN_OK]
-    + [("max_per_row", name, fn) for name, fn in MAX_PER_ROW_OK]
-)
+CORRECT = (rows("row_normalize", ROW_NORMALIZE_OK) + rows("outer_sum", OUTER_SUM_OK)
+           + rows("pairwise_sq_dists", PAIRWISE_OK) + rows("batch_flatten", BATCH_FLATTEN_OK)
+           + rows("max_per_row", MAX_PER_ROW_OK))
+WRONG = (rows("row_normalize", ROW_NORMALIZE_WRONG) + rows("outer_sum", OUTER_SUM_WRONG)
+         + rows("pairwise_sq_dists", PAIRWISE_WRONG) + rows("batch_flatten", BATCH_FLATTEN_WRONG)
+         + rows("max_per_row", MAX_PER_ROW_WRONG))
 
-WRONG = (
-    [("row_normalize", *row) for row in ROW_NORMALIZE_WRONG]
-    + [("outer_sum", *row) for row in OUTER_SUM_WRONG]
-    + [("pairwise_sq_dists", *row) for row in PAIRWISE_WRONG]
-    + [("batch_flatten", *row) for row in BATCH_FLATTEN_WRONG]
-    + [("max_per_row", *row) for row in MAX_PER_ROW_WRONG]
-)
-
-
-@pytest.mark.parametrize(
-    "exercise, fn",
-    [pytest.param(ex, fn, id=f"{ex}-{name}") for ex, name, fn in CORRECT],
-)
-def test_alternative_correct_solution_passes(exercise, fn):
-    check(exercise, fn)
-
-
-@pytest.mark.parametrize(
-    "exercise, fn, phrase",
-    [pytest.param(ex, fn, phrase, id=f"{ex}-{name}") for ex, name, fn, phrase in WRONG],
-)
-def test_wrong_solution_fails_and_names_the_mistake(exercise, fn, phrase):
-    result = failure_of(exercise, fn)
-    message = result["message"]
-    assert result["status"] == "fail", f"an honest mistake judged {result['status']}:\n{message}"
-    assert "Tampering detected" not in message
-    assert phrase in message, f"expected {phrase!r} in the message:\n{message}"
-
-
-def test_replay_reports_the_failure_hypothesis_reports():
-    """The same shrunk example and message whether the examples are drawn or replayed."""
-    messages = {}
-    for replay in (False, True):
-        properties.forget()
-        if replay:
-            properties.record(strategies())
-        messages[replay] = [failure_of(ex, fn)["message"] for ex, _, fn, _ in WRONG]
-    properties.forget()
-    assert messages[True] == messages[False]
+gallery_tests(globals(), "01_tensor_ops", CORRECT, WRONG)
 
 
 def test_recorded_examples_are_the_ones_hypothesis_draws():
@@ -665,14 +622,6 @@ def test_recorded_examples_are_the_ones_hypothesis_draws():
         properties._hypothesis(strategy, seen.append)
         assert properties.recorded(strategy) == seen
     properties.forget()
-
-
-def test_gallery_sizes():
-    """At least 4 correct and 4 wrong solutions per exercise."""
-    exercises = {"row_normalize", "outer_sum", "pairwise_sq_dists", "batch_flatten", "max_per_row"}
-    for ex in exercises:
-        assert sum(1 for e, *_ in CORRECT if e == ex) >= 4, ex
-        assert sum(1 for e, *_ in WRONG if e == ex) >= 4, ex
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from nbgrader.api import Gradebook
 from autograder.instructor import samples
 from autograder.instructor.grading import grade
 from autograder.instructor.sandbox import bwrap_works
-from autograder.instructor.servers import validated_execution
+from autograder.protocol.messages import CellResult, NotebookDone
 from conftest import copy_course, nbgrader
 
 A = samples.ASSIGNMENT
@@ -129,7 +129,7 @@ def test_the_fork_engine_honours_the_configured_limits(tmp_path):
 @pytest.mark.slow
 def test_servers_lost_while_sending_are_replaced(tmp_path, monkeypatch):
     """Before: a server lost while a request was being written aborted the whole run."""
-    from autograder.instructor import servers
+    from autograder.instructor import grader as servers
     real, lost = servers.Grader.check, []
 
     def check(self, *args, **kwargs):
@@ -155,11 +155,10 @@ def test_malformed_notebook_outputs_are_dropped_not_trusted():
                                          "not even a dict"], "execution_count": "1"},
                        "x": {"outputs": []}, "1": "nothing"},
              "violations": ["one", 2]}
-    execution = validated_execution(frame)
-    assert execution["cells"] == {"0": {"outputs": [{"output_type": "stream", "name": "stdout", "text": "fine\n"}],
-                                        "execution_count": None}}
-    assert execution["stuck"] is None and execution["seconds"] == 0.0
-    assert any("malformed" in v for v in execution["violations"])
+    execution = NotebookDone.from_wire(frame)
+    assert execution.cells == {0: CellResult([{"output_type": "stream", "name": "stdout", "text": "fine\n"}], None)}
+    assert execution.stuck is None and execution.seconds == 0.0
+    assert any("malformed" in v for v in execution.violations)
 
 
 PEEK = """import os

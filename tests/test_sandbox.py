@@ -43,7 +43,7 @@ def test_only_what_student_code_needs_is_there(course):
 
 
 def test_python_the_course_package_and_the_candidate_side_work():
-    code = ("import torch, course.checks, autograder.candidate.values\n"
+    code = ("import torch, course.checks, autograder.candidate.respond, autograder.protocol.values\n"
             "try:\n    import autograder.judge\n    print('judge readable')\n"
             "except ImportError:\n    print('ok')")
     assert run_in(Sandbox(), code)[1] == "ok"

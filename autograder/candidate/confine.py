@@ -12,44 +12,14 @@ parent-death signal (changing uid clears it).
 process tree its own uid, so this reaches whatever a submission started, `setsid` or not.
 """
 
-import ctypes
 import os
 import resource
 import signal
-import stat
-import fcntl
 
-PR_SET_PDEATHSIG = 1
-PR_SET_NO_NEW_PRIVS = 38
+from ..protocol.forkserver import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, keep_only, prctl
+
 ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
                "MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE")
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def prctl(option, value):
-    return _libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
-
-
-def keep_only(keep):
-    """Close every descriptor above 2 except `keep` and regular files opened read-only
-    (matplotlib keeps its font files open; a figure drawn after its font's descriptor was
-    closed would fail). Pipes, sockets, pidfds, directories and writable files all go."""
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd <= 2 or fd in keep:
-            continue
-        try:
-            mode = os.fstat(fd).st_mode
-            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        except OSError:
-            continue
-        if stat.S_ISREG(mode) and flags & os.O_ACCMODE == os.O_RDONLY:
-            continue
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def join_cgroups(paths):

@@ -3,8 +3,7 @@
 The server builds one IPython shell before it forks (`make_shell`, with inline figures and
 warm fonts: `warm_figures`); a notebook child runs every code cell in it, with magics, input
 transformers, warnings and displays as in Jupyter, and sends each cell's outputs back as a
-frame on its pipe (`{"start": i}` when cell i begins, `{"cell": i, "outputs": [...]}` when it
-ends). These outputs are for the student's feedback only: grades come from the judge.
+frame on its pipe (`CellStarted` when a cell begins, `CellDone` with its outputs when it ends). These outputs are for the student's feedback only: grades come from the judge.
 
 A cell ends at its time limit (the child's own timer, counting only the seconds the child had
 a CPU); a notebook child that ignores it is killed by the server.
@@ -23,7 +22,9 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from . import wire
+from ..protocol import frames
+from ..protocol.forkserver import cpu_wait
+from ..protocol.messages import CellDone, CellStarted
 
 NOT_RUN = "not run: this exercise's hidden tests timed out in a clean process"
 
@@ -130,19 +131,10 @@ class Hook(DisplayHook):
         pass
 
 
-def cpu_wait(pid="thread-self"):
-    """Seconds the thread (default: this one; else a process's main thread) has spent ready to
-    run but waiting for a CPU (Linux schedstat run_delay); 0 where the kernel does not say."""
-    try:
-        with open(f"/proc/{pid}/schedstat") as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
 def run(shell, request, out_fd):
-    """In the (confined) child: run each code cell, send its outputs; never returns."""
-    limit_bytes = int(request.get("max_output_bytes", 1_000_000))
+    """In the (confined) child: run each code cell of `request` (a NotebookRequest), send its
+    outputs; never returns."""
+    limit_bytes = request.limits.max_output_bytes
     shell.execution_count = 1
     current = [CellOutputs(limit_bytes)]
     sink = lambda: current[0]  # noqa: E731
@@ -159,7 +151,7 @@ def run(shell, request, out_fd):
                     "evalue": str(evalue), "traceback": [str(s) for s in stb]}, sum(len(s) for s in stb))
 
     shell._showtraceback = show
-    limit = float(request.get("cell_timeout", 120))
+    limit = request.limits.cell_timeout
     cell_started, waited = [time.monotonic()], [0.0]
 
     def time_limit(signum, frame):
@@ -172,16 +164,16 @@ def run(shell, request, out_fd):
         raise KeyboardInterrupt()
 
     signal.signal(signal.SIGALRM, time_limit)
-    skip = set(request.get("skip", ()))
-    for index, source in request["cells"]:
+    skip = set(request.skip)
+    for index, source in request.cells:
         current[0] = CellOutputs(limit_bytes)
         if index in skip:
             show(TimeoutError, NOT_RUN, [f"TimeoutError: {NOT_RUN}"])
-            wire.send(out_fd, {"cell": index, "outputs": current[0].items, "execution_count": None})
+            frames.send(out_fd, CellDone(index, current[0].items, None).to_wire())
             continue
         cell_started[0], waited[0] = time.monotonic(), cpu_wait()
         count = shell.execution_count  # what a kernel reports for this cell
-        wire.send(out_fd, {"start": index})
+        frames.send(out_fd, CellStarted(index).to_wire())
         signal.setitimer(signal.ITIMER_REAL, limit)
         try:
             shell.run_cell(source, store_history=True, silent=False)
@@ -190,8 +182,7 @@ def run(shell, request, out_fd):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         try:
-            frame = {"cell": index, "outputs": current[0].items, "execution_count": count}
-            wire.send(out_fd, json.loads(json.dumps(frame, default=str)))
+            frames.send(out_fd, json.loads(json.dumps(CellDone(index, current[0].items, count).to_wire(), default=str)))
         except (ValueError, TypeError):
-            wire.send(out_fd, {"cell": index, "outputs": [], "execution_count": count})
+            frames.send(out_fd, CellDone(index, [], count).to_wire())
     os._exit(0)

@@ -6,20 +6,24 @@ notebook and one exercise's solution cell (nothing else the student wrote), then
     call      call a defined name, or an object it returned, or one of its methods
     get       read an attribute of an object it returned
     describe  describe an object again (after a call changed it)
-    op        one of a fixed menu of torch operations on its objects (`build.OPS`):
+    op        one of a fixed menu of torch operations on its objects (`operations.OPS`):
               backward, move a module, set the training flag, write into a tensor, ...
-    make      make an input (a tensor, or a fixture described by the judge: `build.build`,
-              e.g. a module or a function to differentiate) and keep it, to pass it by reference
+    make      make an input (a tensor, or a fixture described by the judge:
+              `protocol.fixtures`, e.g. a module or a function to differentiate) and keep it,
+              to pass it by reference
     bye       stop
 
-Answers are descriptions (`values.describe`), or what the student's code raised. The judge
+Answers are descriptions (`describe`), or what the student's code raised. The judge
 never sends its expected values, its tolerances or its verdict here: this process only ever
 sees inputs, so nothing in it can be read or rewritten to pass.
 """
 
 import warnings
 
-from . import build, values, wire
+from ..protocol import fixtures, frames, values
+from ..protocol.messages import Job
+from .describe import describe
+from .operations import OPS
 
 _exec, _compile, _getattr, _type, _str = exec, compile, getattr, type, str
 _BaseException = BaseException
@@ -33,18 +37,18 @@ class NoIPython:
 
 
 def load(job):
-    """The namespace of one exercise's candidate: setup cells, import lines, solution cell(s).
-
-    Returns (namespace, problem): problem is None, or what went wrong running the solution."""
+    """The namespace of one exercise's candidate (a `Job`): setup cells, import lines,
+    solution cell(s). Returns (namespace, problem): problem is None, or what went wrong
+    running the solution."""
     namespace = {"__name__": "__main__", "__builtins__": __builtins__, "get_ipython": NoIPython}
-    for i, source in enumerate(job.get("setup", ())):
+    for i, source in enumerate(job.setup):
         _exec(_compile(source, f"<setup cell {i + 1}>", "exec"), namespace)
-    for line in job.get("imports", ()):
+    for line in job.imports:
         try:
             _exec(_compile(line, "<an import from your notebook>", "exec"), namespace)
         except _BaseException:  # an import that fails here failed in the notebook too
             pass
-    for cell_id, source in job.get("solutions", ()):
+    for cell_id, source in job.solutions:
         try:
             _exec(_compile(source, f"<solution cell {cell_id}>", "exec"), namespace)
         except _BaseException as exc:  # SystemExit and KeyboardInterrupt too
@@ -85,7 +89,7 @@ class Responder:
         return obj
 
     def args(self, request):
-        made = lambda enc: values.materialize(enc, self.handles, build.build)  # noqa: E731
+        made = lambda enc: values.materialize(enc, self.handles, fixtures.build)  # noqa: E731
         return ([made(a) for a in request.get("args", ())],
                 {k: made(v) for k, v in request.get("kwargs", {}).items()})
 
@@ -98,15 +102,15 @@ class Responder:
                 args, kwargs = self.args(request)
             elif op == "get":
                 obj = self.target(request["target"])
-                return {"value": values.describe(obj, self.handles)}
+                return {"value": describe(obj, self.handles)}
             elif op == "describe":
-                return {"value": values.describe(self.handles.get(request["ref"]), self.handles)}
+                return {"value": describe(self.handles.get(request["ref"]), self.handles)}
             elif op == "op":
                 args, kwargs = self.args(request)
-                fn = build.OPS[request["name"]]
+                fn = OPS[request["name"]]
             elif op == "make":
-                made = values.materialize(request["value"], self.handles, build.build)
-                return {"value": values.describe(made, self.handles)}
+                made = values.materialize(request["value"], self.handles, fixtures.build)
+                return {"value": describe(made, self.handles)}
             else:
                 return {"error": f"unknown request {op!r}"}
         except LookupError as exc:
@@ -120,9 +124,9 @@ class Responder:
         except _BaseException as exc:
             return {"raised": raised(exc)}
         try:
-            answer = {"value": values.describe(result, self.handles)}
+            answer = {"value": describe(result, self.handles)}
             if request.get("after"):  # the arguments as the call left them
-                answer["args"] = [values.describe(a, self.handles) for a in args]
+                answer["args"] = [describe(a, self.handles) for a in args]
             return answer
         except _BaseException as exc:
             return {"raised": raised(exc, "describing the result")}
@@ -130,16 +134,16 @@ class Responder:
 
 def serve(fd, job):
     """The candidate process's life: load, say so, answer until the judge says bye."""
-    reader = wire.Reader(limit=wire.MAX_FRAME)
+    reader = frames.Reader(limit=frames.MAX_FRAME)
     namespace, problem = load(job)
-    wire.send(fd, {"ready": True, "problem": problem,
+    frames.send(fd, {"ready": True, "problem": problem,
                    "defined": sorted(k for k in namespace if not k.startswith("__"))[:1000]})
     responder = Responder(namespace)
     while True:
         try:
-            request = wire.receive(fd, reader)
-        except (wire.Closed, wire.Malformed):
+            request = frames.receive(fd, reader)
+        except (frames.Closed, frames.Malformed):
             return
         if request.get("op") == "bye":
             return
-        wire.send(fd, responder.answer(request))
+        frames.send(fd, responder.answer(request))

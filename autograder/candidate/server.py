@@ -3,11 +3,12 @@
 Started once per grading run, inside the sandbox, as root with only the capabilities it needs
 to hand each child a uid of its own. It imports torch, IPython, matplotlib, the course package
 and the candidate side of the grader, renders a throwaway figure, and never runs student code
-itself. Requests arrive on its socket to the command (fd FD):
+itself. Requests arrive on its socket to the command (fd FD), decoded by
+`protocol.messages`:
 
-- ``candidate``: fork a child that loads one exercise's cells and answers a judge over the
+- `CandidateRequest`: fork a child that loads one exercise's cells and answers a judge over the
   socket that came with the request (`respond.serve`);
-- ``notebook``: fork a child that runs the whole notebook for the student's feedback
+- `NotebookRequest`: fork a child that runs the whole notebook for the student's feedback
   (`notebook.run`), in a private folder holding the submission's files.
 
 Each child is confined before it runs anything (`confine.become_student`): its own uid, the
@@ -15,8 +16,8 @@ student's cgroups, limits, no inherited descriptor but its own channel. The serv
 candidates first (`check_slots` at a time), then notebooks (`notebook_slots`); a child that has
 run for RENICE_AFTER seconds is reniced (its whole uid) and frees its slot; limits count the
 child's own time. When a child is done, every process left with its uid is killed and reported.
-The server tells the command ``candidate_done`` and ``notebook_done``; everything a notebook
-child sent is checked (framing, sizes, types) before it is passed on.
+The server tells the command `CandidateDone` and `NotebookDone`; everything a notebook child
+sent is checked (framing, sizes, types) before it is passed on.
 """
 
 import base64
@@ -45,25 +46,27 @@ import course.checks  # noqa: E402,F401
 import course.plots  # noqa: E402,F401
 import course.widgets  # noqa: E402,F401
 
-from . import build, confine, notebook, respond, values, wire  # noqa: E402,F401
-from .serving import Child, Poller, run_server  # noqa: E402
+from ..protocol import fixtures, frames, values  # noqa: E402,F401
+from ..protocol.forkserver import Child, Poller, cpu_wait, run_server  # noqa: E402
+from ..protocol.messages import (CandidateDone, CandidateRequest, CellResult, CellStarted,  # noqa: E402
+                                 NotebookDone, NotebookRequest, decode_cell_frame, decode_request)
+from ..protocol.verdicts import Killed  # noqa: E402
+from . import confine, describe, notebook, operations, respond  # noqa: E402,F401
 
 WORK = "/tmp/work"
 RENICE_AFTER = 3.0  # seconds; then a child yields the CPU to quick ones and frees its slot
 RENICE_CANDIDATE, RENICE_NOTEBOOK = 10, 19  # a long check outranks a long cell
 CELL_GRACE = 10.0  # seconds past a cell's limit before a child that ignores its timer is killed
 EOF_GRACE = 2.0  # seconds a notebook child may live after closing its pipe
-MAX_FILES_BYTES = 50 << 20
 
 
 class Task:
-    """One request: a candidate or a notebook, queued until a slot is free."""
+    """One request (a CandidateRequest or a NotebookRequest), queued until a slot is free."""
 
-    def __init__(self, kind, request, fds):
-        self.kind, self.request, self.fds = kind, request, fds
-        self.key = request["key"]
-        self.limits = request.get("limits", {})
-        self.uid = request.get("uid")
+    def __init__(self, request, fds):
+        self.request, self.fds = request, fds
+        self.kind = request.op
+        self.key, self.limits, self.uid = request.key, request.limits, request.uid
         self.workdir = None
         self.cells, self.cell, self.cell_started, self.cell_waited = {}, None, 0.0, 0.0
         self.violations, self.poisoned = [], False
@@ -81,8 +84,9 @@ def make_workdir(task, files=()):
             continue  # a name that climbs out of the folder
         raw = base64.b64decode(data)
         total += len(raw)
-        if total > MAX_FILES_BYTES:
-            task.violations.append(f"the submission's files are over {MAX_FILES_BYTES >> 20} MB: the rest were not copied")
+        if total > task.limits.submission_bytes:
+            task.violations.append(f"the submission's files are over {task.limits.submission_bytes >> 20} MB: "
+                                   "the rest were not copied")
             break
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as f:
@@ -105,15 +109,16 @@ class Server:
 
     # --- requests ------------------------------------------------------------------------
     def receive(self):
-        for request, fds in self.control.requests():
-            op = request.get("op") if isinstance(request, dict) else None
-            if op in ("candidate", "notebook"):
-                self.check_slots = request.get("check_slots") or self.check_slots
-                self.notebook_slots = request.get("notebook_slots") or self.notebook_slots
-                self.queue.append(Task(op, request, fds))
-            else:
+        for frame, fds in self.control.requests():
+            try:
+                request = decode_request(frame, (CandidateRequest, NotebookRequest))
+            except frames.Malformed:
                 for fd in fds:
                     os.close(fd)
+                continue
+            self.check_slots = request.slots.checks or self.check_slots
+            self.notebook_slots = request.slots.notebooks or self.notebook_slots
+            self.queue.append(Task(request, fds))
 
     def active(self, kind):
         return sum(1 for c in self.children.values() if c.task.kind == kind and not c.reniced)
@@ -143,28 +148,28 @@ class Server:
             if pid == 0:
                 try:
                     confine.become_student(task.uid, workdir, child_limits(limits, "candidate"),
-                                           keep={channel}, cgroups=task.request.get("cgroups"))
-                    respond.serve(channel, task.request["job"])
+                                           keep={channel}, cgroups=task.request.cgroups)
+                    respond.serve(channel, task.request.job)
                 finally:
                     os._exit(0)
             if channel is not None:
                 os.close(channel)
-            child = Child(task, pid, float(limits.get("time_limit", 60)))
+            child = Child(task, pid, limits.check_time_limit)
         else:
-            workdir = make_workdir(task, task.request.get("files", ()))
+            workdir = make_workdir(task, task.request.files)
             read_fd, write_fd = os.pipe()
             pid = os.fork()
             if pid == 0:
                 try:
                     os.close(read_fd)
                     confine.become_student(task.uid, workdir, child_limits(limits, "notebook"),
-                                           keep={write_fd}, cgroups=task.request.get("cgroups"))
-                    notebook.run(self.shell, dict(task.request, **limits), write_fd)
+                                           keep={write_fd}, cgroups=task.request.cgroups)
+                    notebook.run(self.shell, task.request, write_fd)
                 finally:
                     os._exit(0)
             os.close(write_fd)
-            child = Child(task, pid, float(limits.get("notebook_timeout", 900)), out_fd=read_fd,
-                          out_limit=notebook_output_limit(task.request, limits))
+            child = Child(task, pid, limits.notebook_timeout, out_fd=read_fd,
+                          out_limit=notebook_output_limit(task.request))
         self.children[child.pid] = child
 
     # --- children --------------------------------------------------------------------------
@@ -192,33 +197,23 @@ class Server:
         try:
             read()
             self.take_frames(child)
-        except wire.Malformed as exc:
+        except frames.Malformed as exc:
             child.task.poisoned = True
             child.task.violations.append("the notebook's output channel carried something the "
                                          f"grader did not write ({exc})")
-            child.kill("its output channel was forged or flooded")
+            child.kill(Killed.FORGED_CHANNEL)
 
     def take_frames(self, child):
         task = child.task
-        indices = {i for i, _ in task.request["cells"]}
+        indices = {i for i, _ in task.request.cells}
         for frame in child.reader.frames():
-            if not isinstance(frame, dict):
-                raise wire.Malformed("a frame that is not an object")
-            if "start" in frame:
-                if frame["start"] not in indices:
-                    raise wire.Malformed("a cell the notebook does not have")
-                task.cell, task.cell_started = frame["start"], time.monotonic()
-                task.cell_waited = notebook.cpu_wait(child.pid)
-            elif "cell" in frame:
-                index = frame["cell"]
-                outputs, count = frame.get("outputs"), frame.get("execution_count")
-                if index not in indices or not isinstance(outputs, list) or not (
-                        count is None or type(count) is int):
-                    raise wire.Malformed("a cell result of the wrong shape")
-                task.cells[index] = {"outputs": outputs, "execution_count": count}
-                task.cell = None
+            said = decode_cell_frame(frame, indices)
+            if isinstance(said, CellStarted):
+                task.cell, task.cell_started = said.index, time.monotonic()
+                task.cell_waited = cpu_wait(child.pid)
             else:
-                raise wire.Malformed("a frame of an unknown kind")
+                task.cells[said.index] = {"outputs": said.outputs, "execution_count": said.execution_count}
+                task.cell = None
 
     def tick(self, now):
         """Time limits and renicing."""
@@ -227,13 +222,13 @@ class Server:
             if child.exited:
                 continue
             if child.over_limit(now):
-                child.kill("killed: time limit" if task.kind == "candidate" else "the notebook ran past its time limit")
+                child.kill(Killed.TIME_LIMIT if task.kind == "candidate" else Killed.NOTEBOOK_LIMIT)
             elif (task.kind == "notebook" and task.cell is not None
                   and child.own_seconds(now, task.cell_started, task.cell_waited)
-                  >= float(task.limits.get("cell_timeout", 120)) + CELL_GRACE):
-                child.kill("a cell ran past its time limit and did not stop when interrupted")
+                  >= task.limits.cell_timeout + CELL_GRACE):
+                child.kill(Killed.CELL_LIMIT)
             elif child.eof_at is not None and now - child.eof_at > EOF_GRACE:
-                child.kill("it closed its output channel and did not exit")
+                child.kill(Killed.CLOSED_CHANNEL)
             self.renice(child, now)
 
     def renice(self, child, now):
@@ -259,7 +254,7 @@ class Server:
                 times.append(child.started + RENICE_AFTER)
             if child.task.cell is not None:
                 times.append(child.task.cell_started + RENICE_AFTER)
-                times.append(child.task.cell_started + float(child.task.limits.get("cell_timeout", 120)) + CELL_GRACE)
+                times.append(child.task.cell_started + child.task.limits.cell_timeout + CELL_GRACE)
             if child.eof_at is not None:
                 times.append(child.eof_at + EOF_GRACE)
         if not times:
@@ -280,22 +275,17 @@ class Server:
         ended = child.how_it_ended()
         child.close()
         if task.kind == "candidate":
-            self.control.send({"candidate_done": task.key, "ended": ended, "seconds": seconds,
-                               "violations": task.violations})
+            self.control.send(CandidateDone(task.key, ended, seconds, tuple(task.violations)).to_wire())
         else:
             stuck = task.cell
-            dead = child.killed
-            if dead is None and (ended != "exited" or stuck is not None):
+            dead = None if child.killed is None else child.killed.value
+            if dead is None and (ended.how != "exited" or stuck is not None):
                 dead = "the code called os._exit, crashed, or ran out of memory"
-            self.control.send({"notebook_done": task.key, "cells": {str(k): v for k, v in task.cells.items()},
-                               "stuck": stuck, "dead": dead, "seconds": seconds,
-                               "violations": task.violations})
-
-    def busy(self):
-        return bool(self.queue or self.children)
+            cells = {k: CellResult(v["outputs"], v["execution_count"]) for k, v in task.cells.items()}
+            self.control.send(NotebookDone(task.key, cells, stuck, dead, seconds, tuple(task.violations)).to_wire())
 
     def serve(self):
-        while self.control.open or self.busy():
+        while self.control.open or self.queue or self.children:
             now = time.monotonic()
             self.tick(now)
             self.start_work()
@@ -306,22 +296,22 @@ class Server:
             if self.control.open and self.control.fd in ready and self.control.fd in self.watched():
                 try:
                     self.receive()
-                except wire.Malformed:
+                except frames.Malformed:
                     self.control.open = False
             self.on_ready(ready)
 
 
 def child_limits(limits, kind):
-    """What a child of `kind` is confined to (from the request's limits)."""
-    seconds = float(limits.get("time_limit", 60) if kind == "candidate" else limits.get("notebook_timeout", 900))
-    return {"memory_bytes": limits.get("memory_bytes"), "cpu_seconds": int(seconds) + 15,
-            "file_bytes": int(limits.get("file_bytes", 256 << 20)),
-            "processes": int(limits.get("processes", 64 if kind == "candidate" else 256))}
+    """What a child of `kind` is confined to (from the request's `Limits`)."""
+    seconds = limits.check_time_limit if kind == "candidate" else limits.notebook_timeout
+    return {"memory_bytes": limits.memory_bytes, "cpu_seconds": int(seconds) + 15,
+            "file_bytes": limits.file_bytes,
+            "processes": limits.candidate_processes if kind == "candidate" else limits.notebook_processes}
 
 
-def notebook_output_limit(request, limits):
-    cells = max(1, len(request.get("cells", ())))
-    return (int(limits.get("max_output_bytes", 1_000_000)) + 64_000) * (cells + 1) * 2
+def notebook_output_limit(request):
+    cells = max(1, len(request.cells))
+    return (request.limits.max_output_bytes + 64_000) * (cells + 1) * 2
 
 
 def main():
@@ -330,7 +320,7 @@ def main():
     notebook.warm_figures()
     os.makedirs(WORK, mode=0o711, exist_ok=True)
     os.chmod(WORK, 0o711)
-    run_server(fd, {}, lambda control: Server(control, shell))
+    run_server(fd, lambda control: Server(control, shell))
 
 if __name__ == "__main__":
     main()

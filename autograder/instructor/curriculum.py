@@ -21,11 +21,6 @@ def signatures(assignment, curriculum=None):
     return {ex: entry["signature"] for ex, entry in (curriculum or table()).get(assignment, {}).items()}
 
 
-def defined_name(signature):
-    """'def row_normalize(x)' -> 'row_normalize'; 'class MyLinear(nn.Module)' -> 'MyLinear'."""
-    return signature.split()[1].split("(")[0].rstrip(":")
-
-
 def exercise_of(grade_id, assignment, curriculum=None):
     """The exercise a test cell's grade_id belongs to (test_<exercise id>...), or None."""
     for ex_id in sorted((curriculum or table()).get(assignment, {}), key=len, reverse=True):

@@ -20,8 +20,10 @@ import time
 from collections import deque
 from pathlib import Path
 
+from ..protocol.limits import Limits
+from ..protocol.verdicts import Status
 from .curriculum import exercise_of
-from .servers import Grader, ServerLost
+from .grader import Grader, ServerLost, Settings
 from .verdicts import nbgrader_meta
 
 LOOKAHEAD = 64
@@ -29,22 +31,16 @@ MAX_FILES = 50 << 20
 
 
 def settings_from(config, notebook_timeout, workers):
-    def get(section, key, default):
-        return config[section][key] if section in config and key in config[section] else default
-    cores = os.cpu_count() or 1
-    memory = get("VerifyExercises", "memory_bytes", get("SafeExecute", "memory_bytes", None))
-    return {"cell_timeout": get("SafeExecute", "timeout", 120),
-            "check_time_limit": get("VerifyExercises", "time_limit", 60),
-            "memory_bytes": memory, "max_output_bytes": get("SafeExecute", "max_output_bytes", None),
-            "require_sandbox": get("VerifyExercises", "require_sandbox", False),
-            "notebook_timeout": notebook_timeout, "notebook_slots": workers or cores + 1,
-            "check_slots": 2 * cores}
-
-
-def launch_grader(root, scratch, settings):
-    """Both servers for grading the course at `root`, launched (not yet ready): they start
-    while the command loads nbgrader."""
-    return Grader(scratch / "servers", settings)
+    """The run's `Settings`, from the course's nbgrader configuration (the same limits plain
+    `nbgrader autograde` would apply) and the command's options."""
+    def get(section, key):
+        return config[section][key] if section in config and key in config[section] else None
+    limits = Limits().replace(
+        cell_timeout=get("SafeExecute", "timeout"), check_time_limit=get("VerifyExercises", "time_limit"),
+        memory_bytes=get("VerifyExercises", "memory_bytes") or get("SafeExecute", "memory_bytes"),
+        max_output_bytes=get("SafeExecute", "max_output_bytes"), notebook_timeout=notebook_timeout)
+    return Settings(limits, notebook_slots=workers,
+                    require_sandbox=bool(get("VerifyExercises", "require_sandbox")))
 
 
 def sanitize(config, db_file, assignment, student, notebook_path):
@@ -80,24 +76,25 @@ def submission_files(folder):
 
 
 def apply_execution(nb, execution):
-    """Put the notebook run's outputs into the cells, as SafeExecute would have left them."""
+    """Put the notebook run's outputs (a NotebookDone) into the cells, as SafeExecute would
+    have left them."""
     import nbformat
     from .verdicts import error_output
-    dead_at = execution.get("stuck")
+    dead_at = execution.stuck
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        result = execution["cells"].get(str(i))
+        result = execution.cells.get(i)
         if result is not None:
-            cell.outputs = [nbformat.from_dict(o) for o in result["outputs"]]
-            cell.execution_count = result["execution_count"]
+            cell.outputs = [nbformat.from_dict(o) for o in result.outputs]
+            cell.execution_count = result.execution_count
         elif i == dead_at:
             cell.outputs = [error_output("KernelDied", "The kernel died while running this cell: "
                                          "the code called os._exit, crashed, or ran out of memory. "
                                          "Later cells did not run.")]
         else:
             reason = (f"the kernel died in cell {dead_at + 1}" if dead_at is not None
-                      else execution.get("dead") or "the notebook did not finish")
+                      else execution.dead or "the notebook did not finish")
             cell.outputs = [error_output("NotRun", f"This cell did not run: {reason}.")]
     return nb
 
@@ -208,9 +205,10 @@ class Phase1:
             return
         item.running = True
         graded = graded_cells(item.nb, self.assignment, self.grader.curriculum)
-        skip = sorted(i for i, ex in graded.items() if item.verdicts.get(ex, {}).get("status") == "timeout")
-        cells = [[i, c.source] for i, c in enumerate(item.nb.cells) if c.cell_type == "code"]
-        self.grader.run_notebook(item.key, item.student, {"cells": cells, "files": item.files, "skip": skip})
+        skip = sorted(i for i, ex in graded.items()
+                      if ex in item.verdicts and item.verdicts[ex].status is Status.TIMEOUT)
+        cells = [(i, c.source) for i, c in enumerate(item.nb.cells) if c.cell_type == "code"]
+        self.grader.run_notebook(item.key, item.student, cells, item.files, skip)
 
     def _event(self, event):
         if event[0] == "verdict":
@@ -235,13 +233,13 @@ class Phase1:
         staged.mkdir(parents=True, exist_ok=True)
         apply_execution(item.nb, execution)
         summary = apply_verdicts(item.nb, self.assignment, item.verdicts, self.grader.curriculum)
-        violations = list(execution.get("violations", []))
+        violations = list(execution.violations)
         item.nb.metadata["autograder"].update(sandboxed=self.grader.sandboxed, exercises=summary,
                                               notebook_violations=violations)
         write_atomically(staged / item.path.name, nbformat.writes(item.nb))
         timing = self.timings[student]
         timing["client_cpu"] += time.thread_time() - cpu
-        timing["execute"] += execution["seconds"]
+        timing["execute"] += execution.seconds
         timing["violations"] += violations + [v for ex in summary.values() for v in ex.get("violations", [])]
         self.left[student] -= 1
         if self.left[student] == 0:

@@ -209,9 +209,10 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=900, p
     outcomes, grader, recorder = {}, None, None
     try:
         if engine == "fork":  # the servers start (imports, warm-up) while we load nbgrader
-            from .engine import launch_grader, settings_from
+            from .engine import settings_from
+            from .grader import Grader
             settings = settings_from(load_config(root), notebook_timeout, workers)
-            grader = launch_grader(root, scratch, settings)
+            grader = Grader(scratch / "servers", settings)
         ensure_assignment(root, assignment)
         students = sorted(students or submitted_students(root, assignment))
         snapshot_gradebook(root, scratch / "base.db")

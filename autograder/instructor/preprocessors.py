@@ -36,14 +36,15 @@ from traitlets import Bool, Integer, List, Set, Unicode
 from traitlets.utils.importstring import import_item
 from jupyter_client.manager import AsyncKernelManager
 
+from ..protocol.limits import DEFAULT as LIMITS
+from ..protocol.verdicts import Status, Verdict
 from .isolation import Cgroups, UidBlock, kill_uid
-from .sandbox import DEFAULT_MEMORY_BYTES, DEFAULT_TMP_BYTES, Sandbox, matplotlib_cache, warn_unsandboxed
+from .sandbox import Sandbox, matplotlib_cache, warn_unsandboxed
 from .verdicts import apply_verdicts, build_job, error_output
 
 FEEDBACK_TAGS = ["a", "abbr", "b", "blockquote", "br", "code", "details", "div", "em", "h1", "h2",
                  "h3", "h4", "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "span", "strong",
                  "sub", "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"]
-WATCHDOG_GRACE = 30  # seconds past a cell's limit before its kernel is killed
 WORKDIR = "/student"  # the kernel's private folder inside its sandbox
 _PROCESS = {}  # what one nbgrader process shares between notebooks: uids, cgroups, the grader
 
@@ -97,7 +98,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         kwargs.setdefault("transport", "ipc")
         kwargs.setdefault("connection_file", os.path.join(self._private, "kernel.json"))
         super().__init__(**kwargs)
-        self.sandbox, self.files, self.uid, self.cgroup_paths, self.memory_bytes = None, {}, None, [], DEFAULT_MEMORY_BYTES
+        self.sandbox, self.files, self.uid, self.cgroup_paths, self.memory_bytes = None, {}, None, [], LIMITS.memory_bytes
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -112,6 +113,7 @@ class SandboxedKernelManager(AsyncKernelManager):
                 if os.path.exists(path):
                     os.chown(path, self.uid, self.uid)
         self.sandbox = Sandbox(writable=[self._private], files=self.files, workdir=WORKDIR,
+                               work_bytes=LIMITS.kernel_work_bytes,
                                uid=self.uid, memory_bytes=self.memory_bytes,
                                env={"MPLCONFIGDIR": str(mpl), "IPYTHONDIR": "/tmp/.ipython", "HOME": WORKDIR})
         if not self.sandbox.available:
@@ -148,10 +150,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 class SafeExecute(Execute):
     """Execute in a sandboxed kernel; survive kernel death; cap output; leave nothing behind."""
 
-    max_output_bytes = Integer(1_000_000, help="output kept per cell; the rest is dropped").tag(config=True)
-    memory_bytes = Integer(DEFAULT_MEMORY_BYTES, help="memory of the kernel (address space, and "
+    max_output_bytes = Integer(LIMITS.max_output_bytes, help="output kept per cell; the rest is dropped").tag(config=True)
+    memory_bytes = Integer(LIMITS.memory_bytes, help="memory of the kernel (address space, and "
                            "its cgroup where the machine has them)").tag(config=True)
-    work_bytes = Integer(DEFAULT_TMP_BYTES, help="size of the kernel's private working folder").tag(config=True)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
@@ -193,7 +194,7 @@ class SafeExecute(Execute):
             return cell, resources
         # nbclient waits on the kernel's messages, which student code can forge or garble:
         # past its own limit (plus a grace), the kernel is killed, whatever it is saying.
-        limit = (self.timeout or 120) + WATCHDOG_GRACE
+        limit = (self.timeout or LIMITS.cell_timeout) + LIMITS.kernel_grace
         watchdog = threading.Timer(limit, self._kill_kernel)
         watchdog.daemon = True
         watchdog.start()
@@ -258,27 +259,27 @@ class VerifyExercises(NbGraderPreprocessor):
     """Decide every exercise with the judge (one warm grader per nbgrader run)."""
 
     enabled = Bool(True).tag(config=True)
-    time_limit = Integer(60, help="seconds allowed to one exercise's check").tag(config=True)
-    memory_bytes = Integer(DEFAULT_MEMORY_BYTES, help="memory of one exercise's candidate").tag(config=True)
+    time_limit = Integer(int(LIMITS.check_time_limit), help="seconds allowed to one exercise's check").tag(config=True)
+    memory_bytes = Integer(LIMITS.memory_bytes, help="memory of one exercise's candidate").tag(config=True)
     require_sandbox = Bool(False, help="refuse to grade without bubblewrap").tag(config=True)
 
     def grader(self, fresh=False):
-        from .servers import Grader
+        from .grader import Grader, Settings
         if fresh:
             old = _PROCESS.pop("grader", None)
             if old is not None:
                 old.close()
 
         def start():
-            settings = {"check_time_limit": self.time_limit, "memory_bytes": self.memory_bytes,
-                        "require_sandbox": self.require_sandbox}
+            limits = LIMITS.replace(check_time_limit=self.time_limit, memory_bytes=self.memory_bytes)
+            settings = Settings(limits, require_sandbox=self.require_sandbox)
             return Grader(tempfile.mkdtemp(prefix="autograder-verify-"), settings).wait_ready()
         return shared("grader", start)
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
         assignment, student = info.get("assignment"), info.get("student") or "student"
-        from .servers import ServerLost
+        from .grader import ServerLost
         verdicts = None
         for attempt in range(2):
             grader = self.grader(fresh=attempt > 0)
@@ -294,8 +295,8 @@ class VerifyExercises(NbGraderPreprocessor):
                 lost = exc
         if verdicts is None:
             jobs, known = build_job(nb, assignment, self.grader().curriculum)
-            verdicts = {**{ex: {"status": "error", "message": f"the grading servers died twice ({lost})",
-                                "violations": ["grading server lost"]} for ex in jobs}, **known}
+            verdicts = {**{ex: Verdict(Status.ERROR, f"the grading servers died twice ({lost})",
+                                       violations=("grading server lost",)) for ex in jobs}, **known}
         summary = apply_verdicts(nb, assignment, verdicts, grader.curriculum)
         meta = nb.metadata.setdefault("autograder", {})
         meta.update(sandboxed=grader.sandboxed, exercises=summary)
@@ -310,8 +311,7 @@ class VerifyExercises(NbGraderPreprocessor):
             while len(verdicts) < len(jobs) + len([k for k in verdicts if k not in jobs]):
                 if time.monotonic() > deadline:
                     for ex in jobs:
-                        verdicts.setdefault(ex, {"status": "timeout", "violations": [],
-                                                 "message": "the grader got no verdict in time"})
+                        verdicts.setdefault(ex, Verdict(Status.TIMEOUT, "the grader got no verdict in time"))
                     break
                 for kind, _, ex_id, verdict in (e for e in grader.events(1.0) if e[0] == "verdict"):
                     verdicts[ex_id] = verdict

@@ -21,15 +21,30 @@ from pathlib import Path
 
 import nbformat
 
+from ..protocol.signatures import defined_name
 from .sandbox import PROJECT_ROOT
 
 ASSIGNMENT = "01_tensor_ops"
 SAMPLES = PROJECT_ROOT / "samples"
 
 
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def solution_cells(assignment=ASSIGNMENT, root=PROJECT_ROOT):
+    """{exercise id: the instructor's solution cell}: the source notebook's, without nbgrader's
+    markers (never a copy that could drift from it)."""
+    nb = nbformat.read(str(root / "source" / assignment / f"{assignment}.ipynb"), as_version=4)
+    return {cell.metadata["nbgrader"]["grade_id"]: "\n".join(
+                line for line in cell.source.splitlines() if line.strip() not in MARKERS)
+            for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+
+
 def solutions(assignment=ASSIGNMENT):
-    """{"RIGHT": {...}, "ALTERNATIVE": {...}, "WRONG": {...}, "WRONG_SAYS": {...}}: solution cells."""
-    return runpy.run_path(str(SAMPLES / "solutions" / f"{assignment}.py"))
+    """{"RIGHT": the source notebook's solution cells, "ALTERNATIVE": correct ones written
+    otherwise, "WRONG": typical mistakes, "WRONG_SAYS": what the message for each must say}."""
+    found = runpy.run_path(str(SAMPLES / "solutions" / f"{assignment}.py"))
+    return {"RIGHT": solution_cells(assignment), **{k: found[k] for k in ("ALTERNATIVE", "WRONG", "WRONG_SAYS")}}
 
 
 def attacks():
@@ -68,7 +83,6 @@ def notebook(release, code, before_tests=(), at_top=(), tests=None, markdown=(),
 
 
 def exercise_names(curriculum, assignment):
-    from .curriculum import defined_name
     return {ex: defined_name(entry["signature"]) for ex, entry in curriculum[assignment].items()}
 
 

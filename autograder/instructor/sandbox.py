@@ -2,8 +2,8 @@
 
 A sandbox starts from an empty root and binds, read-only, only what its processes need: the
 system's programs and libraries (/usr), a few files of /etc, the Python environment, the
-`course` package and the candidate side of the grader (the judge's sandbox adds the judge's
-code). Nothing else of the machine is there: not the course folder, its `source/`, the
+`course` package and the parts of the grader a candidate needs (`protocol`, `candidate`; the
+judge's sandbox adds the judge's code). Nothing else of the machine is there: not the course folder, its `source/`, the
 gradebook or other submissions, and not any other copy of the course (a backup, another
 checkout, a home folder). /tmp is a size-limited tmpfs, the environment is a short allow-list,
 there is no network, every process dies with the sandbox (its own PID namespace), and
@@ -25,10 +25,11 @@ from pathlib import Path
 import autograder
 import course
 
+from ..protocol.limits import DEFAULT as LIMITS
+
 PACKAGE = Path(autograder.__file__).resolve().parent
+SANDBOXED_PARTS = ("protocol", "candidate")  # the only parts of the grader student code can read
 PROJECT_ROOT = PACKAGE.parent
-DEFAULT_MEMORY_BYTES = 4 * 1024**3
-DEFAULT_TMP_BYTES = 1 << 30
 UNSANDBOXED = ("bubblewrap (bwrap) is not available: student code runs UNSANDBOXED and can read "
                "the solutions and the gradebook. Install it (Debian: apt-get install bubblewrap).")
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts", "alternatives",
@@ -82,21 +83,22 @@ class Sandbox:
     `files`: {path inside: host path} bound read-only into `workdir`, which is then a private
     tmpfs of `work_bytes`; `server`: keep the capabilities a grading server needs."""
 
-    def __init__(self, *, judge=False, writable=(), files=None, workdir="/tmp", tmp_bytes=DEFAULT_TMP_BYTES,
-                 work_bytes=DEFAULT_TMP_BYTES, tmp_mode="1777", server=False, env=None,
-                 memory_bytes=DEFAULT_MEMORY_BYTES, enabled=True, uid=None):
+    def __init__(self, *, judge=False, writable=(), files=None, workdir="/tmp", tmp_bytes=LIMITS.kernel_work_bytes,
+                 work_bytes=LIMITS.kernel_work_bytes, tmp_mode="1777", server=False, env=None,
+                 memory_bytes=LIMITS.memory_bytes, uid=None):
         self.judge, self.writable, self.files = judge, [str(w) for w in writable], files
         self.workdir, self.tmp_bytes, self.work_bytes, self.tmp_mode = workdir, tmp_bytes, work_bytes, tmp_mode
         self.server, self.env, self.memory_bytes, self.uid = server, dict(env or {}), memory_bytes, uid
         self.root = os.geteuid() == 0
-        self.available = enabled and bwrap_works()
+        self.available = bwrap_works()
 
     def readable(self):
         """(host path, path inside) pairs bound read-only."""
         pairs = [(d, d) for d in python_dirs()]
         pairs.append((str(Path(course.__file__).resolve().parent),) * 2)
         pairs.append((str(PACKAGE / "__init__.py"),) * 2)
-        pairs.append((str(PACKAGE / "candidate"),) * 2)
+        for part in SANDBOXED_PARTS:
+            pairs.append((str(PACKAGE / part),) * 2)
         if self.judge:
             pairs.append((str(PACKAGE / "judge"),) * 2)
         return pairs
@@ -104,11 +106,12 @@ class Sandbox:
     def hidden(self):
         """Parts of the grader a bound folder would otherwise expose (an installed, not
         editable, package lives inside site-packages)."""
-        inside = [d for d, _ in self.readable() if Path(d).is_dir()]
+        inside = [d for d, _ in self.readable()
+                  if Path(d).is_dir() and not d.startswith(str(PACKAGE) + os.sep)]
         out = []
         for part in ("judge", "instructor") if not self.judge else ("instructor",):
             path = PACKAGE / part
-            if any(str(path).startswith(d + os.sep) for d in inside if d != str(PACKAGE / "candidate")):
+            if any(str(path).startswith(d + os.sep) for d in inside):
                 out.append(str(path))
         return out
 

@@ -16,10 +16,13 @@ import ast
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 
-from .curriculum import defined_name, exercise_of
+from ..protocol.messages import Job
+from ..protocol.verdicts import Status, Verdict
+from ..protocol.signatures import defined_name
+from .curriculum import exercise_of
 
-ENAMES = {"fail": "CheckFailed", "error": "SolutionError", "tampering": "Tampering",
-          "timeout": "Timeout", "crashed": "Crashed"}
+ENAMES = {Status.FAIL: "CheckFailed", Status.ERROR: "SolutionError", Status.TAMPERING: "Tampering",
+          Status.TIMEOUT: "Timeout", Status.CRASHED: "Crashed"}
 
 
 def nbgrader_meta(cell):
@@ -43,8 +46,8 @@ def top_level_imports(source):
 
 
 def build_job(nb, assignment, curriculum):
-    """({exercise id: {setup, imports, solutions}}, {exercise id: verdict}) for `nb`: the
-    candidates to start, and the verdicts already known (a missing solution cell)."""
+    """({exercise id: Job}, {exercise id: Verdict}) for `nb`: the candidates to start, and the
+    verdicts already known (a missing solution cell)."""
     exercises = curriculum.get(assignment, {})
     setup, imports, solutions = [], [], {}
     for cell in nb.cells:
@@ -64,13 +67,11 @@ def build_job(nb, assignment, curriculum):
         needed = [*entry.get("depends", ()), ex_id]
         missing = [cell for cell in needed if cell not in solutions]
         if missing:
-            known[ex_id] = {"status": "error", "violations": [],
-                            "message": f"the notebook has no solution cell {missing[0]!r} (its "
-                                       f"nbgrader metadata was removed or changed), so "
-                                       f"{defined_name(exercises[missing[0]]['signature'])} cannot be checked"}
+            known[ex_id] = Verdict(Status.ERROR, f"the notebook has no solution cell {missing[0]!r} (its "
+                                   f"nbgrader metadata was removed or changed), so "
+                                   f"{defined_name(exercises[missing[0]]['signature'])} cannot be checked")
             continue
-        jobs[ex_id] = {"setup": setup, "imports": imports,
-                       "solutions": [[cell, solutions[cell]] for cell in needed]}
+        jobs[ex_id] = Job(tuple(setup), tuple(imports), tuple((cell, solutions[cell]) for cell in needed))
     return jobs, known
 
 
@@ -79,8 +80,9 @@ def error_output(ename, message):
 
 
 def apply_verdicts(nb, assignment, verdicts, curriculum):
-    """Make each graded test cell's outputs agree with its exercise's verdict; returns a summary
-    {exercise id: {status, message, violations}} that is also stored in the cells' metadata."""
+    """Make each graded test cell's outputs agree with its exercise's `Verdict`; returns a
+    summary {exercise id: {exercise, status, message, violations}} that is also stored in the
+    cells' metadata."""
     summary = {}
     for cell in nb.cells:
         meta = nbgrader_meta(cell)
@@ -90,19 +92,15 @@ def apply_verdicts(nb, assignment, verdicts, curriculum):
         verdict = verdicts.get(ex_id)
         if verdict is None:
             continue
-        status, message = verdict["status"], verdict.get("message", "")
-        if status == "pass":
+        if verdict.passed:
             cell.outputs = [o for o in cell.outputs if o.output_type != "error"
                             and not (o.output_type == "stream" and o.name == "stderr")]
             cell.outputs.append(nbformat.v4.new_output(
                 "stream", name="stdout", text=f"✓ {ex_id}: the hidden tests passed.\n"))
         else:
-            cell.outputs = [error_output(ENAMES[status], message)]
-        cell.metadata["autograder"] = {"exercise": ex_id, "status": status, "message": message[:4000],
-                                       "violations": list(verdict.get("violations", []))}
+            cell.outputs = [error_output(ENAMES[verdict.status], verdict.message)]
+        cell.metadata["autograder"] = {"exercise": ex_id, **verdict.summary()}
         summary[ex_id] = cell.metadata["autograder"]
     for ex_id, verdict in verdicts.items():  # an exercise whose test cells are all gone
-        summary.setdefault(ex_id, {"exercise": ex_id, "status": verdict["status"],
-                                   "message": verdict.get("message", "")[:4000],
-                                   "violations": list(verdict.get("violations", []))})
+        summary.setdefault(ex_id, {"exercise": ex_id, **verdict.summary()})
     return summary

@@ -16,7 +16,7 @@ def hidden_tests(exercise_id, fn, *, namespace=None):
     """Run every hidden check of `exercise_id` on `fn` here; raise CheckFailed if one fails."""
     import warnings
 
-    from .candidate import Local
+    from .local import Local
     from .compare import CheckFailed
     from .declare import devices_here
     from .exercises import REGISTRY
@@ -35,6 +35,6 @@ def hidden_tests(exercise_id, fn, *, namespace=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         verdict = judge(assignment, exercise_id, Local(scope), devices_here())
-    if verdict["status"] != "pass":
-        raise CheckFailed(verdict["message"])
+    if not verdict.passed:
+        raise CheckFailed(verdict.message)
     print(f"✓ hidden tests of {exercise_id} passed")

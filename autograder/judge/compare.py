@@ -8,7 +8,26 @@ known mistakes, what that mistake was.
 
 import torch
 
-from .seen import SeenTensor
+from .seen import SeenDict, SeenList, SeenModule, SeenTensor, SeenTuple
+
+
+class Mistake:
+    """A typical wrong solution, as a function of the inputs, and what to tell its author.
+
+    `when(*inputs)` limits it to the inputs where it is told apart by its values alone (a
+    missing keepdim only on a square matrix)."""
+
+    def __init__(self, wrong, explanation, when=None):
+        self.wrong, self.explanation, self.when = wrong, explanation, when
+
+    def values(self, *inputs):
+        if self.when is not None and not self.when(*inputs):
+            return None
+        try:
+            with torch.no_grad():
+                return self.wrong(*inputs)
+        except Exception:  # this mistake would have raised on these inputs
+            return None
 
 
 class CheckFailed(AssertionError):
@@ -99,10 +118,16 @@ def expect_tensor(got, expected, *, context, dtype, device, rtol=0.0, atol=0.0, 
     """Check `got` (decoded) against `expected` (a judge-side tensor or nested numbers):
     a plain tensor, then shape, dtype, device and values, in that order.
 
-    `mistakes` are (values, explanation) pairs: when `got` matches one (shape and values), its
-    explanation is added to the message."""
+    `mistakes` are (values, explanation) pairs, or (values, explanation, rtol, atol) with a
+    tolerance of their own, or a function that returns them (called only when `got` is wrong):
+    when `got` matches one (shape and values), its explanation is added to the message."""
     got = require_tensor(got, what, context)
     expected = as_tensor(expected)
+    if callable(mistakes):
+        if got.shape == tuple(expected.shape) and got.dtype == dtype and same_device(got.device, device) \
+                and close(got.values, expected, rtol, atol):
+            return got
+        mistakes = mistakes()
     if got.shape != tuple(expected.shape):
         problem = f"{what} has shape {fmt_shape(got.shape)}, expected {fmt_shape(expected.shape)}"
         raise CheckFailed(message(context, problem, expected, got.values,
@@ -124,8 +149,11 @@ def same_device(a, b):
 
 
 def diagnose(got_values, mistakes, rtol, atol):
-    for values, explanation in mistakes:
-        if values is not None and close(got_values, values, rtol, atol):
+    """The explanation of the first mistake whose values `got_values` matches, or None."""
+    for mistake in mistakes:
+        values, explanation = mistake[0], mistake[1]
+        tol = mistake[2:4] if len(mistake) == 4 else (rtol, atol)
+        if values is not None and explanation and close(got_values, values, *tol):
             return explanation
     return None
 
@@ -135,3 +163,30 @@ def message(context, problem, expected, got, hint=None):
     if hint:
         lines.append(f"Likely mistake: {hint}")
     return "\n".join(line for line in lines if line)
+
+
+# --- answers that are not tensors ---------------------------------------------------------------
+
+def said(value):
+    """What a candidate's answer is, in words, for a message (a tensor subclass is tampering)."""
+    if isinstance(value, SeenTensor):
+        if value.kind == "subclass":
+            raise Tampering(f"it returned a {value.type_name.rsplit('.', 1)[-1]}, a subclass of "
+                            "torch.Tensor")
+        return f"a tensor of shape {fmt_shape(value.shape)}" + (
+            f" ({fmt(value.values)})" if value.values is not None and value.numel <= 12 else "")
+    if isinstance(value, SeenModule):
+        return f"a module ({value.class_name})"
+    if value is None:
+        return "None"
+    if type(value) in (bool, int, float, str):
+        return f"a {type(value).__name__} ({value!r})"
+    if isinstance(value, (SeenList, SeenTuple, SeenDict)):
+        return f"a {value.type_name.rsplit('.', 1)[-1]} ({short(value)})"
+    name = getattr(value, "type_name", type(value).__name__)
+    return f"an object of type {name} ({short(value)})"
+
+
+def type_name(value):
+    """The short name of the type of an answer: 'list', 'Tensor', 'generator'..."""
+    return getattr(value, "type_name", type(value).__name__).rsplit(".", 1)[-1]

@@ -11,6 +11,7 @@ over to Hypothesis only to shrink a failure. Student code never runs in the judg
 here needs guarding.
 """
 
+import math
 import os
 import tempfile
 import unittest
@@ -22,7 +23,7 @@ from hypothesis.errors import FlakyFailure, HypothesisException
 from hypothesis.internal.conjecture import providers as _providers
 from hypothesis.internal.constants_ast import Constants
 
-from .candidate import Lost
+from .channel import LostCandidate
 from .compare import CheckFailed
 
 # Hypothesis mines constants from the source of every local module the process imported and
@@ -75,7 +76,7 @@ def for_all(strategy, prop):
         except CheckFailed as failure:  # Hypothesis finds the same example first, then shrinks it
             try:
                 _hypothesis(strategy, prop)
-            except Lost:
+            except LostCandidate:
                 raise failure from None  # the candidate died while shrinking: report what we have
             raise failure from None  # it did not fail again: the submission is not deterministic
 
@@ -115,3 +116,18 @@ def matrices(draw, rows=(1, 5), cols=(1, 5), values=None, unique_rows=False, sha
 def vectors(size=(1, 6), values=None):
     values = values if values is not None else quarters(-10, 10)
     return st.lists(values, min_size=size[0], max_size=size[1])
+
+
+@st.composite
+def shaped(draw, shape, values):
+    """Nested lists of `shape` (a float for shape ())."""
+    n = math.prod(shape)
+    flat = draw(st.lists(values, min_size=n, max_size=n))
+    return nest(flat, shape)
+
+
+def nest(flat, shape):
+    if not shape:
+        return flat[0]
+    step = len(flat) // shape[0] if shape[0] else 0
+    return [nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]

@@ -1,6 +1,6 @@
 """What a candidate said, decoded by the judge's own code and checked field by field.
 
-`decode` turns a candidate's JSON description (see `autograder.candidate.values`) into plain
+`decode` turns a candidate's JSON description (see `autograder.candidate.describe`) into plain
 judge-side objects: Python numbers and strings, `SeenTensor` (with a real tensor of the values,
 made here from the bytes), `SeenModule`, tuples and lists that remember their type, and so on.
 Nothing is executed or unpickled; any field of the wrong type, a size that does not match the
@@ -15,44 +15,15 @@ import math
 import numpy
 import torch
 
-from ..candidate.values import DTYPES, NUMPY_CODES
-from ..candidate.wire import Malformed
+from ..protocol.fields import array, boolean, integer, need, obj, pairs, string
+from ..protocol.frames import Malformed
+from ..protocol.values import DTYPES, NUMPY_CODES
 
 MAX_DIMS = 16
 
 
-def _need(cond, what):
-    if not cond:
-        raise Malformed(what)
-
-
-def _int(v, what, lo=-2**63, hi=2**63 - 1):
-    _need(type(v) is int and lo <= v <= hi, f"{what} is not a valid integer")
-    return v
-
-
-def _bool(v, what):
-    _need(type(v) is bool, f"{what} is not true or false")
-    return v
-
-
-def _str(v, what, limit=100_000):
-    _need(type(v) is str and len(v) <= limit, f"{what} is not a string")
-    return v
-
-
-def _list(v, what, limit=1_000_000):
-    _need(type(v) is list and len(v) <= limit, f"{what} is not a list")
-    return v
-
-
-def _dict(v, what):
-    _need(type(v) is dict, f"{what} is not an object")
-    return v
-
-
 def _device(text):
-    _str(text, "a device", 100)
+    string(text, "a device", 100)
     try:
         return torch.device(text)
     except (RuntimeError, ValueError):
@@ -60,24 +31,28 @@ def _device(text):
 
 
 def _shape(v, what):
-    _list(v, what, MAX_DIMS)
-    return tuple(_int(s, f"a size in {what}", 0, 2**40) for s in v)
+    array(v, what, MAX_DIMS)
+    return tuple(integer(s, f"a size in {what}", 0, 2**40) for s in v)
+
+
+def _base64(data, what):
+    try:
+        return base64.b64decode(string(data, what, 1 << 30), validate=True)
+    except (binascii.Error, ValueError):
+        raise Malformed(f"{what} is not base64") from None
 
 
 def values_from_bytes(data, dtype_name, shape):
     """A CPU tensor (judge-side) of `shape` from base64 bytes; Malformed if they do not fit."""
-    _need(dtype_name in DTYPES, f"unknown dtype {dtype_name!r}")
-    try:
-        raw = base64.b64decode(_str(data, "tensor data", 1 << 30), validate=True)
-    except (binascii.Error, ValueError):
-        raise Malformed("tensor data is not base64") from None
+    need(dtype_name in DTYPES, f"unknown dtype {dtype_name!r}")
+    raw = _base64(data, "tensor data")
     code = NUMPY_CODES[dtype_name]
     count = math.prod(shape)
-    _need(len(raw) == count * numpy.dtype(code).itemsize, "tensor data does not match its shape")
-    array = numpy.frombuffer(raw, dtype=code).copy().reshape(shape)
+    need(len(raw) == count * numpy.dtype(code).itemsize, "tensor data does not match its shape")
+    flat = numpy.frombuffer(raw, dtype=code).copy().reshape(shape)
     if dtype_name == "bfloat16":
-        return torch.from_numpy(array.view("<i2")).view(torch.bfloat16)
-    return torch.from_numpy(array)
+        return torch.from_numpy(flat.view("<i2")).view(torch.bfloat16)
+    return torch.from_numpy(flat)
 
 
 class SeenTensor:
@@ -85,46 +60,40 @@ class SeenTensor:
     the candidate did not send them: a subclass, or too big)."""
 
     def __init__(self, d):
-        self.ref = _int(d.get("ref"), "a reference", 0)
+        self.ref = integer(d.get("ref"), "a reference", 0)
         self.kind = d.get("kind")
-        _need(self.kind in ("tensor", "parameter", "buffer", "subclass"), "unknown tensor kind")
-        self.type_name = _str(d.get("type"), "a type name", 300)
-        self.dtype_name = _str(d.get("dtype"), "a dtype", 50)
+        need(self.kind in ("tensor", "parameter", "buffer", "subclass"), "unknown tensor kind")
+        self.type_name = string(d.get("type"), "a type name", 300)
+        self.dtype_name = string(d.get("dtype"), "a dtype", 50)
         self.dtype = DTYPES.get(self.dtype_name)
         self.shape = _shape(d.get("shape"), "a shape")
         self.stride = _shape(d.get("stride"), "strides")
-        _need(len(self.stride) == len(self.shape), "strides do not match the shape")
-        self.offset = _int(d.get("offset"), "a storage offset", 0)
+        need(len(self.stride) == len(self.shape), "strides do not match the shape")
+        self.offset = integer(d.get("offset"), "a storage offset", 0)
         self.device = _device(d.get("device"))
-        self.requires_grad = _bool(d.get("requires_grad"), "requires_grad")
-        self.is_leaf = _bool(d.get("is_leaf"), "is_leaf")
-        self.version = _int(d.get("version"), "a version counter", 0)
-        self.contiguous = _bool(d.get("contiguous"), "contiguity")
-        self.data_ptr = _int(d.get("data_ptr"), "a data pointer", 0, 2**64)
+        self.requires_grad = boolean(d.get("requires_grad"), "requires_grad")
+        self.is_leaf = boolean(d.get("is_leaf"), "is_leaf")
+        self.version = integer(d.get("version"), "a version counter", 0)
+        self.contiguous = boolean(d.get("contiguous"), "contiguity")
+        self.data_ptr = integer(d.get("data_ptr"), "a data pointer", 0, 2**64)
         fn = d.get("grad_fn")
-        self.grad_fn = None if fn is None else _str(fn, "grad_fn", 200)
+        self.grad_fn = None if fn is None else string(fn, "grad_fn", 200)
         storage = d.get("storage")
         if storage is None:
             self.storage = None
         else:
-            _list(storage, "storage", 2)
-            _need(len(storage) == 2, "storage")
-            self.storage = (_int(storage[0], "a storage address", 0, 2**64),
-                            _int(storage[1], "a storage size", 0, 2**62))
+            array(storage, "storage", 2)
+            need(len(storage) == 2, "storage")
+            self.storage = (integer(storage[0], "a storage address", 0, 2**64),
+                            integer(storage[1], "a storage size", 0, 2**62))
         data = d.get("data")
         self.values = None if data is None else values_from_bytes(data, self.dtype_name, self.shape)
         grad = d.get("grad")
-        self.grad = None if grad is None else SeenTensor(_dict(grad, "grad"))
+        self.grad = None if grad is None else SeenTensor(obj(grad, "grad"))
 
     @property
     def numel(self):
         return math.prod(self.shape)
-
-    def storage_span(self):
-        """The bytes of storage this tensor can read: (first, end), from its own description."""
-        if self.storage is None:
-            return None
-        return self.storage
 
     def __repr__(self):
         return f"SeenTensor(shape={self.shape}, dtype={self.dtype_name}, device={self.device})"
@@ -134,41 +103,41 @@ class SeenModule:
     """An nn.Module as the candidate described it."""
 
     def __init__(self, d):
-        self.ref = _int(d.get("ref"), "a reference", 0)
-        self.type_name = _str(d.get("type"), "a type name", 300)
-        self.mro = [_str(n, "a class name", 300) for n in _list(d.get("mro", []), "the class's bases", 100)]
-        self.training = _bool(d.get("training"), "the training flag")
-        self.parameters = {_str(n, "a name", 300): (None if v is None else SeenTensor(_dict(v, "a parameter")))
-                           for n, v in _pairs(d.get("parameters"), "parameters")}
+        self.ref = integer(d.get("ref"), "a reference", 0)
+        self.type_name = string(d.get("type"), "a type name", 300)
+        self.mro = [string(n, "a class name", 300) for n in array(d.get("mro", []), "the class's bases", 100)]
+        self.training = boolean(d.get("training"), "the training flag")
+        self.parameters = {string(n, "a name", 300): (None if v is None else SeenTensor(obj(v, "a parameter")))
+                           for n, v in pairs(d.get("parameters"), "parameters")}
         self.buffers, self.persistent = {}, {}
-        for item in _list(d.get("buffers"), "buffers", 10_000):
-            _list(item, "a buffer", 3)
-            _need(len(item) == 3, "a buffer")
-            name = _str(item[0], "a name", 300)
-            self.buffers[name] = None if item[1] is None else SeenTensor(_dict(item[1], "a buffer"))
-            self.persistent[name] = _bool(item[2], "persistence")
+        for item in array(d.get("buffers"), "buffers", 10_000):
+            array(item, "a buffer", 3)
+            need(len(item) == 3, "a buffer")
+            name = string(item[0], "a name", 300)
+            self.buffers[name] = None if item[1] is None else SeenTensor(obj(item[1], "a buffer"))
+            self.persistent[name] = boolean(item[2], "persistence")
         self.children = {}
-        for name, child in _pairs(d.get("children"), "children"):
+        for name, child in pairs(d.get("children"), "children"):
             if child is None:
-                self.children[_str(name, "a name", 300)] = None
-            elif "parameters" in _dict(child, "a child"):
-                self.children[_str(name, "a name", 300)] = SeenModule(child)
+                self.children[string(name, "a name", 300)] = None
+            elif "parameters" in obj(child, "a child"):
+                self.children[string(name, "a name", 300)] = SeenModule(child)
             else:
-                self.children[_str(name, "a name", 300)] = SeenModuleRef(child)
-        self.named_parameters = [(_str(n, "a name", 1000), SeenTensor(_dict(t, "a parameter")))
-                                 for n, t in _pairs(d.get("named_parameters"), "named parameters")]
-        self.named_buffers = [(_str(n, "a name", 1000), SeenTensor(_dict(t, "a buffer")))
-                              for n, t in _pairs(d.get("named_buffers"), "named buffers")]
+                self.children[string(name, "a name", 300)] = SeenModuleRef(child)
+        self.named_parameters = [(string(n, "a name", 1000), SeenTensor(obj(t, "a parameter")))
+                                 for n, t in pairs(d.get("named_parameters"), "named parameters")]
+        self.named_buffers = [(string(n, "a name", 1000), SeenTensor(obj(t, "a buffer")))
+                              for n, t in pairs(d.get("named_buffers"), "named buffers")]
         self.named_modules = []
-        for item in _list(d.get("named_modules"), "named modules", 100_000):
-            _list(item, "a named module", 3)
-            _need(len(item) == 3, "a named module")
-            self.named_modules.append((_str(item[0], "a name", 1000), _int(item[1], "a reference", 0),
-                                       _str(item[2], "a type name", 300)))
+        for item in array(d.get("named_modules"), "named modules", 100_000):
+            array(item, "a named module", 3)
+            need(len(item) == 3, "a named module")
+            self.named_modules.append((string(item[0], "a name", 1000), integer(item[1], "a reference", 0),
+                                       string(item[2], "a type name", 300)))
         keys = d.get("state_dict")
-        self.state_dict = None if keys is None else [_str(k, "a key", 1000) for k in _list(keys, "state_dict keys")]
+        self.state_dict = None if keys is None else [string(k, "a key", 1000) for k in array(keys, "state_dict keys")]
         self.state_dict_error = d.get("state_dict_error")
-        self.tensor_attributes = [_str(k, "a name", 300) for k in _list(d.get("tensor_attributes", []), "attributes")]
+        self.tensor_attributes = [string(k, "a name", 300) for k in array(d.get("tensor_attributes", []), "attributes")]
 
     @property
     def class_name(self):
@@ -182,15 +151,8 @@ class SeenModuleRef:
     """A submodule the description did not go into (deep trees); ask for it by `ref`."""
 
     def __init__(self, d):
-        self.ref = _int(d.get("ref"), "a reference", 0)
-        self.type_name = _str(d.get("type"), "a type name", 300)
-
-
-def _pairs(v, what):
-    for item in _list(v, what, 100_000):
-        _list(item, f"an entry of {what}", 2)
-        _need(len(item) == 2, f"an entry of {what}")
-        yield item[0], item[1]
+        self.ref = integer(d.get("ref"), "a reference", 0)
+        self.type_name = string(d.get("type"), "a type name", 300)
 
 
 class SeenTuple(tuple):
@@ -208,20 +170,20 @@ class SeenDict(dict):
 
 class SeenArray:
     def __init__(self, d):
-        self.ref = _int(d.get("ref"), "a reference", 0)
-        self.dtype = _str(d.get("dtype"), "a NumPy dtype", 20)
+        self.ref = integer(d.get("ref"), "a reference", 0)
+        self.dtype = string(d.get("dtype"), "a NumPy dtype", 20)
         try:
             self.np_dtype = numpy.dtype(self.dtype)
         except TypeError:
             raise Malformed(f"{self.dtype!r} is not a NumPy dtype") from None
-        _need(self.np_dtype.kind in "biufc", "an array of an unexpected dtype")
+        need(self.np_dtype.kind in "biufc", "an array of an unexpected dtype")
         self.shape = _shape(d.get("shape"), "an array shape")
         data = d.get("data")
         if data is None:
             self.values = None
         else:
-            raw = base64.b64decode(_str(data, "array data", 1 << 30))
-            _need(len(raw) == math.prod(self.shape) * self.np_dtype.itemsize, "array data does not match its shape")
+            raw = _base64(data, "array data")
+            need(len(raw) == math.prod(self.shape) * self.np_dtype.itemsize, "array data does not match its shape")
             self.values = numpy.frombuffer(raw, dtype=self.np_dtype).copy().reshape(self.shape)
 
 
@@ -230,9 +192,9 @@ class SeenObject:
 
     def __init__(self, d):
         ref = d.get("ref")
-        self.ref = None if ref is None else _int(ref, "a reference", 0)
-        self.type_name = _str(d.get("type"), "a type name", 300)
-        self.repr = _str(d.get("repr", ""), "a repr", 1000)
+        self.ref = None if ref is None else integer(ref, "a reference", 0)
+        self.type_name = string(d.get("type"), "a type name", 300)
+        self.repr = string(d.get("repr", ""), "a repr", 1000)
         self.callable = bool(d.get("callable", False))
 
     def __repr__(self):
@@ -241,14 +203,14 @@ class SeenObject:
 
 def decode(d, depth=0):
     """Judge-side objects for a candidate's description (Malformed if it is not one)."""
-    _need(depth <= 40, "nested too deep")
+    need(depth <= 40, "nested too deep")
     if d is None or type(d) in (bool, str):
         return d
     if type(d) is int:
-        return _int(d, "an integer")
+        return integer(d, "an integer")
     if type(d) is float:
         return d
-    _dict(d, "a value")
+    obj(d, "a value")
     tag = d.get("$")
     if tag == "tensor":
         return SeenTensor(d)
@@ -256,28 +218,28 @@ def decode(d, depth=0):
         return SeenModule(d)
     if tag in ("tuple", "list"):
         cls = SeenTuple if tag == "tuple" else SeenList
-        out = cls(decode(v, depth + 1) for v in _list(d.get("items"), "items"))
-        out.type_name = _str(d.get("type", f"builtins.{tag}"), "a type name", 300)
-        out.ref = _int(d.get("ref", 0), "a reference", 0)
-        out.length = _int(d.get("length", len(out)), "a length", 0)
+        out = cls(decode(v, depth + 1) for v in array(d.get("items"), "items"))
+        out.type_name = string(d.get("type", f"builtins.{tag}"), "a type name", 300)
+        out.ref = integer(d.get("ref", 0), "a reference", 0)
+        out.length = integer(d.get("length", len(out)), "a length", 0)
         return out
     if tag == "dict":
         out = SeenDict()
-        for k, v in _pairs(d.get("items"), "dict items"):
+        for k, v in pairs(d.get("items"), "dict items"):
             key = decode(k, depth + 1)
-            _need(key is None or type(key) in (bool, int, float, str), "a dict key of an unexpected kind")
+            need(key is None or type(key) in (bool, int, float, str), "a dict key of an unexpected kind")
             out[key] = decode(v, depth + 1)
-        out.type_name = _str(d.get("type", "builtins.dict"), "a type name", 300)
-        out.ref = _int(d.get("ref", 0), "a reference", 0)
-        out.length = _int(d.get("length", len(out)), "a length", 0)
+        out.type_name = string(d.get("type", "builtins.dict"), "a type name", 300)
+        out.ref = integer(d.get("ref", 0), "a reference", 0)
+        out.length = integer(d.get("length", len(out)), "a length", 0)
         return out
     if tag == "size":
         return torch.Size(_shape(d.get("items"), "a size"))
     if tag == "device":
         return _device(d.get("device"))
     if tag == "dtype":
-        name = _str(d.get("dtype"), "a dtype", 50)
-        _need(name in DTYPES, f"unknown dtype {name!r}")
+        name = string(d.get("dtype"), "a dtype", 50)
+        need(name in DTYPES, f"unknown dtype {name!r}")
         return DTYPES[name]
     if tag == "ndarray":
         return SeenArray(d)

@@ -5,13 +5,16 @@ draws every property-based example once (`properties.record`), finds the devices
 on, drops to an unprivileged uid of its own (UID, never a student's), and never runs, imports
 or unpickles anything a student wrote.
 
-Requests arrive on its socket to the command (fd FD): ``judge`` (an exercise to decide, with
-the socket to that exercise's candidate attached) and ``gone`` (the candidate server says the
-candidate has ended). A judge is forked only once its candidate has spoken (or hung up), so
-queued work costs a descriptor, not a process. The judge child runs the check (`run.judge`)
-and writes its verdict on a pipe; the server checks it and sends ``verdict`` to the command.
-A judge that dies or outlives its backstop limit becomes an "error" verdict that says the
-grader failed, never a pass.
+Requests arrive on its socket to the command (fd FD): `JudgeRequest` (an exercise to decide,
+with the socket to that exercise's candidate attached) and `Gone` (the candidate server says
+the candidate has ended). A judge is forked only once its candidate has spoken (or hung up),
+so queued work costs a descriptor, not a process. The judge child runs the check
+(`run.judge`) and writes its `Verdict` on a pipe; the server decodes it and sends `Judged` to
+the command. A judge that dies or outlives its backstop limit becomes an "error" verdict that
+says the grader failed, never a pass.
+
+It never imports the code that calls student functions (`autograder.candidate`), IPython or
+matplotlib: a test checks what it loads.
 """
 
 import os
@@ -21,21 +24,23 @@ import time
 os.environ["OMP_NUM_THREADS"] = "1"  # judges are many and their tensors tiny
 import torch  # before forking: children must not pay for it
 
-from ..candidate import confine, wire
-from ..candidate.serving import Child, Poller, run_server
+from ..protocol import frames
+from ..protocol.forkserver import PR_SET_PDEATHSIG, Child, Poller, keep_only, prctl, run_server
+from ..protocol.limits import DEFAULT as LIMITS
+from ..protocol.messages import Gone, JudgeRequest, Judged, decode_request
+from ..protocol.verdicts import ENDED_BEFORE_ANSWERING, Killed, Verdict, grader_failed
 from . import properties
-from .candidate import Remote
+from .channel import Remote
 from .declare import devices_here
 from .exercises import REGISTRY, curriculum, strategies
-from .run import STATUSES, judge
+from .run import judge
 
-BACKSTOP = 900.0  # seconds a judge may live, whatever its candidate does
 GONE_GRACE = 5.0  # seconds a judge may go on after its candidate has ended
 
 
 class Pending:
     def __init__(self, request, fd):
-        self.request, self.fd, self.key = request, fd, request["key"]
+        self.request, self.fd, self.key = request, fd, request.key
         self.gone_at = None
 
 
@@ -46,35 +51,33 @@ class Server:
         self.poller = Poller()
 
     def receive(self):
-        for request, fds in self.control.requests():
-            op = request.get("op") if isinstance(request, dict) else None
-            if op == "judge" and len(fds) == 1 and self.valid(request):
+        for frame, fds in self.control.requests():
+            try:
+                request = decode_request(frame, (JudgeRequest, Gone))
+            except frames.Malformed:
+                request = None
+            if isinstance(request, JudgeRequest) and len(fds) == 1 and self.valid(request):
                 item = Pending(request, fds[0])
                 os.set_blocking(item.fd, True)
                 self.pending[item.fd] = item
-            elif op == "gone":
-                self.gone(request.get("key"))
-                for fd in fds:
-                    os.close(fd)
-            else:
-                for fd in fds:
-                    os.close(fd)
-                if isinstance(request, dict) and "key" in request:
-                    self.send_verdict(request["key"], {"status": "error", "grader_error": True,
-                                                       "message": "the grader sent the judge a request it could not read"})
+                continue
+            for fd in fds:
+                os.close(fd)
+            if isinstance(request, Gone):
+                self.gone(request.key)
+            elif isinstance(frame, dict) and type(frame.get("key")) is str:
+                self.send_verdict(frame["key"], grader_failed("the grader sent the judge a request it could not read"))
 
     @staticmethod
     def valid(request):
-        return (isinstance(request.get("key"), str) and request.get("assignment") in REGISTRY
-                and request.get("exercise") in REGISTRY[request["assignment"]])
+        return request.assignment in REGISTRY and request.exercise in REGISTRY[request.assignment]
 
     def gone(self, key):
         for fd, item in list(self.pending.items()):
             if item.key == key:  # it never spoke: nothing to judge it on
                 del self.pending[fd]
                 os.close(fd)
-                self.send_verdict(key, {"status": "crashed", "lost": "closed",
-                                        "message": "the process running your code ended before answering."})
+                self.send_verdict(key, ENDED_BEFORE_ANSWERING)
         for child in self.judges.values():
             if child.task.key == key and child.task.gone_at is None:
                 child.task.gone_at = time.monotonic()
@@ -87,11 +90,11 @@ class Server:
         if pid == 0:
             try:
                 os.close(read_fd)
-                confine.keep_only({item.fd, write_fd})
-                confine.prctl(confine.PR_SET_PDEATHSIG, 9)
+                keep_only({item.fd, write_fd})
+                prctl(PR_SET_PDEATHSIG, 9)
                 request = item.request
-                verdict = judge(request["assignment"], request["exercise"], Remote(item.fd), self.devices)
-                wire.send(write_fd, verdict)
+                verdict = judge(request.assignment, request.exercise, Remote(item.fd), self.devices)
+                frames.send(write_fd, verdict.to_wire())
             finally:
                 os._exit(0)
         os.close(write_fd)
@@ -106,8 +109,8 @@ class Server:
             if child.out_fd in ready and child.eof_at is None:
                 try:
                     child.read()
-                except wire.Malformed:
-                    child.kill("the judge sent a malformed verdict")
+                except frames.Malformed:
+                    child.kill(Killed.MALFORMED_VERDICT)
             if child.pidfd in ready and child.reap():
                 child.drain()
                 self.finish(child)
@@ -117,33 +120,30 @@ class Server:
         key = child.task.key
         verdict = None
         try:
-            frames = child.reader.frames()
-            verdict = frames[0] if frames else None
-        except wire.Malformed:
+            said = child.reader.frames()
+            verdict = Verdict.from_wire(said[0]) if said else None
+        except frames.Malformed:
             pass
         ended = child.how_it_ended()
         child.close()
-        if not (isinstance(verdict, dict) and verdict.get("status") in STATUSES
-                and isinstance(verdict.get("message"), str)):
+        if verdict is None:
             if child.killed and child.task.gone_at is not None:
-                verdict = {"status": "crashed", "lost": "closed",
-                           "message": "the process running your code ended before answering."}
+                verdict = ENDED_BEFORE_ANSWERING
             else:
-                verdict = {"status": "error", "grader_error": True,
-                           "message": f"the grader's judge failed ({ended}); please tell the instructor."}
+                verdict = grader_failed(f"the grader's judge failed ({ended})")
         self.send_verdict(key, verdict)
 
     def send_verdict(self, key, verdict):
-        self.control.send({"verdict": key, **verdict})
+        self.control.send(Judged(key, verdict).to_wire())
 
     def tick(self, now):
         for child in self.judges.values():
             if child.exited:
                 continue
-            if now - child.started > BACKSTOP:
-                child.kill("the judge ran past its backstop limit")
+            if now - child.started > LIMITS.judge_backstop:
+                child.kill(Killed.BACKSTOP)
             elif child.task.gone_at is not None and now - child.task.gone_at > GONE_GRACE:
-                child.kill("its candidate had ended")
+                child.kill(Killed.CANDIDATE_ENDED)
 
     def serve(self):
         while self.control.open or self.pending or self.judges:
@@ -159,7 +159,7 @@ class Server:
             if self.control.open and self.control.fd in ready:
                 try:
                     self.receive()
-                except wire.Malformed:
+                except frames.Malformed:
                     self.control.open = False
             if not self.control.open and self.pending and not self.judges:
                 for fd, item in list(self.pending.items()):  # the command is gone: nobody to tell
@@ -173,8 +173,8 @@ def main():
     torch.set_num_threads(1)
     properties.record(strategies())
     devices = devices_here()
-    run_server(fd, {"curriculum": curriculum(), "devices": [str(d) for d in devices]},
-               lambda control: Server(control, devices))
+    run_server(fd, lambda control: Server(control, devices), curriculum=curriculum(),
+               devices=tuple(str(d) for d in devices))
 
 if __name__ == "__main__":
     main()

@@ -1,16 +1,9 @@
-"""Solution cells for 01_tensor_ops: the instructor's, correct alternatives, typical mistakes.
+"""Solution cells for 01_tensor_ops: correct alternatives and typical mistakes
+(the instructor's own come from the source notebook: `samples.solution_cells`).
 
 Used by the sample class, the benchmark's synthetic classes and the tests. Not part of any
 package: the grader never imports this file, and no sandbox can read it.
 """
-
-RIGHT = {
-    "row_normalize": "def row_normalize(x):\n    return x / x.sum(dim=1, keepdim=True)",
-    "outer_sum": "def outer_sum(a, b):\n    return a[:, None] + b[None, :]",
-    "pairwise_sq_dists": "def pairwise_sq_dists(a, b):\n    return ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)",
-    "batch_flatten": "def batch_flatten(x):\n    return x.reshape(x.shape[0], -1)",
-    "max_per_row": "def max_per_row(x):\n    return x.max(dim=1)",
-}
 
 ALTERNATIVE = {
     "row_normalize": "def row_normalize(x):\n    return x / x.sum(-1).unsqueeze(-1)",

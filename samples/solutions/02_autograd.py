@@ -1,42 +1,9 @@
-"""Solution cells for 02_autograd: the instructor's, correct alternatives, typical mistakes.
+"""Solution cells for 02_autograd: correct alternatives and typical mistakes
+(the instructor's own come from the source notebook: `samples.solution_cells`).
 
 Used by the tests (and by anything that builds classes from sample solutions). Not part of any
 package: the grader never imports this file, and no sandbox can read it.
 """
-
-RIGHT = {
-    "grad_of": '''def grad_of(f, x):
-    """Return df/dx at x (same shape, dtype and device as x), leaving x exactly as it was."""
-    x2 = x.detach().clone().requires_grad_(True)   # a leaf of our own: x is never touched
-    with torch.enable_grad():                      # even if the caller turned recording off
-        y = f(x2)
-    (grad,) = torch.autograd.grad(y, x2)
-    return grad''',
-    "relu_out_of_place": '''def relu_out_of_place(x):
-    """Return max(x, 0) elementwise as a new tensor; never modify x."""
-    mask = x > 0
-    return torch.where(mask, x, torch.zeros_like(x))''',
-    "sgd_step": '''def sgd_step(params, lr):
-    """One step of gradient descent, in place: p <- p - lr * p.grad, then reset p.grad."""
-    for p in params:                        # one loop: params may be a generator
-        if p.grad is None:
-            continue                        # it took no part in the loss: leave it alone
-        with torch.no_grad():               # the update must not be recorded
-            p.sub_(lr * p.grad)             # in place: the same tensor, still a leaf
-        p.grad = None                       # reset, or the next backward() adds to it''',
-    "numerical_grad": '''def numerical_grad(f, x, eps=1e-6):
-    """Central-difference estimate of df/dx, element by element; x is left unchanged."""
-    x = x.detach()                          # outside any graph; x's memory is only read
-    grad = torch.zeros_like(x)
-    flat_grad = grad.view(-1)
-    with torch.no_grad():                   # even if x requires grad, nothing is recorded
-        for i in range(x.numel()):
-            step = torch.zeros_like(x).view(-1)
-            step[i] = eps
-            step = step.view(x.shape)
-            flat_grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
-    return grad''',
-}
 
 ALTERNATIVE = {
     "grad_of": '''def grad_of(f, x):

@@ -1,35 +1,10 @@
-"""Solution cells for 03_linear_layer: the instructor's, correct alternatives, typical mistakes.
+"""Solution cells for 03_linear_layer: correct alternatives and typical mistakes
+(the instructor's own come from the source notebook: `samples.solution_cells`).
 
 Used by the benchmark's synthetic classes and the tests. Not part of any package: the grader
 never imports this file, and no sandbox can read it. The cells run after the notebook's setup
 cell, which imports math, torch and nn.
 """
-
-RIGHT = {
-    "linear_forward": "def linear_forward(x, W, b):\n    return x @ W + b",
-    "my_linear": '''class MyLinear(nn.Module):
-    def __init__(self, input_dim=3, output_dim=2):
-        super().__init__()
-        self.input_dim = input_dim
-        self.output_dim = output_dim
-        k = 1 / math.sqrt(input_dim)
-        self.W = nn.Parameter(torch.empty(input_dim, output_dim).uniform_(-k, k))
-        self.b = nn.Parameter(torch.empty(output_dim).uniform_(-k, k))
-
-    def forward(self, x):
-        return x @ self.W + self.b''',
-    "load_from_nn_linear": '''def load_from_nn_linear(my, ref):
-    if (ref.in_features, ref.out_features) != (my.input_dim, my.output_dim):
-        raise ValueError(f"nn.Linear({ref.in_features}, {ref.out_features}) does not fit "
-                         f"MyLinear({my.input_dim}, {my.output_dim})")
-    with torch.no_grad():
-        my.W.copy_(ref.weight.T)
-        if ref.bias is None:
-            my.b.zero_()
-        else:
-            my.b.copy_(ref.bias)
-    return my''',
-}
 
 ALTERNATIVE = {
     "linear_forward": "def linear_forward(x, W, b):\n    return torch.matmul(x, W) + b",

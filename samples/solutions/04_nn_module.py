@@ -1,28 +1,10 @@
-"""Solution cells for 04_nn_module: the instructor's, correct alternatives, typical mistakes.
+"""Solution cells for 04_nn_module: correct alternatives and typical mistakes
+(the instructor's own come from the source notebook: `samples.solution_cells`).
 
 Used by the benchmark's synthetic classes and the tests. Not part of any package: the grader
 never imports this file, and no sandbox can read it. Each cell runs after the notebook's setup
 cell, which imports torch, `nn` and `F`.
 """
-
-RIGHT = {
-    "two_layer_net": '''class TwoLayerNet(nn.Module):
-    """Two linear layers with a ReLU between them: forward(x) = fc2(relu(fc1(x)))."""
-
-    def __init__(self, in_features, hidden_features, out_features):
-        super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden_features)
-        self.fc2 = nn.Linear(hidden_features, out_features)
-
-    def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x)))''',
-    "count_parameters": '''def count_parameters(module, trainable_only=False):
-    """The number of scalar entries in module.parameters() (each shared parameter once)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)''',
-    "leaf_modules": '''def leaf_modules(model):
-    """Qualified names of the modules without children, in named_modules() order."""
-    return [name for name, module in model.named_modules() if not list(module.children())]''',
-}
 
 ALTERNATIVE = {
     "two_layer_net": '''class TwoLayerNet(nn.Module):

@@ -1,63 +1,11 @@
-"""Solution cells for 05_parameters: the instructor's, correct alternatives, typical mistakes.
+"""Solution cells for 05_parameters: correct alternatives and typical mistakes
+(the instructor's own come from the source notebook: `samples.solution_cells`).
 
 Used by the benchmark's synthetic classes, the tampering gallery and the tests. Not part of any
 package: the grader never imports this file, and no sandbox can read it. Each is the complete
 source of a solution cell (the whole class or function); the notebook's setup cell has already
 run `import torch` and `from torch import nn`.
 """
-
-RIGHT = {
-    "standardize": '''class Standardize(nn.Module):
-    """Standardize features with fixed statistics: forward(x) = (x - mean) / std."""
-
-    def __init__(self, mean, std):
-        super().__init__()
-        self.register_buffer("mean", mean)
-        self.register_buffer("std", std)
-
-    def forward(self, x):
-        return (x - self.mean) / self.std
-''',
-    "scale_shift": '''class ScaleShift(nn.Module):
-    """A learned scale and shift per feature: forward(x) = x * gamma + beta."""
-
-    def __init__(self, num_features):
-        super().__init__()
-        self.gamma = nn.Parameter(torch.ones(num_features))
-        self.beta = nn.Parameter(torch.zeros(num_features))
-
-    def forward(self, x):
-        return x * self.gamma + self.beta
-''',
-    "running_mean": '''class RunningMean(nn.Module):
-    """Center a batch on its mean while training; keep a running mean of it for eval mode."""
-
-    def __init__(self, num_features, momentum=0.1):
-        super().__init__()
-        self.momentum = momentum
-        self.register_buffer("running_mean", torch.zeros(num_features))
-
-    def forward(self, x):
-        if self.training:
-            m = x.mean(dim=0)
-            with torch.no_grad():
-                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * m)
-            return x - m
-        return x - self.running_mean
-''',
-    "classify_tensors": '''def classify_tensors(module):
-    """{name: 'parameter' | 'buffer' | 'tensor'} for every tensor `module` holds itself."""
-    kinds = {}
-    for name, p in module.named_parameters(recurse=False):
-        kinds[name] = "parameter"
-    for name, b in module.named_buffers(recurse=False):
-        kinds[name] = "buffer"
-    for name, value in vars(module).items():
-        if isinstance(value, torch.Tensor):
-            kinds[name] = "tensor"
-    return kinds
-''',
-}
 
 ALTERNATIVE = {
     "standardize": '''class Standardize(nn.Module):

@@ -5,7 +5,7 @@ values it returns. Every input is made and kept in the candidate (`t.make`), des
 the call and again after it, so the judge sees the caller's tensor exactly as the call left it:
 its values, `requires_grad`, `.grad` (None must stay None) and version counter `_version` (an
 in-place write bumps it, even when the values are put back). Functions to differentiate are
-sent as expression trees (`Spec("function")`, see `autograder.candidate.build`) and the
+sent as expression trees (`Spec("function")`, see `autograder.protocol.fixtures`) and the
 references are computed here, with torch.autograd in float64, from the very same trees.
 
 Readings of the contract (see curriculum.md):
@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from ..declare import Assignment, Spec
 from ..compare import close, dtype_name, fmt, fmt_shape, require_tensor
-from ..candidate import Raised
+from ..channel import Raised
 from ..seen import SeenTensor
 from ..properties import quarters
 

@@ -22,7 +22,7 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from ..candidate import Missing, Raised, Spec
+from ..channel import Missing, Raised, Spec
 from ..compare import CheckFailed, fmt, fmt_shape, same_device
 from ..declare import Assignment, Mistake
 from ..properties import matrices, quarters

@@ -16,7 +16,7 @@ and so do the wrong formulas students write.
 import torch
 from hypothesis import strategies as st
 
-from ..candidate import Raised, Spec, TensorInput
+from ..channel import Raised, Spec, TensorInput
 from ..declare import Assignment
 from ..properties import matrices, quarters, vectors
 from ..compare import dtype_name, fmt

@@ -6,10 +6,8 @@ then property-based inputs.
 """
 
 import torch
-from hypothesis import strategies as st
 
-from ..declare import Assignment, Mistake
-from ..properties import matrices, quarters
+from ..declare import Assignment, Mistake, matrices, quarters, st, tolerances
 
 A = Assignment("01_tensor_ops")
 
@@ -132,7 +130,7 @@ A.tensor_function(
         Mistake(lambda a, b: ((a - b) ** 2).sum(-1), ROWWISE, when=lambda a, b: len(a) == len(b)),
     ],
     raises={"must match the size": ROWWISE},
-    tolerance={torch.float32: (1e-4, 1e-4), torch.float64: (1e-9, 1e-9)},
+    tolerance=tolerances.SUMS,  # the contract's: the |a|^2 + |b|^2 - 2a.b expansion passes
 )
 
 
@@ -157,46 +155,46 @@ NOT_CONTIGUOUS = ("view() cannot reshape a tensor whose memory is not laid out r
 SENTINEL = 1000.0
 
 
-@A.exercise("batch_flatten", "def batch_flatten(x)")
-def batch_flatten(t):
-    for shape, view in BATCH_FLATTEN_CASES:
-        base = torch.arange(float(torch.tensor(shape).prod())).reshape(shape) + 0.5
-        x = t.tensor(base, view=view)
-        local = x.local()
-        expected = local.reshape(local.shape[0], -1)
-        ctx = t.context(x=local)
-        if view:
-            ctx += f"\n  (x is not contiguous: made with {view[0][0]})"
-        made = t.candidate.make(x)  # kept in the candidate, to check the view property after
-        out = t.call(made, context=ctx, hints={"view size is not compatible": NOT_CONTIGUOUS})
-        hint = None
-        got_shape = getattr(out, "shape", None)
-        if shape[0] == 1 and got_shape is not None and got_shape != expected.shape and (
-                not got_shape or got_shape[0] != 1):
-            hint = ("squeeze() removed the batch dimension of size 1 before (or while) flattening: "
-                    "keep dim 0 whatever its size, e.g. x.reshape(x.shape[0], -1).")
-        elif got_shape == (local.numel(),):
-            hint = ("the batch dimension of size 1 is gone: squeeze() (or flatten()) drops it. "
-                    "Keep dim 0 whatever its size: x.reshape(x.shape[0], -1)." if shape[0] == 1 else
-                    "you flattened the batch dimension too; keep dim 0: "
-                    "x.reshape(x.shape[0], -1) or torch.flatten(x, start_dim=1).")
-        elif getattr(out, "values", None) is not None and out.values.numel() == expected.numel():
-            got_sorted = out.values.flatten().sort().values.to(torch.float64)
-            if torch.equal(got_sorted, expected.flatten().sort().values.to(torch.float64)):
-                hint = ("the values are all there but not in row-major order: did you transpose "
-                        "or permute before flattening, or flatten with the sizes swapped?")
-        mistakes = [(out.values, hint)] if hint and getattr(out, "values", None) is not None else []
-        out = t.expect(out, expected, ctx, mistakes=mistakes)
-        if not view:
-            expect_view(t, out, made, ctx)
+@A.exercise("batch_flatten", "def batch_flatten(x)", cases=BATCH_FLATTEN_CASES)
+def batch_flatten(t, case):
+    shape, view = case
+    base = torch.arange(float(torch.tensor(shape).prod())).reshape(shape) + 0.5
+    x = t.tensor(base, view=view)
+    local = x.local()
+    expected = local.reshape(local.shape[0], -1)
+    ctx = t.context(x=local)
+    if view:
+        ctx += f"\n  (x is not contiguous: made with {view[0][0]})"
+    made = t.make(x)  # kept in the candidate, to check the view property after
+    out = t.call(made, context=ctx, hints={"view size is not compatible": NOT_CONTIGUOUS})
+    hint = None
+    got_shape = getattr(out, "shape", None)
+    if shape[0] == 1 and got_shape is not None and got_shape != expected.shape and (
+            not got_shape or got_shape[0] != 1):
+        hint = ("squeeze() removed the batch dimension of size 1 before (or while) flattening: "
+                "keep dim 0 whatever its size, e.g. x.reshape(x.shape[0], -1).")
+    elif got_shape == (local.numel(),):
+        hint = ("the batch dimension of size 1 is gone: squeeze() (or flatten()) drops it. "
+                "Keep dim 0 whatever its size: x.reshape(x.shape[0], -1)." if shape[0] == 1 else
+                "you flattened the batch dimension too; keep dim 0: "
+                "x.reshape(x.shape[0], -1) or torch.flatten(x, start_dim=1).")
+    elif getattr(out, "values", None) is not None and out.values.numel() == expected.numel():
+        got_sorted = out.values.flatten().sort().values.to(torch.float64)
+        if torch.equal(got_sorted, expected.flatten().sort().values.to(torch.float64)):
+            hint = ("the values are all there but not in row-major order: did you transpose "
+                    "or permute before flattening, or flatten with the sizes swapped?")
+    mistakes = [(out.values, hint)] if hint and getattr(out, "values", None) is not None else []
+    out = t.expect(out, expected, ctx, mistakes=mistakes)
+    if made.contiguous:
+        expect_view(t, out, made, ctx)
 
 
 def expect_view(t, out, x, ctx):
     """Writing through the result of a contiguous input must change the input."""
     rows, cols = out.shape
     b, k = rows - 1, cols - 1
-    t.candidate.op("fill", out, (b, k), SENTINEL)
-    after = t.candidate.describe(x)
+    t.op("fill", out, (b, k), SENTINEL)
+    after = t.describe(x)
     if after.values is None or after.values.flatten()[b * cols + k].item() != SENTINEL:
         t.fail(ctx, f"x is contiguous, so the result must be a view of x that shares its memory: "
                     f"writing {SENTINEL} into result[{b}, {k}] should change x, but x did not change.\n"
@@ -217,50 +215,45 @@ MAX_PER_ROW_CASES = [
 DISTINCT_ROW_MATRICES = matrices(values=quarters(-10, 10), unique_rows=True)
 
 
-@A.exercise("max_per_row", "def max_per_row(x)", strategies=[DISTINCT_ROW_MATRICES])
-def max_per_row(t):
-    def case(x):
-        xt = t.tensor(x)
-        local = xt.value.to(torch.float64)
-        n = local.shape[0]
-        ctx = t.context(x=x)
-        result = t.call(xt, context=ctx)
-        if hasattr(result, "shape") and not isinstance(result, tuple):
-            t.fail(ctx, f"It returned one tensor of shape {tuple(result.shape)}, but it must return "
-                        "a pair (values, indices). Likely mistake: x.argmax(1) or x.max() gives only "
-                        "one of them; x.max(dim=1) gives both.")
-        if not isinstance(result, tuple) or len(result) != 2:
-            kind = getattr(result, "type_name", type(result).__name__).rsplit(".", 1)[-1]
-            length = f" of length {len(result)}" if isinstance(result, (list, tuple)) else ""
-            t.fail(ctx, f"It must return a tuple (values, indices), but it returned a {kind}{length}."
-                   + (" A list is not a tuple: return (values, indices)." if isinstance(result, list) else ""))
-        values, indices = result
-        if getattr(values, "dtype", None) == torch.int64 and getattr(indices, "dtype", None) != torch.int64:
-            t.fail(ctx, "The pair is in the wrong order: it returned (indices, values); return "
-                        "(values, indices), as x.max(dim=1) does.")
-        row_max, row_arg = local.max(1)
-        squeeze = ("values has shape () for an input with one row: squeeze() (or .item()) dropped "
-                   "the row dimension. Keep shape (n,): x.max(dim=1).values needs no squeeze.")
-        t.expect(values, row_max, ctx, what="values (the row maxima)", mistakes=[
-            (local.max(0).values, "these are the column maxima (dim=0); the maximum of each row is over dim=1."),
-            (row_max[:, None], "keepdim=True keeps shape (n, 1); return shape (n,)."),
-            (row_max.clamp(min=0), "your running maximum starts at 0, so rows whose entries are "
-                                   "all negative come out as 0."),
-            (local.max(), squeeze if n == 1 else "x.max() with no dim is the maximum of the whole "
-                                                 "tensor; use dim=1."),
-        ])
-        t.expect(indices, row_arg, ctx, what="indices (the column of each maximum)", dtype=torch.int64,
-                 dtype_reason="(indices are integers: x.max(dim=1) and x.argmax(dim=1) return int64).",
-                 mistakes=[
-                     (local.argmax(0), "these are the row index of each column's maximum (argmax over "
-                                       "dim=0); use dim=1."),
-                     (row_arg[:, None], "keepdim=True keeps shape (n, 1); return shape (n,)."),
-                     (local.argmax(), "x.argmax() with no dim gives one index into the flattened "
-                                      "tensor; use x.argmax(dim=1) (or x.max(dim=1).indices) for "
-                                      "one column index per row."
-                                      if n > 1 else squeeze.replace("values", "indices")),
-                 ])
-
-    for x in MAX_PER_ROW_CASES:
-        case(x)
-    t.for_all(DISTINCT_ROW_MATRICES, case)
+@A.exercise("max_per_row", "def max_per_row(x)", cases=MAX_PER_ROW_CASES, strategy=DISTINCT_ROW_MATRICES)
+def max_per_row(t, x):
+    xt = t.tensor(x)
+    local = torch.tensor(x, dtype=torch.float64)
+    n = local.shape[0]
+    ctx = t.context(x=x)
+    result = t.call(xt, context=ctx)
+    if hasattr(result, "shape") and not isinstance(result, tuple):
+        t.fail(ctx, f"It returned one tensor of shape {tuple(result.shape)}, but it must return "
+                    "a pair (values, indices). Likely mistake: x.argmax(1) or x.max() gives only "
+                    "one of them; x.max(dim=1) gives both.")
+    if not isinstance(result, tuple) or len(result) != 2:
+        kind = getattr(result, "type_name", type(result).__name__).rsplit(".", 1)[-1]
+        length = f" of length {len(result)}" if isinstance(result, (list, tuple)) else ""
+        t.fail(ctx, f"It must return a tuple (values, indices), but it returned a {kind}{length}."
+               + (" A list is not a tuple: return (values, indices)." if isinstance(result, list) else ""))
+    values, indices = result
+    if getattr(values, "dtype", None) == torch.int64 and getattr(indices, "dtype", None) != torch.int64:
+        t.fail(ctx, "The pair is in the wrong order: it returned (indices, values); return "
+                    "(values, indices), as x.max(dim=1) does.")
+    row_max, row_arg = local.max(1)
+    squeeze = ("values has shape () for an input with one row: squeeze() (or .item()) dropped "
+               "the row dimension. Keep shape (n,): x.max(dim=1).values needs no squeeze.")
+    t.expect(values, row_max, ctx, what="values (the row maxima)", mistakes=[
+        (local.max(0).values, "these are the column maxima (dim=0); the maximum of each row is over dim=1."),
+        (row_max[:, None], "keepdim=True keeps shape (n, 1); return shape (n,)."),
+        (row_max.clamp(min=0), "your running maximum starts at 0, so rows whose entries are "
+                               "all negative come out as 0."),
+        (local.max(), squeeze if n == 1 else "x.max() with no dim is the maximum of the whole "
+                                             "tensor; use dim=1."),
+    ])
+    t.expect(indices, row_arg, ctx, what="indices (the column of each maximum)", dtype=torch.int64,
+             dtype_reason="(indices are integers: x.max(dim=1) and x.argmax(dim=1) return int64).",
+             mistakes=[
+                 (local.argmax(0), "these are the row index of each column's maximum (argmax over "
+                                   "dim=0); use dim=1."),
+                 (row_arg[:, None], "keepdim=True keeps shape (n, 1); return shape (n,)."),
+                 (local.argmax(), "x.argmax() with no dim gives one index into the flattened "
+                                  "tensor; use x.argmax(dim=1) (or x.max(dim=1).indices) for "
+                                  "one column index per row."
+                                  if n > 1 else squeeze.replace("values", "indices")),
+             ])

@@ -1,4 +1,4 @@
-"""Fixtures a judge asks a candidate to build, and the operations it may ask for on them.
+"""Fixtures a judge asks a candidate to build, built the same way on both sides.
 
 A judge describes what it needs in plain data, a *spec*, and `build` makes it: in the
 candidate (where student code will use it) and in the judge (where the reference is computed
@@ -9,9 +9,8 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
         EXPR is "x", a number, {"tensor": <encoded>} (a constant), or [op, arg, ...] with op in
         FUNCTION_OPS, e.g. ["sum", ["mul", ["sin", "x"], ["pow", "x", 2]]]
     {"kind": "linear", "in": 3, "out": 2, "bias": true, "weight": <enc>, "bias_values": <enc>}
-    {"kind": "conv1d" | "conv2d", "in": c, "out": c, "kernel": k, ..., "weight": ..., "bias_values": ...}
-    {"kind": "relu" | "tanh" | "sigmoid" | "identity" | "flatten" | "dropout", ...}
-    {"kind": "batchnorm1d", "features": n}
+    {"kind": "conv2d", "in": c, "out": c, "kernel": k, ..., "weight": ..., "bias_values": ...}
+    {"kind": "relu"}, {"kind": "batchnorm1d", "features": n}
     {"kind": "sequential", "children": [[name, SPEC], ...]}
     {"kind": "modulelist", "children": [SPEC, ...]}    {"kind": "moduledict", "children": [[key, SPEC], ...]}
     {"kind": "module", "children": [[name, SPEC], ...], "parameters": [[name, <enc> | null, requires_grad]],
@@ -19,33 +18,22 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
      "containers": [[name, [<enc>, ...]]], "ints": [[name, value]]}   a plain nn.Module holding all that
     {"kind": "same", "path": "a.b"}              the module already built at that path (shared)
     {"kind": "frozen", "module": SPEC}            SPEC with requires_grad_(False) on every parameter
-    {"kind": "eval", "module": SPEC}              SPEC in eval mode
     {"kind": "generator", "items": [...]}         a generator over the items (refs or inputs)
     {"kind": "parameters_of", "module": <ref>}    module.parameters(), a generator
-    {"kind": "devices", "cuda": n, "mps": bool}   patches torch's device queries (08): returns None
     {"kind": "tied", "module": SPEC, "ties": [[to, from], ...]}   SPEC, then the parameter at
         dotted path `to` becomes the very Parameter at `from` (weight tying: one tensor, two owners)
 
-`OPS` is the fixed menu of operations a judge may ask a candidate to perform on objects it
-holds: course code, run on the judge's behalf, whose effects the judge reads back like any
-other answer (never trusting them more than any other answer). `sum_backward(t)` and
-`backward(t, gradient)` run autograd's backward pass (through `torch.autograd.backward`, as it
-was when this module was imported); a judge reads the gradients left in leaves' `.grad` back
-with `describe`. Sections at the end add what single assignments need:
-
-    scribble(shape, value)             (03) fill freed memory with a marker, so that a tensor
-                                       left uninitialised shows it
-    devices_of(m, names)               (05) {name: device of m.<name> as text, or None}
-    module_to_devices(m, device, names)  (05) m.to(device), then devices_of(m, names): what
-                                       .to() moves and what it leaves behind
+Nothing here calls student code: the operations a judge may ask a candidate to perform on the
+objects it holds are `autograder.candidate.operations`.
 """
+
+from collections import OrderedDict
 
 import torch
 
 from . import values
 
 _TB = torch._C.TensorBase
-_autograd_backward = torch.autograd.backward  # as it is now, before any student code
 _Module = torch.nn.Module
 _Parameter = torch.nn.Parameter
 
@@ -133,28 +121,18 @@ def _linear(enc, handles, built):
     return layer
 
 
-@spec("conv1d", "conv2d")
+@spec("conv2d")
 def _conv(enc, handles, built):
-    cls = torch.nn.Conv1d if enc["kind"] == "conv1d" else torch.nn.Conv2d
-    layer = cls(enc["in"], enc["out"], enc["kernel"], stride=enc.get("stride", 1),
+    layer = torch.nn.Conv2d(enc["in"], enc["out"], enc["kernel"], stride=enc.get("stride", 1),
                 padding=enc.get("padding", 0), dilation=enc.get("dilation", 1), bias=enc.get("bias", True))
     _load(layer.weight, enc.get("weight"))
     _load(layer.bias, enc.get("bias_values"))
     return layer
 
 
-SIMPLE = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid,
-          "identity": torch.nn.Identity, "flatten": torch.nn.Flatten}
-
-
-@spec(*SIMPLE)
-def _simple(enc, handles, built):
-    return SIMPLE[enc["kind"]]()
-
-
-@spec("dropout")
-def _dropout(enc, handles, built):
-    return torch.nn.Dropout(enc.get("p", 0.5))
+@spec("relu")
+def _relu(enc, handles, built):
+    return torch.nn.ReLU()
 
 
 @spec("batchnorm1d")
@@ -174,7 +152,6 @@ def _children(enc, handles, built, prefix):
 
 @spec("sequential")
 def _sequential(enc, handles, built):
-    from collections import OrderedDict
     return torch.nn.Sequential(OrderedDict(_children(enc, handles, built, built.get("_prefix", ""))))
 
 
@@ -228,12 +205,7 @@ def _frozen(enc, handles, built):
     return module
 
 
-@spec("eval")
-def _eval(enc, handles, built):
-    return build(enc["module"], handles, built).eval()
-
-
-# --- iterables and the machine -----------------------------------------------------------------
+# --- iterables -----------------------------------------------------------------
 
 @spec("generator")
 def _generator(enc, handles, built):
@@ -246,100 +218,6 @@ def _parameters_of(enc, handles, built):
     return _Module.parameters(_input(enc["module"], handles, built))
 
 
-@spec("devices")
-def _devices(enc, handles, built):
-    """Make torch report `cuda` CUDA GPUs and MPS when `mps` (08: simulated machines)."""
-    count, mps = int(enc.get("cuda", 0)), bool(enc.get("mps", False))
-    torch.cuda.is_available = lambda: count > 0
-    torch.cuda.device_count = lambda: count
-    torch.backends.mps.is_available = lambda: mps
-    return None
-
-
-# --- operations ----------------------------------------------------------------------------
-
-def _fill(t, index, value):
-    """Write `value` at `index` (a tuple of ints) of `t`, through t's own memory."""
-    target = t
-    for i in index:
-        target = _TB.select(target, 0, i)
-    with torch.no_grad():
-        _TB.fill_(target, value)
-    return None
-
-
-def _seed(n):
-    torch.manual_seed(n)
-    return None
-
-
-def _sum_backward(t):
-    with values._no_subclass_fn():
-        total = _TB.sum(t)
-    _autograd_backward(total)
-    return None
-
-
-def _backward(t, gradient=None):
-    _autograd_backward(t, gradient)
-    return None
-
-
-def _module_to(m, device):
-    return _Module.to(m, device)
-
-
-def _train(m, mode=True):
-    return _Module.train(m, mode)
-
-
-def _state_dict(m):
-    return dict(_Module.state_dict(m))
-
-
-def _parameters(m):
-    return list(_Module.parameters(m))
-
-
-def _grad_enabled():
-    return torch.is_grad_enabled()
-
-
-OPS = {
-    "fill": _fill,
-    "seed": _seed,
-    "sum_backward": _sum_backward,
-    "backward": _backward,
-    "module_to": _module_to,
-    "train": _train,
-    "state_dict": _state_dict,
-    "parameters": _parameters,
-    "grad_enabled": _grad_enabled,
-}
-
-
-# --- 03_linear_layer
-
-_full = torch._C._VariableFunctions.full
-
-
-def _scribble(shape, value, count=4):
-    """Allocate `count` float32 CPU tensors of `shape` filled with `value`, then free them.
-
-    Memory an allocator hands out next may then hold `value`: a tensor that was never
-    initialised (`torch.empty`, `torch.FloatTensor(n, m)`) shows it, one that was cannot. It
-    only makes uninitialised memory easier to recognise; nothing is decided here."""
-    blocks = [_full(tuple(int(s) for s in shape), float(value)) for _ in range(int(count))]
-    while blocks:
-        blocks.pop()  # freed last-in first-out, so the next allocation of that size gets one
-    return None
-
-
-OPS["scribble"] = _scribble
-
-
-# --- 04_nn_module
-
 @spec("tied")
 def _tied(enc, handles, built):
     """A module whose parameter at dotted path `to` is the very Parameter object at `from`:
@@ -350,25 +228,3 @@ def _tied(enc, handles, built):
         owner = _Module.get_submodule(module, owner_path)
         _Module.__setattr__(owner, name, _Module.get_parameter(module, str(source)))
     return module
-
-
-# --- 05_parameters
-
-def _devices_of(m, names):
-    """{name: the device of `m.<name>` as text, or None when it is not a tensor}, read with
-    torch's own accessor: no value is read, so it works on the meta device too."""
-    where = _TB.__dict__["device"].__get__
-    out = {}
-    for name in names:
-        value = getattr(m, str(name), None)
-        out[str(name)] = str(where(value)) if values._isinstance(value, values._Tensor) else None
-    return out
-
-
-def _module_to_devices(m, device, names):
-    _Module.to(m, device)
-    return _devices_of(m, names)
-
-
-OPS["devices_of"] = _devices_of
-OPS["module_to_devices"] = _module_to_devices

@@ -114,14 +114,6 @@ class Reader:
     def pending(self):
         return len(self.buffer)
 
-    def close_fds(self):
-        for fd in self.fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.fds = []
-
 
 def read_some(fd, reader, want_fds=False, size=1 << 20):
     """Read what is there (non-blocking use: call when `fd` is readable); False at end of file."""

@@ -1,4 +1,4 @@
-"""Plumbing both grading servers share: their channel to the command, and their children.
+"""What both grading servers are built on: their channel to the command, and their children.
 
 A server is one single-threaded process that forks children and never blocks on any of them:
 it polls its channel to the command, each child's output pipe and each child's pidfd (which
@@ -8,13 +8,57 @@ seconds it spent waiting for a CPU, so grading many at once never costs a slow b
 child its limit, and a child that sleeps is still timed).
 """
 
+import ctypes
+import fcntl
 import os
 import select
 import signal
+import stat
 import time
 
-from . import wire
-from .notebook import cpu_wait
+from . import frames
+from .messages import Hello, ServerCpu
+from .verdicts import Ended
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def prctl(option, value):
+    return _libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
+
+
+def keep_only(keep):
+    """Close every descriptor above 2 except `keep` and regular files opened read-only
+    (matplotlib keeps its font files open; a figure drawn after its font's descriptor was
+    closed would fail). Pipes, sockets, pidfds, directories and writable files all go."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= 2 or fd in keep:
+            continue
+        try:
+            mode = os.fstat(fd).st_mode
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        except OSError:
+            continue
+        if stat.S_ISREG(mode) and flags & os.O_ACCMODE == os.O_RDONLY:
+            continue
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def cpu_wait(pid="thread-self"):
+    """Seconds the thread (default: this one; else a process's main thread) has spent ready to
+    run but waiting for a CPU (Linux schedstat run_delay); 0 where the kernel does not say."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 class Control:
@@ -22,24 +66,26 @@ class Control:
     out, written without ever blocking (the command may be busy writing to us)."""
 
     def __init__(self, fd, limit=256 << 20):
-        self.fd, self.reader, self.outbox, self.open = fd, wire.Reader(limit=limit), bytearray(), True
+        self.fd, self.reader, self.outbox, self.open = fd, frames.Reader(limit=limit), bytearray(), True
         os.set_blocking(fd, False)
 
     def requests(self):
         """(request, fds) pairs that arrived; sets `open` False at end of file."""
         try:
-            if not wire.read_some(self.fd, self.reader, want_fds=True):
+            if not frames.read_some(self.fd, self.reader, want_fds=True):
                 self.open = False
         except OSError:  # the command is gone
             self.open = False
         out = []
         for frame in self.reader.frames():
             count = frame.get("fds", 0) if isinstance(frame, dict) else 0
+            if type(count) is not int:
+                raise frames.Malformed("a frame that says it carries descriptors, but not how many")
             out.append((frame, self.reader.take_fds(count)))
         return out
 
     def send(self, message):
-        self.outbox += wire.encode(message)
+        self.outbox += frames.encode(message)
         self.flush()
 
     def flush(self, block=False):
@@ -56,9 +102,9 @@ class Control:
             del self.outbox[:written]
 
 
-def run_server(fd, hello, make_server):
+def run_server(fd, make_server, **hello):
     """A server's life once it is warm: freeze what it imported (children's collections then
-    skip it: fewer pages copied), say hello on its channel `fd`, serve (`make_server(control)`
+    skip it: fewer pages copied), say `Hello` on its channel `fd`, serve (`make_server(control)`
     returns an object with `serve()`), then report its own and its children's CPU seconds."""
     import gc
     gc.collect()
@@ -67,14 +113,14 @@ def run_server(fd, hello, make_server):
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)  # stray prints must never reach a channel
     started = os.times()
-    control.send({"ready": True, "pid": os.getpid(), **hello})
+    control.send(Hello(os.getpid(), **hello).to_wire())
     control.flush(block=True)
     os.set_blocking(fd, False)
     make_server(control).serve()
     used = os.times()
-    control.send({"server_cpu": round(used.user + used.system - started.user - started.system, 3),
-                  "children_cpu": round(used.children_user + used.children_system
-                                        - started.children_user - started.children_system, 3)})
+    control.send(ServerCpu(round(used.user + used.system - started.user - started.system, 3),
+                           round(used.children_user + used.children_system
+                                 - started.children_user - started.children_system, 3)).to_wire())
     control.flush(block=True)
 
 
@@ -87,7 +133,7 @@ class Child:
         self.out_fd = out_fd
         if out_fd is not None:
             os.set_blocking(out_fd, False)
-        self.reader = wire.Reader(limit=out_limit or wire.MAX_FRAME, total=out_limit)
+        self.reader = frames.Reader(limit=out_limit or frames.MAX_FRAME, total=out_limit)
         self.started = time.monotonic()
         self.waited_at_start = cpu_wait(pid)
         self.killed, self.status, self.exited = None, None, False
@@ -102,6 +148,7 @@ class Child:
         return self.limit is not None and now - self.started >= self.limit and self.own_seconds(now) >= self.limit
 
     def kill(self, why):
+        """Kill the child (its process group too); `why`: a `Killed` reason, kept the first time."""
         if self.killed is None:
             self.killed = why
         for target in (lambda: os.killpg(self.pid, signal.SIGKILL),
@@ -128,7 +175,7 @@ class Child:
         """Read what the child sent; False at end of file (Malformed propagates)."""
         if self.out_fd is None:
             return False
-        more = wire.read_some(self.out_fd, self.reader)
+        more = frames.read_some(self.out_fd, self.reader)
         if not more and self.eof_at is None:
             self.eof_at = time.monotonic()
         return more
@@ -149,15 +196,16 @@ class Child:
             self.reader.feed(data)
 
     def how_it_ended(self):
+        """An `Ended`: killed by its server (and why), or as its exit status says."""
         if self.killed:
-            return self.killed
+            return Ended("killed", killed=self.killed)
         code = os.waitstatus_to_exitcode(self.status) if self.status is not None else 0
         if code == 0:
-            return "exited"
+            return Ended("exited")
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            return f"killed by signal {name}"
-        return f"exit code {code}"
+            return Ended("signal", signal=name)
+        return Ended("exit_code", code=code)
 
     def close(self):
         for fd in (self.pidfd, self.out_fd):

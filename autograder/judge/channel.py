@@ -1,23 +1,22 @@
-"""The judge's handle on a candidate: requests out, decoded answers back.
+"""The judge's channel to a candidate: requests out, decoded answers back.
 
 `Candidate` is what checks talk to. It sends the judge's inputs (`TensorInput`, `Spec`, plain
 values, objects the candidate described before) and decodes every answer with `seen.decode`;
 student code that raised comes back as `Raised`, a candidate that died, stopped answering or
-broke the protocol as `Lost`. Two transports:
+broke the protocol as `LostCandidate`. Two transports:
 
-- `Remote`: a socket to a candidate process (grading);
-- `Local`: an in-process candidate over the same encoding, for the instructor's own notebook
-  and for fast tests of the checks. It runs student code in this process: never grade with it.
+- `Remote` (here): a socket to a candidate process (grading);
+- `Local` (`judge.local`): an in-process candidate over the same encoding, for the
+  instructor's own notebook and for fast tests of the checks. It runs student code in this
+  process: never grade with it, and never import it in the judge server.
 """
 
 import torch
 
-from ..candidate import build, values, wire
-from ..candidate.respond import Responder
+from ..protocol import fixtures, frames, values
+from ..protocol.limits import DEFAULT as LIMITS
+from ..protocol.verdicts import Lost
 from .seen import Malformed, decode
-
-ANSWER_LIMIT = 64 << 20      # one answer
-TOTAL_LIMIT = 1 << 30        # everything one candidate may send
 
 
 class Raised(Exception):
@@ -38,15 +37,15 @@ class Missing(Exception):
     """The name the judge asked for is not defined by the solution cell."""
 
 
-class Lost(BaseException):
+class LostCandidate(BaseException):
     """The candidate is gone: it died, closed its channel, went silent or sent garbage.
 
     A BaseException, so that nothing between the request and the verdict (Hypothesis
     included) mistakes it for a wrong answer and keeps asking a dead process."""
 
     def __init__(self, how, detail=""):
-        self.how, self.detail = how, detail  # how: closed, malformed, timeout
-        super().__init__(f"{how}: {detail}" if detail else how)
+        self.how, self.detail = Lost(how), detail
+        super().__init__(f"{self.how.value}: {detail}" if detail else self.how.value)
 
 
 class TensorInput:
@@ -68,7 +67,7 @@ class TensorInput:
 
 
 class Spec:
-    """A fixture for the candidate to build (see `autograder.candidate.build` for the kinds):
+    """A fixture for the candidate to build (see `autograder.protocol.fixtures` for the kinds):
     fields are plain data, TensorInputs, judge-side tensors and nested Specs. `here()` builds
     the same fixture in the judge's process, on the CPU, for the reference."""
 
@@ -79,7 +78,7 @@ class Spec:
         return {"$": "spec", "kind": self.kind, **{k: _in_spec(v, local) for k, v in self.fields.items()}}
 
     def here(self):
-        return build.build(self.encoded(local=True))
+        return fixtures.build(self.encoded(local=True))
 
 
 def _in_spec(value, local):
@@ -129,51 +128,34 @@ def encode(value):
 class Remote:
     """A candidate process at the other end of socket `fd`."""
 
-    def __init__(self, fd, timeout=None):
+    def __init__(self, fd, timeout=None, limits=LIMITS):
         self.fd, self.timeout = fd, timeout
-        self.reader = wire.Reader(limit=ANSWER_LIMIT, total=TOTAL_LIMIT)
+        self.reader = frames.Reader(limit=limits.answer_bytes, total=limits.answers_bytes)
 
     def receive(self):
         try:
-            return wire.receive(self.fd, self.reader, self.timeout)
-        except wire.Closed:
-            raise Lost("closed", "the candidate process ended without answering") from None
-        except wire.Malformed as exc:
-            raise Lost("malformed", str(exc)) from None
+            return frames.receive(self.fd, self.reader, self.timeout)
+        except frames.Closed:
+            raise LostCandidate("closed", "the candidate process ended without answering") from None
+        except frames.Malformed as exc:
+            raise LostCandidate("malformed", str(exc)) from None
         except TimeoutError:
-            raise Lost("timeout", "the candidate did not answer in time") from None
+            raise LostCandidate("timeout", "the candidate did not answer in time") from None
         except OSError as exc:
-            raise Lost("closed", str(exc)) from None
+            raise LostCandidate("closed", str(exc)) from None
 
     def request(self, message):
         try:
-            wire.send(self.fd, message)
+            frames.send(self.fd, message)
         except OSError as exc:
-            raise Lost("closed", f"the candidate stopped listening ({exc.strerror})") from None
+            raise LostCandidate("closed", f"the candidate stopped listening ({exc.strerror})") from None
         return self.receive()
 
     def close(self):
         try:
-            wire.send(self.fd, {"op": "bye"})
+            frames.send(self.fd, {"op": "bye"})
         except OSError:
             pass
-
-
-class Local:
-    """An in-process candidate: `namespace` holds the student's definitions."""
-
-    def __init__(self, namespace):
-        self.responder = Responder(namespace)
-
-    def receive(self):
-        return {"ready": True, "problem": None, "defined": sorted(self.responder.namespace)}
-
-    def request(self, message):
-        answer = self.responder.answer(wire.parse(wire.encode(message)[wire.HEADER.size:]))
-        return wire.parse(wire.encode(answer)[wire.HEADER.size:])
-
-    def close(self):
-        pass
 
 
 class Candidate:
@@ -188,17 +170,17 @@ class Candidate:
         cell raised while loading)."""
         hello = self.transport.receive()
         if not isinstance(hello, dict) or hello.get("ready") is not True:
-            raise Lost("malformed", "the candidate did not say it was ready")
+            raise LostCandidate("malformed", "the candidate did not say it was ready")
         problem = hello.get("problem")
         if problem is not None and not isinstance(problem, dict):
-            raise Lost("malformed", "a malformed hello")
+            raise LostCandidate("malformed", "a malformed hello")
         self.ready = hello
         return hello
 
     def _ask(self, message):
         answer = self.transport.request(message)
         if not isinstance(answer, dict) or len(answer) not in (1, 2):
-            raise Lost("malformed", "an answer that is not one of value, raised, missing")
+            raise LostCandidate("malformed", "an answer that is not one of value, raised, missing")
         try:
             if "value" in answer:
                 value = decode(answer["value"])
@@ -208,14 +190,14 @@ class Candidate:
                     return value, [decode(a) for a in answer["args"]]
                 return value
         except Malformed as exc:
-            raise Lost("malformed", str(exc)) from None
+            raise LostCandidate("malformed", str(exc)) from None
         if len(answer) != 1:
-            raise Lost("malformed", "an answer with extra fields")
+            raise LostCandidate("malformed", "an answer with extra fields")
         if isinstance(answer.get("raised"), dict):
             raise Raised(answer["raised"])
         if isinstance(answer.get("missing"), str):
             raise Missing(answer["missing"][:500])
-        raise Lost("malformed", f"an answer the judge did not ask for: {str(answer)[:200]}")
+        raise LostCandidate("malformed", f"an answer the judge did not ask for: {str(answer)[:200]}")
 
     def call(self, target, *args, after=False, **kwargs):
         """Call `target` (a name the solution defines, or something the candidate returned,

@@ -1,0 +1,93 @@
+"""The fixed menu of operations a judge may ask a candidate to perform on objects it holds.
+
+Course code, run in the candidate on the judge's behalf; the judge reads their effects back
+like any other answer (`describe`), never trusting them more than any other answer. Each is
+looked up here, never sent: a judge names one of `OPS` and passes arguments.
+
+    fill(t, index, value)              write value at index, through t's own memory
+    seed(n)                            torch.manual_seed(n)
+    sum_backward(t), backward(t, g)    autograd's backward pass (torch.autograd.backward as it
+                                       was when this module was imported, before student code)
+    module_to(m, device_or_dtype)      nn.Module.to, the module's own method as torch defines it
+    train(m, mode)                     nn.Module.train
+    scribble(shape, value)             (03) fill freed memory with a marker, so that a tensor
+                                       left uninitialised shows it
+    module_to_devices(m, device, names)  (05) m.to(device), then {name: device of m.<name> as
+                                       text, or None}: what .to() moves and what it leaves behind
+"""
+
+import torch
+
+_TB = torch._C.TensorBase
+_Module = torch.nn.Module
+_Tensor = torch.Tensor
+_autograd_backward = torch.autograd.backward  # as it is now, before any student code
+_no_subclass_fn = torch._C.DisableTorchFunctionSubclass
+_full = torch._C._VariableFunctions.full
+_device_of = _TB.__dict__["device"].__get__
+_isinstance, _getattr = isinstance, getattr
+
+
+def _fill(t, index, value):
+    """Write `value` at `index` (a tuple of ints) of `t`, through t's own memory."""
+    target = t
+    for i in index:
+        target = _TB.select(target, 0, i)
+    with torch.no_grad():
+        _TB.fill_(target, value)
+
+
+def _seed(n):
+    torch.manual_seed(n)
+
+
+def _sum_backward(t):
+    with _no_subclass_fn():
+        total = _TB.sum(t)
+    _autograd_backward(total)
+
+
+def _backward(t, gradient=None):
+    _autograd_backward(t, gradient)
+
+
+def _module_to(m, device):
+    return _Module.to(m, device)
+
+
+def _train(m, mode=True):
+    return _Module.train(m, mode)
+
+
+def _scribble(shape, value, count=4):
+    """Allocate `count` float32 CPU tensors of `shape` filled with `value`, then free them.
+
+    Memory an allocator hands out next may then hold `value`: a tensor that was never
+    initialised (`torch.empty`, `torch.FloatTensor(n, m)`) shows it, one that was cannot. It
+    only makes uninitialised memory easier to recognise; nothing is decided here."""
+    blocks = [_full(tuple(int(s) for s in shape), float(value)) for _ in range(int(count))]
+    while blocks:
+        blocks.pop()  # freed last-in first-out, so the next allocation of that size gets one
+
+
+def _module_to_devices(m, device, names):
+    """m.to(device), then {name: the device of `m.<name>` as text, or None when it is not a
+    tensor}, read with torch's own accessor: no value is read, so it works on `meta` too."""
+    _Module.to(m, device)
+    out = {}
+    for name in names:
+        value = _getattr(m, str(name), None)
+        out[str(name)] = str(_device_of(value)) if _isinstance(value, _Tensor) else None
+    return out
+
+
+OPS = {
+    "fill": _fill,
+    "seed": _seed,
+    "sum_backward": _sum_backward,
+    "backward": _backward,
+    "module_to": _module_to,
+    "train": _train,
+    "scribble": _scribble,
+    "module_to_devices": _module_to_devices,
+}
