@@ -10,21 +10,26 @@ ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 # nbgrader runs helpers such as `alembic` from the environment's bin/: keep it first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup system sandbox browser fonts lab lab-instructor test test-fast screenshots release \
-        student-kit samples demo bench clean help
+.PHONY: setup system sandbox browser fonts lab lab-instructor test test-fast lint screenshots release \
+        student-kit samples demo bench new clean help
 
 CHROMIUM ?= /usr/bin/chromium
 
 help:
 	@echo "make lab            set up and open JupyterLab on release/ (the student's view, Validate button)"
 	@echo "make lab-instructor set up and open JupyterLab on the course root (nbgrader's formgrader)"
-	@echo "make test           set up and run every test (browser tests included)"
+	@echo "make test           set up, lint, and run every test (browser tests included; what CI runs)"
+	@echo "make test-fast      the same without the slow tests (notebooks, nbgrader, kit, browser)"
+	@echo "make lint           ruff over the code and the tests"
+	@echo "make setup          only set up: .venv/ from the pinned requirements, and the Debian packages"
 	@echo "make release        regenerate release/ from source/ with nbgrader"
+	@echo "make samples        regenerate the sample classes samples/<assignment>/ from release/"
 	@echo "make student-kit    build dist/student-kit/ and dist/student-kit.zip, what students get"
 	@echo "make screenshots    rerun the browser tests and keep their screenshots in docs/"
-	@echo "make demo     grade the sample class in demo-course/ and write its report"
-	@echo "make bench    time our grade command against plain nbgrader autograde (minutes)"
-	@echo "make clean    remove the environment and nbgrader's working folders"
+	@echo "make demo           grade the sample class of every assignment in demo-course/, with reports"
+	@echo "make bench          time our grade command against plain nbgrader autograde (minutes)"
+	@echo "make new NAME=NN_topic  the skeleton of a new assignment (python -m autograder new)"
+	@echo "make clean          remove the environment and nbgrader's working folders"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,11 +76,14 @@ lab: setup
 lab-instructor: setup
 	$(BIN)/jupyter lab --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup lint
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # The README's screenshots are the browser tests' own: rerun them and keep what they took.
 screenshots: setup
@@ -95,6 +103,9 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+new: setup
+	$(BIN)/python -m autograder new $(NAME)
 
 clean:
 	rm -rf $(VENV) dist gradebook.db submitted autograded feedback reports demo-course .pytest_cache .hypothesis

@@ -20,14 +20,15 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # The release pipeline: nbgrader's own steps (its default list, in its order) plus one of ours,
 # TagTestCells, which tags every graded test cell `raises-exception` so that Run All in
 # JupyterLab goes through a notebook whose exercises are all unsolved (each test cell still
-# shows its error, and Validate still reports it). autograder/instructor/release_tags.py.
+# shows its error, and Validate still reports it).
+# autograder/instructor/preprocessors/tag_test_cells.py.
 c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",
     "nbgrader.preprocessors.InstantiateTests",
     "nbgrader.preprocessors.LockCells",
     "nbgrader.preprocessors.ClearSolutions",
     "nbgrader.preprocessors.ClearOutput",
-    "autograder.instructor.release_tags.TagTestCells",
+    "autograder.instructor.preprocessors.TagTestCells",
     "nbgrader.preprocessors.CheckCellMetadata",
     "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.SaveCells",
@@ -45,12 +46,12 @@ c.OverwriteCells.add_missing_cells = True
 # Never copy caches and checkpoints from source/ into release/ or from submissions.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".hypothesis", ".pytest_cache"]
 
-# Trustworthy grading (autograder/instructor/preprocessors.py): the kernel runs sandboxed
-# (bubblewrap, a uid of its own, a private copy of the files) with capped output and survives
-# its own death; then every exercise is decided by the judge, in a process that never runs
-# student code (started once per nbgrader run), and the test cells' outputs, which nbgrader
-# scores, follow its verdicts. A correct solution that writes a warning to stderr is not scored
-# 0 (the verdict decides).
+# Trustworthy grading (autograder/instructor/preprocessors/): the kernel runs sandboxed
+# (SafeExecute: bubblewrap, a uid of its own, a private copy of the files) with capped output
+# and survives its own death; then every exercise is decided by the judge (VerifyExercises), in
+# a process that never runs student code (started once per nbgrader run), and the test cells'
+# outputs, which nbgrader scores, follow its verdicts. A correct solution that writes a warning
+# to stderr is not scored 0 (the verdict decides).
 c.Autograde.autograde_preprocessors = [
     "autograder.instructor.preprocessors.SafeExecute",
     "autograder.instructor.preprocessors.VerifyExercises",
@@ -61,9 +62,15 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-c.SafeExecute.timeout = 120
 c.SafeExecute.interrupt_on_timeout = True
-c.VerifyExercises.time_limit = 60
+# The limits (seconds per cell and per exercise's check, memory, output kept per cell) default
+# to autograder/protocol/limits.py, which the grade command and both grading servers read too.
+# To change one for this course, set it here, and the grade command follows:
+#   c.SafeExecute.timeout            seconds one cell may run
+#   c.SafeExecute.max_output_bytes   output kept per cell
+#   c.SafeExecute.memory_bytes       memory of a notebook's kernel
+#   c.VerifyExercises.time_limit     seconds of its own time one exercise's check may run
+#   c.VerifyExercises.memory_bytes   memory of one exercise's candidate
 
 # Feedback shows failure messages, never the hidden tests' code, and nothing a student wrote
 # (output or markdown) can run in the browser of whoever opens it.

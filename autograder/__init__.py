@@ -1,8 +1,13 @@
 """Instructor-side grading for the PyTorch course, split along its trust boundary.
 
     autograder/judge/       decides every exercise; never runs, imports or unpickles student code
-    autograder/candidate/   where student code runs; the only grading code readable in the sandbox
+    autograder/candidate/   where student code runs (a candidate answering its judge, a notebook
+                            run for feedback, the confinement of each process)
+    autograder/protocol/    what those processes say to each other: frames, typed messages with
+                            total decoders, verdicts, limits, how values travel
     autograder/instructor/  the instructor's command: collect, grade, feedback, export, reports
+
+Only `protocol/` and `candidate/` are readable in the sandbox that runs student code.
 
 Student notebooks never import this package (they use ``course``). A source notebook's hidden
 test cell calls ``autograder.judge.hidden_tests``; when a submission is graded that import
@@ -38,10 +43,10 @@ A submission is untrusted code, written by someone who has read this package.
 | walking stack frames, ``gc`` or memory for expected values or tolerances | none of them exist in the candidate's process; the judge's sandbox is another PID namespace, under another uid |
 | mutating the check tables | they live in the judge; the candidate has none to mutate |
 | tensor subclasses, look-alikes, ``__torch_function__`` that agrees with anything | the candidate reports the exact type and torch's own C accessors read the values; a subclass is tampering |
-| malformed, oversized, missing or late answers | every frame is size-capped and decoded field by field by the judge; a bad one fails that exercise, a dead or silent candidate too (``crashed``/``timeout``), for that student only |
+| malformed, oversized, missing or late answers | every frame is size-capped and decoded field by field (``protocol.messages``, ``judge.seen``: total decoders, anything off is ``Malformed``); a bad one fails that exercise, a dead or silent candidate too (``crashed``/``timeout``), for that student only |
 | code elsewhere in the notebook (IPython hooks, edited or deleted test cells, patches) | the candidate runs only setup, import lines and the one solution cell; installed packages only (``python -I``: nothing the student planted in their folder is importable) |
 | ``os._exit``, crashes, infinite loops, memory hogs, fork bombs, processes left behind | one process tree per uid, per-student cgroups (pids, memory incl. tmpfs) where the machine allows, own-time limits, ``kill(-1)`` sweeps of the uid after each tree; the report names what was found |
-| reading the solutions, the gradebook, other students' files, the hidden checks | allow-list sandbox: only the Python environment, ``course`` and ``candidate/`` exist in it; each student's folder is 0700 under their uid |
+| reading the solutions, the gradebook, other students' files, the hidden checks | allow-list sandbox: only the Python environment, ``course``, ``protocol/`` and ``candidate/`` exist in it; each student's folder is 0700 under their uid |
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
 | scripts in feedback | feedback HTML is sanitized (``SanitizeHTML``): student output and markdown are escaped |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |

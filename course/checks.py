@@ -12,11 +12,11 @@ step, `state_dict()` and `.to()` do to each tensor a module holds.
 """
 
 import ast
+import copy
 import inspect
 import textwrap
 
 import torch
-import copy
 
 
 class CheckError(AssertionError):

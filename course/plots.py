@@ -6,13 +6,13 @@ same functions. Drawn elements carry a `gid` (e.g. "storage 3", "read 0->4", "a 
 find them without a browser.
 """
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib import font_manager
 from matplotlib.patches import FancyArrowPatch, Rectangle
-import textwrap
 
 VALUE_FONT = 10  # numbers in cells
 NOTE_FONT = 8.5  # offsets, legends

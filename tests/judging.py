@@ -17,6 +17,9 @@ that a gallery file holds only its tables and its own regressions:
 - and every test runs twice, with examples drawn and replayed (the `examples` fixture).
 """
 
+import contextlib
+import io
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -28,6 +31,8 @@ from autograder.judge.declare import REGISTRY, devices_here
 from autograder.judge.exercises import strategies
 from autograder.judge.local import Local
 from autograder.judge.run import judge
+
+from conftest import nbgrader_meta, source_nb
 
 MIN_EACH = 8
 
@@ -72,10 +77,14 @@ def rows(exercise, table):
     return [(exercise, *row) for row in table]
 
 
-def defined(source, namespace=None):
-    """What a solution cell defines, run after the notebooks' usual imports."""
+def defined(source, namespace=None, setup=None):
+    """What a solution cell defines, run after `setup` (the notebook's setup cell: its imports),
+    or after the notebooks' usual imports."""
     scope = namespace if namespace is not None else {}
     scope.update(torch=torch, nn=nn, F=F)
+    if setup is not None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(setup, scope)
     exec(source, scope)
     name = next(line.split()[1].split("(")[0].rstrip(":") for line in source.splitlines()
                 if line.startswith(("def ", "class ")))
@@ -126,11 +135,12 @@ def gallery_tests(namespace, assignment, correct, wrong, *, needs=None):
         assert messages[True] == messages[False]
 
     solutions = samples.solutions(assignment)
+    setup = next(c.source for c in source_nb(assignment).cells if nbgrader_meta(c).get("grade_id") == "setup")
 
     def extra_definitions(exercise):
         scope = {}
         for other in needs.get(exercise, ()):
-            defined(solutions["RIGHT"][other], scope)
+            defined(solutions["RIGHT"][other], scope, setup)
         return {k: v for k, v in scope.items() if k not in ("torch", "nn", "F", "__builtins__")}
 
     @pytest.mark.parametrize("exercise", exercises)
@@ -138,10 +148,29 @@ def gallery_tests(namespace, assignment, correct, wrong, *, needs=None):
         """The source notebook's solution and the sample alternative pass; the sample mistake
         fails, saying WRONG_SAYS."""
         for kind in ("RIGHT", "ALTERNATIVE"):
-            passes(exercise, defined(solutions[kind][exercise])[0], **extra_definitions(exercise))
-        result = failure_of(exercise, defined(solutions["WRONG"][exercise])[0], **extra_definitions(exercise))
+            passes(exercise, defined(solutions[kind][exercise], setup=setup)[0], **extra_definitions(exercise))
+        result = failure_of(exercise, defined(solutions["WRONG"][exercise], setup=setup)[0],
+                            **extra_definitions(exercise))
         assert result["status"] == "fail" and solutions["WRONG_SAYS"][exercise] in result["message"], result
 
     namespace.update({f.__name__: f for f in (
         _both_ways, test_alternative_correct_solution_passes, test_wrong_solution_fails_and_names_the_mistake,
         test_gallery_sizes, test_replay_reports_the_failure_hypothesis_reports, test_sample_solutions)})
+
+
+# --- answers only a cheat sends ---------------------------------------------------------------
+
+class AlwaysEqual(torch.Tensor):
+    """Every torch operation on it (comparisons, sums, allclose...) answers True."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return True
+
+
+class PosesAsTensor(torch.Tensor):
+    """Claims, through __class__, to be a plain torch.Tensor."""
+
+    @property
+    def __class__(self):
+        return torch.Tensor

@@ -11,8 +11,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import (ASSIGNMENTS, CURRICULUM, copy_course, nbgrader, nbgrader_meta, release_nb,
-                      source_nb)
+from conftest import ASSIGNMENTS, CURRICULUM, copy_course, nbgrader, nbgrader_meta, release_nb, source_nb
 
 pytestmark = pytest.mark.slow
 

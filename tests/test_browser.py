@@ -22,7 +22,6 @@ that skip into a failure.
 import json
 import os
 import re
-import runpy
 import shutil
 import signal
 import socket
@@ -35,8 +34,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.instructor import samples
+from autograder.instructor.preprocessors.tag_test_cells import is_test_cell
 from autograder.instructor.release import nbgrader_env
-from autograder.instructor.release_tags import is_test_cell
+
 from conftest import ASSIGNMENTS, CURRICULUM, ROOT, release_nb
 
 pytestmark = pytest.mark.slow
@@ -170,15 +171,14 @@ def page(browser):
 @pytest.fixture(scope="module")
 def student_lab(tmp_path_factory, browser):
     """JupyterLab on a copy of release/ (what `make lab` and the kit show), plus solved/: the
-    first assignment with its first exercise solved (samples/solutions/), for Validate."""
+    first assignment with its first exercise solved (the source notebook's solution), for Validate."""
     course = tmp_path_factory.mktemp("student")
     shutil.copytree(ROOT / "release", course, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     name = ASSIGNMENTS[0]
     nb = release_nb(name)
     solution = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    right = runpy.run_path(str(ROOT / "samples" / "solutions" / f"{name}.py"))["RIGHT"]
-    solution.source = right[solution.metadata.nbgrader.grade_id]
+    solution.source = samples.solution_cells(name)[solution.metadata.nbgrader.grade_id]
     (course / "solved" / name).mkdir(parents=True)
     nbformat.write(nb, str(course / "solved" / name / f"{name}.ipynb"))
     lab = Lab(course, tmp_path_factory.mktemp("student-home"))

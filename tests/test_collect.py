@@ -5,7 +5,7 @@ import importlib.util
 import json
 import os
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -25,7 +25,7 @@ def _nbgrader_utils():
 
 A = "01_tensor_ops"
 NBS = ["01_tensor_ops", "02_autograd"]
-T0 = datetime(2026, 11, 24, 11, 47, 41, 250000, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 24, 11, 47, 41, 250000, tzinfo=UTC).timestamp()
 DAY = 86400
 
 
@@ -81,7 +81,7 @@ def ts(dt):
 
 
 def utc(t):
-    return datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(t, UTC).replace(tzinfo=None)
 
 
 @pytest.fixture

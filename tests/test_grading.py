@@ -18,6 +18,7 @@ from autograder.instructor import samples
 from autograder.instructor.curriculum import exercise_of
 from autograder.instructor.grading import grade
 from autograder.instructor.sandbox import bwrap_works
+
 from conftest import ASSIGNMENTS, CURRICULUM, copy_course
 
 pytestmark = pytest.mark.slow
@@ -144,7 +145,7 @@ def test_violations_are_reported_for_the_students_who_caused_them(graded_class):
 
 def test_feedback_is_safe_to_open(graded_class):
     """A student's outputs and markdown carry scripts; the feedback HTML runs none of them."""
-    from autograder.instructor.grading import make_api
+    from autograder.instructor.nbgrader_api import make_api
     course, _ = graded_class
     result = make_api(course).generate_feedback(A, student_id="vic", force=True)
     assert result.get("success"), result

@@ -11,9 +11,6 @@ Every test runs twice: with Hypothesis drawing the examples, and with the exampl
 once and replayed (as in the judge server's forks); both must agree.
 """
 
-import runpy
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -21,27 +18,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from autograder.judge import properties
-from autograder.judge.exercises import REGISTRY, strategies
+from autograder.judge.exercises import REGISTRY
 from autograder.judge.exercises import autograd as judged
-from judging import examples, failure_of, passes, stub  # noqa: F401
+
+from judging import AlwaysEqual, failure_of, gallery_tests, rows, stub
 
 # describing a non-leaf result reads its .grad, which makes torch warn (candidate/values.py)
 pytestmark = pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 
 EXERCISES = ("grad_of", "relu_out_of_place", "sgd_step", "numerical_grad")
-SAMPLES = runpy.run_path(str(Path(__file__).resolve().parent.parent / "samples" / "solutions" / "02_autograd.py"))
-
-
-@pytest.fixture(autouse=True)
-def _both_ways(examples):
-    return examples
-
-
-def from_cell(exercise, source):
-    """The function a solution cell defines."""
-    namespace = {"torch": torch, "nn": nn, "F": F, "np": np}
-    exec(source, namespace)
-    return namespace[REGISTRY["02_autograd"][exercise].name]
 
 
 # =============================================================================================
@@ -822,61 +807,18 @@ NUMERICAL_WRONG = [
 # 1 and 2: the gallery
 # =============================================================================================
 
-CORRECT = (
-    [("grad_of", name, fn) for name, fn in GRAD_OF_OK]
-    + [("relu_out_of_place", name, fn) for name, fn in RELU_OK]
-    + [("sgd_step", name, fn) for name, fn in SGD_OK]
-    + [("numerical_grad", name, fn) for name, fn in NUMERICAL_OK]
-    + [(ex, f"samples_{kind}", from_cell(ex, SAMPLES[kind][ex])) for ex in EXERCISES
-       for kind in ("RIGHT", "ALTERNATIVE")]
-)
+CORRECT = (rows("grad_of", GRAD_OF_OK) + rows("relu_out_of_place", RELU_OK) + rows("sgd_step", SGD_OK)
+           + rows("numerical_grad", NUMERICAL_OK))
+WRONG = (rows("grad_of", GRAD_OF_WRONG) + rows("relu_out_of_place", RELU_WRONG) + rows("sgd_step", SGD_WRONG)
+         + rows("numerical_grad", NUMERICAL_WRONG))
 
-WRONG = (
-    [("grad_of", *row) for row in GRAD_OF_WRONG]
-    + [("relu_out_of_place", *row) for row in RELU_WRONG]
-    + [("sgd_step", *row) for row in SGD_WRONG]
-    + [("numerical_grad", *row) for row in NUMERICAL_WRONG]
-    + [(ex, "samples_WRONG", from_cell(ex, SAMPLES["WRONG"][ex]), SAMPLES["WRONG_SAYS"][ex]) for ex in EXERCISES]
-)
-
-
-@pytest.mark.parametrize("exercise, fn", [pytest.param(ex, fn, id=f"{ex}-{name}") for ex, name, fn in CORRECT])
-def test_alternative_correct_solution_passes(exercise, fn):
-    passes(exercise, fn)
-
-
-@pytest.mark.parametrize("exercise, fn, phrase",
-                         [pytest.param(ex, fn, phrase, id=f"{ex}-{name}") for ex, name, fn, phrase in WRONG])
-def test_wrong_solution_fails_and_names_the_mistake(exercise, fn, phrase):
-    result = failure_of(exercise, fn)
-    message = result["message"]
-    assert result["status"] == "fail", f"an honest mistake judged {result['status']}:\n{message}"
-    assert "Tampering detected" not in message
-    assert phrase in message, f"expected {phrase!r} in the message:\n{message}"
-
-
-def test_gallery_sizes():
-    """At least 8 correct and 8 wrong solutions per exercise (the stub not counted)."""
-    for ex in EXERCISES:
-        assert sum(1 for e, *_ in CORRECT if e == ex) >= 8, ex
-        assert sum(1 for e, name, *_ in WRONG if e == ex and name != "stub") >= 8, ex
+gallery_tests(globals(), "02_autograd", CORRECT, WRONG)
 
 
 def test_every_exercise_is_declared_in_contract_order():
     assert list(REGISTRY["02_autograd"]) == list(EXERCISES)
     assert REGISTRY["02_autograd"]["numerical_grad"].dtypes == (torch.float64,)
     assert all(REGISTRY["02_autograd"][ex].dtypes == (torch.float32, torch.float64) for ex in EXERCISES[:3])
-
-
-def test_replay_reports_the_failure_hypothesis_reports():
-    messages = {}
-    for replay in (False, True):
-        properties.forget()
-        if replay:
-            properties.record(strategies())
-        messages[replay] = [failure_of(ex, fn)["message"] for ex, _, fn, _ in WRONG]
-    properties.forget()
-    assert messages[True] == messages[False]
 
 
 @pytest.mark.parametrize("exercise, fn, call_text", [
@@ -901,34 +843,32 @@ def test_message_names_the_function_differentiated():
 
 def test_the_central_difference_meets_the_contract_tolerance_on_every_input():
     """The contract's rtol=1e-5, atol=1e-8 holds for the exact formula on every input drawn."""
+    strategy = REGISTRY["02_autograd"]["numerical_grad"].strategy
     properties.forget()
-    properties.record([judged.NUMERICAL_INPUTS])
-    drawn = properties.recorded(judged.NUMERICAL_INPUTS)
+    properties.record([strategy])
+    drawn = properties.recorded(strategy)
     properties.forget()
     for x, kind, consts, _, _ in drawn + [c for c in judged.NUMERICAL_CASES]:
         local = torch.as_tensor(x, dtype=torch.float64)
-        estimate = judged.central(kind, consts, local, 1e-6)
-        assert torch.allclose(estimate, judged.analytic_grad(kind, consts, local), rtol=1e-5, atol=1e-8)
+        f = judged.Function(kind, consts)
+        estimate = f.differences(local, 1e-6)
+        assert torch.allclose(estimate, f.grad(local), rtol=1e-5, atol=1e-8)
 
 
 def test_every_function_kind_is_differentiable_on_its_shapes():
     for shape in judged.SHAPES:
         for kind in judged.kinds_for(shape):
-            cshape = judged.const_shape(kind, shape)
+            cshape = judged.CONSTANTS[kind][1](shape) if kind in judged.CONSTANTS else None
             consts = {} if cshape is None else {"C": torch.full(cshape, 0.5).tolist()}
             x = torch.full(shape, 0.25, dtype=torch.float64)
-            assert judged.f_value(kind, consts, x).shape == ()
-            assert judged.analytic_grad(kind, consts, x).shape == shape
+            f = judged.Function(kind, consts)
+            assert f.here(x).shape == ()
+            assert f.grad(x).shape == shape
 
 
 # =============================================================================================
 # 3. Answers only a cheat sends
 # =============================================================================================
-
-class AlwaysEqual(torch.Tensor):
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        return True
 
 
 @pytest.mark.parametrize("exercise, fn", [

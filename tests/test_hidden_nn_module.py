@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from judging import failure_of, gallery_tests, rows, stub
+from judging import AlwaysEqual, failure_of, gallery_tests, rows, stub
 
 # The candidate describes a module's output (which has a grad_fn) with its .grad; torch warns
 # about reading .grad of a non-leaf. Harmless here.
@@ -103,10 +103,10 @@ class NetFc2First(nn.Module):
 
 class NetOldSuper(nn.Module):
     def __init__(self, in_features, hidden_features, out_features):
-        super(NetOldSuper, self).__init__()
+        super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.add_module("fc1", nn.Linear(in_features, hidden_features))
-        setattr(self, "fc2", nn.Linear(hidden_features, out_features, bias=True))
+        self.fc2 = nn.Linear(hidden_features, out_features, bias=True)
         self.identity = nn.Identity()
 
     def forward(self, x):
@@ -685,13 +685,6 @@ def test_shared_and_tied_parameters_are_named_in_the_message():
 # =============================================================================================
 # 3. Answers only a cheat sends
 # =============================================================================================
-
-class AlwaysEqual(torch.Tensor):
-    """Every torch operation on it (comparisons, sums, allclose...) answers True."""
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        return True
 
 
 class NetFakeOutput(NetFunctional):

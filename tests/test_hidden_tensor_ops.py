@@ -20,8 +20,8 @@ from torch import nn  # noqa: F401
 
 from autograder.judge import properties
 from autograder.judge.exercises import strategies
-from judging import cases, failure_of, gallery_tests, rows, stub
 
+from judging import AlwaysEqual, PosesAsTensor, cases, failure_of, gallery_tests, rows, stub
 
 # =============================================================================================
 # row_normalize
@@ -650,21 +650,6 @@ def test_message_shows_expected_and_got_values():
 # =============================================================================================
 # 3. Answers only a cheat sends
 # =============================================================================================
-
-class AlwaysEqual(torch.Tensor):
-    """Every torch operation on it (comparisons, sums, allclose...) answers True."""
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        return True
-
-
-class PosesAsTensor(torch.Tensor):
-    """Claims, through __class__, to be a plain torch.Tensor."""
-
-    @property
-    def __class__(self):
-        return torch.Tensor
 
 
 class LookAlike:

@@ -15,6 +15,7 @@ from autograder.instructor import samples
 from autograder.instructor.grading import grade
 from autograder.instructor.sandbox import bwrap_works
 from autograder.protocol.messages import CellResult, NotebookDone
+
 from conftest import copy_course, nbgrader
 
 A = samples.ASSIGNMENT

@@ -25,10 +25,11 @@ import pytest  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import CellExecutionError  # noqa: E402
 
-from autograder.instructor.release_tags import TAG, is_test_cell  # noqa: E402
-from conftest import ASSIGNMENTS, ROOT, release_nb  # noqa: E402
+from autograder.instructor.preprocessors.tag_test_cells import TAG, is_test_cell  # noqa: E402
 from course import plots  # noqa: E402
 from course import widgets as course_widgets  # noqa: E402
+
+from conftest import ASSIGNMENTS, ROOT, release_nb  # noqa: E402
 
 MIN_FONT = 8          # points: no text in a figure smaller than this
 LONG_CELL = 10.0      # seconds: a cell that computes longer shows a progress bar (tqdm.auto)
@@ -83,7 +84,7 @@ def test_release_pipeline_is_nbgraders_plus_the_tagging_step():
     from traitlets.config.loader import PyFileConfigLoader
     from traitlets.utils.importstring import import_item
 
-    from autograder.instructor.release_tags import TagTestCells
+    from autograder.instructor.preprocessors import TagTestCells
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     steps = [import_item(name) for name in config.GenerateAssignment.preprocessors]
     assert steps.count(TagTestCells) == 1

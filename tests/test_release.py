@@ -3,14 +3,13 @@
 import ast
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 from autograder.instructor.kit import code_lines, secrets
 from autograder.judge.exercises import REGISTRY
-from conftest import (ASSIGNMENTS, CURRICULUM, ROOT, copy_course, nbgrader, nbgrader_meta,
-                      release_nb, source_nb)
+
+from conftest import ASSIGNMENTS, CURRICULUM, ROOT, copy_course, nbgrader, nbgrader_meta, release_nb, source_nb
 
 HIDDEN_BLOCK = r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS"
 

@@ -5,7 +5,8 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
-from autograder.instructor.preprocessors import ReplaySanitize, file_digest
+from autograder.instructor.preprocessors import ReplaySanitize
+from autograder.instructor.staging import file_digest
 
 
 class MarkStep(NbGraderPreprocessor):

@@ -16,9 +16,9 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import copy_course, nbgrader, source_nb
-
 from autograder.instructor.report import build_report, export_grades
+
+from conftest import copy_course, nbgrader, source_nb
 
 pytestmark = [pytest.mark.slow,  # runs nbgrader
               # nbgrader.api.add_submission trips SQLAlchemy autoflush warnings (not ours)

@@ -3,6 +3,7 @@
 import pytest
 
 from autograder.instructor import samples
+
 from conftest import ASSIGNMENTS, CURRICULUM, ROOT
 
 

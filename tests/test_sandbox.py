@@ -8,6 +8,7 @@ import time
 import pytest
 
 from autograder.instructor.sandbox import PACKAGE, Sandbox, bwrap_works
+
 from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not available")

@@ -19,6 +19,7 @@ from nbgrader.api import Gradebook
 from autograder.instructor import isolation, samples
 from autograder.instructor.grading import grade
 from autograder.instructor.sandbox import bwrap_works
+
 from conftest import ASSIGNMENTS, CURRICULUM, copy_course, nbgrader
 
 pytestmark = [

@@ -5,9 +5,9 @@ gallery of hidden-check tests and its visible-test tests.
 
 A file is split into sections by its banner comments (`# ====\\n# <exercise id>` or
 `# --- <exercise id> ---`); lines
-before the first banner count for the whole file, shared equally by its exercises. A line is
-"text" when all it holds, besides punctuation, is string literals (an explanation, a message),
-"code" otherwise; blank lines and comments are not counted.
+before the first banner count for the whole file, shared equally by its exercises. A line is "data" when it
+names nothing (only string and number literals and punctuation: an explanation, a message, a
+hand-picked input), "code" otherwise; blank lines and comments are not counted.
 """
 
 import argparse
@@ -37,7 +37,8 @@ def classify(source):
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type in SKIP:
             continue
-        is_text = tok.type == tokenize.STRING or (tok.type == tokenize.OP and tok.string in "()[]{},+:")
+        is_text = tok.type in (tokenize.STRING, tokenize.NUMBER) or tok.string in ("True", "False", "None") or (
+            tok.type == tokenize.OP and tok.string in "()[]{},+-:")
         for line in range(tok.start[0], tok.end[0] + 1):
             if not is_text:
                 kinds[line] = "code"
@@ -49,7 +50,8 @@ def classify(source):
 def sections(source, exercises):
     """{exercise: (code, text)} lines, sections found by their banners."""
     kinds = classify(source)
-    starts = [(source[:m.start()].count("\n") + 1, m.group(1)) for m in BANNER.finditer(source)]
+    starts = [(source[:m.start()].count("\n") + 1, m.group(1)) for m in BANNER.finditer(source)
+              if m.group(1) in exercises]  # a sub-banner (`# --- forward ---`) does not end a section
     owner = {}
     current = None
     bounds = starts + [(10 ** 9, None)]
@@ -79,7 +81,7 @@ def main():
     sys.path.insert(0, str(ROOT))
     from autograder.instructor.curriculum import table
     curriculum = table()
-    print("| assignment | exercise | check: code | check: text | gallery | visible tests |")
+    print("| assignment | exercise | check: code | check: data and text | gallery | visible tests |")
     print("|---|---|---:|---:|---:|---:|")
     for assignment, exercises in curriculum.items():
         topic = assignment.split("_", 1)[1]

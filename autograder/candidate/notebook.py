@@ -3,7 +3,8 @@
 The server builds one IPython shell before it forks (`make_shell`, with inline figures and
 warm fonts: `warm_figures`); a notebook child runs every code cell in it, with magics, input
 transformers, warnings and displays as in Jupyter, and sends each cell's outputs back as a
-frame on its pipe (`CellStarted` when a cell begins, `CellDone` with its outputs when it ends). These outputs are for the student's feedback only: grades come from the judge.
+frame on its pipe (`CellStarted` when a cell begins, `CellDone` with its outputs when it
+ends). These outputs are for the student's feedback only: grades come from the judge.
 
 A cell ends at its time limit (the child's own timer, counting only the seconds the child had
 a CPU); a notebook child that ignores it is killed by the server.

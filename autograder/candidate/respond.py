@@ -21,7 +21,6 @@ sees inputs, so nothing in it can be read or rewritten to pass.
 import warnings
 
 from ..protocol import fixtures, frames, values
-from ..protocol.messages import Job
 from .describe import describe
 from .operations import OPS
 

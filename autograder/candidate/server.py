@@ -48,8 +48,15 @@ import course.widgets  # noqa: E402,F401
 
 from ..protocol import fixtures, frames, values  # noqa: E402,F401
 from ..protocol.forkserver import Child, Poller, cpu_wait, run_server  # noqa: E402
-from ..protocol.messages import (CandidateDone, CandidateRequest, CellResult, CellStarted,  # noqa: E402
-                                 NotebookDone, NotebookRequest, decode_cell_frame, decode_request)
+from ..protocol.messages import (  # noqa: E402
+    CandidateDone,
+    CandidateRequest,
+    CellResult,
+    CellStarted,
+    NotebookDone,
+    NotebookRequest,
+    decode_cell_frame,
+)
 from ..protocol.verdicts import Killed  # noqa: E402
 from . import confine, describe, notebook, operations, respond  # noqa: E402,F401
 
@@ -109,12 +116,8 @@ class Server:
 
     # --- requests ------------------------------------------------------------------------
     def receive(self):
-        for frame, fds in self.control.requests():
-            try:
-                request = decode_request(frame, (CandidateRequest, NotebookRequest))
-            except frames.Malformed:
-                for fd in fds:
-                    os.close(fd)
+        for _, request, fds in self.control.requests((CandidateRequest, NotebookRequest)):
+            if request is None:
                 continue
             self.check_slots = request.slots.checks or self.check_slots
             self.notebook_slots = request.slots.notebooks or self.notebook_slots
@@ -214,6 +217,9 @@ class Server:
             else:
                 task.cells[said.index] = {"outputs": said.outputs, "execution_count": said.execution_count}
                 task.cell = None
+                if said.dropped:
+                    task.violations.append(f"{said.dropped} malformed output{'s' if said.dropped > 1 else ''} "
+                                           "from the notebook dropped")
 
     def tick(self, now):
         """Time limits and renicing."""

@@ -7,6 +7,9 @@
     demo                          all of the above on the sample classes the repository ships
     kit      [--out dist]         the student kit: release notebooks, the course package's wheel,
                                   pinned requirements, a README; no solution, no hidden test
+    new      NN_topic             the skeleton of a new assignment (notebook, declarations,
+                                  samples, tests), its exercises from the shared contract or
+                                  from --exercise ID SIGNATURE options; nothing is overwritten
 
 Run from the course root (the folder with nbgrader_config.py) or pass --course.
 """
@@ -17,7 +20,11 @@ import os
 import sys
 from pathlib import Path
 
+from ..protocol.limits import DEFAULT as LIMITS
 from .sandbox import UNSANDBOXED, bwrap_works
+
+# Each command imports its module when it runs (deliberately): importing nbgrader takes
+# seconds, which `--help`, `collect` and `kit` never need to spend.
 
 
 def course_root(path):
@@ -62,7 +69,7 @@ def cmd_grade(args):
 
 
 def cmd_feedback(args):
-    from .grading import make_api
+    from .nbgrader_api import make_api
     root = course_root(args.course)
     api = make_api(root)
     students = args.student or [None]
@@ -99,6 +106,19 @@ def cmd_kit(args):
     return 0
 
 
+def cmd_new(args):
+    from .scaffold import new
+    exercises = [(ex_id, signature if signature.startswith(("class ", "def ")) else f"def {signature}", "", "")
+                 for ex_id, signature in args.exercise or []]
+    try:
+        written = new(args.assignment, course_root(args.course), exercises=exercises or None,
+                      contract=Path(args.contract) if args.contract else None)
+    except (ValueError, FileExistsError) as exc:  # a bad name, no exercises, files already there
+        raise SystemExit(str(exc)) from None
+    print("wrote:\n  " + "\n  ".join(str(path) for path in written))
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,7 +136,8 @@ def parser():
     g.add_argument("--workers", type=int, default=None,
                    help="notebooks run at once (default: fork engine one more than the cores, "
                         "kernel engine the cores)")
-    g.add_argument("--timeout", type=int, default=900, help="seconds allowed per notebook")
+    g.add_argument("--timeout", type=int, default=None,
+                   help=f"seconds allowed per notebook (default: {LIMITS.notebook_timeout:g})")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--engine", choices=("fork", "kernel"), default="fork",
                    help="fork: warm sandboxed fork servers (fast, default); kernel: nbgrader "
@@ -141,6 +162,14 @@ def parser():
     k = sub.add_parser("kit", help="build the student kit (release notebooks, course wheel, pins, README)")
     k.add_argument("--out", default="dist", help="where to write student-kit/ and student-kit.zip")
     k.set_defaults(run=cmd_kit)
+
+    n = sub.add_parser("new", help="the skeleton of a new assignment (notebook, declarations, samples, tests)")
+    n.add_argument("assignment", help="NN_topic, e.g. 06_nn_functional")
+    n.add_argument("--exercise", nargs=2, action="append", metavar=("ID", "SIGNATURE"),
+                   help="an exercise and the signature its solution defines (repeatable; default: "
+                        "the shared contract's section for the assignment)")
+    n.add_argument("--contract", help="the shared contract (default: ../shared/curriculum.md)")
+    n.set_defaults(run=cmd_new)
     return p
 
 

@@ -73,7 +73,7 @@ import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import nbformat.reader
@@ -159,7 +159,7 @@ def _ignored(parts) -> bool:
 
 
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------------------------------------

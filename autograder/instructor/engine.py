@@ -4,9 +4,10 @@ Per notebook: nbgrader's own sanitize preprocessors (test cells restored from th
 outputs cleared); then every exercise to the judge and its candidate (`Grader.check`); once
 every verdict is in, the notebook itself to the candidate server, to run for the student's
 feedback (test cells of an exercise whose check ran out of time are not run again: their grade
-is decided); then the executed notebook is staged for phase 2 with the verdicts applied, and
-`done` is called once all of a student's notebooks are staged. Up to LOOKAHEAD notebooks are in
-the servers' hands at once, so checks of later notebooks overlap earlier notebooks' runs.
+is decided); then the executed notebook is staged for phase 2 (`Staging`) with the verdicts
+applied, and `done` is called once all of a student's notebooks are staged. Up to LOOKAHEAD
+notebooks are in the servers' hands at once, so checks of later notebooks overlap earlier
+notebooks' runs.
 
 Nothing a student did reaches another: a notebook nbgrader cannot read is an error for that
 student alone; a server that dies is replaced and the notebooks it had are tried once more,
@@ -15,19 +16,20 @@ then reported as errors.
 
 import base64
 import os
-import shutil
 import time
 from collections import deque
-from pathlib import Path
+
+import nbformat
 
 from ..protocol.limits import Limits
 from ..protocol.verdicts import Status
 from .curriculum import exercise_of
 from .grader import Grader, ServerLost, Settings
-from .verdicts import nbgrader_meta
+from .nbgrader_api import load_config, sanitize
+from .staging import file_digest
+from .verdicts import apply_verdicts, build_job, error_output, nbgrader_meta
 
 LOOKAHEAD = 64
-MAX_FILES = 50 << 20
 
 
 def settings_from(config, notebook_timeout, workers):
@@ -43,22 +45,9 @@ def settings_from(config, notebook_timeout, workers):
                     require_sandbox=bool(get("VerifyExercises", "require_sandbox")))
 
 
-def sanitize(config, db_file, assignment, student, notebook_path):
-    """The notebook nbgrader's autograde would execute: nbgrader's own sanitize preprocessors."""
-    import nbformat
-    from traitlets.utils.importstring import import_item
-    from .grading import sanitize_steps
-    nb = nbformat.read(str(notebook_path), as_version=4)
-    resources = {"nbgrader": {"db_url": f"sqlite:///{db_file}", "assignment": assignment,
-                              "notebook": notebook_path.stem, "student": student},
-                 "metadata": {"path": str(notebook_path.parent)}}
-    for step in sanitize_steps(config):
-        nb, resources = import_item(step)(config=config).preprocess(nb, resources)
-    return nb
-
-
-def submission_files(folder):
-    """The submission folder's regular files (never links), base64, for the notebook's run."""
+def submission_files(folder, limit):
+    """The submission folder's regular files (never links), base64, for the notebook's run:
+    files that would take the total past `limit` bytes are left out."""
     files, total = [], 0
     for root, dirs, names in os.walk(folder, followlinks=False):
         dirs[:] = [d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d))]
@@ -67,7 +56,7 @@ def submission_files(folder):
             if os.path.islink(path) or not os.path.isfile(path):
                 continue
             size = os.path.getsize(path)
-            if total + size > MAX_FILES:
+            if total + size > limit:
                 continue
             total += size
             with open(path, "rb") as f:
@@ -78,8 +67,6 @@ def submission_files(folder):
 def apply_execution(nb, execution):
     """Put the notebook run's outputs (a NotebookDone) into the cells, as SafeExecute would
     have left them."""
-    import nbformat
-    from .verdicts import error_output
     dead_at = execution.stuck
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -111,13 +98,6 @@ def graded_cells(nb, assignment, curriculum):
     return found
 
 
-def write_atomically(path, text):
-    """Phase 2 may be reading the staging folder while phase 1 writes it: never a partial file."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
 class Notebook:
     """One submitted notebook on its way through phase 1."""
 
@@ -130,9 +110,9 @@ class Notebook:
 class Phase1:
     """One grading run's phase 1 on a Grader (see the module docstring)."""
 
-    def __init__(self, root, scratch, assignment, students, done, stats, settings, grader=None):
-        from .grading import load_config
-        self.root, self.scratch, self.assignment, self.done, self.stats = root, scratch, assignment, done, stats
+    def __init__(self, root, scratch, staging, assignment, students, done, stats, settings, grader=None):
+        self.root, self.scratch, self.staging = root, scratch, staging
+        self.assignment, self.done, self.stats = assignment, done, stats
         self.config = load_config(root)
         self.settings = settings
         sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
@@ -179,8 +159,6 @@ class Phase1:
 
     def _send(self, item):
         """Sanitize one notebook and send its exercises to be judged."""
-        from .preprocessors import file_digest
-        from .verdicts import build_job
         student = item.student
         if student in self.results:
             return
@@ -190,7 +168,7 @@ class Phase1:
             item.nb = sanitize(self.config, self.scratch / "base.db", self.assignment, student, item.path)
             item.nb.metadata["autograder"] = {"submission_sha256": file_digest(item.path)}
             item.jobs, item.verdicts = build_job(item.nb, self.assignment, self.grader.curriculum)
-            item.files = submission_files(item.path.parent)
+            item.files = submission_files(item.path.parent, self.settings.limits.submission_bytes)
         except Exception as exc:  # a notebook nbgrader cannot read, say
             self._close(student, "error", f"{type(exc).__name__}: {exc}")
             return
@@ -225,18 +203,14 @@ class Phase1:
                 self._stage(item, execution)
 
     def _stage(self, item, execution):
-        import nbformat
-        from .verdicts import apply_verdicts
         student = item.student
         cpu = time.thread_time()
-        staged = self.scratch / "staging" / student / self.assignment
-        staged.mkdir(parents=True, exist_ok=True)
         apply_execution(item.nb, execution)
         summary = apply_verdicts(item.nb, self.assignment, item.verdicts, self.grader.curriculum)
         violations = list(execution.violations)
         item.nb.metadata["autograder"].update(sandboxed=self.grader.sandboxed, exercises=summary,
                                               notebook_violations=violations)
-        write_atomically(staged / item.path.name, nbformat.writes(item.nb))
+        self.staging.write(student, self.assignment, item.path.stem, nbformat.writes(item.nb))
         timing = self.timings[student]
         timing["client_cpu"] += time.thread_time() - cpu
         timing["execute"] += execution.seconds

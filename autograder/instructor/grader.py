@@ -24,8 +24,19 @@ from pathlib import Path
 
 from ..protocol import frames
 from ..protocol.limits import Limits
-from ..protocol.messages import (CandidateDone, CandidateRequest, Gone, Hello, Judged, JudgeRequest,
-                                 NotebookDone, NotebookRequest, ServerCpu, Slots, decode_report)
+from ..protocol.messages import (
+    CandidateDone,
+    CandidateRequest,
+    Gone,
+    Hello,
+    Judged,
+    JudgeRequest,
+    NotebookDone,
+    NotebookRequest,
+    ServerCpu,
+    Slots,
+    decode_report,
+)
 from .isolation import Cgroups, UidBlock, kill_uid
 from .sandbox import Sandbox
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from ..candidate.confine import live_processes, processes_of
+from ..protocol.limits import DEFAULT as LIMITS
 
 FIRST_UID = 200_000
 BLOCK = 4096
@@ -142,7 +143,7 @@ def remove_stale():
 class Cgroups:
     """Per-student cgroups under a folder of this run's own (see the module docstring)."""
 
-    def __init__(self, memory_bytes=None, processes=512):
+    def __init__(self, memory_bytes=None, processes=LIMITS.processes):
         self.memory_bytes, self.processes = memory_bytes, processes
         self.version, self.roots, self.students = None, [], {}
         if os.geteuid() != 0:

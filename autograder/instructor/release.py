@@ -1,4 +1,6 @@
-"""Regenerate release/ from source/ with nbgrader: `python -m autograder.release [NAME ...]`.
+"""Regenerate release/ from source/ with nbgrader (`make release`):
+
+    python -m autograder.instructor.release [NAME ...]
 
 The student versions are always generated, never edited by hand; tests check that the committed
 release/ is exactly what this makes.

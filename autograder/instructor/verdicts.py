@@ -17,8 +17,8 @@ import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 
 from ..protocol.messages import Job
-from ..protocol.verdicts import Status, Verdict
 from ..protocol.signatures import defined_name
+from ..protocol.verdicts import Status, Verdict
 from .curriculum import exercise_of
 
 ENAMES = {Status.FAIL: "CheckFailed", Status.ERROR: "SolutionError", Status.TAMPERING: "Tampering",

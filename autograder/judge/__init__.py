@@ -16,10 +16,10 @@ def hidden_tests(exercise_id, fn, *, namespace=None):
     """Run every hidden check of `exercise_id` on `fn` here; raise CheckFailed if one fails."""
     import warnings
 
-    from .local import Local
     from .compare import CheckFailed
     from .declare import devices_here
     from .exercises import REGISTRY
+    from .local import Local
     from .run import judge
 
     if namespace is None:  # the notebook's own names: an exercise may build on another (MyLinear)

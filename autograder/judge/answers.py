@@ -4,9 +4,10 @@ explanations, to a table (`A.module_function(answer=...)`) or calls it in its ch
 
     integer(...)      a Python int (not a tensor, a float, a NumPy integer or a bool)
     name_list(...)    a list of str (not a tuple, a generator, or a list of modules)
+    label_dict(...)   a dict whose values are among given labels ('parameter', 'buffer', ...)
 """
 
-from .compare import fmt, fmt_shape, said, short
+from .compare import fmt, fmt_shape, said, short, type_name
 from .seen import SeenList, SeenModule, SeenObject, SeenTensor, SeenTuple
 
 
@@ -44,4 +45,22 @@ def name_list(modules_hint=""):
         if bad:
             t.fail(ctx, f"The list holds {said(bad[0])}; every item must be a name (str).")
         return list(got)
+    return check
+
+
+def label_dict(labels, near=()):
+    """An answer (see `answers`) that must be a dict whose values are among `labels` (str); `near`:
+    other spellings of them (besides capitals and spaces), for which the message asks for the exact ones."""
+    quoted = [repr(label) for label in labels]
+
+    def check(t, got, ctx):
+        if not isinstance(got, dict):
+            t.fail(ctx, f"It should return a dict {{name: {' | '.join(quoted)}}}, but it returned a {type_name(got)}.")
+        for k, v in got.items():
+            if not isinstance(v, str) or v not in labels:
+                spelled = isinstance(v, str) and v.strip().lower() in (*labels, *near)
+                t.fail(ctx, f"The value for {k!r} is {v!r}." + (
+                    f" Use exactly the lower-case strings {', '.join(quoted[:-1])} and {quoted[-1]}." if spelled
+                    else f" The values must be the strings {', '.join(quoted[:-1])} or {quoted[-1]}."))
+        return dict(got)
     return check

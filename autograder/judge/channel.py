@@ -191,6 +191,8 @@ class Candidate:
                 return value
         except Malformed as exc:
             raise LostCandidate("malformed", str(exc)) from None
+        except Exception as exc:  # every decoder is total; should one not be, the bytes were the candidate's
+            raise LostCandidate("malformed", f"an answer the judge could not decode ({type(exc).__name__})") from None
         if len(answer) != 1:
             raise LostCandidate("malformed", "an answer with extra fields")
         if isinstance(answer.get("raised"), dict):

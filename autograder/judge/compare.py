@@ -6,6 +6,8 @@ expected and the returned value, and, when the returned value matches one of the
 known mistakes, what that mistake was.
 """
 
+import difflib
+
 import torch
 
 from .seen import SeenDict, SeenList, SeenModule, SeenTensor, SeenTuple
@@ -28,6 +30,11 @@ class Mistake:
                 return self.wrong(*inputs)
         except Exception:  # this mistake would have raised on these inputs
             return None
+
+    @staticmethod
+    def on(mistakes, *inputs):
+        """[(values, explanation)] of each of `mistakes` on these inputs, for `expect_tensor`."""
+        return [(m.values(*inputs), m.explanation) for m in mistakes]
 
 
 class CheckFailed(AssertionError):
@@ -190,3 +197,24 @@ def said(value):
 def type_name(value):
     """The short name of the type of an answer: 'list', 'Tensor', 'generator'..."""
     return getattr(value, "type_name", type(value).__name__).rsplit(".", 1)[-1]
+
+
+def call_text(name, *args, **kwargs):
+    """How a call with these arguments is written: 'RunningMean(3, momentum=0.25)'."""
+    return f"{name}({', '.join([*map(repr, args), *(f'{k}={v!r}' for k, v in kwargs.items())])})"
+
+
+def near_name(want, names, cutoff=0.6):
+    """The name among `names` that looks like a misspelling of `want` (the same letters in
+    another case, or close by difflib's measure), or None."""
+    others = [n for n in names if n != want]
+    near = [n for n in others if n.lower() == want.lower()] + difflib.get_close_matches(want, others, 1, cutoff)
+    return near[0] if near else None
+
+
+def shares_memory(a, b):
+    """Two described tensors whose storages overlap."""
+    if a is None or b is None or a.storage is None or b.storage is None:
+        return False
+    (a0, an), (b0, bn) = a.storage, b.storage
+    return a0 < b0 + bn and b0 < a0 + an and an > 0 and bn > 0

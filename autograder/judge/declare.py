@@ -35,10 +35,42 @@ from hypothesis import strategies as st
 
 from . import answers, layouts, tolerances
 from .channel import Missing, Raised, Spec, TensorInput
-from .compare import CheckFailed, Mistake, Tampering, dtype_name, fmt, fmt_shape, said, short, type_name
+from .compare import (
+                      CheckFailed,
+                      Mistake,
+                      Tampering,
+                      call_text,
+                      close,
+                      dtype_name,
+                      fmt,
+                      fmt_shape,
+                      near_name,
+                      require_tensor,
+                      said,
+                      shares_memory,
+                      short,
+                      type_name,
+)
 from .exercise import FLOATS, REGISTRY, Assignment, devices_here
-from .models import (MODELS, MODEL_TREES, RELU, bn, conv, example_model, frozen, holder, linear, mdict,
-                     mlist, model_context, same, seq, tied)
+from .holdings import moves_to_meta
+from .models import (
+                      MODEL_TREES,
+                      MODELS,
+                      RELU,
+                      bn,
+                      conv,
+                      example_model,
+                      frozen,
+                      holder,
+                      holding,
+                      linear,
+                      mdict,
+                      mlist,
+                      model_context,
+                      same,
+                      seq,
+                      tied,
+)
 from .properties import matrices, quarters, shaped, vectors
 from .seen import SeenArray, SeenDict, SeenList, SeenModule, SeenObject, SeenTensor, SeenTuple
 from .tables import LINEAR, Build, Call
@@ -50,13 +82,14 @@ __all__ = [
     "tolerances",
     # inputs and fixtures
     "Spec", "TensorInput", "MODELS", "MODEL_TREES", "RELU", "bn", "conv", "frozen", "holder", "linear",
-    "mdict", "mlist", "same", "seq", "tied", "example_model", "model_context", "LINEAR",
+    "mdict", "mlist", "same", "seq", "tied", "example_model", "model_context", "holding", "moves_to_meta", "LINEAR",
     # property-based inputs
     "st", "matrices", "quarters", "shaped", "vectors",
     # what went wrong
     "CheckFailed", "Tampering", "Raised", "Missing", "NOT_DONE",
     # what the candidate said, and saying it
     "SeenArray", "SeenDict", "SeenList", "SeenModule", "SeenObject", "SeenTensor", "SeenTuple",
-    "dtype_name", "fmt", "fmt_shape", "said", "short", "type_name",
+    "call_text", "close", "dtype_name", "fmt", "fmt_shape", "near_name", "require_tensor", "said", "shares_memory",
+    "short", "type_name",
     "Trial",
 ]

@@ -9,8 +9,8 @@ every device and dtype: its hand-picked cases (each again in the other tensor la
 
 import torch
 
-from . import layouts as layouts_of
 from ..protocol.signatures import defined_name
+from . import layouts as layouts_of
 from . import tables
 from .trial import Trial
 
@@ -70,7 +70,7 @@ class Exercise:
             for case in self.cases or ():
                 t.run_case(self.check, case, layouts)
             if self.strategy is not None:
-                t.for_all(self.strategy, lambda example: self.check(t, example))
+                t.for_all(self.strategy, lambda example, t=t: self.check(t, example))
             if self.after is not None:
                 self.after(t)
 

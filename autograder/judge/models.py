@@ -208,3 +208,47 @@ def example_model(example):
                 tied(holder(children=[("body", body), ("head", linear(2, 2)), ("tail", linear(2, 2))]),
                      ("tail.weight", "head.weight")))
     return "a random tree", body
+
+
+# --- a plain module holding tensors of every kind, described in words ---------------------------
+
+HELD_AS = {  # kind of tensor or submodule -> (the field of Spec("module") it goes in, in words)
+    "parameter": ("parameters", "a parameter {name}"),
+    "frozen": ("parameters", "a frozen parameter {name} (requires_grad=False)"),
+    "none_parameter": ("parameters", "a parameter {name} = None"),
+    "buffer": ("buffers", "a buffer {name}"),
+    "non_persistent": ("buffers", "a buffer {name} (persistent=False)"),
+    "none_buffer": ("buffers", "a buffer {name} = None"),
+    "tensor": ("tensors", "a plain tensor attribute {name}"),
+    "list": ("containers", "a list {name} of 2 tensors"),
+    "child_linear": ("children", "a submodule {name} = nn.Linear({size}, 2)"),
+    "child_module": ("children", "a submodule {name} holding a parameter weight, a buffer stat and a "
+                                 "plain tensor scale"),
+}
+
+
+def values_for(size, start):
+    return torch.arange(size, dtype=torch.float64) * 0.5 + start
+
+
+def holding(t, layout):
+    """A plain module holding `layout` ([(name, kind, size)], kinds as in HELD_AS), its tensors of the
+    trial's dtype and on its device: (what it holds, in words; its Spec)."""
+    fields = {"parameters": [], "buffers": [], "tensors": [], "containers": [], "children": []}
+    for i, (name, kind, size) in enumerate(layout):
+        field, tensor = HELD_AS[kind][0], t.tensor(values_for(size, i))
+        if field in ("parameters", "buffers"):  # [name, tensor, requires_grad or persistent]
+            entry = [name, None if kind.startswith("none") else tensor, kind not in ("frozen", "non_persistent")]
+        elif kind == "tensor":
+            entry = [name, tensor]
+        elif kind == "list":
+            entry = [name, [tensor, t.tensor(values_for(size, -i))]]
+        elif kind == "child_linear":
+            entry = [name, linear(size, 2)]
+        else:
+            entry = [name, Spec("module", parameters=[["weight", tensor, True]],
+                                buffers=[["stat", t.tensor(values_for(2, 1)), True]],
+                                tensors=[["scale", t.tensor(values_for(1, 3))]])]
+        fields[field].append(entry)
+    words = "; ".join(HELD_AS[kind][1].format(name=name, size=size) for name, kind, size in layout)
+    return "a module holding " + (words or "nothing"), Spec("module", **fields)

@@ -11,6 +11,7 @@ that reason: a candidate can lie about its own results, but not crash or confuse
 import base64
 import binascii
 import math
+import re
 
 import numpy
 import torch
@@ -20,6 +21,8 @@ from ..protocol.frames import Malformed
 from ..protocol.values import DTYPES, NUMPY_CODES
 
 MAX_DIMS = 16
+MAX_DEPTH = 40
+NUMPY_DTYPE = re.compile(r"[<>|=]?[biufc][1-9][0-9]?")  # what describe sends: dtype.str of a number array
 
 
 def _device(text):
@@ -32,7 +35,9 @@ def _device(text):
 
 def _shape(v, what):
     array(v, what, MAX_DIMS)
-    return tuple(integer(s, f"a size in {what}", 0, 2**40) for s in v)
+    shape = tuple(integer(s, f"a size in {what}", 0, 2**40) for s in v)
+    need(math.prod(max(s, 1) for s in shape) <= 2**48, f"{what} too large to be real")
+    return shape
 
 
 def _base64(data, what):
@@ -59,10 +64,11 @@ class SeenTensor:
     """A tensor as the candidate described it. `values` is a CPU tensor of its dtype (None when
     the candidate did not send them: a subclass, or too big)."""
 
-    def __init__(self, d):
+    def __init__(self, d, is_grad=False):
         self.ref = integer(d.get("ref"), "a reference", 0)
         self.kind = d.get("kind")
-        need(self.kind in ("tensor", "parameter", "buffer", "subclass"), "unknown tensor kind")
+        need(type(self.kind) is str and self.kind in ("tensor", "parameter", "buffer", "subclass"),
+             "unknown tensor kind")
         self.type_name = string(d.get("type"), "a type name", 300)
         self.dtype_name = string(d.get("dtype"), "a dtype", 50)
         self.dtype = DTYPES.get(self.dtype_name)
@@ -89,7 +95,8 @@ class SeenTensor:
         data = d.get("data")
         self.values = None if data is None else values_from_bytes(data, self.dtype_name, self.shape)
         grad = d.get("grad")
-        self.grad = None if grad is None else SeenTensor(obj(grad, "grad"))
+        need(grad is None or not is_grad, "a gradient that has a gradient of its own")
+        self.grad = None if grad is None else SeenTensor(obj(grad, "grad"), is_grad=True)
 
     @property
     def numel(self):
@@ -102,7 +109,8 @@ class SeenTensor:
 class SeenModule:
     """An nn.Module as the candidate described it."""
 
-    def __init__(self, d):
+    def __init__(self, d, depth=0):
+        need(depth <= MAX_DEPTH, "modules nested too deep")
         self.ref = integer(d.get("ref"), "a reference", 0)
         self.type_name = string(d.get("type"), "a type name", 300)
         self.mro = [string(n, "a class name", 300) for n in array(d.get("mro", []), "the class's bases", 100)]
@@ -121,7 +129,7 @@ class SeenModule:
             if child is None:
                 self.children[string(name, "a name", 300)] = None
             elif "parameters" in obj(child, "a child"):
-                self.children[string(name, "a name", 300)] = SeenModule(child)
+                self.children[string(name, "a name", 300)] = SeenModule(child, depth + 1)
             else:
                 self.children[string(name, "a name", 300)] = SeenModuleRef(child)
         self.named_parameters = [(string(n, "a name", 1000), SeenTensor(obj(t, "a parameter")))
@@ -172,9 +180,10 @@ class SeenArray:
     def __init__(self, d):
         self.ref = integer(d.get("ref"), "a reference", 0)
         self.dtype = string(d.get("dtype"), "a NumPy dtype", 20)
+        need(NUMPY_DTYPE.fullmatch(self.dtype) is not None, f"{self.dtype!r} is not a NumPy dtype")
         try:
             self.np_dtype = numpy.dtype(self.dtype)
-        except TypeError:
+        except TypeError:  # '<f3': of the right form, but no such type
             raise Malformed(f"{self.dtype!r} is not a NumPy dtype") from None
         need(self.np_dtype.kind in "biufc", "an array of an unexpected dtype")
         self.shape = _shape(d.get("shape"), "an array shape")
@@ -203,7 +212,7 @@ class SeenObject:
 
 def decode(d, depth=0):
     """Judge-side objects for a candidate's description (Malformed if it is not one)."""
-    need(depth <= 40, "nested too deep")
+    need(depth <= MAX_DEPTH, "nested too deep")
     if d is None or type(d) in (bool, str):
         return d
     if type(d) is int:
@@ -215,7 +224,7 @@ def decode(d, depth=0):
     if tag == "tensor":
         return SeenTensor(d)
     if tag == "module":
-        return SeenModule(d)
+        return SeenModule(d, depth)
     if tag in ("tuple", "list"):
         cls = SeenTuple if tag == "tuple" else SeenList
         out = cls(decode(v, depth + 1) for v in array(d.get("items"), "items"))

@@ -27,7 +27,7 @@ import torch  # before forking: children must not pay for it
 from ..protocol import frames
 from ..protocol.forkserver import PR_SET_PDEATHSIG, Child, Poller, keep_only, prctl, run_server
 from ..protocol.limits import DEFAULT as LIMITS
-from ..protocol.messages import Gone, JudgeRequest, Judged, decode_request
+from ..protocol.messages import Gone, Judged, JudgeRequest
 from ..protocol.verdicts import ENDED_BEFORE_ANSWERING, Killed, Verdict, grader_failed
 from . import properties
 from .channel import Remote
@@ -51,11 +51,7 @@ class Server:
         self.poller = Poller()
 
     def receive(self):
-        for frame, fds in self.control.requests():
-            try:
-                request = decode_request(frame, (JudgeRequest, Gone))
-            except frames.Malformed:
-                request = None
+        for frame, request, fds in self.control.requests((JudgeRequest, Gone)):
             if isinstance(request, JudgeRequest) and len(fds) == 1 and self.valid(request):
                 item = Pending(request, fds[0])
                 os.set_blocking(item.fd, True)
@@ -162,7 +158,7 @@ class Server:
                 except frames.Malformed:
                     self.control.open = False
             if not self.control.open and self.pending and not self.judges:
-                for fd, item in list(self.pending.items()):  # the command is gone: nobody to tell
+                for fd in list(self.pending):  # the command is gone: nobody to tell
                     os.close(fd)
                     del self.pending[fd]
             self.on_ready(ready)

@@ -18,10 +18,9 @@ import torch
 
 from ..protocol.signatures import argument_names, defined_name
 from . import tolerances
-from .compare import CheckFailed, Tampering, dtype_name, fmt, fmt_shape, said
+from .compare import CheckFailed, Mistake, Tampering, dtype_name, fmt, fmt_shape, said
 from .models import example_model, model_context
 from .seen import SeenModule, SeenTensor
-
 
 # =============================================================================================
 # tensor_function
@@ -34,7 +33,8 @@ def tensor_function(A, ex_id, signature, *, cases, reference, strategy=None, mis
     again in each layout, `layouts`); the result must match `reference` (same shape, dtype,
     device; values within the dtype's tolerance); a wrong one is compared with each of
     `mistakes` (`Mistake`s of the inputs, in float64) to say which it is. `raises`: hints
-    for what the code raised (a substring of the message -> the likely mistake)."""
+    for what the code raised (a substring of the message -> the likely mistake). With
+    `untouched` ({position: hints}), the call must leave those inputs exactly as they were."""
     arg_names = argument_names(signature)
 
     def check(t, values):
@@ -45,8 +45,10 @@ def tensor_function(A, ex_id, signature, *, cases, reference, strategy=None, mis
         ctx = t.context(**dict(zip(arg_names, values)))
         with torch.no_grad():
             expected = reference(*local)
+        if t.exercise.untouched:  # kept in the candidate, to see them as the call left them
+            inputs = [t.make(i) for i in inputs]
         out = t.call(*inputs, context=ctx, hints=raises)
-        t.expect(out, expected, ctx, mistakes=lambda: [(m.values(*local), m.explanation) for m in mistakes])
+        t.expect(out, expected, ctx, mistakes=lambda: Mistake.on(mistakes, *local))
 
     return A.add(ex_id, signature, check, cases=cases, strategy=strategy, tolerance=tolerance, **options)
 
@@ -111,20 +113,23 @@ def module_function(A, ex_id, signature, *, models, reference, answer, mistakes=
                     break
             t.fail(ctx, f"It returned {got}, expected {expected}." + (f"\nLikely mistake: {hint}" if hint else ""))
 
+    def with_calls(case):
+        return case if len(case) == 3 else (*case, calls)
+
     def check(t, case):
         if isinstance(case, tuple) and len(case) == 3:
             run(t, *case)
         else:
-            run(t, *example(case), calls)
+            run(t, *with_calls(example(case)))
 
     def cases_of(t):
-        return [case if len(case) == 3 else (*case, calls) for case in (models(t) if callable(models) else models)]
+        return [with_calls(case) for case in (models(t) if callable(models) else models)]
 
     def whole(t):
         for case in cases_of(t):
-            check(t, case)
+            run(t, *case)
         if strategy is not None:
-            t.for_all(strategy, lambda drawn: check(t, example(t, drawn) if callable(models) else drawn))
+            t.for_all(strategy, lambda drawn: run(t, *with_calls(example(t, drawn))))
 
     if callable(models):  # the models depend on the trial: one check does all
         return A.add(ex_id, signature, whole, strategies=(strategy,) if strategy is not None else (), **options)

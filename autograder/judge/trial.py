@@ -20,7 +20,8 @@ import torch
 from ..protocol.signatures import argument_names
 from . import layouts
 from .channel import Missing, Raised, TensorInput
-from .compare import CheckFailed, Tampering, dtype_name, expect_tensor, fmt, fmt_shape, said
+from .compare import CheckFailed, Tampering, dtype_name, expect_tensor, fmt, fmt_shape, said, type_name
+from .holdings import ModuleChecks
 from .properties import for_all
 from .seen import SeenModule, SeenTensor
 
@@ -30,7 +31,7 @@ NO_FORWARD = 'missing the required "forward" function'  # nn.Module's own NotImp
 MODULE = "torch.nn.modules.module.Module"
 
 
-class Trial:
+class Trial(ModuleChecks):
     def __init__(self, exercise, candidate, device, dtype):
         self.exercise, self.candidate, self.device, self.dtype = exercise, candidate, device, dtype
         self.layout, self.arranged, self.fits = None, False, set()
@@ -58,11 +59,13 @@ class Trial:
     # --- inputs ----------------------------------------------------------------------------
     def tensor(self, values, dtype=None, view=(), requires_grad=False, grad=None, layout=True):
         """An input tensor with `values` (nested lists or a tensor), of the trial's dtype and
-        on its device unless told otherwise; `view` ops make it non-contiguous. Without them,
-        and without autograd state, it arrives in the trial's current layout (`layout=False`:
-        always contiguous)."""
+        on its device unless told otherwise; `view` ops make it non-contiguous; `grad`: values
+        for its .grad. Without view ops and autograd state, it arrives in the trial's current
+        layout (`layout=False`: always contiguous)."""
         dtype = dtype or self.dtype
         base = values.detach().to(dtype) if isinstance(values, torch.Tensor) else torch.tensor(values, dtype=dtype)
+        if grad is not None and not isinstance(grad, torch.Tensor):
+            grad = torch.tensor(grad, dtype=dtype)
         if layout and not view and not requires_grad and grad is None:
             if self.layout is None:
                 self.fits |= {name for name in layouts.ALL if layouts.arrange(name, base) is not None}
@@ -113,18 +116,47 @@ class Trial:
         names = argument_names(self.exercise.signature)
         return names[position] if position < len(names) else f"argument {position + 1}"
 
+    def attempt(self, *args, context="", target=None, **kwargs):
+        """t.call, for a call whose contract may be to raise: what the student's code raised comes
+        back (a `Raised`), for the check to judge, instead of failing the check."""
+        try:
+            return self.candidate.call(target or self.exercise.name, *args, **kwargs)
+        except Raised as exc:
+            return exc
+        except Missing as exc:
+            self.fail(context, f"{exc}: the exercise's solution cell must define it (with this exact name).")
+
+    def beside(self, name):
+        """`name` as the candidate defines it, to pass as a `target`: beside the exercise's solution or,
+        since hidden_tests in the instructor's notebook hands over the one function, among that
+        function's globals. None where neither has it."""
+        try:
+            self.get(name, "__class__")
+            return name
+        except (Raised, Missing):
+            pass
+        try:
+            found = self.candidate.call((self.exercise.name, "__globals__", "get"), name)
+        except (Raised, Missing):
+            return None
+        return found if getattr(found, "ref", None) is not None else None
+
     def method(self, obj, name, *args, context="", hints=None, after=False, **kwargs):
         """`obj.name(*args)` in the candidate (obj: something it returned)."""
         return self.call(*args, target=(obj, name), context=context, hints=hints, after=after, **kwargs)
 
     def construct(self, *args, context="", hints=None, cls=None, **kwargs):
-        """The exercise's class (or `cls`) called with `args`: it must make an nn.Module."""
+        """The exercise's class (or `cls`) called with `args`: it must make an nn.Module whose
+        state_dict() works; its description."""
         cls = cls or self.exercise.name
         made = self.call(*args, target=cls, context=context, hints=hints, untouched={}, **kwargs)
         if not isinstance(made, SeenModule) or MODULE not in made.mro:
-            self.fail(context, f"{cls}(...) should make an nn.Module, but it gave {said(made)}.\n"
+            said(made)  # a tensor subclass is tampering
+            self.fail(context, f"{cls}(...) should make an nn.Module, but it gave a {type_name(made)}.\n"
                                f"Likely mistake: {cls} must be a class that subclasses nn.Module: "
                                f"class {cls}(nn.Module): ...")
+        if made.state_dict is None:
+            self.fail(context, f"state_dict() of the {cls} raised {made.state_dict_error}.")
         return made
 
     def op(self, name, *args, context=None, what=None, hints=None, **kwargs):
@@ -146,6 +178,18 @@ class Trial:
             return self.op("sum_backward", out, context=context, what=what or "backward()", hints=hints)
         return self.op("backward", out, gradient, context=context, what=what or "backward(gradient)",
                        hints=hints)
+
+    def expect_grad_of(self, out, leaf, gradient, expected, context, *, what, none, mistakes=(),
+                       backward_what=None, hints=None):
+        """out.backward(gradient) (with `gradient`: nested lists or a tensor, sent in the trial's
+        dtype; None: out.sum().backward()), then `leaf` (made with requires_grad) must hold
+        `expected` in its .grad; `none` says what a missing gradient means."""
+        sent = None if gradient is None else self.tensor(gradient, layout=False)
+        self.backward(out, sent, context, what=backward_what, hints=hints)
+        grad = self.describe(leaf).grad
+        if grad is None:
+            self.fail(context, none)
+        return self.expect(grad, expected, context, what=what, mistakes=mistakes)
 
     def moved(self, module, context=""):
         """`module` (built on the CPU) moved to the trial's device, then dtype; its description."""
@@ -217,23 +261,6 @@ class Trial:
                                         or not torch.equal(after.grad.values, before.grad.values)):
             fail(f"{name}.grad changed during the call.\n  before: {fmt(before.grad.values)}\n"
                  f"  after:  {fmt(after.grad.values)}", "grad_changed")
-
-    def expect_moved(self, module, names, device, context, cls=None):
-        """module.to(device); then every tensor in `names` must be there (`meta` needs no values:
-        a stand-in for a GPU on any machine)."""
-        cls = cls or self.exercise.name
-        try:
-            where = self.op("module_to_devices", module, str(device), list(names))
-        except Raised as exc:
-            self.fail(context, f"{cls}.to({str(device)!r}) raised {exc.type_name}: {exc.message.strip()}")
-        for name in names:
-            found = where.get(name) if isinstance(where, dict) else None
-            if found is None or torch.device(found).type != torch.device(device).type:
-                self.fail(context, f"After module.to({str(device)!r}), `{name}` is on {found}, not on "
-                                   f"{device}" + (" (the meta device stands in for a GPU: it has shapes and "
-                                                  "dtypes but no data)" if str(device) == "meta" else "")
-                          + ". .to() moves the registered parameters and buffers only.\nLikely mistake: "
-                          + "a plain tensor attribute, or a tensor kept somewhere the module cannot see.")
 
     def fail(self, context, text):
         raise CheckFailed(f"{context}\n{text}".lstrip())

@@ -19,8 +19,14 @@ def integer(v, what, lo=-2**63, hi=2**63 - 1):
 
 
 def number(v, what, lo=0.0, hi=1e12):
-    need(type(v) in (int, float) and lo <= v <= hi, f"{what} is not a valid number")
+    need(type(v) in (int, float) and lo <= v <= hi, f"{what} is not a valid number")  # NaN fails too
     return float(v)
+
+
+def one_of(v, choices, what):
+    """`v` if it is one of the strings `choices`."""
+    need(type(v) is str and v in choices, what)
+    return v
 
 
 def boolean(v, what):

@@ -17,7 +17,7 @@ import stat
 import time
 
 from . import frames
-from .messages import Hello, ServerCpu
+from .messages import Hello, ServerCpu, decode_request
 from .verdicts import Ended
 
 PR_SET_PDEATHSIG = 1
@@ -69,8 +69,10 @@ class Control:
         self.fd, self.reader, self.outbox, self.open = fd, frames.Reader(limit=limit), bytearray(), True
         os.set_blocking(fd, False)
 
-    def requests(self):
-        """(request, fds) pairs that arrived; sets `open` False at end of file."""
+    def requests(self, kinds):
+        """(frame, request, fds) for each frame that arrived: `request` is the frame decoded as
+        one of `kinds` (messages), or None (its descriptors are closed) when it is not one. Sets
+        `open` False at end of file."""
         try:
             if not frames.read_some(self.fd, self.reader, want_fds=True):
                 self.open = False
@@ -81,7 +83,14 @@ class Control:
             count = frame.get("fds", 0) if isinstance(frame, dict) else 0
             if type(count) is not int:
                 raise frames.Malformed("a frame that says it carries descriptors, but not how many")
-            out.append((frame, self.reader.take_fds(count)))
+            fds = self.reader.take_fds(count)
+            try:
+                request = decode_request(frame, kinds)
+            except frames.Malformed:
+                request = None
+                for fd in fds:
+                    os.close(fd)
+            out.append((frame, request, fds if request is not None else []))
         return out
 
     def send(self, message):

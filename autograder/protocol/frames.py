@@ -21,6 +21,7 @@ import time
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20  # what any reader accepts at most; readers usually ask for less
 MAX_FDS = 16
+NOTHING = object()  # no whole frame yet
 
 
 class Malformed(Exception):
@@ -85,14 +86,14 @@ class Reader:
         self.fds.extend(fds)
 
     def next_frame(self):
-        """The next whole frame received so far, parsed, or None."""
+        """The next whole frame received so far, parsed, or NOTHING (a frame may be JSON null)."""
         if len(self.buffer) < HEADER.size:
-            return None
+            return NOTHING
         (size,) = HEADER.unpack_from(self.buffer)
         if size > self.limit:
             raise Malformed(f"a frame of {size} bytes (at most {self.limit})")
         if len(self.buffer) < HEADER.size + size:
-            return None
+            return NOTHING
         body = bytes(self.buffer[HEADER.size:HEADER.size + size])
         del self.buffer[:HEADER.size + size]
         return parse(body)
@@ -100,7 +101,7 @@ class Reader:
     def frames(self):
         """Every whole frame received so far, parsed."""
         out = []
-        while (frame := self.next_frame()) is not None:
+        while (frame := self.next_frame()) is not NOTHING:
             out.append(frame)
         return out
 
@@ -148,7 +149,7 @@ def receive(fd, reader, timeout=None):
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         frame = reader.next_frame()
-        if frame is not None:
+        if frame is not NOTHING:
             return frame
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from .frames import Malformed
 
 GiB, MiB = 1 << 30, 1 << 20
+MOST = 1 << 60  # no limit is larger
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Limits:
             value = frame[field.name]
             if value is None and field.name == "memory_bytes":
                 values[field.name] = None
-            elif type(value) in (int, float) and value >= 0 and value == value:
+            elif type(value) in (int, float) and 0 <= value <= MOST:  # NaN and infinities fail
                 values[field.name] = int(value) if field.type in (int, int | None) else float(value)
             else:
                 raise Malformed(f"a limit {field.name} that is not a number")

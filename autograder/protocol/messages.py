@@ -15,7 +15,6 @@ answers of `autograder.candidate.respond`, decoded by `autograder.judge.seen`.)
 from dataclasses import dataclass, field
 
 from . import fields as f
-from .frames import Malformed
 from .limits import Limits
 from .verdicts import Ended, Verdict
 
@@ -81,6 +80,7 @@ class JudgeRequest:
 
     @classmethod
     def from_wire(cls, frame):
+        f.obj(frame, "a frame")
         return cls(_key(frame.get("key")), f.string(frame.get("assignment"), "an assignment", 200),
                    f.string(frame.get("exercise"), "an exercise", 200))
 
@@ -96,7 +96,14 @@ class Gone:
 
     @classmethod
     def from_wire(cls, frame):
+        f.obj(frame, "a frame")
         return cls(_key(frame.get("key")))
+
+
+def _student_work(frame):
+    """The fields every request to run a student's code has: (limits, uid, cgroups, slots)."""
+    return (Limits.from_wire(frame.get("limits", {})), _uid(frame.get("uid")),
+            tuple(f.strings(frame.get("cgroups", []), "cgroups", 10, 4096)), Slots.from_wire(frame.get("slots", {})))
 
 
 @dataclass(frozen=True)
@@ -115,9 +122,8 @@ class CandidateRequest:
 
     @classmethod
     def from_wire(cls, frame):
-        return cls(_key(frame.get("key")), Job.from_wire(frame.get("job")), Limits.from_wire(frame.get("limits", {})),
-                   _uid(frame.get("uid")), tuple(f.strings(frame.get("cgroups", []), "cgroups", 10, 4096)),
-                   Slots.from_wire(frame.get("slots", {})))
+        f.obj(frame, "a frame")
+        return cls(_key(frame.get("key")), Job.from_wire(frame.get("job")), *_student_work(frame))
 
 
 @dataclass(frozen=True)
@@ -142,14 +148,13 @@ class NotebookRequest:
 
     @classmethod
     def from_wire(cls, frame):
+        f.obj(frame, "a frame")
         cells = tuple((f.integer(i, "a cell index", 0, 1 << 20), f.string(s, "a cell", 1 << 24))
                       for i, s in f.pairs(frame.get("cells"), "cells", 100_000))
         files = tuple((f.string(p, "a file name", 4096), f.string(d, "a file", 1 << 30))
                       for p, d in f.pairs(frame.get("files", []), "files", 100_000))
         skip = tuple(f.integer(i, "a cell index", 0, 1 << 20) for i in f.array(frame.get("skip", []), "skip"))
-        return cls(_key(frame.get("key")), cells, files, skip, Limits.from_wire(frame.get("limits", {})),
-                   _uid(frame.get("uid")), tuple(f.strings(frame.get("cgroups", []), "cgroups", 10, 4096)),
-                   Slots.from_wire(frame.get("slots", {})))
+        return cls(_key(frame.get("key")), cells, files, skip, *_student_work(frame))
 
 
 REQUESTS = {kind.op: kind for kind in (JudgeRequest, Gone, CandidateRequest, NotebookRequest)}
@@ -158,7 +163,8 @@ REQUESTS = {kind.op: kind for kind in (JudgeRequest, Gone, CandidateRequest, Not
 def decode_request(frame, allowed):
     """The request in `frame`, one of the kinds in `allowed`; Malformed otherwise."""
     f.obj(frame, "a request")
-    kind = REQUESTS.get(frame.get("op"))
+    op = frame.get("op")
+    kind = REQUESTS.get(op) if type(op) is str else None
     f.need(kind in allowed, "a request of an unknown kind")
     return kind.from_wire(frame)
 
@@ -201,6 +207,7 @@ class Judged:
 
     @classmethod
     def from_wire(cls, frame):
+        f.obj(frame, "a frame")
         return cls(_key(frame.get("judged")), Verdict.from_wire(frame.get("verdict")))
 
 
@@ -217,6 +224,7 @@ class CandidateDone:
 
     @classmethod
     def from_wire(cls, frame):
+        f.obj(frame, "a frame")
         return cls(_key(frame.get("candidate_done")), Ended.from_wire(frame.get("ended")),
                    f.number(frame.get("seconds", 0.0), "seconds"),
                    tuple(f.strings(frame.get("violations", []), "violations")))
@@ -227,11 +235,11 @@ OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
 
 def cell_output(out):
     """One notebook output as nbformat wants it, or None when it is not one."""
-    if not isinstance(out, dict) or out.get("output_type") not in OUTPUT_TYPES:
+    if not isinstance(out, dict) or type(out.get("output_type")) is not str or out["output_type"] not in OUTPUT_TYPES:
         return None
     kind = out["output_type"]
     if kind == "stream":
-        if out.get("name") not in ("stdout", "stderr") or not isinstance(out.get("text"), str):
+        if type(out.get("name")) is not str or out["name"] not in ("stdout", "stderr") or not isinstance(out.get("text"), str):
             return None
         return {"output_type": kind, "name": out["name"], "text": out["text"]}
     if kind == "error":
@@ -284,6 +292,7 @@ class NotebookDone:
     def from_wire(cls, frame):
         """Decoded field by field; outputs nbformat would not accept are dropped and counted as a
         violation, never passed on (they came from student code)."""
+        f.obj(frame, "a frame")
         key = _key(frame.get("notebook_done"))
         cells, dropped = {}, 0
         raw = frame.get("cells") if isinstance(frame.get("cells"), dict) else {}
@@ -317,6 +326,7 @@ class ServerCpu:
 
     @classmethod
     def from_wire(cls, frame):
+        f.obj(frame, "a frame")
         return cls(f.number(frame.get("server_cpu"), "CPU seconds"), f.number(frame.get("children_cpu"), "CPU seconds"))
 
 
@@ -344,9 +354,12 @@ class CellStarted:
 
 @dataclass(frozen=True)
 class CellDone:
+    """A cell's outputs; `dropped`: how many outputs the decoder dropped (not of a kind nbformat
+    accepts: a display of an odd object, or a forged frame), for the server to report."""
     index: int
     outputs: list
     execution_count: int | None
+    dropped: int = 0
 
     def to_wire(self):
         return {"cell": self.index, "outputs": self.outputs, "execution_count": self.execution_count}
@@ -354,7 +367,7 @@ class CellDone:
 
 def decode_cell_frame(frame, indices):
     """A notebook child's frame about one of the cells `indices` (a set of ints): CellStarted
-    or CellDone (outputs checked later, by `NotebookDone.from_wire`)."""
+    or CellDone, keeping only the outputs of a kind nbformat accepts (and counting the others)."""
     f.obj(frame, "a frame about a cell")
     if "start" in frame and len(frame) == 1:
         index = f.integer(frame["start"], "a cell index", 0, 1 << 20)
@@ -365,4 +378,5 @@ def decode_cell_frame(frame, indices):
     f.need(index in indices, "a cell the notebook does not have")
     count = frame.get("execution_count")
     f.need(count is None or type(count) is int, "an execution count")
-    return CellDone(index, f.array(frame.get("outputs"), "outputs"), count)
+    outputs, dropped = cell_outputs(f.array(frame.get("outputs"), "outputs"))
+    return CellDone(index, outputs, count, dropped)

@@ -81,15 +81,14 @@ class Ended:
     @classmethod
     def from_wire(cls, frame):
         f.obj(frame, "how a process ended")
-        how = frame.get("how")
-        f.need(how in ("exited", "exit_code", "signal", "killed"), "how a process ended")
+        how = f.one_of(frame.get("how"), ("exited", "exit_code", "signal", "killed"), "how a process ended")
         code, signal, killed = frame.get("code"), frame.get("signal"), frame.get("killed")
         if how == "exit_code":
             f.integer(code, "an exit code", -255, 255)
         if how == "signal":
             f.string(signal, "a signal name", 20)
         if how == "killed":
-            f.need(killed in Killed.__members__, "why a process was killed")
+            f.one_of(killed, Killed.__members__, "why a process was killed")
         return cls(how, code if how == "exit_code" else None, signal if how == "signal" else None,
                    Killed[killed] if how == "killed" else None)
 
@@ -122,10 +121,10 @@ class Verdict:
     @classmethod
     def from_wire(cls, frame):
         f.obj(frame, "a verdict")
-        status = frame.get("status")
-        f.need(status in {s.value for s in Status}, "a verdict of an unknown status")
+        status = f.one_of(frame.get("status"), {s.value for s in Status}, "a verdict of an unknown status")
         lost = frame.get("lost")
-        f.need(lost is None or lost in {l.value for l in Lost}, "a verdict lost in an unknown way")
+        if lost is not None:
+            f.one_of(lost, {way.value for way in Lost}, "a verdict lost in an unknown way")
         ended = frame.get("ended")
         return cls(Status(status), f.string(frame.get("message", ""), "a verdict's message", 1 << 20)[:MAX_MESSAGE],
                    None if lost is None else Lost(lost), f.boolean(frame.get("grader_error", False), "grader_error"),

@@ -14,7 +14,9 @@ Readings of the contract (see curriculum.md):
   gradient keeps its values) and the same version counter: modifying x in place and writing
   the old values back is a change (a caller whose x was saved for backward would get an error).
 - grad_of's and numerical_grad's x may or may not require grad, and may already hold a .grad;
-  inputs are contiguous tensors of any shape, 0-d included.
+  x has any shape, 0-d included. A plain x (no autograd state) of grad_of or relu_out_of_place
+  also arrives in the other layouts (`layouts`); numerical_grad's x is contiguous, as the
+  instructor's solution (a view(-1) of a zeros_like(x)) needs.
 - sgd_step: "left unchanged" for a tensor whose .grad is None means its values, and its .grad
   still None; a reset gradient is None or all zeros; the function must return None.
 - numerical_grad with a large eps (1e-3 and up) is compared with the central-difference formula
@@ -24,42 +26,28 @@ Readings of the contract (see curriculum.md):
 """
 
 import torch
-from hypothesis import strategies as st
 
-from ..declare import Assignment, Spec
-from ..compare import close, dtype_name, fmt, fmt_shape, require_tensor
-from ..channel import Raised
-from ..seen import SeenTensor
-from ..properties import quarters
+from ..declare import (
+    Assignment,
+    Spec,
+    close,
+    fmt,
+    fmt_shape,
+    layouts,
+    quarters,
+    require_tensor,
+    shaped,
+    st,
+    tolerances,
+    type_name,
+)
 
 A = Assignment("02_autograd")
 
-TOL = {torch.float32: (1e-4, 1e-5), torch.float64: (1e-7, 1e-10)}   # gradients from autograd
-
 
 # =============================================================================================
-# Functions to differentiate: expression trees (build.FUNCTION_OPS), written with constants
-# ("const", nested list) that become tensors of the trial's dtype (candidate) or float64 (judge)
+# functions to differentiate (grad_of, numerical_grad)
 # =============================================================================================
-
-def _const(values):
-    return ("const", values)
-
-
-def function_expr(kind, consts):
-    """The expression tree of function `kind` (constants from `consts`)."""
-    c = _const(consts.get("C")) if "C" in consts else None
-    return {
-        "sin_x2": ["sum", ["mul", ["sin", "x"], ["pow", "x", 2]]],
-        "cube": ["div", ["sum", ["pow", "x", 3]], 3],
-        "logsumexp": ["logsumexp", "x"],
-        "tanh_weighted": ["mean", ["tanh", ["mul", "x", c]]],
-        "linear_exp": ["add", ["dot", "x", c], ["div", ["sum", ["exp", "x"]], 4]],
-        "softplus_sigmoid": ["sum", ["sub", ["softplus", "x"], ["mul", ["sigmoid", "x"], "x"]]],
-        "matmul_tanh": ["sum", ["square", ["tanh", ["matmul", "x", c]]]],
-        "quadratic": ["dot", "x", ["matmul", c, "x"]],
-    }[kind]
-
 
 FORMULAS = {
     "sin_x2": "sum(sin(x) * x ** 2)",
@@ -71,173 +59,92 @@ FORMULAS = {
     "matmul_tanh": "sum(tanh(x @ W) ** 2)",
     "quadratic": "x @ (A @ x)",
 }
+TREES = {  # their expression trees (fixtures.FUNCTION_OPS), given the tree of the constant c
+    "sin_x2": lambda c: ["sum", ["mul", ["sin", "x"], ["pow", "x", 2]]],
+    "cube": lambda c: ["div", ["sum", ["pow", "x", 3]], 3],
+    "logsumexp": lambda c: ["logsumexp", "x"],
+    "tanh_weighted": lambda c: ["mean", ["tanh", ["mul", "x", c]]],
+    "linear_exp": lambda c: ["add", ["dot", "x", c], ["div", ["sum", ["exp", "x"]], 4]],
+    "softplus_sigmoid": lambda c: ["sum", ["sub", ["softplus", "x"], ["mul", ["sigmoid", "x"], "x"]]],
+    "matmul_tanh": lambda c: ["sum", ["square", ["tanh", ["matmul", "x", c]]]],
+    "quadratic": lambda c: ["dot", "x", ["matmul", c, "x"]],
+}
+CONSTANTS = {  # the functions with a constant: its name in the formula, its shape for an x of shape s
+    "tanh_weighted": ("C", lambda s: s), "linear_exp": ("C", lambda s: s),
+    "matmul_tanh": ("W", lambda s: (s[1], 2 if s[1] != 2 else 3)),  # W (m, k), k != m: a non-square product
+    "quadratic": ("A", lambda s: (s[0], s[0])),
+}
+DIFFERENCES = {  # f, x, a step e = eps * e_i -> the estimate of df/dx_i: the formula, and the usual mistakes
+    "central": lambda f, x, e, eps: (f(x + e) - f(x - e)) / (2 * eps),
+    "forward": lambda f, x, e, eps: (f(x + e) - f(x)) / eps,
+    "backward": lambda f, x, e, eps: (f(x) - f(x - e)) / eps,
+    "half": lambda f, x, e, eps: (f(x + e) - f(x - e)) / eps,
+    "all": lambda f, x, e, eps: (f(x + eps) - f(x - eps)) / (2 * eps),  # every entry moved at once
+}
 ANY_SHAPE = ("sin_x2", "cube", "logsumexp", "tanh_weighted", "linear_exp", "softplus_sigmoid")
+SHAPES = [(), (1,), (4,), (2, 3), (3, 2), (3, 3), (2, 1, 3)]
 
 
 def kinds_for(shape):
     """The functions that make sense for an x of this shape."""
-    if len(shape) == 2:
-        return ANY_SHAPE + ("matmul_tanh",)
-    if len(shape) == 1:
-        return ANY_SHAPE + ("quadratic",)
-    return ANY_SHAPE
+    return ANY_SHAPE + {1: ("quadratic",), 2: ("matmul_tanh",)}.get(len(shape), ())
 
 
-def const_shape(kind, shape):
-    if kind in ("tanh_weighted", "linear_exp"):
-        return tuple(shape)
-    if kind == "matmul_tanh":
-        return (shape[1], 2 if shape[1] != 2 else 3)   # W (m, k), k != m: a non-square product
-    if kind == "quadratic":
-        return (shape[0], shape[0])
-    return None
+class Function:
+    """f(x) = FORMULAS[kind], with its constant consts["C"] if it has one: sent to the candidate
+    as an expression tree (`spec`), and built here from the very same tree, in float64 (`here`),
+    for the references: its gradient by autograd, finite differences."""
 
+    def __init__(self, kind, consts):
+        self.kind, self.constant = kind, consts.get("C")
+        self.here = self.spec(torch.float64).here()
 
-def _tree(expr, dtype):
-    if isinstance(expr, tuple) and expr and expr[0] == "const":
-        return {"tensor": torch.tensor(expr[1], dtype=dtype)}
-    if isinstance(expr, list):
-        return [expr[0], *(_tree(a, dtype) for a in expr[1:])]
-    return expr
+    def spec(self, dtype):
+        """f as the candidate builds it, its constant in `dtype`."""
+        c = None if self.constant is None else {"tensor": torch.tensor(self.constant, dtype=dtype)}
+        return Spec("function", expr=TREES[self.kind](c))
 
+    def __str__(self):
+        """The line of a message that says what f is."""
+        constant = "" if self.constant is None else f"  with {CONSTANTS[self.kind][0]} = {fmt(self.constant)}"
+        return f"  f(x) = {FORMULAS[self.kind]}{constant}"
 
-def function_spec(kind, consts, dtype):
-    return Spec("function", expr=_tree(function_expr(kind, consts), dtype))
+    def grad(self, x):
+        """df/dx at x, by autograd."""
+        x = x.detach().clone().requires_grad_(True)
+        return torch.autograd.grad(self.here(x), x)[0]
 
+    def differences(self, x, eps, formula="central"):
+        """`formula` (DIFFERENCES) at x, one entry at a time: x + eps * e_i for each i."""
+        steps = (eps * torch.eye(x.numel(), dtype=torch.float64)).reshape(-1, *x.shape)
+        return torch.stack([DIFFERENCES[formula](self.here, x, e, eps) for e in steps]).reshape(x.shape)
 
-def reference_function(kind, consts):
-    """The function, built here exactly as the candidate builds it, in float64."""
-    return function_spec(kind, consts, torch.float64).here()
-
-
-def describe_function(kind, consts):
-    text = f"  f(x) = {FORMULAS[kind]}"
-    if "C" in consts:
-        name = {"matmul_tanh": "W", "quadratic": "A"}.get(kind, "C")
-        text += f"  with {name} = {fmt(consts['C'])}"
-    return text
-
-
-def analytic_grad(kind, consts, x):
-    """df/dx at x (float64), by autograd in this process."""
-    f = reference_function(kind, consts)
-    x = torch.as_tensor(x, dtype=torch.float64).detach().clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(f(x), x)
-    return g
-
-
-def f_value(kind, consts, x, dtype=torch.float64):
-    f = function_spec(kind, consts, dtype).here()
-    with torch.no_grad():
-        return f(torch.as_tensor(x, dtype=dtype))
-
-
-# =============================================================================================
-# Shared: inputs of a given shape, the caller's tensor left as it was, calls and operations
-# =============================================================================================
 
 @st.composite
-def shaped(draw, shape, values):
-    """Nested lists of `shape` (a float for shape ())."""
-    n = int(torch.Size(shape).numel())
-    flat = draw(st.lists(values, min_size=n, max_size=n))
-    return torch.tensor(flat, dtype=torch.float64).reshape(shape).tolist()
-
-
-SHAPES = [(), (1,), (4,), (2, 3), (3, 2), (3, 3), (2, 1, 3)]
-
-
-def _state_text(requires_grad, grad):
-    if not requires_grad:
-        return "  (x does not require grad; x.grad is None)"
-    if grad is None:
-        return "  (x is a leaf with requires_grad=True; x.grad is None)"
-    return f"  (x is a leaf with requires_grad=True; x.grad = {fmt(grad)} before the call)"
-
-
-def expect_untouched(t, before, after, ctx, name="x", hints=None):
-    """`after` (the caller's tensor as the call left it) is exactly `before`."""
-    hints = hints or {}
-    if after is None or not hasattr(after, "values"):
-        return
-    require_tensor(after, name, ctx)
-
-    def fail(problem, key):
-        hint = hints.get(key)
-        t.fail(ctx, problem + (f"\nLikely mistake: {hint}" if hint else ""))
-
-    if after.shape != before.shape or not torch.equal(after.values, before.values):
-        fail(f"{name} was modified: its values changed during the call.\n"
-             f"  before: {fmt(before.values)}\n  after:  {fmt(after.values)}", "values")
-    if after.version != before.version:
-        fail(f"{name} was modified in place during the call: its version counter {name}._version "
-             f"went from {before.version} to {after.version}, even if its values are the same "
-             f"now.", "version")
-    if after.requires_grad != before.requires_grad:
-        fail(f"{name}.requires_grad was {before.requires_grad} before the call and is "
-             f"{after.requires_grad} after it.", "requires_grad")
-    if before.grad is None and after.grad is not None:
-        fail(f"{name}.grad was None before the call, and the call left a gradient in it: "
-             f"{fmt(after.grad.values) if after.grad.values is not None else '(a tensor)'}.", "grad_left")
-    if before.grad is not None and after.grad is None:
-        fail(f"{name}.grad held {fmt(before.grad.values)} before the call, and the call set it "
-             "to None.", "grad_cleared")
-    if before.grad is not None and (after.grad.values is None or after.grad.shape != before.grad.shape
-                                    or not torch.equal(after.grad.values, before.grad.values)):
-        fail(f"{name}.grad changed during the call.\n  before: {fmt(before.grad.values)}\n"
-             f"  after:  {fmt(after.grad.values)}", "grad_changed")
-
-
-def call(t, *args, ctx, hints, **kwargs):
-    """The exercise called with `args`; (result, the arguments as the call left them)."""
-    return t.call(*args, context=ctx, hints=hints, after=True, **kwargs)
-
-
-def op(t, ctx, what, name, *args):
-    """A fixed operation on the candidate's objects; what it raised, explained."""
-    try:
-        return t.op(name, *args)
-    except Raised as exc:
-        t.fail(ctx, f"{what} raised {exc.type_name}: {exc.message.strip()}")
-
-
-def values_of(out):
-    """The values of a plain tensor the candidate returned, else None."""
-    if isinstance(out, SeenTensor) and out.kind != "subclass" and out.values is not None \
-            and out.dtype is not None and out.dtype.is_floating_point:
-        return out.values
-    return None
-
-
-def matches(got, values, rtol, atol):
-    return values is not None and close(got, values, rtol, atol)
-
-
-def name_mistake(got, candidates):
-    """The explanation of the first (values, explanation, rtol, atol) that `got` matches."""
-    if got is None:
-        return None
-    for values, explanation, rtol, atol in candidates:
-        if values is not None and tuple(values.shape) == tuple(got.shape) and matches(got, values, rtol, atol):
-            return explanation
-    return None
-
-
-IN_PLACE_ON_LEAF = ("a leaf Variable that requires grad is being used in an in-place operation",
-                    "a view of a leaf Variable that requires grad is being used in an in-place")
+def autograd_inputs(draw, shapes=SHAPES, with_state=True):
+    """(x, kind, consts, requires_grad, grad): x of a drawn shape, a function that fits it,
+    its constants, and the autograd state x arrives in."""
+    shape = draw(st.sampled_from(shapes))
+    x = draw(shaped(shape, quarters(-2, 2)))
+    kind = draw(st.sampled_from(kinds_for(shape)))
+    consts = {"C": draw(shaped(CONSTANTS[kind][1](shape), quarters(-2, 2)))} if kind in CONSTANTS else {}
+    if not with_state:
+        return x, kind, consts
+    state = draw(st.sampled_from(["plain", "requires_grad", "with_grad"]))
+    grad = draw(shaped(shape, quarters(-4, 4))) if state == "with_grad" else None
+    return x, kind, consts, state != "plain", grad
 
 
 # =============================================================================================
 # grad_of
 # =============================================================================================
 
-LEFT_IN_X = ("you ran backward() through the caller's x, so autograd stored the gradient in "
-             "x.grad (backward() fills the .grad of the leaves it reaches). grad_of must leave x as "
-             "it was: "
-             "differentiate a copy, x2 = x.detach().clone().requires_grad_(True), and return "
-             "x2.grad (or use torch.autograd.grad(f(x2), x2)).")
 GRAD_OF_HINTS = {
-    "grad_left": "a gradient left in x.grad by grad_of: " + LEFT_IN_X,
+    "grad_left": ("a gradient left in x.grad by grad_of: you ran backward() through the caller's x, so "
+                  "autograd stored the gradient in x.grad (backward() fills the .grad of the leaves it "
+                  "reaches). grad_of must leave x as it was: differentiate a copy, "
+                  "x2 = x.detach().clone().requires_grad_(True), and return x2.grad (or use "
+                  "torch.autograd.grad(f(x2), x2))."),
     "grad_changed": ("backward() adds (accumulates) into x.grad, and x already held a gradient: "
                      "calling backward() through the caller's x changed its .grad. Differentiate a "
                      "copy, x.detach().clone().requires_grad_(True), whose .grad starts empty."),
@@ -281,15 +188,15 @@ RESULT_REQUIRES_GRAD = (
 
 GRAD_OF_CASES = [  # (x, function kind, constants, requires_grad, grad before)
     ([[1.0, -2.0, 0.5], [0.25, 1.5, -1.0]], "cube", {}, False, None),
-    ([[0.5, -1.0], [1.5, 0.25], [-2.0, 1.0]], "sin_x2", {}, True,
-     [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),                                # backward() would accumulate
+    # backward() would accumulate
+    ([[0.5, -1.0], [1.5, 0.25], [-2.0, 1.0]], "sin_x2", {}, True, [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),
     ([0.5, -1.0, 2.0, 1.25], "sin_x2", {}, True, None),                  # a gradient left in x.grad shows
     ([[1.0, -0.5, 0.25], [2.0, 0.75, -1.25], [0.5, 0.5, -2.0]], "matmul_tanh",
      {"C": [[0.5, -1.0], [1.0, 0.25], [-0.75, 1.5]]}, False, None),       # square x, non-square W
     ([[0.5, -0.25, 1.0], [1.5, -1.0, 0.75]], "matmul_tanh",
      {"C": [[1.0, -0.5], [0.25, 0.5], [-1.0, 0.75]]}, True, None),         # non-square x
-    ([1.0, -2.0, 0.5], "quadratic", {"C": [[1.0, 2.0, 0.0], [-1.0, 0.5, 1.0], [0.0, 3.0, -2.0]]},
-     False, None),                                                         # A not symmetric
+    # A not symmetric
+    ([1.0, -2.0, 0.5], "quadratic", {"C": [[1.0, 2.0, 0.0], [-1.0, 0.5, 1.0], [0.0, 3.0, -2.0]]}, False, None),
     (0.75, "softplus_sigmoid", {}, True, -2.0),                            # a 0-d x, with a .grad
     ([[1.5, -0.5, 0.25, 2.0]], "logsumexp", {}, False, None),
     ([[[0.5, -1.0, 2.0]], [[1.0, 0.25, -0.5]]], "linear_exp",
@@ -298,73 +205,46 @@ GRAD_OF_CASES = [  # (x, function kind, constants, requires_grad, grad before)
 ]
 
 
-@st.composite
-def autograd_inputs(draw, shapes=SHAPES, values=quarters(-2, 2), with_state=True):
-    """(x, kind, consts, requires_grad, grad): x of a drawn shape, a function that fits it,
-    its constants, and the autograd state x arrives in."""
-    shape = draw(st.sampled_from(shapes))
-    x = draw(shaped(shape, values))
-    kind = draw(st.sampled_from(kinds_for(shape)))
-    consts = {}
-    cshape = const_shape(kind, shape)
-    if cshape is not None:
-        consts["C"] = draw(shaped(cshape, quarters(-2, 2)))
-    if not with_state:
-        return x, kind, consts
-    state = draw(st.sampled_from(["plain", "requires_grad", "with_grad"]))
-    grad = draw(shaped(shape, quarters(-4, 4))) if state == "with_grad" else None
-    return x, kind, consts, state != "plain", grad
+def state_text(requires_grad, grad):
+    """The line of a message that says the autograd state x arrived in."""
+    if not requires_grad:
+        return "  (x does not require grad; x.grad is None)"
+    if grad is None:
+        return "  (x is a leaf with requires_grad=True; x.grad is None)"
+    return f"  (x is a leaf with requires_grad=True; x.grad = {fmt(grad)} before the call)"
 
 
-GRAD_OF_INPUTS = autograd_inputs()
-
-
-@A.exercise("grad_of", "def grad_of(f, x)", strategies=[GRAD_OF_INPUTS])
-def grad_of(t):
-    rtol, atol = TOL[t.dtype]
-
-    def case(example):
-        values, kind, consts, requires_grad, grad = example
-        x_in = t.tensor(values, requires_grad=requires_grad,
-                        grad=None if grad is None else torch.tensor(grad, dtype=t.dtype))
-        ctx = "\n".join([t.context("grad_of(f, x)", x=values), describe_function(kind, consts),
-                         _state_text(requires_grad, grad)])
-        x = t.make(x_in)
-        out, args = call(t, function_spec(kind, consts, t.dtype), x, ctx=ctx, hints=GRAD_OF_RAISES)
-        after = args[1]
-        if out is None and after.grad is not None and (
-                x.grad is None or not torch.equal(after.grad.values, x.grad.values)):
-            t.fail(ctx, NONE_RESULT_GRAD_IN_X)
-        local = torch.as_tensor(values, dtype=torch.float64)
-        expected = analytic_grad(kind, consts, local)
-        hints = GRAD_OF_HINTS
-        if grad is not None and getattr(after, "grad", None) is not None and after.grad.values is not None \
-                and after.grad.shape == tuple(local.shape) and matches(after.grad.values, expected, rtol, atol):
-            hints = dict(GRAD_OF_HINTS, grad_changed=GRAD_REPLACED)   # not added to: replaced
-        expect_untouched(t, x, after, ctx, hints=hints)
-        got = values_of(out)
-        hint = name_mistake(got, [
-            (f_value(kind, consts, local) if local.dim() else None,
-             "that is f(x), the function's value, not its gradient df/dx.", 1e-4, 1e-5),
-            (expected + torch.tensor(grad, dtype=torch.float64) if grad is not None else None,
-             "this is the gradient plus what x.grad held before: backward() adds (accumulates) "
-             "into .grad. Differentiate a fresh copy, x.detach().clone().requires_grad_(True).",
-             rtol, atol),
-        ])
-        if hint is None and got is not None and got.shape == tuple(local.shape) and not got.dtype.is_complex \
-                and matches(got, expected, 1e-2, 1e-3) and not matches(got, expected, rtol, atol):
-            hint = ("the values are close but not within tolerance: did you estimate the gradient "
-                    "with finite differences? grad_of must use autograd, which is exact up to rounding.")
-        if hint is None and got is not None and got.shape == tuple(local.shape) and matches(got, -expected, rtol, atol):
-            hint = "the sign is flipped: return df/dx, not -df/dx."
-        out = t.expect(out, expected, ctx, rtol=rtol, atol=atol,
-                       mistakes=[(got, hint)] if hint else [], what="the gradient")
-        if out.requires_grad or out.grad_fn is not None:
-            t.fail(ctx, RESULT_REQUIRES_GRAD.format(fn=out.grad_fn))
-
-    for example in GRAD_OF_CASES:
-        case(example)
-    t.for_all(GRAD_OF_INPUTS, case)
+@A.exercise("grad_of", "def grad_of(f, x)", cases=GRAD_OF_CASES, strategy=autograd_inputs(),
+            tolerance=tolerances.GRADIENTS)
+def grad_of(t, case):
+    values, kind, consts, requires_grad, grad = case
+    f, local = Function(kind, consts), torch.tensor(values, dtype=torch.float64)
+    ctx = "\n".join([t.context("grad_of(f, x)", x=values), str(f), state_text(requires_grad, grad)])
+    x = t.make(t.tensor(values, requires_grad=requires_grad, grad=grad))
+    # x as the call left it, checked here rather than by t.call: a None result explains it first
+    out, (_, after) = t.call(f.spec(t.dtype), x, context=ctx, hints=GRAD_OF_RAISES, after=True, untouched={})
+    grad_in_x = after.grad is not None and (x.grad is None or not torch.equal(after.grad.values, x.grad.values))
+    if out is None and grad_in_x:  # the gradient went into the caller's x.grad instead
+        t.fail(ctx, NONE_RESULT_GRAD_IN_X)
+    expected = f.grad(local)
+    # x.grad changed: the caller's gradient replaced by f's (not added to) is a mistake of its own
+    replaced = grad is not None and after.grad is not None and after.grad.values is not None \
+        and close(after.grad.values, expected, *t.tol)
+    t.expect_untouched(x, after, ctx, hints=dict(GRAD_OF_HINTS, grad_changed=GRAD_REPLACED) if replaced
+                       else GRAD_OF_HINTS)
+    out = t.expect(out, expected, ctx, what="the gradient", mistakes=lambda: [
+        (f.here(local) if local.dim() else None, "that is f(x), the function's value, not its gradient df/dx.",
+         1e-4, 1e-5),
+        (None if grad is None else expected + torch.tensor(grad, dtype=torch.float64),
+         ("this is the gradient plus what x.grad held before: backward() adds (accumulates) "
+          "into .grad. Differentiate a fresh copy, x.detach().clone().requires_grad_(True).")),
+        (out.values if close(out.values, expected, 1e-2, 1e-3) else None,
+         ("the values are close but not within tolerance: did you estimate the gradient "
+          "with finite differences? grad_of must use autograd, which is exact up to rounding.")),
+        (-expected, "the sign is flipped: return df/dx, not -df/dx."),
+    ])
+    if out.requires_grad or out.grad_fn is not None:
+        t.fail(ctx, RESULT_REQUIRES_GRAD.format(fn=out.grad_fn))
 
 
 # =============================================================================================
@@ -394,6 +274,9 @@ RELU_RAISES = {
     "can't convert cuda": ("NumPy works on the CPU only, and leaves autograd behind: stay in "
                            "torch (x.clamp(min=0))."),
 }
+PASSED_THROUGH = ("the gradient is passed through everywhere, also where x < 0: the result is "
+                  "computed so that autograd sees the identity (a .detach() trick, or x plus a "
+                  "detached correction). The gradient of relu is 0 where x < 0.")
 NO_FLOW = ("gradients do not flow from the result back to x: {why}\n"
            "Likely mistake: .detach(), torch.no_grad(), .numpy() or torch.tensor(...) cut the "
            "result off from x's graph. Compute it from x with torch operations: x.clamp(min=0), "
@@ -410,74 +293,56 @@ RELU_CASES = [  # (x, requires_grad, weights of the backward pass)
     ([4.0, 0.5], False, None),                           # all positive: relu changes nothing
 ]
 
-NONZERO = quarters(-10, 10).filter(lambda v: v != 0)
-
 
 @st.composite
 def relu_inputs(draw):
+    """(x, requires_grad, weights): no entry of x is 0, where relu has no derivative."""
     shape = draw(st.sampled_from([(1,), (5,), (2, 3), (3, 2), (3, 3), (2, 2, 2)]))
-    x = draw(shaped(shape, NONZERO))
+    x = draw(shaped(shape, quarters(-10, 10).filter(lambda v: v != 0)))
     requires_grad = draw(st.booleans())
     weights = draw(shaped(shape, quarters(-4, 4))) if requires_grad and draw(st.booleans()) else None
     return x, requires_grad, weights
 
 
-RELU_INPUTS = relu_inputs()
+@A.exercise("relu_out_of_place", "def relu_out_of_place(x)", cases=RELU_CASES, strategy=relu_inputs(),
+            tolerance=tolerances.NEAR_EXACT, untouched={0: RELU_HINTS})
+def relu_out_of_place(t, case):
+    values, requires_grad, weights = case
+    local = torch.tensor(values, dtype=torch.float64)
+    ctx = t.context(x=values) + ("\n  (x is a leaf with requires_grad=True)" if requires_grad else "")
+    x = t.make(t.tensor(values, requires_grad=requires_grad))
+    out = t.call(x, context=ctx, hints=RELU_RAISES)
+    if getattr(out, "ref", None) == x.ref:
+        t.fail(ctx, "It returned x itself, not a new tensor. Likely mistake: " + RELU_IN_PLACE)
+    mask = (local > 0).to(torch.float64)
+    out = t.expect(out, local.clamp(min=0), ctx, mistakes=[
+        (mask, ("this is the mask x > 0 (the derivative of relu), not relu itself: keep x where "
+                "it is positive, e.g. x * (x > 0) or torch.where(x > 0, x, 0).")),
+        (local.clamp(max=0), ("this is min(x, 0) (clamp(max=0)): relu keeps the positive "
+                              "entries, clamp(min=0).")),
+        (local.abs(), "this is |x|: relu sets the negative entries to 0."),
+        (local, "these are x's values unchanged: the negative entries must become 0."),
+        (-local.clamp(max=0), "this is relu(-x): relu keeps the positive entries of x."),
+    ])
+    if requires_grad:
+        expect_gradient_flows(t, x, out, mask, weights, ctx)
 
 
-@A.exercise("relu_out_of_place", "def relu_out_of_place(x)", strategies=[RELU_INPUTS])
-def relu_out_of_place(t):
-    rtol, atol = (1e-6, 1e-7)
-
-    def case(example):
-        values, requires_grad, weights = example
-        local = torch.as_tensor(values, dtype=torch.float64)
-        ctx = t.context(x=values) + ("\n  (x is a leaf with requires_grad=True)" if requires_grad else "")
-        x = t.make(t.tensor(values, requires_grad=requires_grad))
-        out, (after,) = call(t, x, ctx=ctx, hints=RELU_RAISES)
-        expect_untouched(t, x, after, ctx, hints=RELU_HINTS)
-        if getattr(out, "ref", None) == x.ref:
-            t.fail(ctx, "It returned x itself, not a new tensor. Likely mistake: " + RELU_IN_PLACE)
-        expected = local.clamp(min=0)
-        mask = (local > 0).to(torch.float64)
-        out = t.expect(out, expected, ctx, rtol=rtol, atol=atol, mistakes=[
-            (mask, "this is the mask x > 0 (the derivative of relu), not relu itself: keep x where "
-                   "it is positive, e.g. x * (x > 0) or torch.where(x > 0, x, 0)."),
-            (local.clamp(max=0), "this is min(x, 0) (clamp(max=0)): relu keeps the positive "
-                                 "entries, clamp(min=0)."),
-            (local.abs(), "this is |x|: relu sets the negative entries to 0."),
-            (local, "these are x's values unchanged: the negative entries must become 0."),
-            (-local.clamp(max=0), "this is relu(-x): relu keeps the positive entries of x."),
-        ])
-        if not requires_grad:
-            return
-        if not out.requires_grad:
-            t.fail(ctx, NO_FLOW.format(why="x requires grad, but the result does not."))
-        if out.is_leaf:
-            t.fail(ctx, NO_FLOW.format(why="the result is a new leaf tensor (it requires grad but "
-                                           "has no grad_fn), so backward() stops at it and never "
-                                           "reaches x (.detach().requires_grad_() or "
-                                           "torch.tensor(..., requires_grad=True) make such a leaf)."))
-        if weights is None:
-            w = torch.ones_like(local)
-            op(t, ctx, "relu_out_of_place(x).sum().backward()", "sum_backward", out)
-            what = "x.grad after relu_out_of_place(x).sum().backward()"
-        else:
-            w = torch.as_tensor(weights, dtype=torch.float64)
-            op(t, ctx, "relu_out_of_place(x).backward(g)", "backward", out, t.tensor(weights))
-            what = f"x.grad after relu_out_of_place(x).backward(g) with g = {fmt(weights)}"
-        now = t.describe(x)
-        if now.grad is None:
-            t.fail(ctx, NO_FLOW.format(why=f"{what} is None."))
-        t.expect(now.grad, w * mask, ctx, rtol=rtol, atol=atol, what=what, mistakes=[
-            (w, "the gradient is passed through everywhere, also where x < 0: the result is "
-                "computed so that autograd sees the identity (a .detach() trick, or x plus a "
-                "detached correction). The gradient of relu is 0 where x < 0."),
-        ])
-
-    for example in RELU_CASES:
-        case(example)
-    t.for_all(RELU_INPUTS, case)
+def expect_gradient_flows(t, x, out, mask, weights, ctx):
+    """The result is part of x's graph, and backward() through it (a sum, or weights g) gives x
+    the gradient of relu: g where x > 0, 0 where x < 0."""
+    if not out.requires_grad:
+        t.fail(ctx, NO_FLOW.format(why="x requires grad, but the result does not."))
+    if out.is_leaf:
+        t.fail(ctx, NO_FLOW.format(why="the result is a new leaf tensor (it requires grad but "
+                                       "has no grad_fn), so backward() stops at it and never "
+                                       "reaches x (.detach().requires_grad_() or "
+                                       "torch.tensor(..., requires_grad=True) make such a leaf)."))
+    g = torch.ones_like(mask) if weights is None else torch.tensor(weights, dtype=torch.float64)
+    backward = "relu_out_of_place(x).sum().backward()" if weights is None else "relu_out_of_place(x).backward(g)"
+    what = f"x.grad after {backward}" + ("" if weights is None else f" with g = {fmt(weights)}")
+    t.expect_grad_of(out, x, weights, g * mask, ctx, what=what, none=NO_FLOW.format(why=f"{what} is None."),
+                     backward_what=backward, mistakes=[(g, PASSED_THROUGH)])
 
 
 # =============================================================================================
@@ -532,139 +397,107 @@ SGD_CASES = [  # (params: [(values, grad or None)], lr, how they are passed)
 
 @st.composite
 def sgd_inputs(draw):
+    """(params, lr, kind): one to four tensors, at least one of them with a gradient."""
     shapes = draw(st.lists(st.sampled_from([(), (3,), (2, 3), (3, 2), (2, 2)]), min_size=1, max_size=4))
-    params = []
-    for shape in shapes:
-        values = draw(shaped(shape, quarters(-10, 10)))
-        grad = draw(st.one_of(st.none(), shaped(shape, quarters(-10, 10))))
-        params.append((values, grad))
+    params = [(draw(shaped(s, quarters(-10, 10))), draw(st.one_of(st.none(), shaped(s, quarters(-10, 10)))))
+              for s in shapes]  # (values, grad or None)
     if all(g is None for _, g in params):
         params[0] = (params[0][0], draw(shaped(shapes[0], quarters(-10, 10))))
     lr = draw(st.sampled_from([1.0, 0.5, 0.25, 0.1, 0.01]))
-    kind = draw(st.sampled_from(["list", "generator", "parameters_of"]))
-    return params, lr, kind
+    return params, lr, draw(st.sampled_from(["list", "generator", "parameters_of"]))
 
 
-SGD_INPUTS = sgd_inputs()
+def sgd_context(t, params, lr, kind):
+    """The first lines of a message: the call, where, and every tensor of params with its .grad."""
+    lines = [(f"sgd_step(params, lr={lr}) on {t.where}, with params {KINDS[kind]} of leaf tensors "
+              "with requires_grad=True:")]
+    for i, (values, grad) in enumerate(params):
+        lines.append(f"  params[{i}] = {fmt(values)}  (shape {fmt_shape(torch.tensor(values).shape)}), "
+                     f".grad = {'None' if grad is None else fmt(grad)}")
+    return "\n".join(lines)
 
 
-@A.exercise("sgd_step", "def sgd_step(params, lr)", strategies=[SGD_INPUTS])
-def sgd_step(t):
-    rtol, atol = {torch.float32: (1e-5, 1e-6), torch.float64: (1e-12, 1e-12)}[t.dtype]
+def made_params(t, params, kind, ctx):
+    """The tensors of `params`, made in the candidate as the caller holds them, and the argument
+    that passes them: a list, a generator over them, or module.parameters()."""
+    if kind != "parameters_of":
+        made = [t.make(t.tensor(values, requires_grad=True, grad=grad)) for values, grad in params]
+        return made, made if kind == "list" else Spec("generator", items=made)
+    module = t.make(Spec("module", parameters=[[f"p{i}", t.tensor(v), True] for i, (v, _) in enumerate(params)]))
+    made = [module.parameters[f"p{i}"] for i in range(len(params))]
+    for p, (_, grad) in zip(made, params):
+        if grad is not None:
+            t.backward(p, t.tensor(grad, layout=False), context=ctx, what="setting up the gradients")
+    return [t.describe(p) for p in made], Spec("parameters_of", module=module)
 
-    def case(example):
-        params, lr, kind = example
-        lines = [f"sgd_step(params, lr={lr}) on {t.device}, {dtype_name(t.dtype)}, with params {KINDS[kind]} of leaf tensors with requires_grad=True:"]
-        for i, (values, grad) in enumerate(params):
-            lines.append(f"  params[{i}] = {fmt(values)}  (shape {fmt_shape(torch.tensor(values).shape)}), "
-                         f".grad = {'None' if grad is None else fmt(grad)}")
-        ctx = "\n".join(lines)
-        made = []
-        if kind == "parameters_of":
-            module = t.make(Spec("module", parameters=[[f"p{i}", t.tensor(v), True]
-                                                        for i, (v, _) in enumerate(params)]))
-            for i, (_, grad) in enumerate(params):
-                p = module.parameters[f"p{i}"]
-                if grad is not None:
-                    op(t, ctx, "setting up the gradients", "backward", p, t.tensor(grad))
-                made.append(t.describe(p))
-            arg = Spec("parameters_of", module=module)
-        else:
-            for values, grad in params:
-                made.append(t.make(t.tensor(values, requires_grad=True,
-                                            grad=None if grad is None else torch.tensor(grad, dtype=t.dtype))))
-            arg = made if kind == "list" else Spec("generator", items=made)
-        returned = t.call(arg, lr, context=ctx, hints=SGD_RAISES)
 
-        for i, ((values, grad), before) in enumerate(zip(params, made)):
-            now = t.describe(before)
-            name = f"params[{i}]"
-            require_tensor(now, name, ctx)
-            old = torch.as_tensor(values, dtype=torch.float64)
-            if grad is None:
-                if now.values is None or not torch.equal(now.values.to(torch.float64), old) or now.grad is not None:
-                    t.fail(ctx, f"{name} had .grad None, so it must be left unchanged, but it now holds "
-                                f"{fmt(now.values)} with .grad "
-                                f"{'None' if now.grad is None else fmt(now.grad.values)}.\n"
-                                "Likely mistake: a tensor whose .grad is None took no part in the "
-                                "loss; skip it (`if p.grad is None: continue`).")
-                continue
-            g = torch.as_tensor(grad, dtype=torch.float64)
-            if now.grad_fn is not None or not now.is_leaf:
-                t.fail(ctx, f"{name} has autograd history after the step (grad_fn={now.grad_fn}, "
-                            f"is_leaf={now.is_leaf}): the update was recorded in the graph.\n"
-                            "Likely mistake: updating outside torch.no_grad(). Write "
-                            "with torch.no_grad(): p -= lr * p.grad.")
-            if not now.requires_grad:
-                t.fail(ctx, f"{name} no longer requires grad after the step, so the next backward() "
-                            "would not compute its gradient.\nLikely mistake: p.requires_grad_(False) "
-                            "(or p.requires_grad = False) left behind; use torch.no_grad() "
-                            "instead: it stops recording without changing requires_grad.")
-            expected = old - lr * g
-            reset = now.grad is None or (now.grad.values is not None and not now.grad.values.any())
-            if now.values is not None and now.shape == tuple(old.shape) and torch.equal(now.values.to(torch.float64), old) \
-                    and not torch.equal(expected, old):
-                t.fail(ctx, f"{name} = {fmt(now.values)} after the step, unchanged; expected "
-                            f"{fmt(expected)} (p - lr * p.grad).\n"
-                            + ("Likely mistake: " + RESET_FIRST if reset else REBOUND))
-            got = now.values
-            hint = name_mistake(got, [
-                (old + lr * g, "the update went up the gradient (p + lr * p.grad): "
-                               "gradient descent subtracts, p -= lr * p.grad.", rtol, atol),
-                (old - g, "lr is missing: the step is p - lr * p.grad.", rtol, atol),
-                (old - 2 * lr * g, "the update was applied twice (two loops, or -= twice?).", rtol, atol),
-            ])
-            t.expect(now, expected, ctx, rtol=rtol, atol=atol, what=f"{name} after the step",
-                     mistakes=[(got, hint)] if hint else [],
-                     dtype_reason="(its dtype before the step): update p in place, keeping its dtype.")
-            if not reset:
-                same = now.grad.values is not None and torch.equal(now.grad.values.to(torch.float64), g)
-                t.fail(ctx, f"{name}.grad = {fmt(now.grad.values)} after the step; expected None or "
-                            "zeros (the gradient reset).\n"
-                            + (NOT_RESET + (ONCE if kind != "list" else "") if same else
-                               "Likely mistake: p.grad was changed, but not reset: set p.grad = None "
-                               "or call p.grad.zero_()."))
-        if returned is not None:
-            kind_name = getattr(returned, "type_name", type(returned).__name__).rsplit(".", 1)[-1]
-            t.fail(ctx, f"sgd_step returned a {kind_name}; it must return None: it updates the "
-                        "caller's tensors in place (like optimizer.step()), so there is nothing to "
-                        "return.")
+def equal(got, values):
+    """The values of a described tensor (None when it has none) are exactly `values`."""
+    return got is not None and torch.equal(got.to(torch.float64), values)
 
-    for example in SGD_CASES:
-        case(example)
-    t.for_all(SGD_INPUTS, case)
+
+@A.exercise("sgd_step", "def sgd_step(params, lr)", cases=SGD_CASES, strategy=sgd_inputs(),
+            tolerance=tolerances.UPDATES, layouts=layouts.WRITABLE)  # p is updated in place: never expanded
+def sgd_step(t, case):
+    params, lr, kind = case
+    ctx = sgd_context(t, params, lr, kind)
+    made, arg = made_params(t, params, kind, ctx)
+    returned = t.call(arg, lr, context=ctx, hints=SGD_RAISES)
+    for i, ((values, grad), before) in enumerate(zip(params, made)):
+        name = f"params[{i}]"
+        now = require_tensor(t.describe(before), name, ctx)
+        old = torch.tensor(values, dtype=torch.float64)
+        if grad is not None:
+            expect_stepped(t, now, name, old, torch.tensor(grad, dtype=torch.float64), lr, kind, ctx)
+        elif not equal(now.values, old) or now.grad is not None:
+            t.fail(ctx, f"{name} had .grad None, so it must be left unchanged, but it now holds "
+                        f"{fmt(now.values)} with .grad "
+                        f"{'None' if now.grad is None else fmt(now.grad.values)}.\n"
+                        "Likely mistake: a tensor whose .grad is None took no part in the "
+                        "loss; skip it (`if p.grad is None: continue`).")
+    if returned is not None:
+        t.fail(ctx, f"sgd_step returned a {type_name(returned)}; it must return None: it updates the "
+                    "caller's tensors in place (like optimizer.step()), so there is nothing to "
+                    "return.")
+
+
+def expect_stepped(t, now, name, old, g, lr, kind, ctx):
+    """p (as the step left it) is p - lr * g, updated in place: still a leaf that requires grad,
+    with no autograd history, its gradient reset."""
+    if now.grad_fn is not None or not now.is_leaf:
+        t.fail(ctx, f"{name} has autograd history after the step (grad_fn={now.grad_fn}, "
+                    f"is_leaf={now.is_leaf}): the update was recorded in the graph.\n"
+                    "Likely mistake: updating outside torch.no_grad(). Write "
+                    "with torch.no_grad(): p -= lr * p.grad.")
+    if not now.requires_grad:
+        t.fail(ctx, f"{name} no longer requires grad after the step, so the next backward() "
+                    "would not compute its gradient.\nLikely mistake: p.requires_grad_(False) "
+                    "(or p.requires_grad = False) left behind; use torch.no_grad() "
+                    "instead: it stops recording without changing requires_grad.")
+    expected = old - lr * g
+    reset = now.grad is None or (now.grad.values is not None and not now.grad.values.any())
+    if equal(now.values, old) and not torch.equal(expected, old):
+        t.fail(ctx, f"{name} = {fmt(now.values)} after the step, unchanged; expected "
+                    f"{fmt(expected)} (p - lr * p.grad).\n"
+                    + ("Likely mistake: " + RESET_FIRST if reset else REBOUND))
+    t.expect(now, expected, ctx, what=f"{name} after the step",
+             dtype_reason="(its dtype before the step): update p in place, keeping its dtype.", mistakes=[
+                 (old + lr * g, ("the update went up the gradient (p + lr * p.grad): "
+                                 "gradient descent subtracts, p -= lr * p.grad.")),
+                 (old - g, "lr is missing: the step is p - lr * p.grad."),
+                 (old - 2 * lr * g, "the update was applied twice (two loops, or -= twice?)."),
+             ])
+    if not reset:
+        t.fail(ctx, f"{name}.grad = {fmt(now.grad.values)} after the step; expected None or "
+                    "zeros (the gradient reset).\n"
+                    + (NOT_RESET + (ONCE if kind != "list" else "") if equal(now.grad.values, g) else
+                       "Likely mistake: p.grad was changed, but not reset: set p.grad = None "
+                       "or call p.grad.zero_()."))
 
 
 # =============================================================================================
 # numerical_grad
 # =============================================================================================
-
-def central(kind, consts, x, eps, dtype=torch.float64, step=None):
-    """(f(x + eps e_i) - f(x - eps e_i)) / (2 eps), element by element, here (step: 'forward',
-    'backward', 'half' for dividing by eps, 'all' for moving every entry at once)."""
-    f = function_spec(kind, consts, dtype).here()
-    x = torch.as_tensor(x, dtype=dtype)
-    flat = x.reshape(-1)
-    out = torch.empty_like(flat)
-    with torch.no_grad():
-        if step == "all":
-            d = (f(x + eps) - f(x - eps)) / (2 * eps)
-            return torch.full_like(x, float(d))
-        for i in range(flat.numel()):
-            e = torch.zeros_like(flat)
-            e[i] = eps
-            up, down = f((flat + e).reshape(x.shape)), f((flat - e).reshape(x.shape))
-            mid = f(x)
-            if step == "forward":
-                out[i] = (up - mid) / eps
-            elif step == "backward":
-                out[i] = (mid - down) / eps
-            elif step == "half":
-                out[i] = (up - down) / eps
-            else:
-                out[i] = (up - down) / (2 * eps)
-    return out.reshape(x.shape)
-
 
 NUMERICAL_HINTS = {
     "values": ("numerical_grad must not change x: build x + eps * e_i as a new tensor (or perturb "
@@ -687,7 +520,17 @@ NUMERICAL_RAISES = {
 FLOAT32 = ("eps = 1e-6 is too small for float32: with about 7 significant digits, "
            "f(x + eps e_i) - f(x - eps e_i) is mostly rounding error. numerical_grad works in x's "
            "float64: no .float(), and no torch.tensor(...) of Python floats without dtype=x.dtype.")
-
+WRONG_ESTIMATES = {  # the estimates of the usual mistakes (Function.differences), and what each was
+    "forward": ("a one-sided (forward) difference (f(x + eps e_i) - f(x)) / eps: its error shrinks "
+                "only like eps, the central difference's like eps**2. Use (f(x + eps e_i) - "
+                "f(x - eps e_i)) / (2 * eps)."),
+    "backward": ("a one-sided (backward) difference (f(x) - f(x - eps e_i)) / eps; use the central "
+                 "difference (f(x + eps e_i) - f(x - eps e_i)) / (2 * eps)."),
+    "half": ("twice the central difference: divide by 2 * eps, the distance between x + eps e_i "
+             "and x - eps e_i."),
+    "all": ("you moved every entry of x at once (x + eps), which gives one directional derivative; "
+            "move one entry at a time, x + eps * e_i, for each i."),
+}
 NUMERICAL_CASES = [  # (x, kind, consts, eps or None for the default, requires_grad)
     ([[1.0, -0.5, 0.25], [2.0, 0.75, -1.25]], "cube", {}, None, False),
     ([[1.0, -0.5, 0.25], [2.0, 0.75, -1.25]], "cube", {}, 0.1, False),       # one-sided shows
@@ -702,76 +545,61 @@ NUMERICAL_CASES = [  # (x, kind, consts, eps or None for the default, requires_g
 
 @st.composite
 def numerical_inputs(draw):
+    """(x, kind, consts, eps, requires_grad): eps None stands for the default."""
     x, kind, consts = draw(autograd_inputs(shapes=[(), (1,), (3,), (2, 3), (3, 2), (2, 2)], with_state=False))
     eps = draw(st.sampled_from([None, 1e-6, 1e-2, 1e-3, 0.1]))
     return x, kind, consts, eps, draw(st.booleans())
 
 
-NUMERICAL_INPUTS = numerical_inputs()
+@A.exercise("numerical_grad", "def numerical_grad(f, x, eps=1e-6)", cases=NUMERICAL_CASES,
+            strategy=numerical_inputs(), dtypes=(torch.float64,), untouched={1: NUMERICAL_HINTS},
+            layouts=("offset",))  # x contiguous: the instructor's solution takes zeros_like(x).view(-1)
+def numerical_grad(t, case):
+    values, kind, consts, eps, requires_grad = case
+    f, local = Function(kind, consts), torch.tensor(values, dtype=torch.float64)
+    h = 1e-6 if eps is None else eps  # the step the estimate takes
+    shown = "numerical_grad(f, x)" if eps is None else f"numerical_grad(f, x, eps={eps:g})"
+    state = ["  (x is a leaf with requires_grad=True)"] if requires_grad else []
+    ctx = "\n".join([t.context(shown, x=values), str(f), *state])
+    x = t.make(t.tensor(values, requires_grad=requires_grad))
+    args = [f.spec(t.dtype), x] + ([eps] if eps == 1e-6 else [])  # the default's value, passed positionally
+    kwargs = {} if eps in (None, 1e-6) else {"eps": eps}            # any other by name
+    got = t.call(*args, context=ctx, hints=NUMERICAL_RAISES, **kwargs)
+    if h >= 1e-3:  # a large step: compared with the formula itself
+        expected, rtol, atol, against = f.differences(local, h), 1e-7, 1e-10, f"the central difference with eps={h:g}"
+    else:
+        expected, rtol, atol, against = f.grad(local), 1e-5, 1e-8, "the analytic gradient"
+    out = t.expect(got, expected, ctx, rtol=rtol, atol=atol, what=f"the estimate (compared with {against})",
+                   mistakes=lambda: estimate_mistakes(f, local, h, got.values, expected),
+                   dtype_reason="(x's dtype). " + FLOAT32)
+    if out.requires_grad:
+        t.fail(ctx, "the result requires grad (grad_fn=" + str(out.grad_fn) + "): it was computed "
+                    "from x, which requires grad, with autograd recording.\nLikely mistake: "
+                    "evaluate f under torch.no_grad() (or on x.detach()), so that the estimate is "
+                    "a plain tensor.")
 
 
-@A.exercise("numerical_grad", "def numerical_grad(f, x, eps=1e-6)", dtypes=(torch.float64,),
-            strategies=[NUMERICAL_INPUTS])
-def numerical_grad(t):
-    def case(example):
-        values, kind, consts, eps, requires_grad = example
-        local = torch.as_tensor(values, dtype=torch.float64)
-        shown = "numerical_grad(f, x)" if eps is None else f"numerical_grad(f, x, eps={eps:g})"
-        ctx = "\n".join([t.context(shown, x=values), describe_function(kind, consts)]
-                        + (["  (x is a leaf with requires_grad=True)"] if requires_grad else []))
-        x = t.make(t.tensor(values, requires_grad=requires_grad))
-        f = function_spec(kind, consts, t.dtype)
-        if eps is None:
-            out, args = call(t, f, x, ctx=ctx, hints=NUMERICAL_RAISES)
-        elif eps == 1e-6:   # passed positionally
-            out, args = call(t, f, x, eps, ctx=ctx, hints=NUMERICAL_RAISES)
-        else:
-            out, args = call(t, f, x, ctx=ctx, hints=NUMERICAL_RAISES, eps=eps)
-        expect_untouched(t, x, args[1], ctx, hints=NUMERICAL_HINTS)
+def estimate_mistakes(f, x, h, got, expected):
+    """The usual wrong estimates (told apart within their own tolerances), then two mistakes
+    only `got` itself shows: the size of its errors, and its shape."""
+    loose = (1e-6, 1e-9) if h >= 1e-3 else (1e-3, 1e-6)
+    estimates = [(f.differences(x, h, formula), text, *loose) for formula, text in WRONG_ESTIMATES.items()
+                 if formula != "all" or x.numel() > 1]  # with one entry, moving all is the central difference
+    return estimates + [
+        (f.grad(x) if h >= 1e-3 else None,
+         (f"this is the exact gradient, not the central difference with eps={h:g}: the eps "
+          "argument was ignored (a fixed step inside the function, or autograd instead of "
+          "differences). Use the eps you are given."), 1e-5, 1e-8),
+        (got if rounded_in_float32(f, x, h, got, expected) else None,
+         "the errors are the size float32 rounding gives. " + FLOAT32),
+        (got if got.numel() == x.numel() and got.shape != x.shape else None,
+         "the result must have x's shape: reshape it back (out.reshape(x.shape))."),
+    ]
 
-        h = 1e-6 if eps is None else eps
-        analytic = analytic_grad(kind, consts, local)
-        if h >= 1e-3:
-            expected, rtol, atol, against = central(kind, consts, local, h), 1e-7, 1e-10, \
-                f"the central difference with eps={h:g}"
-        else:
-            expected, rtol, atol, against = analytic, 1e-5, 1e-8, "the analytic gradient"
-        got = values_of(out)
-        loose = (1e-6, 1e-9) if h >= 1e-3 else (1e-3, 1e-6)
-        hint = name_mistake(got, [
-            (central(kind, consts, local, h, step="forward"),
-             "a one-sided (forward) difference (f(x + eps e_i) - f(x)) / eps: its error shrinks "
-             "only like eps, the central difference's like eps**2. Use (f(x + eps e_i) - "
-             "f(x - eps e_i)) / (2 * eps).", *loose),
-            (central(kind, consts, local, h, step="backward"),
-             "a one-sided (backward) difference (f(x) - f(x - eps e_i)) / eps; use the central "
-             "difference (f(x + eps e_i) - f(x - eps e_i)) / (2 * eps).", *loose),
-            (central(kind, consts, local, h, step="half"),
-             "twice the central difference: divide by 2 * eps, the distance between x + eps e_i "
-             "and x - eps e_i.", *loose),
-            (central(kind, consts, local, h, step="all") if local.numel() > 1 else None,
-             "you moved every entry of x at once (x + eps), which gives one directional derivative; "
-             "move one entry at a time, x + eps * e_i, for each i.", *loose),
-            (analytic if h >= 1e-3 else None,
-             f"this is the exact gradient, not the central difference with eps={h:g}: the eps "
-             "argument was ignored (a fixed step inside the function, or autograd instead of "
-             "differences). Use the eps you are given.", 1e-5, 1e-8),
-        ])
-        if got is not None and hint is None and got.shape == tuple(local.shape) and not got.dtype.is_complex:
-            scale = float(f_value(kind, consts, local).abs().max()) + 1.0
-            err = float((got.to(torch.float64) - expected).abs().max())
-            if not matches(got, expected, rtol, atol) and err <= 50 * 1.2e-7 * scale / h:
-                hint = "the errors are the size float32 rounding gives. " + FLOAT32
-        if hint is None and got is not None and got.numel() == local.numel() and got.shape != tuple(local.shape):
-            hint = "the result must have x's shape: reshape it back (out.reshape(x.shape))."
-        out = t.expect(out, expected, ctx, rtol=rtol, atol=atol, what=f"the estimate (compared with {against})",
-                       mistakes=[(got, hint)] if hint else [], dtype_reason="(x's dtype). " + FLOAT32)
-        if out.requires_grad:
-            t.fail(ctx, "the result requires grad (grad_fn=" + str(out.grad_fn) + "): it was computed "
-                        "from x, which requires grad, with autograd recording.\nLikely mistake: "
-                        "evaluate f under torch.no_grad() (or on x.detach()), so that the estimate is "
-                        "a plain tensor.")
 
-    for example in NUMERICAL_CASES:
-        case(example)
-    t.for_all(NUMERICAL_INPUTS, case)
+def rounded_in_float32(f, x, h, got, expected):
+    """Errors no larger than float32's rounding of f's values gives, over the step."""
+    if got.shape != x.shape or got.dtype.is_complex:
+        return False
+    scale = float(f.here(x).abs().max()) + 1.0
+    return float((got.to(torch.float64) - expected).abs().max()) <= 50 * 1.2e-7 * scale / h

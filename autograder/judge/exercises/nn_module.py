@@ -19,8 +19,26 @@ import zlib
 
 import torch
 
-from ..declare import (LINEAR, MODELS, MODEL_TREES, RELU, Assignment, Build, Call, Mistake, answers, holder,
-                       linear, matrices, mdict, quarters, same, seq, st, tolerances)
+from ..declare import (
+    LINEAR,
+    MODEL_TREES,
+    MODELS,
+    RELU,
+    Assignment,
+    Build,
+    Call,
+    Mistake,
+    answers,
+    holder,
+    linear,
+    matrices,
+    mdict,
+    quarters,
+    same,
+    seq,
+    st,
+    tolerances,
+)
 
 A = Assignment("04_nn_module")
 
@@ -104,10 +122,6 @@ FORWARD_MISTAKES = [
 ]
 
 
-def forward_mistakes(w, x):
-    return [(m.values(w, x), m.explanation) for m in FORWARD_MISTAKES]
-
-
 def shapes_problem(shapes, want, sizes):
     i, h, o = sizes
     if shapes["fc1.weight"] == (o, h) and shapes["fc2.weight"] == (h, i):
@@ -157,7 +171,7 @@ A.module_class(
     cases=NET_BUILDS, strategy=NET_CASES, example=net_example,
     parameters=lambda i, h, o: {"fc1.weight": (h, i), "fc1.bias": (h,), "fc2.weight": (o, h), "fc2.bias": (o,)},
     children=lambda *sizes: {"fc1": LINEAR, "fc2": LINEAR},
-    forward=_net, mistakes=forward_mistakes, shapes_problem=shapes_problem,
+    forward=_net, mistakes=lambda w, x: Mistake.on(FORWARD_MISTAKES, w, x), shapes_problem=shapes_problem,
     construct_hints=CONSTRUCT_HINTS, forward_hints=FORWARD_HINTS,
     tolerance=tolerances.LAYERS, grad_tolerance=tolerances.SUMS,
 )

@@ -1,4 +1,5 @@
-"""A release step: graded test cells are tagged `raises-exception`, so that Run All goes on.
+"""`TagTestCells`, a release step: graded test cells are tagged `raises-exception`, so that
+Run All goes on.
 
 In a student's release every exercise starts as a stub that raises `NotImplementedError`, and its
 test cell calls it. JupyterLab's Run All (and nbclient, and nbconvert) stops at the first cell

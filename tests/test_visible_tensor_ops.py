@@ -1,22 +1,17 @@
 """The visible tests of 01_tensor_ops mean something, and its ungraded practice checks itself.
 
-Each exercise's visible test (its test cell without the hidden block) runs, after the notebook's
-setup cell, against the instructor's solution and correct alternatives (it must pass) and
-against the typical wrong solutions the notebook warns about (each must fail, for the stated
-reason). The folded solutions of the puzzles must pass their self-checks, and the stubs the
-student starts from must say "not written yet" without raising.
+RIGHT holds correct alternatives (each must pass its exercise's visible test), WRONG the mistakes
+the notebook warns about (each must fail it, for the stated reason); `visible.visible_tests`
+tries them, and the instructor's solution, the release stub and samples/solutions/01_tensor_ops.py.
+Own regressions: the folded solutions of the puzzles pass their self-checks, and the stubs the
+student starts from say "not written yet" without raising.
 """
 
-import ast
 
-import pytest
+from visible import Notebook, defined_name, practice_tests, split_defs, visible_tests
 
-from visible import SOLUTION_BLOCK, Notebook, check_tables, expect_mistake, expect_pass, expect_stub_fails
-NAME = "01_tensor_ops"
-NOTEBOOK = Notebook(NAME)
-NB, BY_ID = NOTEBOOK.nb, NOTEBOOK.by_id
-SOLUTIONS = NOTEBOOK.solutions
-run = NOTEBOOK.run
+NOTEBOOK = Notebook("01_tensor_ops")
+BY_ID, SOLUTIONS, run = NOTEBOOK.by_id, NOTEBOOK.solutions, NOTEBOOK.run
 
 
 # (exercise, what the mistake is, the code, a phrase of the message the visible test must give)
@@ -190,79 +185,22 @@ def outer_sum(a, b):
 ]
 
 
-def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
-    check_tables(NOTEBOOK, set(SOLUTIONS), RIGHT, WRONG)
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_instructors_solution_passes_the_visible_test(exercise):
-    expect_pass(NOTEBOOK, exercise, SOLUTIONS[exercise])
-
-
-@pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
-def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
-    expect_pass(NOTEBOOK, exercise, source)
-
-
-@pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
-def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
-    expect_mistake(NOTEBOOK, exercise, source, phrase)
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_release_stub_fails_the_visible_test(exercise):
-    expect_stub_fails(NOTEBOOK, exercise)
+visible_tests(globals(), NOTEBOOK, right=RIGHT, wrong=WRONG)
 
 
 # --------------------------------------------------------------------------- ungraded practice
 
-
-
-def practice():
-    """(markdown cell id, its folded solution, the code cell after it that checks itself)."""
-    found = []
-    for i, cell in enumerate(NB.cells):
-        match = SOLUTION_BLOCK.search(cell.source) if cell.cell_type == "markdown" else None
-        if match:
-            check = next(c for c in NB.cells[i + 1:] if c.cell_type == "code" and "try_puzzle(" in c.source)
-            found.append((cell.id, match.group(1), check))
-    return found
-
-
-PRACTICE = practice()
 CONTEXT = [BY_ID["puzzles-setup"].source, BY_ID["kmeans-loop"].source, SOLUTIONS["pairwise_sq_dists"]]
-
-
-def split(source):
-    """A self-check cell: (its function definitions, everything else)."""
-    tree = ast.parse(source)
-    defs = [ast.get_source_segment(source, n) for n in tree.body if isinstance(n, ast.FunctionDef)]
-    rest = [ast.get_source_segment(source, n) for n in tree.body if not isinstance(n, ast.FunctionDef)]
-    return "\n".join(defs), "\n".join(rest)
+PRACTICE = practice_tests(globals(), NOTEBOOK, CONTEXT)
 
 
 def test_the_practice_has_seven_puzzles_and_a_longer_exercise():
-    names = [ast.parse(check.source).body[0].name for _, _, check in PRACTICE]
+    names = [defined_name(check.source) for _, _, check in PRACTICE]
     assert names == ["eye", "triu", "diag", "cumsum", "flip", "one_hot", "count_smaller", "kmeans_step"]
-
-
-@pytest.mark.parametrize("cell_id, solution, check", PRACTICE, ids=[p[0] for p in PRACTICE])
-def test_the_stub_says_not_written_yet(cell_id, solution, check):
-    out, _ = run(*CONTEXT, check.source)
-    name = ast.parse(check.source).body[0].name
-    assert out.endswith(f"… {name}: not written yet\n")
-
-
-@pytest.mark.parametrize("cell_id, solution, check", PRACTICE, ids=[p[0] for p in PRACTICE])
-def test_the_folded_solution_passes_the_self_check(cell_id, solution, check):
-    defs, calls = split(check.source)
-    assert ast.parse(solution).body[0].name == ast.parse(defs).body[0].name
-    out, _ = run(*CONTEXT, solution, calls)
-    assert "✓" in out and "✗" not in out, out
 
 
 def test_the_puzzle_check_rejects_the_builtin():
     _, _, check = PRACTICE[0]
-    _, calls = split(check.source)
+    _, calls = split_defs(check.source)
     out, _ = run(*CONTEXT, "def eye(n):\n    return torch.eye(n, dtype=torch.int64)\n", calls)
     assert "✗ eye gives the right answers but uses eye" in out

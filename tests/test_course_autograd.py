@@ -19,6 +19,7 @@ from matplotlib.patches import FancyArrowPatch  # noqa: E402
 from course import autograd_checks as ac  # noqa: E402
 from course import graphs  # noqa: E402
 from course.checks import CheckError  # noqa: E402
+
 from test_course import _all_exercise_names, _public_names  # noqa: E402
 
 

@@ -1,21 +1,19 @@
 """The visible tests of 05_parameters mean something, and its ungraded practice checks itself.
 
-Each exercise's visible test (its test cell without the hidden block) runs, after the notebook's
-setup cell, against the instructor's solution and correct alternatives (it must pass) and
-against the typical wrong solutions the notebook warns about (each must fail, for the stated
-reason). The folded solutions of the practice must pass their self-checks, and the stubs the
-student starts from must say "not written yet" without raising.
+RIGHT holds correct alternatives (each must pass its exercise's visible test), WRONG the mistakes
+the notebook warns about (each must fail it, for the stated reason); `visible.visible_tests`
+tries them, and the instructor's solution, the release stub and samples/solutions/05_parameters.py.
+Own regressions: every visible test uses the notebook's device, the folded solutions of the
+practice pass their self-checks, and the stubs the student starts from say "not written yet"
+without raising.
 """
-
 
 import pytest
 
-from visible import SOLUTION_BLOCK, Notebook, check_tables, expect_mistake, expect_pass, expect_stub_fails
-NAME = "05_parameters"
-NOTEBOOK = Notebook(NAME)
-NB, BY_ID = NOTEBOOK.nb, NOTEBOOK.by_id
-SOLUTIONS, VISIBLE = NOTEBOOK.solutions, NOTEBOOK.visible
-run = NOTEBOOK.run
+from visible import SOLUTION_BLOCK, Notebook, visible_tests
+
+NOTEBOOK = Notebook("05_parameters")
+NB, BY_ID, SOLUTIONS, VISIBLE, run = NOTEBOOK.nb, NOTEBOOK.by_id, NOTEBOOK.solutions, NOTEBOOK.visible, NOTEBOOK.run
 
 
 def variant(exercise, old, new):
@@ -203,30 +201,12 @@ def classify_tensors(module):
 ]
 
 
-def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
-    check_tables(NOTEBOOK, {"standardize", "scale_shift", "running_mean", "classify_tensors"}, RIGHT, WRONG)
+visible_tests(globals(), NOTEBOOK, right=RIGHT, wrong=WRONG)
+
+
+def test_every_visible_test_uses_the_notebooks_device():
     for exercise, visible in VISIBLE.items():
         assert "device" in visible, f"{exercise}: the visible test must use the notebook's device"
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_instructors_solution_passes_the_visible_test(exercise):
-    expect_pass(NOTEBOOK, exercise, SOLUTIONS[exercise])
-
-
-@pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
-def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
-    expect_pass(NOTEBOOK, exercise, source)
-
-
-@pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
-def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
-    expect_mistake(NOTEBOOK, exercise, source, phrase)
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_release_stub_fails_the_visible_test(exercise):
-    expect_stub_fails(NOTEBOOK, exercise)
 
 
 # --------------------------------------------------------------------------- ungraded practice

@@ -1,26 +1,19 @@
 """The visible tests of 03_linear_layer mean something, and its ungraded practice checks itself.
 
-Each exercise's visible test (its test cell without the hidden block) runs, after the notebook's
-setup cell, against the instructor's solution and correct alternatives (it must pass) and
-against the typical wrong solutions the notebook warns about (each must fail, for the stated
-reason). load_from_nn_linear's test uses MyLinear: it runs with the instructor's MyLinear. The
-folded solutions of the puzzles must pass their self-checks, and the stubs the student starts
-from must say "not written yet" without raising.
+RIGHT holds correct alternatives (each must pass its exercise's visible test), WRONG the mistakes
+the notebook warns about (each must fail it, for the stated reason); `visible.visible_tests`
+tries them, and the instructor's solution, the release stub and samples/solutions/03_linear_layer.py.
+load_from_nn_linear's visible test runs after the instructor's MyLinear (the contract's
+`depends`). Own regressions: the folded solutions of the puzzles pass their self-checks, and the
+stubs the student starts from say "not written yet" without raising.
 """
-
-import ast
 
 import pytest
 
-from conftest import nbgrader_meta, release_nb
-from visible import SOLUTION_BLOCK, Notebook, check_tables, expect_mistake, expect_pass, expect_stub_fails
+from visible import Notebook, defined_name, split_defs, visible_tests
 
-NAME = "03_linear_layer"
-NOTEBOOK = Notebook(NAME)
-NB, BY_ID = NOTEBOOK.nb, NOTEBOOK.by_id
-SOLUTIONS, VISIBLE = NOTEBOOK.solutions, NOTEBOOK.visible
-run = NOTEBOOK.run
-NOTEBOOK.needs["load_from_nn_linear"] = [NOTEBOOK.solutions["my_linear"]]  # written in terms of MyLinear
+NOTEBOOK = Notebook("03_linear_layer")  # load_from_nn_linear's test runs after the instructor's MyLinear
+BY_ID, SOLUTIONS, VISIBLE, run = NOTEBOOK.by_id, NOTEBOOK.solutions, NOTEBOOK.visible, NOTEBOOK.run
 
 
 def my_linear(init_W="torch.empty(input_dim, output_dim).uniform_(-k, k)", init_b="torch.empty(output_dim).uniform_(-k, k)",
@@ -152,64 +145,28 @@ RIGHT = [
 ]
 
 
-def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
-    check_tables(NOTEBOOK, {"linear_forward", "my_linear", "load_from_nn_linear"}, RIGHT, WRONG)
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_instructors_solution_passes_the_visible_test(exercise):
-    expect_pass(NOTEBOOK, exercise, SOLUTIONS[exercise])
-
-
-@pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
-def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
-    expect_pass(NOTEBOOK, exercise, source)
-
-
-@pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
-def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
-    expect_mistake(NOTEBOOK, exercise, source, phrase)
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_release_stub_fails_the_visible_test(exercise):
-    expect_stub_fails(NOTEBOOK, exercise)
+visible_tests(globals(), NOTEBOOK, right=RIGHT, wrong=WRONG)
 
 
 def test_the_release_my_linear_stub_fails_load_from_nn_linear_too():
     """With MyLinear not written yet, load_from_nn_linear's visible test stops at MyLinear."""
-    stubs = {nbgrader_meta(c).get("grade_id"): c.source for c in release_nb(NAME).cells}
     with pytest.raises(NotImplementedError):
-        run(stubs["my_linear"], SOLUTIONS["load_from_nn_linear"], VISIBLE["load_from_nn_linear"])
+        run(NOTEBOOK.stubs["my_linear"], SOLUTIONS["load_from_nn_linear"], VISIBLE["load_from_nn_linear"])
 
 
 # --------------------------------------------------------------------------- ungraded practice
 
-
-
-def practice():
-    """(markdown cell id, its folded solution, the code cell after it that checks itself)."""
-    found = []
-    for i, cell in enumerate(NB.cells):
-        match = SOLUTION_BLOCK.search(cell.source) if cell.cell_type == "markdown" else None
-        if match:
-            check = next(c for c in NB.cells[i + 1:] if c.cell_type == "code" and "try_puzzle(" in c.source)
-            found.append((cell.id, match.group(1), check))
-    return found
-
-
-PRACTICE = practice()
+PRACTICE = NOTEBOOK.practice()
 CONTEXT = [BY_ID["practice-setup"].source, SOLUTIONS["linear_forward"]]
 
 
 def calls_only(source):
     """A self-check cell without its function definitions: what runs the check."""
-    tree = ast.parse(source)
-    return "\n".join(ast.get_source_segment(source, n) for n in tree.body if not isinstance(n, ast.FunctionDef))
+    return split_defs(source)[1]
 
 
 def test_the_practice_has_four_puzzles():
-    names = [ast.parse(solution).body[0].name for _, solution, _ in PRACTICE]
+    names = [defined_name(solution) for _, solution, _ in PRACTICE]
     assert names == ["linear_loop", "merge_linear", "fit_line", "many_layers"]
 
 

@@ -1,27 +1,24 @@
 """The visible tests of 04_nn_module mean something, and its ungraded practice checks itself.
 
-Each exercise's visible test (its test cell without the hidden block) runs, after the notebook's
-setup cell, against the instructor's solution and correct alternatives (it must pass) and
-against the typical wrong solutions the notebook warns about (each must fail, for the stated
-reason). The folded solutions of the practice must pass their self-checks, and the stubs the
-student starts from must say "not written yet" without raising.
+RIGHT holds correct alternatives (each must pass its exercise's visible test), WRONG the mistakes
+the notebook warns about (each must fail it, for the stated reason); `visible.visible_tests`
+tries them, and the instructor's solution, the release stub and samples/solutions/04_nn_module.py.
+Own regressions: no solution line appears elsewhere in the notebook, the folded solutions of
+the practice pass their self-checks, and the stubs the student starts from say "not written
+yet" without raising.
 """
 
 import ast
 import re
-import runpy
 
 import pytest
 
-from conftest import ROOT, nbgrader_meta
-from visible import SOLUTION_BLOCK, Notebook, check_tables, expect_mistake, expect_pass, expect_stub_fails
+from conftest import nbgrader_meta
+from visible import Notebook, defined_name, visible_tests
 
-NAME = "04_nn_module"
-NOTEBOOK = Notebook(NAME)
-NB, BY_ID = NOTEBOOK.nb, NOTEBOOK.by_id
-SOLUTIONS = NOTEBOOK.solutions
-run, run_visible = NOTEBOOK.run, NOTEBOOK.run_visible
-SAMPLES = runpy.run_path(str(ROOT / "samples" / "solutions" / f"{NAME}.py"))
+NOTEBOOK = Notebook("04_nn_module")
+NB, BY_ID, SOLUTIONS, run = NOTEBOOK.nb, NOTEBOOK.by_id, NOTEBOOK.solutions, NOTEBOOK.run
+ALTERNATIVE = NOTEBOOK.samples["ALTERNATIVE"]
 
 
 def net(forward, init=None):
@@ -161,7 +158,7 @@ WRONG = [
 ]
 
 RIGHT = [
-    ("two_layer_net", "the sample alternative (nn.ReLU child)", SAMPLES["ALTERNATIVE"]["two_layer_net"]),
+    ("two_layer_net", "the sample alternative (nn.ReLU child)", ALTERNATIVE["two_layer_net"]),
     ("two_layer_net", "clamp", net("return self.fc2(self.fc1(x).clamp(min=0))")),
     ("two_layer_net", "by hand with its own weights",
      net("h = x @ self.fc1.weight.T + self.fc1.bias\n        return F.linear(torch.relu(h), self.fc2.weight, self.fc2.bias)")),
@@ -169,51 +166,19 @@ RIGHT = [
         "return self.fc2(F.relu(self.fc1(x)))",
         "super().__init__()\n        self.fc2 = nn.Linear(hidden_features, out_features)\n"
         "        self.fc1 = nn.Linear(in_features, hidden_features)")),
-    ("count_parameters", "the sample alternative (a loop)", SAMPLES["ALTERNATIVE"]["count_parameters"]),
+    ("count_parameters", "the sample alternative (a loop)", ALTERNATIVE["count_parameters"]),
     ("count_parameters", "dedup by id", count(
         "seen = {}\n    for _, p in module.named_parameters(remove_duplicate=False):\n"
         f"        if {KEEP}:\n            seen[id(p)] = p.numel()\n    return sum(seen.values())")),
     ("count_parameters", "math.prod", "import math\n" + count(f"return sum(math.prod(p.shape) for p in module.parameters() if {KEEP})")),
-    ("leaf_modules", "the sample alternative (next)", SAMPLES["ALTERNATIVE"]["leaf_modules"]),
+    ("leaf_modules", "the sample alternative (next)", ALTERNATIVE["leaf_modules"]),
     ("leaf_modules", "not any", leaves("return [n for n, m in model.named_modules() if not any(True for _ in m.children())]")),
     ("leaf_modules", "dict of named_modules",
      leaves("found = dict(model.named_modules())\n    return [n for n, m in found.items() if len(list(m.children())) == 0]")),
 ]
 
 
-def test_every_exercise_has_a_visible_test_and_mistakes_to_catch():
-    check_tables(NOTEBOOK, {"two_layer_net", "count_parameters", "leaf_modules"}, RIGHT, WRONG, mentions=(("float64", "double()"), "try float64"))
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_instructors_solution_passes_the_visible_test(exercise):
-    expect_pass(NOTEBOOK, exercise, SOLUTIONS[exercise])
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_sample_right_solution_passes_the_visible_test(exercise):
-    expect_pass(NOTEBOOK, exercise, SAMPLES["RIGHT"][exercise])
-
-
-@pytest.mark.parametrize("exercise, _, source", RIGHT, ids=[f"{e}: {w}" for e, w, _ in RIGHT])
-def test_correct_alternatives_pass_the_visible_test(exercise, _, source):
-    expect_pass(NOTEBOOK, exercise, source)
-
-
-@pytest.mark.parametrize("exercise, _, source, phrase", WRONG, ids=[f"{e}: {w}" for e, w, *_ in WRONG])
-def test_each_warned_about_mistake_fails_the_visible_test(exercise, _, source, phrase):
-    expect_mistake(NOTEBOOK, exercise, source, phrase)
-
-
-@pytest.mark.parametrize("exercise", sorted(SOLUTIONS))
-def test_the_release_stub_fails_the_visible_test(exercise):
-    expect_stub_fails(NOTEBOOK, exercise)
-
-
-def test_the_sample_wrong_solutions_fail_the_visible_test():
-    for exercise, source in SAMPLES["WRONG"].items():
-        with pytest.raises(Exception):  # noqa: PT011
-            run_visible(exercise, source)
+visible_tests(globals(), NOTEBOOK, right=RIGHT, wrong=WRONG, mentions=(("float64", "double()"), "try float64"))
 
 
 # --------------------------------------------------------------------------- the demos' classes
@@ -229,20 +194,7 @@ def test_solution_lines_do_not_appear_elsewhere_in_the_notebook():
 
 # --------------------------------------------------------------------------- ungraded practice
 
-
-
-def practice():
-    """(markdown cell id, its folded solution, the code cell after it that checks itself)."""
-    found = []
-    for i, cell in enumerate(NB.cells):
-        match = SOLUTION_BLOCK.search(cell.source) if cell.cell_type == "markdown" else None
-        if match:
-            check = next(c for c in NB.cells[i + 1:] if c.cell_type == "code" and "try_practice(" in c.source)
-            found.append((cell.id, match.group(1), check))
-    return found
-
-
-PRACTICE = practice()
+PRACTICE = NOTEBOOK.practice("try_practice(")
 CONTEXT = [BY_ID["s1-classes"].source, BY_ID["practice-setup"].source]
 
 
@@ -255,21 +207,21 @@ def split(source):
 
 
 def test_the_practice_has_five_exercises():
-    names = [ast.parse(check.source).body[0].name for _, _, check in PRACTICE]
+    names = [defined_name(check.source) for _, _, check in PRACTICE]
     assert names == ["linear_names", "tree_depth", "freeze_all_but_head", "call_counts", "tree_lines"]
 
 
 @pytest.mark.parametrize("cell_id, solution, check", PRACTICE, ids=[p[0] for p in PRACTICE])
 def test_the_stub_says_not_written_yet(cell_id, solution, check):
     out, _ = run(*CONTEXT, check.source)
-    name = ast.parse(check.source).body[0].name
+    name = defined_name(check.source)
     assert out.endswith(f"… {name}: not written yet\n"), out
 
 
 @pytest.mark.parametrize("cell_id, solution, check", PRACTICE, ids=[p[0] for p in PRACTICE])
 def test_the_folded_solution_passes_the_self_check(cell_id, solution, check):
     _, rest = split(check.source)
-    assert ast.parse(solution).body[0].name == ast.parse(check.source).body[0].name
+    assert defined_name(solution) == defined_name(check.source)
     out, _ = run(*CONTEXT, solution, rest)
     assert "✓" in out and "✗" not in out, out
 

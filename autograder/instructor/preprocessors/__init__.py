@@ -1,0 +1,33 @@
+"""The course's nbgrader preprocessors, one per module, as nbgrader splits its own.
+
+nbgrader_config.py names them by this package (`autograder.instructor.preprocessors.SafeExecute`),
+so each is re-exported here.
+
+Autograde (`nbgrader autograde`, and the `kernel` engine of the grade command):
+    safe_execute       SafeExecute: the kernel in the sandbox (own uid and cgroup, `python -I`, a
+                       private copy of the files), output capped, kernel death survived, nothing
+                       left running
+    verify_exercises   VerifyExercises: every exercise decided by the judge (one warm grader per
+                       nbgrader run); the test cells' outputs, which nbgrader scores, follow it
+    run_shared         RUN: what one nbgrader process shares between notebooks (uids, cgroups,
+                       the warm grader)
+Phase 2 of the grade command, reusing what phase 1 staged instead of doing it again:
+    replay_sanitize    ReplaySanitize
+    replay_execution   ReplayExecution
+Feedback: no hidden-test code, and nothing a student wrote can run in the reader's browser:
+    hide_hidden_tests  HideHiddenTests
+    sanitize_feedback  SanitizeFeedback
+Release (`nbgrader generate_assignment`):
+    tag_test_cells     TagTestCells: graded test cells tagged `raises-exception`
+"""
+
+from .hide_hidden_tests import HideHiddenTests
+from .replay_execution import ReplayExecution
+from .replay_sanitize import ReplaySanitize
+from .safe_execute import SafeExecute, SandboxedKernelManager
+from .sanitize_feedback import SanitizeFeedback
+from .tag_test_cells import TagTestCells
+from .verify_exercises import VerifyExercises
+
+__all__ = ["HideHiddenTests", "ReplayExecution", "ReplaySanitize", "SafeExecute", "SandboxedKernelManager",
+           "SanitizeFeedback", "TagTestCells", "VerifyExercises"]

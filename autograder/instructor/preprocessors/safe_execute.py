@@ -1,0 +1,219 @@
+"""`SafeExecute`: nbgrader's Execute with the kernel in the sandbox.
+
+The kernel runs as an unprivileged uid of its own, in its own cgroup, started with `python -I`,
+in a private tmpfs folder holding read-only copies of the submission's files (never in
+`autograded/`, which nbgrader writes afterwards), with each cell's output capped. A kernel that
+dies (os._exit, a crash, the memory limit) costs the cells that did not run, not the whole
+submission, and every process it left is killed when it is done. Its limits default to
+`protocol.limits.Limits`.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+from ...protocol.limits import DEFAULT as LIMITS
+from ..isolation import kill_uid
+from ..sandbox import Sandbox, matplotlib_cache, warn_unsandboxed
+from ..verdicts import error_output
+from .run_shared import RUN
+
+WORKDIR = "/student"  # the kernel's private folder inside its sandbox
+
+
+def private_copy(folder):
+    """Regular files under `folder` (never links) copied to a fresh folder, readable by all:
+    {relative path: copy}. The kernel sees these, read-only, in its own tmpfs."""
+    copy = Path(tempfile.mkdtemp(prefix="autograder-files-"))
+    os.chmod(copy, 0o755)
+    files = {}
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d)) and not d.startswith(".")]
+        for name in names:
+            source = os.path.join(root, name)
+            if os.path.islink(source) or not os.path.isfile(source):
+                continue
+            rel = os.path.relpath(source, folder)
+            target = copy / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(target.parent, 0o755)
+            shutil.copyfile(source, target)
+            os.chmod(target, 0o644)
+            files[rel] = str(target)
+    return copy, files
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel in the sandbox: its own uid and cgroup, `python -I`, a private working folder,
+    talking over IPC sockets (TCP cannot reach a kernel in its own network namespace).
+    Interrupts are sent as messages (a signal would not cross into the sandbox's session)."""
+
+    def __init__(self, **kwargs):
+        self._private = tempfile.mkdtemp(prefix="autograder-kernel-")
+        kwargs.setdefault("transport", "ipc")
+        kwargs.setdefault("connection_file", os.path.join(self._private, "kernel.json"))
+        super().__init__(**kwargs)
+        self.sandbox, self.files, self.uid, self.cgroup_paths, self.memory_bytes = None, {}, None, [], LIMITS.memory_bytes
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if cmd and os.path.basename(cmd[0]).startswith("python"):
+            cmd = [cmd[0], "-I", *cmd[1:],
+                   "--IPKernelApp.exec_lines=['import sys; sys.path.insert(0, \"\")']"]
+        mpl = Path(self._private) / "mpl"
+        mpl.mkdir(exist_ok=True)
+        matplotlib_cache(mpl)
+        if self.uid is not None:  # the kernel, under its own uid, reads and writes here
+            for path in (self._private, self.connection_file, mpl, *mpl.iterdir()):
+                if os.path.exists(path):
+                    os.chown(path, self.uid, self.uid)
+        self.sandbox = Sandbox(writable=[self._private], files=self.files, workdir=WORKDIR,
+                               work_bytes=LIMITS.kernel_work_bytes,
+                               uid=self.uid, memory_bytes=self.memory_bytes,
+                               env={"MPLCONFIGDIR": str(mpl), "IPYTHONDIR": "/tmp/.ipython", "HOME": WORKDIR})
+        if not self.sandbox.available:
+            warn_unsandboxed(self.log)
+            return cmd
+        return self.sandbox.wrap(cmd)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # The kernel's own console chatter (not cell output, which travels over IPC) is dropped.
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+        kw.pop("cwd", None)  # the sandbox sets it; the submission's folder is never the kernel's
+        paths = list(self.cgroup_paths)
+        if paths:
+            def join():
+                for path in paths:
+                    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                        f.write("0")
+            kw["preexec_fn"] = join
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    async def interrupt_kernel(self):
+        if not self.has_kernel:
+            raise RuntimeError("Cannot interrupt kernel. No kernel is running!")
+        msg = self.session.msg("interrupt_request", content={})
+        self._connect_control_socket()
+        self.session.send(self._control_socket, msg)
+
+    async def cleanup_resources(self, restart=False):
+        await super().cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self._private, ignore_errors=True)
+
+
+class SafeExecute(Execute):
+    """Execute in a sandboxed kernel; survive kernel death; cap output; leave nothing behind."""
+
+    timeout = Integer(int(LIMITS.cell_timeout), allow_none=True,
+                      help="seconds one cell may run before it is interrupted").tag(config=True)
+    max_output_bytes = Integer(LIMITS.max_output_bytes, help="output kept per cell; the rest is dropped").tag(config=True)
+    memory_bytes = Integer(LIMITS.memory_bytes, help="memory of the kernel (address space, and "
+                           "its cgroup where the machine has them)").tag(config=True)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(**kwargs)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._dead, self._output_bytes = None, {}
+        folder = resources.get("metadata", {}).get("path") or os.getcwd()
+        self._copy, self._files = private_copy(folder)
+        uids = RUN.uids()
+        cgroups = RUN.cgroups(self.memory_bytes)
+        self._uid = uids.take()
+        self._student = RUN.kernel_name()
+        self._cgroup_paths = cgroups.student(self._student)
+        self._violations = []
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            left = kill_uid(self._uid) + cgroups.end(self._student)
+            if left:
+                self._violations.append(f"{left} process{'es' if left > 1 else ''} left running by the "
+                                        "notebook's kernel (killed)")
+            nb.metadata.setdefault("autograder", {})["kernel_violations"] = self._violations
+            uids.give_back(self._uid)
+            shutil.rmtree(self._copy, ignore_errors=True)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if isinstance(km, SandboxedKernelManager):
+            km.files, km.uid, km.cgroup_paths = self._files, self._uid, self._cgroup_paths
+            km.memory_bytes = self.memory_bytes
+        return km
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if self._dead:
+            cell.outputs = [error_output("NotRun", f"This cell did not run: {self._dead}.")]
+            return cell, resources
+        # nbclient waits on the kernel's messages, which student code can forge or garble:
+        # past its own limit (plus a grace), the kernel is killed, whatever it is saying.
+        limit = (self.timeout or LIMITS.cell_timeout) + LIMITS.kernel_grace
+        watchdog = threading.Timer(limit, self._kill_kernel)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._dead = f"the kernel died in cell {index + 1}"
+            cell.outputs.append(error_output(
+                "KernelDied", "The kernel died while running this cell: the code called os._exit, "
+                "crashed, or ran out of memory. Later cells did not run."))
+            return cell, resources
+        except CellTimeoutError:  # not even an interrupt got an answer: the kernel is gone
+            self._kill_kernel()
+            self._dead = f"the kernel stopped answering in cell {index + 1}"
+            cell.outputs.append(error_output(
+                "CellTimeoutError", "This cell did not finish, and the kernel stopped answering "
+                "(even to an interrupt): it was stopped. Later cells did not run."))
+            return cell, resources
+        except Exception as exc:  # a message the client could not read: the kernel is not trusted
+            self._kill_kernel()
+            self._dead = f"the kernel sent something unreadable in cell {index + 1}"
+            self._violations.append(f"the kernel's channel carried something the grader did not "
+                                    f"write, in cell {index + 1} ({type(exc).__name__})")
+            cell.outputs.append(error_output(
+                "KernelBroken", "The kernel sent messages the grader could not read while running "
+                "this cell, and was stopped. Later cells did not run."))
+            return cell, resources
+        finally:
+            watchdog.cancel()
+
+    def _kill_kernel(self):
+        """End the kernel and everything of its uid, from outside its sandbox."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                try:
+                    process.kill()
+                except OSError:
+                    pass
+        kill_uid(self._uid)
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(json.dumps(msg.get("content", {})))
+        used = self._output_bytes.get(cell_index, 0) + size
+        self._output_bytes[cell_index] = used
+        if used > self.max_output_bytes:
+            if used - size <= self.max_output_bytes:
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stdout",
+                    text=f"\n[output truncated: this cell printed more than {self.max_output_bytes} bytes]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
