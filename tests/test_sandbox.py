@@ -107,12 +107,13 @@ def test_memory_is_limited():
 
 
 def test_processes_die_with_the_sandbox():
+    marker = f"300.{os.getpid()}{time.monotonic_ns() % 10**6}"  # only this test's sleep matches
     code = ("import subprocess, os\n"
-            "subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+            f"subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
             "print(os.getpid())")
     run_in(Sandbox(), code)
     deadline = time.monotonic() + 10  # the kernel kills the pid namespace's members as it ends
-    while (left := subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout.split()) \
+    while (left := subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout.split()) \
             and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not left, "a process started in the sandbox outlived it"
