@@ -629,6 +629,7 @@ NS_HINTS = {
     "values to unpack": ("iterating over a dict gives its keys only, not (name, module) pairs: handle both "
                          "forms (dict(layers) or OrderedDict(layers) accepts either)."),
     "unhashable type": "layers may be a list of [name, module] lists as well as of tuples.",
+    "got an unexpected keyword argument": "named_sequential takes one argument, layers.",
 }
 
 
