@@ -257,7 +257,10 @@ def build_mlp(t, case):
     w = {}
     for key in (f"{2 * i}.{p}" for i in range(k) for p in ("weight", "bias")):
         child, _, name = key.partition(".")
-        p = moved.children[child].parameters[name]
+        holder = moved.children.get(child)
+        p = holder.parameters.get(name) if isinstance(holder, SeenModule) else None
+        if not isinstance(p, SeenTensor):
+            t.fail(ctx, f"after .to(), {key} is {said(p)}, no longer a parameter of the Sequential's child {child!r}.")
         said(p)
         if p.dtype != t.dtype or p.device.type != t.device.type or p.values is None:
             t.fail(ctx, f"after .to({t.device}) and .to({t.dtype}), {key} is {p.dtype_name} on {p.device}: "
@@ -526,7 +529,11 @@ def multi_gradients(t):
     layer = found.children.get(head) if isinstance(found, SeenModule) else None
     if not isinstance(layer, SeenModule):
         t.fail(ctx, f"self.heads[{head!r}] is missing after backward().")
-    w = moved.children["heads"].children[head].parameters
+    held = moved.children.get("heads")
+    before = held.children.get(head) if isinstance(held, SeenModule) else None
+    w = before.parameters if isinstance(before, SeenModule) else {}
+    if not all(isinstance(w.get(k), SeenTensor) and w[k].values is not None for k in ("weight", "bias")):
+        t.fail(ctx, f"self.heads[{head!r}] holds no weight and bias to check.")
     leaves = {k: w[k].values.to(torch.float64).requires_grad_(True) for k in ("weight", "bias")}
     lin(torch.tensor(x, dtype=torch.float64), leaves["weight"], leaves["bias"]).sum().backward()
     for name in ("weight", "bias"):
