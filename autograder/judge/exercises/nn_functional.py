@@ -462,7 +462,7 @@ CNN_BUILDS = [
 
 A.module_class(
     "tiny_cnn", "class TinyCNN(nn.Module)",
-    cases=CNN_BUILDS, layouts=("transposed",),
+    cases=CNN_BUILDS, layouts=(),
     parameters=lambda: dict(CNN_SHAPES), keys_in_order=True,
     children=lambda: {"features": SEQUENTIAL, "fc1": LINEAR, "fc2": LINEAR},
     forward=_cnn, mistakes=lambda w, x: Mistake.on(CNN_MISTAKES, w, x),
