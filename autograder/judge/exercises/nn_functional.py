@@ -163,30 +163,38 @@ def _finite(seen):
     return seen is not None and getattr(seen, "values", None) is not None and bool(torch.isfinite(seen.values).all())
 
 
+IN_PLACE = ("cross_entropy changed logits in place (a -=, sub_ or exp_ on them, or a write into "
+            "them): the caller's logits must stay as they were. Compute new tensors: "
+            "shifted = logits - logits.max(dim=1, keepdim=True).values.")
+CE_UNTOUCHED = {"values": IN_PLACE, "version": IN_PLACE}
+CE_RAISES["leaf Variable that requires grad is being used in an in-place"] = IN_PLACE
+
+
 def _ce_call(t, logits, target, ctx, requires_grad=False):
-    x = t.tensor(logits, requires_grad=requires_grad)
-    if requires_grad:
-        x = t.make(x)
-    out = t.call(x, t.tensor(target, dtype=torch.int64), context=ctx, hints=CE_RAISES)
+    x = t.make(t.tensor(logits, requires_grad=requires_grad))
+    untouched = {} if requires_grad else {0: CE_UNTOUCHED}
+    out = t.call(x, t.tensor(target, dtype=torch.int64), context=ctx, hints=CE_RAISES, untouched=untouched)
     if type(out) is float:
         t.fail(ctx, f"It returned a Python float ({out!r}); return the 0-d tensor itself (no .item() or "
                     "float(...)): the loss must stay a tensor so that backward() can reach the logits.")
     return x, out
 
 
-@A.exercise("cross_entropy", "def cross_entropy(logits, target)", cases=CE_CASES + [("large",)],
+@A.exercise("cross_entropy", "def cross_entropy(logits, target)",
+            cases=[(*case, "hand-picked") for case in CE_CASES] + [("large",)],
             strategy=ce_inputs(), tolerance=CE_TOL)
 def cross_entropy(t, case):
     if case == ("large",):
         return expect_finite(t)
-    logits, target = case
+    logits, target, *hand = case
     local, tl = torch.tensor(logits, dtype=torch.float64), torch.tensor(target)
     ctx = t.context(logits=logits, target=target) + "  (target: int64)"
     expected = F.cross_entropy(local, tl)
-    _, out = _ce_call(t, logits, target, ctx)
-    t.expect(out, expected, ctx, what="the loss", mistakes=lambda: Mistake.on(CE_MISTAKES, local, tl))
-    # the gradient, on a fresh leaf
+    if hand:  # plain logits (in every layout, and left untouched), then a leaf for the gradient
+        _, out = _ce_call(t, logits, target, ctx)
+        t.expect(out, expected, ctx, what="the loss", mistakes=lambda: Mistake.on(CE_MISTAKES, local, tl))
     x, out = _ce_call(t, logits, target, ctx, requires_grad=True)
+    t.expect(out, expected, ctx, what="the loss", mistakes=lambda: Mistake.on(CE_MISTAKES, local, tl))
     if not getattr(out, "requires_grad", False):
         t.fail(ctx, NO_GRAD)
     leaf = local.clone().requires_grad_(True)
@@ -313,8 +321,8 @@ def expect_length(t, setting, how="positional"):
 
 def grid():
     """Every small setting whose output length is at least 1."""
-    return [(L, k, s, p, d) for L in range(1, 13) for k in range(1, 6) for s in range(1, 4)
-            for p in range(0, 3) for d in range(1, 4) if conv_length(L, k, s, p, d) >= 1]
+    return [(L, k, s, p, d) for L in range(1, 9) for k in range(1, 5) for s in range(1, 4)
+            for p in range(0, 2) for d in range(1, 3) if conv_length(L, k, s, p, d) >= 1]
 
 
 LENGTH_CASES = [  # (length, kernel_size, stride, padding, dilation, how it is passed)
@@ -451,12 +459,11 @@ def cnn_inputs(n, seed):
     return (torch.randint(-8, 9, (n, 1, 12, 12), generator=g) / 8).tolist()
 
 
-# batches of two, one, three and five; no Hypothesis: each build sends 165,000 weights back and
+# batches of two, one and three; no Hypothesis: each build sends 165,000 weights back and
 # forth, and the seeds and batch sizes here already vary all there is to vary
 CNN_BUILDS = [
-    Build((), 2000, [cnn_inputs(2, 1), cnn_inputs(1, 2)], twice=True, method=True, gradients=True),
-    Build((), 2001, [cnn_inputs(1, 3), cnn_inputs(3, 4)], gradients=True),
-    Build((), 2002, [cnn_inputs(5, 5)]),
+    Build((), 2000, [cnn_inputs(2, 1), cnn_inputs(1, 2)], twice=True, gradients=True),
+    Build((), 2001, [cnn_inputs(3, 3)], method=True),
 ]
 
 
