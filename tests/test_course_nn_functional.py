@@ -43,7 +43,7 @@ def test_layer_output_is_what_the_layer_gives_on_real_data(kind):
 
 
 def test_the_calculator_holds_no_formula():
-    """The course package never holds a graded answer: no // arithmetic on the settings."""
+    """The course package never holds a graded answer: no piece of the length formula."""
     source = inspect.getsource(nf)
     assert "dilation * (kernel_size - 1)" not in source
     assert "+ 2 * padding -" not in source
