@@ -43,6 +43,7 @@ import ipywidgets  # noqa: E402,F401
 
 import course  # noqa: E402,F401
 import course.checks  # noqa: E402,F401
+import course.nn_functional  # noqa: E402,F401  (06: candidates run the notebooks' import lines)
 import course.plots  # noqa: E402,F401
 import course.widgets  # noqa: E402,F401
 

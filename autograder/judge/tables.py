@@ -174,12 +174,13 @@ class ModuleTable:
     keys_in_order: bool = False
     only_children: bool = False
     grad_tolerance: dict = field(default_factory=lambda: tolerances.SUMS)
+    show_weights: bool = True   # (06) False: messages name the weights' shapes, not their values
 
 
 def module_class(A, ex_id, signature, *, cases, strategy=None, example=None, parameters, children,
                  forward, mistakes=None, keys_problem=None, shapes_problem=None, construct_hints=None,
                  forward_hints=None, keys_in_order=False, only_children=False, tolerance=tolerances.LAYERS,
-                 grad_tolerance=tolerances.SUMS, **options):
+                 grad_tolerance=tolerances.SUMS, show_weights=True, **options):
     """An nn.Module class. Each case is a `Build` (`example(drawn)` makes one of what `strategy`
     draws): the class is built (after `torch.manual_seed(seed)`), moved to the trial's device
     and dtype, and read back: its `state_dict` keys must be `parameters(*args)`'s (in that
@@ -187,10 +188,11 @@ def module_class(A, ex_id, signature, *, cases, strategy=None, example=None, par
     (and no others, with `only_children`); forward on each input must equal `forward(weights,
     *inputs)`, computed here from the weights the module reported, and a wrong output is
     compared with `mistakes(weights, *inputs)`; `keys_problem` and `shapes_problem` explain
-    wrong keys and shapes; gradients must reach every parameter as autograd says."""
+    wrong keys and shapes; gradients must reach every parameter as autograd says. With
+    `show_weights=False` (a module too large to print) messages give the weights' shapes only."""
     table = ModuleTable(defined_name(signature), parameters, children, forward, mistakes, keys_problem,
                         shapes_problem, construct_hints, forward_hints, keys_in_order, only_children,
-                        grad_tolerance)
+                        grad_tolerance, show_weights)
 
     def check(t, case):
         build = case if isinstance(case, Build) else example(case)
@@ -342,14 +344,18 @@ def same_values(a, b, rtol, atol):
             and torch.allclose(a.values.to(torch.float64), b.values.to(torch.float64), rtol=rtol, atol=atol))
 
 
-def forward_context(ctx, inputs, w):
-    """ctx, then `net(x)` with its inputs and the net's own weights."""
+def forward_context(ctx, inputs, w, show_weights=True):
+    """ctx, then `net(x)` with its inputs and the net's own weights (their shapes only, without
+    `show_weights`)."""
     names = ["x"] if len(inputs) == 1 else ["x", *(f"arg{i}" for i in range(1, len(inputs)))]
     lines = [f"{ctx}\nnet({', '.join(names)}) with"]
     for name, value in zip(names, inputs):
         shape = tuple(torch.as_tensor(value, dtype=torch.float64).shape) if not isinstance(value, str) else ()
         lines.append(f"  {name} = {fmt(value)}  (shape {fmt_shape(shape)})" if not isinstance(value, str)
                      else f"  {name} = {value!r}")
+    if not show_weights:  # (06) too many values to print: their shapes
+        shapes = "\n".join(f"  net.{k}: shape {fmt_shape(v.shape)}" for k, v in w.items())
+        return "\n".join(lines) + f"\nand the net's own weights (as it reported them)\n{shapes}"
     return "\n".join(lines) + f"\nand the net's own weights\n{weights_text(w)}"
 
 
@@ -358,7 +364,7 @@ def expect_forward(t, table, net, w, inputs, ctx, args=(), *, twice=False, metho
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
     sent = [t.tensor(v) if not isinstance(v, str) else v for v in inputs]
     local = [torch.as_tensor(v, dtype=torch.float64) if not isinstance(v, str) else v for v in inputs]
-    fctx = forward_context(ctx, inputs, w)
+    fctx = forward_context(ctx, inputs, w, table.show_weights)
     with torch.no_grad():
         expected = table.forward(w, *local)
 
