@@ -152,11 +152,33 @@ def as_text(keys):
 
 
 class Machines:
-    """What one trial's calls saw: the expected answers of the real machine and of the last call."""
+    """What one trial's calls saw: the expected answers of the real machine and of the last call,
+    and the student's function (to ask it again on another machine)."""
 
     def __init__(self):
         self.real = None
         self.last = None
+        self.fn = None
+        self.real_machine = None
+
+
+def stale(t, got, answer, machine):
+    """`got` is `answer`, the right one for `machine` (the real one, or the last call's): is it because
+    the function never looks again? Ask it on a machine unlike that one (two more GPUs, MPS
+    flipped); the same answer there means yes."""
+    machines = machines_of(t)
+    if answer is None or got != answer or machines.fn is None:
+        return False
+    n, mps = machine
+    try:
+        again = t.candidate.op("on_machine", {"cuda": n + 2, "mps": not mps}, machines.fn)
+    except (Raised, Missing):
+        return False
+    if isinstance(again, torch.device):
+        return key(again) == got
+    if isinstance(again, SeenList) and all(isinstance(g, torch.device) for g in again):
+        return [key(g) for g in again] == got
+    return False
 
 
 def machines_of(t):
@@ -195,9 +217,9 @@ def diagnose_list(t, got, expected, machine):
     machines = machines_of(t)
     n, mps = machine
     cudas = [i for kind, i in got if kind == "cuda"]
-    if machines.real is not None and got == machines.real:
+    if stale(t, got, machines.real, machines.real_machine):
         return STALE
-    if machines.last is not None and got == machines.last[1] and got != expected:
+    if machines.last is not None and stale(t, got, machines.last[1], machines.last[0]):
         return STALE_BEFORE
     if n > 1 and cudas == [0] * n:
         return NO_INDEX
@@ -238,7 +260,8 @@ def real_call(reference, one):
         ctx = f"{t.exercise.name}() on the machine the grader runs on ({machine_text(machine).split(': ', 1)[1]})"
         got = call_on(t, None, None, ctx)
         machines = machines_of(t)
-        machines.real, machines.last = None, None
+        machines.real, machines.last, machines.real_machine = None, None, machine
+        machines.fn = function_ref(t)
         expect_answer(t, got, expected, ctx, machine, one)
         machines.real = expected
     return before
@@ -281,9 +304,9 @@ NO_CUDA = "when torch.cuda.is_available() is True, the answer is cuda:0."
 def diagnose_one(t, got, expected, machine):
     machines = machines_of(t)
     n, mps = machine
-    if machines.real is not None and got == machines.real:
+    if stale(t, got, machines.real, machines.real_machine):
         return STALE
-    if machines.last is not None and got == machines.last[1] and got != expected:
+    if machines.last is not None and stale(t, got, machines.last[1], machines.last[0]):
         return STALE_BEFORE
     if got == ("cuda", n - 1) and n > 1:
         return LAST_GPU
@@ -423,9 +446,9 @@ A_SET = ("It returned {what}: the set of devices. When it has exactly one device
 def module_mistakes(params, buffers):
     """[(what a wrong solution finds: a set of device texts, or 'stop' for StopIteration; the mistake)]."""
     out = [({p[2] for p in params}, "params_only")]
-    out.append(({params[0][2]}, FIRST_ONLY) if params else ("stop", None))
     own = [x for x in params + buffers if x[3]]
     out.append(({x[2] for x in own}, OWN_ONLY))
+    out.append(({params[0][2]}, FIRST_ONLY) if params else ("stop", None))
     out.append(({x[2] for x in params + buffers if x[4]}, STATE_DICT))
     return out
 
@@ -446,6 +469,9 @@ def module_case(t, case):
             if not params and got.is_a("ValueError"):
                 t.fail(ctx, f"It raised ValueError: {got.message}, expected {expected}.\nLikely mistake: "
                             + BUFFERS_ONLY.format(device=expected))
+            if got.is_a("ValueError") and not any(x[3] for x in params + buffers):
+                t.fail(ctx, f"It raised ValueError: {got.message}, expected {expected}.\nLikely mistake: "
+                            + OWN_ONLY)
             t.fail(ctx, f"It raised {got.type_name}: {got.message}, expected {expected}.")
         expect_device_answer(t, got, expected, ctx, params, buffers)
         return
@@ -565,6 +591,8 @@ ON_GPU = ("it called .numpy() on a tensor on {device}: a NumPy array lives in CP
           "must come to the CPU first.")
 NUMPY_HINTS = {
     "Can't call numpy() on Tensor that requires grad": REQUIRES_GRAD,
+    "Can't detach views in-place": ("t.detach_() changed the caller's tensor (and torch refuses it on a "
+                                    "view): t.detach() returns a new tensor and leaves t as it was."),
     "can't convert": ON_GPU,
 }
 UNTOUCHED = {
@@ -588,7 +616,7 @@ WHY = {
     "complex128": "Python complex numbers (.tolist()) give complex128.",
 }
 SHAPE_WRONG = "the shape changed from {want} to {got}: keep the tensor's shape (no flatten, squeeze or reshape)."
-ORDER = ("the values are in another order: the tensor is not contiguous, so its storage (data_ptr, "
+STORAGE_ORDER = ("the values are in another order: the tensor is not contiguous, so its storage (data_ptr, "
          "untyped_storage, np.frombuffer) does not hold them in row-major order. Let torch convert "
          "the tensor itself.")
 
@@ -663,7 +691,7 @@ def expect_array(t, got, expected, ctx):
                + DTYPE_WRONG.format(want=want, got=have, why=WHY.get(have, "")))
     if got.values is None or not numpy.array_equal(got.values, expected):
         shown_got = fmt(got.values.tolist()) if got.values is not None else "(not sent)"
-        hint = ORDER if got.values is not None and sorted(got.values.ravel().tolist(), key=repr) == sorted(
+        hint = STORAGE_ORDER if got.values is not None and sorted(got.values.ravel().tolist(), key=repr) == sorted(
             expected.ravel().tolist(), key=repr) else None
         t.fail(ctx, f"The array has the wrong values.\n  expected: {fmt(expected.tolist())}\n  got:      {shown_got}"
                + (f"\nLikely mistake: {hint}" if hint else ""))
