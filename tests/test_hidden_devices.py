@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from autograder.candidate.operations import OPS
+
 from judging import AlwaysEqual, failure_of, gallery_tests, rows, stub
 
 pytestmark = pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
@@ -277,7 +278,7 @@ def bd_mps_not_called():
     return torch.device("mps" if torch.backends.mps.is_available else "cpu")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bd_cached():
     return bd_ternary()
 
@@ -833,8 +834,8 @@ def test_on_machine_puts_the_queries_back_even_when_the_call_raises():
 
 
 def test_moved_fixture_puts_one_layer_on_meta():
+    from autograder.judge.declare import RELU, Spec, linear
     from autograder.protocol.fixtures import build
-    from autograder.judge.declare import Spec, linear, RELU
     model = build(Spec("sequential", children=[["0", Spec("moved", module=linear(2, 2), device="meta")],
                                                ["1", RELU], ["2", linear(2, 2)]]).encoded(local=True))
     assert {str(p.device) for p in model.parameters()} == {"meta", "cpu"}

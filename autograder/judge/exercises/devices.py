@@ -45,7 +45,6 @@ from ..declare import (
     fmt,
     fmt_shape,
     linear,
-    quarters,
     said,
     st,
 )
