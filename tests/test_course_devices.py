@@ -1,10 +1,10 @@
-"""course.devices (08_devices's block): the simulated machine and expect_devices."""
+"""course.machines (08_devices): the simulated machine and expect_devices."""
 
 import pytest
 import torch
 
 from course.checks import CheckError
-from course.devices import expect_devices, simulated_machine
+from course.machines import expect_devices, simulated_machine
 
 QUERIES = (lambda: (torch.cuda.is_available(), torch.cuda.device_count(), torch.backends.mps.is_available()))
 
@@ -46,6 +46,6 @@ def test_expect_devices_says_what_is_wrong(got, expected, phrase):
 
 
 def test_the_module_offers_no_function_that_lists_or_picks_devices():
-    import course.devices as module
+    import course.machines as module
     public = {name for name in vars(module) if not name.startswith("_") and callable(getattr(module, name))}
     assert public <= {"describe_devices", "simulated_machine", "expect_devices", "contextlib", "torch"}
