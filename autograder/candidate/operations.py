@@ -91,3 +91,36 @@ OPS = {
     "scribble": _scribble,
     "module_to_devices": _module_to_devices,
 }
+
+
+# --- 08_devices ---
+# on_machine(machine, fn, *args): fn(*args) while torch's device queries answer as `machine`
+# ({"cuda": number of GPUs, "mps": bool}) says, on a machine that may have neither: the judge
+# of 08_devices simulates GPUs this way, and calls twice under different machines, so that an
+# answer read once (at import) shows. Put back as they were after the call, whatever it did.
+
+_cuda_module, _mps_module = torch.cuda, torch.backends.mps
+_setattr, _int, _bool, _min, _max = setattr, int, bool, min, max
+_SIMULATED = ((_cuda_module, "is_available"), (_cuda_module, "device_count"),
+              (_cuda_module, "current_device"), (_mps_module, "is_available"), (_mps_module, "is_built"))
+
+
+def _on_machine(machine, fn, *args):
+    n = _max(0, _min(64, _int(machine.get("cuda", 0))))
+    mps = _bool(machine.get("mps", False))
+    saved = [(module, name, _getattr(module, name)) for module, name in _SIMULATED]
+    built = saved[4][2]
+    answers = {"is_available": (lambda: n > 0, lambda: mps),
+               "device_count": (lambda: n, None),
+               "current_device": (lambda: 0, None) if n else (saved[2][2], None),
+               "is_built": (None, (lambda: True) if mps else built)}
+    try:
+        for module, name, _ in saved:
+            _setattr(module, name, answers[name][0 if module is _cuda_module else 1])
+        return fn(*args)
+    finally:
+        for module, name, value in saved:
+            _setattr(module, name, value)
+
+
+OPS["on_machine"] = _on_machine

@@ -228,3 +228,14 @@ def _tied(enc, handles, built):
         owner = _Module.get_submodule(module, owner_path)
         _Module.__setattr__(owner, name, _Module.get_parameter(module, str(source)))
     return module
+
+
+# --- 08_devices ---
+# {"kind": "moved", "module": SPEC, "device": "meta"}: SPEC built, then moved with nn.Module.to
+# (parts of one model on different devices, without a GPU: "meta" has shapes but no data)
+
+@spec("moved")
+def _moved(enc, handles, built):
+    module = build(enc["module"], handles, built)
+    _Module.to(module, torch.device(str(enc["device"])))
+    return module
