@@ -715,6 +715,9 @@ def test_every_named_train_mistake_is_told_apart_from_the_right_loop(run):
     right = judged.reference_epoch(run, torch.float32)
     for how in ("no_zero_grad", "step_first", "step_first_no_zero"):
         wrong = judged.reference_epoch(run, torch.float32, how)
+        if wrong is None:  # this mistake raises on this run (a step changed a weight backward needs)
+            assert how == "step_first_no_zero"
+            continue
         assert any(not torch.allclose(right[0][k], wrong[0][k], rtol=1e-5, atol=1e-6) for k in right[0]), how
     losses, sizes = right[2], right[3]
     assert sizes[-1] < sizes[0], "the last batch must be ragged"

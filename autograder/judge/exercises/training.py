@@ -36,7 +36,7 @@ Readings of the contract (see curriculum.md):
 import numpy as np
 import torch
 
-from ..declare import Assignment, Missing, Raised, SeenArray, SeenDict, SeenList, SeenModule, SeenTuple, Spec
+from ..declare import Assignment, Missing, Raised, SeenArray, SeenDict, SeenList, SeenModule, SeenObject, SeenTuple, Spec
 from ..declare import fmt, fmt_shape, linear, said, seq, st
 
 A = Assignment("09_training")
@@ -210,8 +210,18 @@ def as_float(t, got, ctx, what):
 # =============================================================================================
 
 def reference_epoch(run, dtype, how="right"):
-    """(parameters after one epoch {name: tensor}, the float the loop returns) for the loop
-    written `how`: right, or one of the mistakes of TRAIN_MISTAKES."""
+    """(parameters after one epoch {name: tensor}, the float the loop returns, the batches' losses
+    and sizes) for the loop written `how`: right, or one of the named mistakes (no_zero_grad,
+    step_first, step_first_no_zero); None for a mistake that raises on this run."""
+    try:
+        return _epoch(run, dtype, how)
+    except RuntimeError:
+        if how == "right":
+            raise
+        return None
+
+
+def _epoch(run, dtype, how):
     model, batches, loss_fn = run.local(dtype)
     opt = run.optimizer(model)
     model.train()
@@ -269,6 +279,7 @@ TRAIN_RAISES = {
         "loss.item() is a Python float: call backward() on the loss tensor itself, and use "
         ".item() only for the running total."),
     "object is not iterable": "loop over the loader with `for x, y in loader:`.",
+    "modified by an inplace operation": STEP_FIRST,
 }
 
 TRAIN_CASES = [
@@ -324,8 +335,8 @@ def train_epoch(t, run):
                 for how, text in (("no_zero_grad", NO_ZERO_GRAD), ("step_first_no_zero", STEP_FIRST)):
                     if hint is not None:
                         break
-                    wrong = reference_epoch(run, t.dtype, how)[0][name]
-                    if p.shape == tuple(wrong.shape) and torch.allclose(got_p, wrong.to(torch.float64),
+                    wrong = (reference_epoch(run, t.dtype, how) or ({name: None},))[0][name]
+                    if wrong is not None and p.shape == tuple(wrong.shape) and torch.allclose(got_p, wrong.to(torch.float64),
                                                                         rtol=RTOL, atol=ATOL):
                         hint = text
                 t.fail(ctx, "\n".join(line for line in [
@@ -338,7 +349,9 @@ def train_epoch(t, run):
                  (expected * n, NOT_DIVIDED), (sum(losses), SUM_OF_BATCHES)]
         if compare_params:
             for how, text in (("no_zero_grad", NO_ZERO_GRAD), ("step_first_no_zero", STEP_FIRST)):
-                known.append((reference_epoch(run, t.dtype, how)[1], text))
+                wrong = reference_epoch(run, t.dtype, how)
+                if wrong is not None:
+                    known.append((wrong[1], text))
         hint = next((text for v, text in known if _close_float(value, v)), None)
         batch_means = ", ".join(f"{v:.4g} ({s} samples)" for v, s in zip(losses, sizes))
         t.fail(ctx, "\n".join(line for line in [
@@ -600,6 +613,10 @@ def numpy_two_layer_grads(t, sizes):
         t.fail(ctx, f"the result has no key {missing[0]!r} (its keys: {sorted(map(str, got))}).")
     for key in KEYS:
         value = got[key]
+        if isinstance(value, SeenObject) and value.type_name.startswith("numpy.") and want[key].shape:
+            hint = shape_hint(key, (), want[key].shape)
+            t.fail(ctx, f"result[{key!r}] is a single number ({value.repr}), expected an array of shape "
+                        f"{fmt_shape(want[key].shape)} ({key}'s shape)." + (f"\nLikely mistake: {hint}" if hint else ""))
         if not isinstance(value, SeenArray) or value.values is None:
             t.fail(ctx, f"result[{key!r}] should be a NumPy array, but it is {said(value)}.")
         if value.shape != want[key].shape:
