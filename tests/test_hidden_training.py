@@ -114,7 +114,7 @@ def te_step_closure(model, loader, loss_fn, optimizer):
     model.train()
     total, count = 0.0, 0
     for x, y in loader:
-        def closure():
+        def closure(x=x, y=y):
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
@@ -128,7 +128,7 @@ def te_step_closure(model, loader, loss_fn, optimizer):
 def te_enumerate(model, loader, loss_fn, optimizer):
     model.train()
     weighted = []
-    for i, (x, y) in enumerate(loader):
+    for _i, (x, y) in enumerate(loader):
         optimizer.zero_grad()
         pred = model(x)
         loss = loss_fn(pred, y)

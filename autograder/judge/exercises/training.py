@@ -36,8 +36,24 @@ Readings of the contract (see curriculum.md):
 import numpy as np
 import torch
 
-from ..declare import Assignment, Missing, Raised, SeenArray, SeenDict, SeenList, SeenModule, SeenObject, SeenTuple, Spec
-from ..declare import fmt, fmt_shape, linear, said, seq, st
+from ..declare import (
+    Assignment,
+    Missing,
+    Raised,
+    SeenArray,
+    SeenDict,
+    SeenList,
+    SeenModule,
+    SeenObject,
+    SeenTuple,
+    Spec,
+    fmt,
+    fmt_shape,
+    linear,
+    said,
+    seq,
+    st,
+)
 
 A = Assignment("09_training")
 
