@@ -622,7 +622,9 @@ def numpy_two_layer_grads(t, sizes):
     except Raised as exc:
         t.fail(ctx, t.raised_message(exc, "", NUMPY_RAISES).strip())
     if not isinstance(got, SeenDict):
-        t.fail(ctx, f"the result should be a dict with keys 'W1', 'b1', 'W2', 'b2', but it is {said(got)}.")
+        what = (f"a {type_name(got)} of {len(got)} items" if isinstance(got, (SeenTuple, SeenList))
+                else said(got))
+        t.fail(ctx, f"the result should be a dict with keys 'W1', 'b1', 'W2', 'b2', but it is {what}.")
     want = autograd_grads(*arrays)
     missing = [key for key in KEYS if key not in got]
     if missing:
