@@ -53,6 +53,7 @@ from ..declare import (
     said,
     seq,
     st,
+    type_name,
 )
 
 A = Assignment("09_training")
