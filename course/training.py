@@ -7,6 +7,7 @@ student's). `two_moons` makes data, `LiveLoss` draws the numbers it is given, an
 answers.
 """
 
+import io
 import math
 
 import matplotlib.pyplot as plt
@@ -52,10 +53,18 @@ class LiveLoss:
             from IPython import get_ipython
             from IPython.display import display
             if get_ipython() is not None:
-                self.handle = display(self.fig, display_id=True)
+                self.handle = display(self.picture(), display_id=True)
         except ImportError:  # pragma: no cover - IPython is part of the course environment
             self.handle = None
         plt.close(self.fig)  # shown through the handle only, never twice
+
+    def picture(self):
+        """The figure as it is now, as a PNG image for IPython's display."""
+        from IPython.display import Image
+
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=80)
+        return Image(data=buffer.getvalue(), format="png")
 
     def draw(self):
         ax = self.ax
@@ -68,7 +77,7 @@ class LiveLoss:
         ax.set_ylabel(self.ylabel, fontsize=LABEL_FONT)
         ax.grid(True, alpha=0.3)
         if self.handle is not None:
-            self.handle.update(self.fig)
+            self.handle.update(self.picture())
 
     def add(self, value):
         self.values.append(float(value))
