@@ -124,3 +124,57 @@ def _on_machine(machine, fn, *args):
 
 
 OPS["on_machine"] = _on_machine
+
+# --- 09_training ---------------------------------------------------------------------------
+# without_torch(fn, *args)   fn(*args) with torch made unavailable for the duration of the call:
+#     `import torch` (and its submodules) raises ImportError, and every name in fn's globals
+#     bound to torch or one of its modules stands for an object that raises on any use. Both are
+#     put back afterwards, whatever fn did.
+
+import sys as _sys  # noqa: E402
+import types as _types  # noqa: E402
+
+_ModuleType = _types.ModuleType
+_modules = _sys.modules
+_type = type
+
+
+class _NoTorch:
+    """What a name bound to torch means while torch is unavailable."""
+
+    def __init__(self, name):
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, attr):
+        raise ImportError(f"torch is not available here: {self._name}.{attr} cannot be used "
+                          "(this exercise is NumPy only)")
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(f"torch is not available here: {self._name}(...) cannot be used "
+                          "(this exercise is NumPy only)")
+
+
+def _is_torch(value):
+    name = getattr(value, "__name__", "") if _isinstance(value, _ModuleType) else ""
+    return _type(name) is str and (name == "torch" or name.startswith("torch."))
+
+
+def _without_torch(fn, *args):
+    hidden = {name: mod for name, mod in list(_modules.items()) if name == "torch" or name.startswith("torch.")}
+    scope = _getattr(fn, "__globals__", None)
+    swapped = {}
+    if _isinstance(scope, dict):
+        swapped = {name: value for name, value in list(scope.items()) if _is_torch(value)}
+    try:
+        for name in hidden:
+            _modules[name] = None  # `import torch` raises ImportError
+        for name in swapped:
+            scope[name] = _NoTorch(name)
+        return fn(*args)
+    finally:
+        for name, value in swapped.items():
+            scope[name] = value
+        _modules.update(hidden)
+
+
+OPS["without_torch"] = _without_torch

@@ -239,3 +239,81 @@ def _moved(enc, handles, built):
     module = build(enc["module"], handles, built)
     _Module.to(module, torch.device(str(enc["device"])))
     return module
+
+# --- 09_training ---------------------------------------------------------------------------
+# What a training loop is handed, built alike in the candidate and (for the reference) in the
+# judge:
+#   {"kind": "dropout", "p": 0.5}                         nn.Dropout(p)
+#   {"kind": "batches", "x": <enc>, "y": <enc>, "batch_size": b, "loader": "list" | "dataloader"}
+#       a list of (x, y) batches in order (the last one ragged), or a torch DataLoader over a
+#       TensorDataset (shuffle=False, num_workers=0)
+#   {"kind": "loss", "name": "mse" | "cross_entropy"}     a RecordedLoss: the nn loss (batch
+#       mean), which notes in `log`, per call, [grad mode on?, output requires grad?]
+#   {"kind": "optimizer", "name": "sgd" | "adam", "module": <ref|SPEC>, "lr": .., "momentum": ..}
+#       over all of the module's parameters
+#   {"kind": "with_grads", "module": SPEC, "grads": [[name, <enc>], ...]}  SPEC with .grad set
+#   {"kind": "ndarray", "tensor": <enc>}                  a NumPy array (a copy) of the values
+
+_is_grad_enabled = torch.is_grad_enabled
+_requires_grad = _TB.__dict__["requires_grad"].__get__
+_LOSSES = {"mse": torch.nn.MSELoss, "cross_entropy": torch.nn.CrossEntropyLoss}
+_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+
+
+@spec("dropout")
+def _dropout(enc, handles, built):
+    return torch.nn.Dropout(float(enc.get("p", 0.5)))
+
+
+@spec("batches")
+def _batches(enc, handles, built):
+    x, y = _input(enc["x"], handles, built), _input(enc["y"], handles, built)
+    size = int(enc["batch_size"])
+    if enc.get("loader", "list") == "dataloader":
+        from torch.utils.data import DataLoader, TensorDataset
+        return DataLoader(TensorDataset(x, y), batch_size=size, shuffle=False)
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]
+
+
+class RecordedLoss(_Module):
+    """A loss module (batch mean) that notes how it was called: `log` holds, per call,
+    [grad mode was on, the model's output required grad]."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.inner = _LOSSES[name]()
+        self.log = []
+
+    def forward(self, out, target):
+        self.log.append([bool(_is_grad_enabled()),
+                         bool(isinstance(out, torch.Tensor) and _requires_grad(out))])
+        return self.inner(out, target)
+
+
+@spec("loss")
+def _loss(enc, handles, built):
+    return RecordedLoss(str(enc["name"]))
+
+
+@spec("optimizer")
+def _optimizer(enc, handles, built):
+    module = _input(enc["module"], handles, built)
+    options = {"lr": float(enc["lr"])}
+    if enc["name"] == "sgd":
+        options["momentum"] = float(enc.get("momentum", 0.0))
+    return _OPTIMIZERS[enc["name"]](list(_Module.parameters(module)), **options)
+
+
+@spec("with_grads")
+def _with_grads(enc, handles, built):
+    module = build(enc["module"], handles, built)
+    for name, grad in enc.get("grads", ()):
+        param = _Module.get_parameter(module, str(name))
+        dtype = _TB.__dict__["dtype"].__get__(param)
+        _TB.__dict__["grad"].__set__(param, _TB.to(values.make_tensor(grad), dtype))
+    return module
+
+
+@spec("ndarray")
+def _ndarray(enc, handles, built):
+    return _TB.numpy(values.make_tensor(enc["tensor"])).copy()
