@@ -240,6 +240,7 @@ def _moved(enc, handles, built):
     _Module.to(module, torch.device(str(enc["device"])))
     return module
 
+
 # --- 09_training ---------------------------------------------------------------------------
 # What a training loop is handed, built alike in the candidate and (for the reference) in the
 # judge:
