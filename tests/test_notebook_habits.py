@@ -97,6 +97,7 @@ def test_release_pipeline_is_nbgraders_plus_the_tagging_step():
 # Run in the kernel before the notebook: every figure that is drawn (shown inline or saved, as
 # the widgets do) is checked, and so is every widget a cell displays.
 CHECKER = r"""
+get_ipython().run_line_magic("matplotlib", "inline")  # as in JupyterLab: shown figures are printed
 import json as _json, time as _time
 import matplotlib as _mpl
 from matplotlib.backend_bases import FigureCanvasBase as _Canvas
