@@ -283,7 +283,9 @@ def test_run_all_goes_through_with_only_the_stubs_errors(page, student_lab, name
         if "tqdm(" in cell.source:
             bar = cells.nth(i).locator(".widget-hprogress")
             assert bar.count() == 1, f"cell {i}: no progress bar"
-            assert "100%" in cells.nth(i).locator(".jp-OutputArea-output").first.inner_text()
+            if not calls_exercise:  # in the release, a loop over an exercise stops at its stub
+                finished = cells.nth(i).locator(".jp-OutputArea-output:has(.widget-hprogress)").first
+                assert "100%" in finished.inner_text(), f"cell {i}: the progress bar did not finish"
     assert tests <= failing, "every graded test cell shows its stub's error (Validate reports them)"
 
     # Widgets: every control is labelled, and moving it changes what the widget shows.
