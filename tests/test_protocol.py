@@ -634,6 +634,9 @@ ONCE_BROKE = {
 ONCE_BROKE["NotebookDone.from_wire"].append(
     ({"notebook_done": "k", "cells": {"0": {"outputs": [{"output_type": []}]}}}, TypeError,
      "unhashable type: 'list', from output_type in OUTPUT_TYPES (cell_output)"))
+ONCE_BROKE["NotebookDone.from_wire"].append(
+    ({"notebook_done": "k", "stuck": None, "dead": None, "seconds": 10**400}, OverflowError,
+     "int too large to convert to float, from float(seconds) (found by the mutation test in a full run)"))
 for _outer, _inner, _error in (
         ("CandidateRequest.from_wire", {"key": "k", "job": {}, "limits": {"processes": float("inf")}}, OverflowError),
         ("NotebookRequest.from_wire", {"key": "k", "cells": [], "limits": {"file_bytes": float("inf")}}, OverflowError),

@@ -311,7 +311,7 @@ class NotebookDone:
         stuck, seconds = frame.get("stuck"), frame.get("seconds")
         return cls(key, cells, stuck if type(stuck) is int else None,
                    str(frame["dead"])[:500] if frame.get("dead") else None,
-                   float(seconds) if type(seconds) in (int, float) and seconds == seconds else 0.0,
+                   float(seconds) if type(seconds) in (int, float) and 0 <= seconds <= 1e12 else 0.0,  # NaN fails
                    tuple(violations))
 
 
