@@ -12,6 +12,7 @@ step, `state_dict()` and `.to()` do to each tensor a module holds.
 """
 
 import ast
+import contextlib
 import copy
 import inspect
 import textwrap
@@ -495,13 +496,30 @@ def expect_different(got, other, name="result", hint=None):
         raise CheckError("\n".join(lines))
 
 
-def poison_free_memory(*shapes, dtype=torch.float32, device="cpu"):
-    """Allocate NaN-filled tensors of these shapes and free them at once.
+@contextlib.contextmanager
+def uninitialised_reads_nan():
+    """Inside, memory a tensor is given without being filled (`torch.empty`,
+    `torch.FloatTensor(n, m)`, `new_empty`) reads NaN (integers: their largest value), whatever
+    the allocator hands out: a layer that forgets to initialise its weights shows it every time,
+    never by chance leftovers that look like valid values. Filled tensors are not affected.
 
-    Allocators hand freed memory out again, so a tensor made next without being filled
-    (`torch.empty`, `torch.FloatTensor(n, m)`) will likely read NaN here, instead of leftovers of
-    an earlier tensor that might look like valid values. Call it right before building what you
-    check; a tensor that is initialised is not affected."""
+    It is torch's own switch for this (deterministic algorithms fill uninitialised memory), on
+    only for the block: warn-only, so no operation is refused, and put back as it was after."""
+    was_on, was_warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    was_filling = torch.utils.deterministic.fill_uninitialized_memory
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_on, warn_only=was_warn_only)
+        torch.utils.deterministic.fill_uninitialized_memory = was_filling
+
+
+def poison_free_memory(*shapes, dtype=torch.float32, device="cpu"):
+    """Allocate NaN-filled tensors of these shapes and free them at once, so that a tensor made
+    next without being filled will likely read NaN. Only likely: the allocator may hand out other
+    memory. Kept for notebooks released with it; `uninitialised_reads_nan()` is certain."""
     blocks = [torch.full(tuple(shape), float("nan"), dtype=dtype, device=device) for shape in shapes for _ in range(2)]
     while blocks:
         blocks.pop()

@@ -21,7 +21,8 @@ from course.checks import CheckError  # noqa: E402
 
 NEW = {
     checks: ["expect_parameters", "expect_init_range", "expect_raises", "expect_same_object",
-             "expect_no_shared_memory", "expect_attributes", "expect_different", "poison_free_memory"],
+             "expect_no_shared_memory", "expect_attributes", "expect_different", "poison_free_memory",
+             "uninitialised_reads_nan"],
     plots: ["plot_linear_layer", "mse", "plot_line_fit", "plot_loss_surface", "plot_losses"],
     course_widgets: ["line_fit_report", "line_fit_picture", "line_fit_explorer"],
 }
@@ -166,11 +167,26 @@ def test_expect_different():
     assert message.startswith("W: expected different values") and "hint: random" in message
 
 
-def test_poison_free_memory_shows_up_in_an_uninitialised_tensor_only():
-    checks.poison_free_memory((256, 64))
-    uninitialised = torch.empty(256, 64)
-    assert torch.isnan(uninitialised).any()          # the allocator handed the freed block out again
-    checks.poison_free_memory((256, 64))
+def test_uninitialised_memory_reads_nan_inside_the_block_only_whatever_the_allocator_holds():
+    leftovers = torch.empty(256, 64).uniform_(-0.1, 0.1)
+    del leftovers                                    # freed memory that looks like a valid init
+    torch.use_deterministic_algorithms(True, warn_only=False)
+    try:
+        with checks.uninitialised_reads_nan():
+            assert torch.isnan(torch.empty(256, 64)).all()
+            assert torch.isnan(torch.FloatTensor(3, 2)).all() and torch.isnan(torch.ones(2).new_empty(5)).all()
+            assert (torch.empty(4, dtype=torch.int64) == torch.iinfo(torch.int64).max).all()
+            assert not torch.isnan(torch.empty(256, 64).uniform_(-1, 1)).any()   # filled: untouched
+        assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    with checks.uninitialised_reads_nan():
+        pass
+    assert not torch.are_deterministic_algorithms_enabled()          # put back as it was
+
+
+def test_poison_free_memory_still_runs_for_notebooks_released_with_it():
+    checks.poison_free_memory((256, 64), (64,))
     assert not torch.isnan(torch.empty(256, 64).uniform_(-1, 1)).any()
 
 

@@ -10,8 +10,9 @@ looked up here, never sent: a judge names one of `OPS` and passes arguments.
                                        was when this module was imported, before student code)
     module_to(m, device_or_dtype)      nn.Module.to, the module's own method as torch defines it
     train(m, mode)                     nn.Module.train
-    scribble(shape, value)             (03) fill freed memory with a marker, so that a tensor
-                                       left uninitialised shows it
+    uninitialised_reads_nan(on)        (03) while on, memory a tensor gets without being filled
+                                       (torch.empty, torch.FloatTensor(n, m)) reads NaN: a
+                                       layer left uninitialised shows it every time
     module_to_devices(m, device, names)  (05) m.to(device), then {name: device of m.<name> as
                                        text, or None}: what .to() moves and what it leaves behind
 """
@@ -23,7 +24,8 @@ _Module = torch.nn.Module
 _Tensor = torch.Tensor
 _autograd_backward = torch.autograd.backward  # as it is now, before any student code
 _no_subclass_fn = torch._C.DisableTorchFunctionSubclass
-_full = torch._C._VariableFunctions.full
+_set_deterministic = torch._C._set_deterministic_algorithms
+_set_fill_uninitialised = torch._C._set_deterministic_fill_uninitialized_memory
 _device_of = _TB.__dict__["device"].__get__
 _isinstance, _getattr = isinstance, getattr
 
@@ -59,15 +61,13 @@ def _train(m, mode=True):
     return _Module.train(m, mode)
 
 
-def _scribble(shape, value, count=4):
-    """Allocate `count` float32 CPU tensors of `shape` filled with `value`, then free them.
-
-    Memory an allocator hands out next may then hold `value`: a tensor that was never
-    initialised (`torch.empty`, `torch.FloatTensor(n, m)`) shows it, one that was cannot. It
-    only makes uninitialised memory easier to recognise; nothing is decided here."""
-    blocks = [_full(tuple(int(s) for s in shape), float(value)) for _ in range(int(count))]
-    while blocks:
-        blocks.pop()  # freed last-in first-out, so the next allocation of that size gets one
+def _uninitialised_reads_nan(on):
+    """Torch's own switch: with deterministic algorithms on (warn-only, so nothing is refused),
+    uninitialised memory is filled with NaN (integers: their largest value) whatever the
+    allocator hands out. Off again: torch's defaults, as the candidate started."""
+    on = on is True
+    _set_fill_uninitialised(True)
+    _set_deterministic(on, warn_only=on)
 
 
 def _module_to_devices(m, device, names):
@@ -88,7 +88,7 @@ OPS = {
     "backward": _backward,
     "module_to": _module_to,
     "train": _train,
-    "scribble": _scribble,
+    "uninitialised_reads_nan": _uninitialised_reads_nan,
     "module_to_devices": _module_to_devices,
 }
 
