@@ -9,7 +9,7 @@ hundreds of right and wrong solutions are judged in seconds. Tampering is not te
 that a gallery file holds only its tables and its own regressions:
 
 - every correct solution passes; every wrong one fails as "fail" (an honest mistake is not
-  tampering) with a message that holds its phrase;
+  tampering) with a message that holds its phrase and no line of the solution (tests/giveaway.py);
 - at least `MIN_EACH` correct and wrong solutions per exercise (the stub not counted);
 - the same messages whether Hypothesis draws the examples or they are recorded and replayed;
 - the sample solutions (`samples.solutions`): the source notebook's and the alternatives pass,
@@ -33,6 +33,7 @@ from autograder.judge.local import Local
 from autograder.judge.run import judge
 
 from conftest import nbgrader_meta, source_nb
+from giveaway import given_away
 
 MIN_EACH = 8
 
@@ -116,6 +117,7 @@ def gallery_tests(namespace, assignment, correct, wrong, *, needs=None):
         assert result["status"] == "fail", f"an honest mistake judged {result['status']}:\n{message}"
         assert "Tampering detected" not in message
         assert phrase in message, f"expected {phrase!r} in the message:\n{message}"
+        assert not given_away(message, assignment), f"the message hands over the solution:\n{message}"
 
     def test_gallery_sizes():
         """At least MIN_EACH correct and MIN_EACH wrong solutions per exercise (the stub not counted)."""

@@ -13,7 +13,8 @@ visible-test file has, so that a file holds only its tables and its own regressi
 - the instructor's solution and each correct alternative (`right`: [(exercise, what, source)])
   pass the visible test;
 - each warned-about mistake (`wrong`: [(exercise, what, source, phrase or tuple of phrases)])
-  fails it, for the stated reason (not a NameError, SyntaxError or ImportError);
+  fails it, for the stated reason (not a NameError, SyntaxError or ImportError), with a message
+  that holds no line of the solution (tests/giveaway.py);
 - the release's stub fails it with NotImplementedError;
 - the sample solutions (`samples.solutions`): the source notebook's cells without nbgrader's
   markers and the alternatives pass it, the typical mistake fails it.
@@ -33,6 +34,7 @@ from autograder.instructor import samples
 from autograder.instructor.curriculum import table
 
 from conftest import nbgrader_meta, release_nb, source_nb
+from giveaway import given_away
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
 # a folded solution of the ungraded practice, in the markdown cell above its code cell
@@ -139,6 +141,7 @@ def expect_mistake(notebook, exercise, source, phrase):
     phrases = phrase if isinstance(phrase, tuple) else (phrase,)
     assert any(p in str(error) for p in phrases), \
         f"{exercise}: failed, but not for the expected reason:\n{type(error).__name__}: {error}"
+    assert not given_away(str(error), notebook.name), f"{exercise}: the message hands over the solution:\n{error}"
 
 
 def expect_stub_fails(notebook, exercise):

@@ -169,8 +169,8 @@ def _finite(seen):
 
 
 IN_PLACE = ("cross_entropy changed logits in place (a -=, sub_ or exp_ on them, or a write into "
-            "them): the caller's logits must stay as they were. Compute new tensors: "
-            "shifted = logits - logits.max(dim=1, keepdim=True).values.")
+            "them): the caller's logits must stay as they were. Every step of the computation can "
+            "make a new tensor instead (section 3, the stable log-sum-exp).")
 CE_UNTOUCHED = {"values": IN_PLACE, "version": IN_PLACE}
 CE_RAISES["leaf Variable that requires grad is being used in an in-place"] = IN_PLACE
 
