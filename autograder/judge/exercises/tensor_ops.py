@@ -112,6 +112,7 @@ A.tensor_function(
         ([[1.0, 2.0], [-1.0, 0.5]], [[0.0, 1.0], [2.0, -3.0]]),  # square: a transpose keeps the shape
         ([[3.0], [-1.0], [0.5]], [[1.0], [2.0]]),
         ([[10.0, -10.0, 10.0]], [[-10.0, 10.0, -10.0], [10.0, -10.0, 9.5]]),
+        ([[1.0, 2.0], [3.0, 4.0], [-1.0, 0.0]], [[0.5, -0.5]]),  # m == 1: the result is still (n, 1)
     ],
     strategy=point_sets(),
     reference=lambda a, b: (_diffs(a, b) ** 2).sum(-1),
@@ -148,7 +149,11 @@ BATCH_FLATTEN_CASES = [
     ((2, 6, 2), (("slice", 1, None, None, 2),)),
     ((3, 2), (("transpose", 0, 1),)),
     ((2, 3, 2, 2), (("permute", (0, 3, 1, 2)),)),
+    ((4, 2, 3), (("slice", 0, None, None, 2),)),   # every other sample: not contiguous, still viewable
+    ((1, 3, 4), (("expand", [2, 3, 4]),)),         # stride 0 along the batch: one sample stored once
 ]
+# The contract admits any dtype: integers too (a float conversion of an int64 input is wrong).
+BATCH_FLATTEN_DTYPES = (torch.float32, torch.float64, torch.int64)
 
 NOT_CONTIGUOUS = ("view() cannot reshape this x: it is not contiguous (a transpose or a "
                   "permutation, say), and no strides walk each sample's values in row-major order "
@@ -157,7 +162,7 @@ NOT_CONTIGUOUS = ("view() cannot reshape this x: it is not contiguous (a transpo
 SENTINEL = 1000.0
 
 
-@A.exercise("batch_flatten", "def batch_flatten(x)", cases=BATCH_FLATTEN_CASES)
+@A.exercise("batch_flatten", "def batch_flatten(x)", cases=BATCH_FLATTEN_CASES, dtypes=BATCH_FLATTEN_DTYPES)
 def batch_flatten(t, case):
     shape, view = case
     base = torch.arange(float(torch.tensor(shape).prod())).reshape(shape) + 0.5
