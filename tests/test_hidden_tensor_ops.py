@@ -343,6 +343,11 @@ def pd_float(a, b):
     return (torch.cdist(a, b) ** 2).float()
 
 
+def pd_squeeze_last(a, b):
+    # drops the last dimension when b holds one point: (n,) instead of (n, 1)
+    return ((a[:, None] - b[None]) ** 2).sum(-1).squeeze(-1)
+
+
 PAIRWISE_WRONG = [
     ("cdist_without_square", pd_cdist, "square root"),
     ("cdist_p1", pd_cdist_l1, "L1"),
@@ -353,6 +358,7 @@ PAIRWISE_WRONG = [
     ("rowwise_a_minus_b", pd_rowwise, "a - b subtracts row i"),
     ("differences_not_squared", pd_not_squared, "without squaring"),
     ("dot_float_on_float64", pd_float, "dtype float32, expected float64"),
+    ("squeeze_last_dim_drops_m_equal_1", pd_squeeze_last, "has shape (3,), expected (3, 1)"),
     ("stub", stub, "NotImplementedError"),
 ]
 
@@ -449,6 +455,11 @@ def bf_float(x):
     return x.reshape(len(x), -1).float()
 
 
+def bf_floats_only(x):
+    # right for float inputs; turns an integer input into float32 (the contract admits any dtype)
+    return x.reshape(len(x), -1).to(x.dtype if x.is_floating_point() else torch.float32)
+
+
 BATCH_FLATTEN_WRONG = [
     ("view_on_non_contiguous", bf_view, "view() cannot reshape"),
     ("clone_copy", bf_clone, "must be a view of x"),
@@ -459,6 +470,7 @@ BATCH_FLATTEN_WRONG = [
     ("transposed_before_flatten", bf_swapped_last_dims, "not in row-major order"),
     ("reshape_sizes_swapped", bf_sizes_swapped, "has shape (12, 2), expected (2, 12)"),
     ("dot_float_on_float64", bf_float, "dtype float32, expected float64"),
+    ("int64_input_made_float", bf_floats_only, "dtype float32, expected int64"),
     ("stub", stub, "NotImplementedError"),
 ]
 

@@ -18,9 +18,9 @@ def square(x, *rest):
 
 # --- row_normalize -------------------------------------------------------------------------
 
-NO_KEEPDIM = ("the row sums x.sum(1) have shape (n,), and without keepdim=True they broadcast "
-              "along the last dimension: entry (i, j) is divided by the sum of row j, which is "
-              "silently wrong on a square matrix. Use x.sum(dim=1, keepdim=True) (or .unsqueeze(1)).")
+NO_KEEPDIM = ("the row sums have shape (n,), and as a row they broadcast along the last "
+              "dimension: entry (i, j) was divided by the sum of row j, which is silently wrong on "
+              "a square matrix (notebook section 6, the silent keepdim bug).")
 
 POSITIVE_MATRICES = matrices(values=quarters(0.25, 10))
 
@@ -38,12 +38,13 @@ A.tensor_function(
     mistakes=[
         Mistake(lambda x: x / x.sum(1), NO_KEEPDIM, when=square),
         Mistake(lambda x: x / x.sum(0, keepdim=True),
-                "you divided by the column sums (x.sum(0), reducing over dim 0); a row's entries "
-                "run along dim 1, so sum over dim=1."),
+                "you divided by the column sums (a reduction over dim 0, which collapses the rows), "
+                "not by each row's sum (notebook section 5)."),
         Mistake(lambda x: x / x.sum(),
-                "you divided by the sum of all entries (x.sum() with no dim); sum each row with dim=1."),
+                "you divided by the sum of all entries (a reduction with no dim), not by each "
+                "row's sum (notebook section 5)."),
         Mistake(lambda x: x / x.max(1, keepdim=True).values,
-                "you divided by the row maximum; divide by the row sum."),
+                "you divided by the row maximum, not by the row sum."),
         Mistake(lambda x: x / x.abs().sum(1, keepdim=True),
                 "you divided by the sum of absolute values (an L1 norm, as F.normalize(x, p=1) "
                 "does); that differs from the row sum when a row has negative entries."),
@@ -55,8 +56,8 @@ A.tensor_function(
 # --- outer_sum -----------------------------------------------------------------------------
 
 ELEMENTWISE = ("a + b on two 1-D tensors adds them elementwise (or fails when the lengths "
-               "differ). To add every pair, make a a column so it broadcasts against b: "
-               "a[:, None] + b (or a.unsqueeze(1) + b).")
+               "differ): one sum per position, not one for every pair (notebook section 6, "
+               "broadcasting).")
 
 VECTOR_PAIRS = st.tuples(st.lists(quarters(-10, 10), min_size=1, max_size=6),
                          st.lists(quarters(-10, 10), min_size=1, max_size=6))
@@ -73,13 +74,13 @@ A.tensor_function(
     reference=lambda a, b: a[:, None] + b[None, :],
     mistakes=[
         Mistake(lambda a, b: b[:, None] + a[None, :],
-                "the result is transposed: shape (m, n) with out[j, i] = a[i] + b[j]. Put a's "
-                "dimension first: a[:, None] + b[None, :]."),
+                "the result is transposed: shape (m, n) with out[j, i] = a[i] + b[j], where row i "
+                "must belong to a[i] (notebook section 6)."),
         Mistake(lambda a, b: a[:, None] * b[None, :], "you multiplied (an outer product) instead of adding."),
         Mistake(lambda a, b: a + b, ELEMENTWISE, when=lambda a, b: len(a) == len(b)),
         Mistake(lambda a, b: (a[:, None] + b[None, :]).squeeze(),
-                "a squeeze() dropped a size-1 dimension of the (n, m) result: keep both dimensions, "
-                "even when n or m is 1.", when=lambda a, b: len(a) == 1 or len(b) == 1),
+                "a squeeze() dropped a size-1 dimension of the (n, m) result: it has fewer than two "
+                "dimensions when n or m is 1 (notebook section 6, squeeze).", when=lambda a, b: len(a) == 1 or len(b) == 1),
     ],
     raises={"must match the size": ELEMENTWISE},
 )
@@ -87,9 +88,9 @@ A.tensor_function(
 
 # --- pairwise_sq_dists ---------------------------------------------------------------------
 
-ROWWISE = ("a - b subtracts row i of b from row i of a only (and fails when n != m). Insert "
-           "dimensions so that every pair meets: a[:, None, :] - b[None, :, :] has shape (n, m, d); "
-           "then square and sum over the last dimension.")
+ROWWISE = ("a - b subtracts row i of b from row i of a only (and fails when n != m): each point "
+           "met one point, not every point of the other set (notebook section 6; outer_sum is "
+           "the same idea).")
 
 
 @st.composite
@@ -111,6 +112,7 @@ A.tensor_function(
         ([[1.0, 2.0], [-1.0, 0.5]], [[0.0, 1.0], [2.0, -3.0]]),  # square: a transpose keeps the shape
         ([[3.0], [-1.0], [0.5]], [[1.0], [2.0]]),
         ([[10.0, -10.0, 10.0]], [[-10.0, 10.0, -10.0], [10.0, -10.0, 9.5]]),
+        ([[1.0, 2.0], [3.0, 4.0], [-1.0, 0.0]], [[0.5, -0.5]]),  # m == 1: the result is still (n, 1)
     ],
     strategy=point_sets(),
     reference=lambda a, b: (_diffs(a, b) ** 2).sum(-1),
@@ -119,12 +121,12 @@ A.tensor_function(
                 "these are Euclidean distances (with a square root, like torch.cdist); the "
                 "exercise asks for squared distances."),
         Mistake(lambda a, b: _diffs(a, b).abs().sum(-1),
-                "you summed absolute differences (L1 distance); square the differences instead."),
+                "you summed absolute differences (the L1 distance), not squared differences."),
         Mistake(lambda a, b: _diffs(a, b).sum(-1), "you summed the differences without squaring them."),
         Mistake(lambda a, b: (_diffs(a, b) ** 2).sum(-1).T,
                 "the result is transposed: shape (m, n). Row i must hold the distances from a[i]."),
         Mistake(lambda a, b: a @ b.T,
-                "these are dot products a @ b.T; the squared distance is |a|^2 + |b|^2 - 2 a.b."),
+                "these are the dot products of every pair (a @ b.T), not squared distances."),
         Mistake(lambda a, b: (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - a @ b.T,
                 "the expansion |a|^2 + |b|^2 - 2 a.b is missing its factor 2."),
         Mistake(lambda a, b: ((a - b) ** 2).sum(-1), ROWWISE, when=lambda a, b: len(a) == len(b)),
@@ -147,15 +149,20 @@ BATCH_FLATTEN_CASES = [
     ((2, 6, 2), (("slice", 1, None, None, 2),)),
     ((3, 2), (("transpose", 0, 1),)),
     ((2, 3, 2, 2), (("permute", (0, 3, 1, 2)),)),
+    ((4, 2, 3), (("slice", 0, None, None, 2),)),   # every other sample: not contiguous, still viewable
+    ((1, 3, 4), (("expand", [2, 3, 4]),)),         # stride 0 along the batch: one sample stored once
 ]
+# The contract admits any dtype: integers too (a float conversion of an int64 input is wrong).
+BATCH_FLATTEN_DTYPES = (torch.float32, torch.float64, torch.int64)
 
-NOT_CONTIGUOUS = ("view() cannot reshape a tensor whose memory is not laid out row by row (a "
-                  "transpose, permutation or strided slice). Use reshape() (or torch.flatten(x, 1)), "
-                  "which returns a view when it can and a copy when it must.")
+NOT_CONTIGUOUS = ("view() cannot reshape this x: it is not contiguous (a transpose or a "
+                  "permutation, say), and no strides walk each sample's values in row-major order "
+                  "over its memory, so no view of it has this shape (notebook section 7, view and "
+                  "reshape).")
 SENTINEL = 1000.0
 
 
-@A.exercise("batch_flatten", "def batch_flatten(x)", cases=BATCH_FLATTEN_CASES)
+@A.exercise("batch_flatten", "def batch_flatten(x)", cases=BATCH_FLATTEN_CASES, dtypes=BATCH_FLATTEN_DTYPES)
 def batch_flatten(t, case):
     shape, view = case
     base = torch.arange(float(torch.tensor(shape).prod())).reshape(shape) + 0.5
@@ -172,12 +179,12 @@ def batch_flatten(t, case):
     if shape[0] == 1 and got_shape is not None and got_shape != expected.shape and (
             not got_shape or got_shape[0] != 1):
         hint = ("squeeze() removed the batch dimension of size 1 before (or while) flattening: "
-                "keep dim 0 whatever its size, e.g. x.reshape(x.shape[0], -1).")
+                "the result must keep dim 0 whatever its size (notebook section 6, squeeze).")
     elif got_shape == (local.numel(),):
-        hint = ("the batch dimension of size 1 is gone: squeeze() (or flatten()) drops it. "
-                "Keep dim 0 whatever its size: x.reshape(x.shape[0], -1)." if shape[0] == 1 else
-                "you flattened the batch dimension too; keep dim 0: "
-                "x.reshape(x.shape[0], -1) or torch.flatten(x, start_dim=1).")
+        hint = ("the batch dimension of size 1 is gone: squeeze(), or a flatten() of every "
+                "dimension, drops it (notebook sections 6 and 7)." if shape[0] == 1 else
+                "you flattened the batch dimension too: one vector for the whole batch, not one "
+                "per sample (notebook section 7, flatten and start_dim).")
     elif getattr(out, "values", None) is not None and out.values.numel() == expected.numel():
         got_sorted = out.values.flatten().sort().values.to(torch.float64)
         if torch.equal(got_sorted, expected.flatten().sort().values.to(torch.float64)):
@@ -199,8 +206,7 @@ def expect_view(t, out, x, ctx):
         t.fail(ctx, f"x is contiguous, so the result must be a view of x that shares its memory: "
                     f"writing {SENTINEL} into result[{b}, {k}] should change x, but x did not change.\n"
                     "Likely mistake: the result is a copy (from .clone(), torch.tensor(...), a new tensor "
-                    "filled in a loop, or .contiguous() on a copy). x.reshape(x.shape[0], -1), "
-                    "x.view(x.shape[0], -1) and torch.flatten(x, 1) all return views here.")
+                    "filled in a loop, or .contiguous() on a copy) (notebook section 7, views and copies).")
 
 
 # --- max_per_row ---------------------------------------------------------------------------
@@ -224,8 +230,8 @@ def max_per_row(t, x):
     result = t.call(xt, context=ctx)
     if hasattr(result, "shape") and not isinstance(result, tuple):
         t.fail(ctx, f"It returned one tensor of shape {tuple(result.shape)}, but it must return "
-                    "a pair (values, indices). Likely mistake: x.argmax(1) or x.max() gives only "
-                    "one of them; x.max(dim=1) gives both.")
+                    "a pair (values, indices). Likely mistake: argmax gives only the indices, and a "
+                    "max with no dim one number for the whole tensor (notebook section 5).")
     if not isinstance(result, tuple) or len(result) != 2:
         kind = getattr(result, "type_name", type(result).__name__).rsplit(".", 1)[-1]
         length = f" of length {len(result)}" if isinstance(result, (list, tuple)) else ""
@@ -233,27 +239,27 @@ def max_per_row(t, x):
                + (" A list is not a tuple: return (values, indices)." if isinstance(result, list) else ""))
     values, indices = result
     if getattr(values, "dtype", None) == torch.int64 and getattr(indices, "dtype", None) != torch.int64:
-        t.fail(ctx, "The pair is in the wrong order: it returned (indices, values); return "
-                    "(values, indices), as x.max(dim=1) does.")
+        t.fail(ctx, "The pair is in the wrong order: it returned (indices, values), and the "
+                    "values come first.")
     row_max, row_arg = local.max(1)
     squeeze = ("values has shape () for an input with one row: squeeze() (or .item()) dropped "
-               "the row dimension. Keep shape (n,): x.max(dim=1).values needs no squeeze.")
+               "the row dimension, which must stay, shape (n,) (notebook section 6, squeeze).")
     t.expect(values, row_max, ctx, what="values (the row maxima)", mistakes=[
-        (local.max(0).values, "these are the column maxima (dim=0); the maximum of each row is over dim=1."),
-        (row_max[:, None], "keepdim=True keeps shape (n, 1); return shape (n,)."),
+        (local.max(0).values, "these are the column maxima (a reduction over dim=0), not the "
+                              "row maxima (notebook section 5)."),
+        (row_max[:, None], "keepdim=True kept the reduced dimension: shape (n, 1), not (n,)."),
         (row_max.clamp(min=0), "your running maximum starts at 0, so rows whose entries are "
                                "all negative come out as 0."),
         (local.max(), squeeze if n == 1 else "x.max() with no dim is the maximum of the whole "
-                                             "tensor; use dim=1."),
+                                             "tensor, not one per row (notebook section 5)."),
     ])
     t.expect(indices, row_arg, ctx, what="indices (the column of each maximum)", dtype=torch.int64,
-             dtype_reason="(indices are integers: x.max(dim=1) and x.argmax(dim=1) return int64).",
+             dtype_reason="(indices are integers: max and argmax with a dim return them as int64).",
              mistakes=[
                  (local.argmax(0), "these are the row index of each column's maximum (argmax over "
-                                   "dim=0); use dim=1."),
-                 (row_arg[:, None], "keepdim=True keeps shape (n, 1); return shape (n,)."),
+                                   "dim=0), not the column of each row's maximum."),
+                 (row_arg[:, None], "keepdim=True kept the reduced dimension: shape (n, 1), not (n,)."),
                  (local.argmax(), "x.argmax() with no dim gives one index into the flattened "
-                                  "tensor; use x.argmax(dim=1) (or x.max(dim=1).indices) for "
-                                  "one column index per row."
+                                  "tensor, not one column index per row (notebook section 5)."
                                   if n > 1 else squeeze.replace("values", "indices")),
              ])
