@@ -153,7 +153,7 @@ def test_tangent_explorer_follows_the_slider():
 def test_tangent_explorer_without_a_derivative():
     box = graphs.tangent_explorer(torch.sin, lo=-3, hi=3, x0=0.0, label="sin")
     _, readout, _ = box.children
-    assert "dsin/dx = 0.9998" in readout.value and "(differences on the grid)" in readout.value
+    assert "dsin/dx = 0.9999" in readout.value and "(differences on the grid)" in readout.value
 
 
 def test_plot_lines_labels_and_scales():

@@ -63,7 +63,7 @@ WRONG = [
      "expected a torch.Tensor, got a NoneType"),
     ("grad_of", "backward() through x when it requires grad (accumulates)", go(
         "if not x.requires_grad:\n    x = x.detach().requires_grad_()\nf(x).backward()\nreturn x.grad"),
-     "adds to x.grad"),
+     "accumulated into x.grad"),
     ("grad_of", "x.grad = None, then backward() through x", go(
         "if not x.requires_grad:\n    x = x.detach().requires_grad_()\nx.grad = None\nf(x).backward()\nreturn x.grad.clone()"),
      ".grad changed during the call"),

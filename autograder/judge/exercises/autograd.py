@@ -378,8 +378,11 @@ REBOUND = ("p's values did not change: the step went into another tensor. Likely
            "goes for params[i] = ...), or the step was written into a copy (reshape of a tensor "
            "that is not contiguous); the tensor the caller holds is never updated "
            "(02_autograd, section 8, 'Updating parameters').")
-RESET_FIRST = ("p's values did not change and its gradient was reset: did you zero the gradient "
-               "before using it? The step needs the gradient, the reset comes after it.")
+RESET_FIRST = ("p's values did not change and its gradient was reset. Either the gradient was "
+               "zeroed before it was used (did you zero the gradient before using it? The step "
+               "needs the gradient, the reset comes after it), or the step was written into a copy "
+               "of p: reshape(-1) of a p that is not contiguous (a transpose) is a copy, and the "
+               "caller's p never sees the write (01_tensor_ops, views and copies).")
 NOT_RESET = ("p.grad still holds the gradient after the step. Likely mistake: forgetting to "
              "reset it (zero_grad): the next backward() would add to it (02_autograd, section 5).")
 ONCE = (" With a generator (such as model.parameters()), a second loop over params sees nothing: "
@@ -598,15 +601,15 @@ def estimate_mistakes(f, x, h, got, expected):
          (f"this is the exact gradient, not the central difference with eps={h:g}: the eps "
           "argument was ignored (a fixed step inside the function, or autograd instead of "
           "differences). Use the eps you are given."), 1e-5, 1e-8),
-        (got if rounded_in_float32(f, x, h, got, expected) else None,
-         "the errors are the size float32 rounding gives. " + FLOAT32),
-        (got if got.numel() == x.numel() and got.shape != x.shape else None,
-         "the result must have x's shape; this one has x's entries in another shape."),
         (got if got.shape == x.shape and not got.any() and expected.any() else None,
          ("the estimate is 0 everywhere: f(x + eps e_i) and f(x - eps e_i) came out equal, so the "
           "steps never reached the tensor f was called on. When x is not contiguous (a transpose, "
           "a slice with a step), x.clone() keeps its strides and reshape(-1) of it is a copy: a "
           "step written into that copy is lost (01_tensor_ops, views and copies)."), 0.0, 0.0),
+        (got if rounded_in_float32(f, x, h, got, expected) else None,
+         "the errors are the size float32 rounding gives. " + FLOAT32),
+        (got if got.numel() == x.numel() and got.shape != x.shape else None,
+         "the result must have x's shape; this one has x's entries in another shape."),
     ]
 
 
