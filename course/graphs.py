@@ -9,6 +9,7 @@ JupyterLab, in the feedback HTML and on GitHub. Drawn elements carry a `gid` ("n
 import html
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.patches import FancyArrowPatch
 
@@ -160,51 +161,68 @@ def plot_autograd_graph(output, names=None, title=None, ax=None):
 
 # --------------------------------------------------------------------------- tangents and curves
 
-def derivative_at(f, x0, dtype=torch.float64):
-    """(f(x0), f'(x0)) as floats, by autograd."""
-    x = torch.tensor(float(x0), dtype=dtype, requires_grad=True)
-    y = f(x)
-    (dy,) = torch.autograd.grad(y, x)
-    return float(y.detach()), float(dy)
+def value_and_slope(f, x0, grid, derivative):
+    """(f(x0), the derivative at x0) as floats: f evaluated at x0 (on the grid's device and
+    dtype), the derivative read off its values on the grid (`derivative`, a tensor shaped like
+    `grid`), linearly interpolated between the two grid points around x0."""
+    grid = grid.detach()
+    with torch.no_grad():
+        y0 = float(f(torch.tensor(float(x0), dtype=grid.dtype, device=grid.device)))
+    slope = float(np.interp(float(x0), grid.cpu().double().numpy(),
+                            torch.as_tensor(derivative).detach().cpu().double().numpy()))
+    return y0, slope
 
 
-def plot_tangent(f, x, x0, ax=None, label="f"):
-    """f and its autograd derivative on the grid `x`, and the tangent at `x0`, whose slope is the
+def plot_tangent(f, x, x0, derivative=None, ax=None, label="f", source=None):
+    """f and its derivative on the grid `x` (`derivative`: its values there, computed by the
+    caller; without it, differences on the grid), and the tangent at `x0`, whose slope is the
     derivative there. Returns the axes."""
-    ax = plot_function_and_derivative(f, x, ax=ax, label=label)
-    y0, slope = derivative_at(f, x0, dtype=x.dtype)
-    grid = x.detach()
+    ax = plot_function_and_derivative(f, x, derivative, ax=ax, label=label, source=source)
+    (dashed,) = [line for line in ax.lines if line.get_gid() == "derivative"]
+    grid = x.detach().cpu()
+    y0, slope = value_and_slope(f, x0, x.detach(), torch.as_tensor(dashed.get_ydata()))
     ax.plot(grid, y0 + slope * (grid - x0), ":", color="#d62728", lw=1.5,
             label=f"tangent at x = {x0:g} (slope {slope:.3g})", gid="tangent")
     ax.plot([x0], [y0], "o", color="#d62728", gid="point")
     ax.plot([x0], [slope], "s", color="#d62728", markerfacecolor="none", gid="slope")
-    low, high = float(torch.min(f(grid))), float(torch.max(f(grid)))
+    with torch.no_grad():
+        values = f(x.detach())
+    low, high = float(values.min()), float(values.max())
     margin = 0.25 * (high - low + 1.0)
     ax.set_ylim(min(low, -1.0) - margin, max(high, 1.0) + margin)
-    ax.set_title(f"{label}, its derivative (autograd) and the tangent at x = {x0:g}", fontsize=TITLE_FONT)
+    source = dashed.get_label().split("(", 1)[1].rstrip(")")
+    ax.set_title(f"{label}, its derivative ({source}) and the tangent at x = {x0:g}", fontsize=TITLE_FONT)
     ax.legend(fontsize=NOTE_FONT, loc="lower left")
     return ax
 
 
-def tangent_explorer(f=torch.sin, lo=-3.0, hi=3.0, x0=1.0, label="sin"):
-    """A slider for the point x0: see the tangent of f there, and f'(x0) computed by autograd
-    (the dashed curve at x0 has the tangent's slope)."""
+def tangent_explorer(f=torch.sin, x=None, derivative=None, lo=-3.0, hi=3.0, x0=1.0, label="sin", source=None):
+    """A slider for the point x0: see the tangent of f there, and f'(x0) read off the
+    derivative's values on the grid `x` (`derivative`, computed by the caller; without them,
+    a grid of 201 points from lo to hi and differences on it). The slider moves from grid point
+    to grid point, so the slope shown is the derivative's value there."""
     import ipywidgets as widgets
 
     from .widgets import figure_png
 
-    grid = torch.linspace(lo, hi, 200, dtype=torch.float64)
-    slider = widgets.FloatSlider(value=x0, min=lo, max=hi, step=(hi - lo) / 60, description="x0:",
-                                 continuous_update=False)
+    grid = torch.linspace(lo, hi, 201, dtype=torch.float64) if x is None else x.detach()
+    points = grid.cpu().double()
+    lo, hi = float(points[0]), float(points[-1])
+    step = (hi - lo) / max(len(points) - 1, 1)
+    slider = widgets.FloatSlider(value=x0, min=lo, max=hi, step=step * max(1, (len(points) - 1) // 60),
+                                 description="x0:", continuous_update=False)
     readout = widgets.HTML()
     picture = widgets.Image(format="png")
 
     def update(_=None):
-        y0, slope = derivative_at(f, slider.value)
-        readout.value = (f"<b>{html.escape(label)}({slider.value:.3g}) = {y0:.4g}</b>, "
-                         f"<b>d{html.escape(label)}/dx = {slope:.4g}</b> (autograd): the slope of the tangent")
         fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-        plot_tangent(f, grid, slider.value, ax=ax, label=label)
+        plot_tangent(f, grid, slider.value, derivative, ax=ax, label=label, source=source)
+        (dashed,) = [line for line in ax.lines if line.get_gid() == "derivative"]
+        y0, slope = value_and_slope(f, slider.value, grid, torch.as_tensor(dashed.get_ydata()))
+        how = dashed.get_label().split("(", 1)[1].rstrip(")")
+        readout.value = (f"<b>{html.escape(label)}({slider.value:.3g}) = {y0:.4g}</b>, "
+                         f"<b>d{html.escape(label)}/dx = {slope:.4g}</b> ({html.escape(how)}): "
+                         "the slope of the tangent")
         picture.value = figure_png(fig)
 
     slider.observe(update, names="value")

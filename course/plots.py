@@ -292,17 +292,29 @@ def plot_timings(sizes, seconds, title="Loop vs vectorised", xlabel="n"):
     return fig
 
 
-def plot_function_and_derivative(f, x, ax=None, label="f"):
-    """Plot f(x) and its derivative computed by autograd, on a 1-D grid `x`."""
-    x = x.detach().clone().requires_grad_(True)
-    y = f(x)
-    (dy,) = torch.autograd.grad(y.sum(), x)
+def plot_function_and_derivative(f, x, derivative=None, ax=None, label="f", source=None):
+    """Plot f(x) and its derivative on a 1-D grid `x` (any device; drawn from the CPU).
+
+    `derivative`: the derivative's values on the grid, computed by the caller (by autograd, in
+    the notebook), named `source` in the legend. Without it, the plot estimates them from f's
+    values on the grid alone (`torch.gradient`: differences between neighbouring grid points),
+    which is what the legend then says. f is only evaluated here, never differentiated."""
+    grid = x.detach()
+    with torch.no_grad():
+        y = f(grid).detach().cpu()
+    grid = grid.cpu()
+    if derivative is None:
+        (dy,) = torch.gradient(y, spacing=(grid,))
+        source = source or "differences on the grid"
+    else:
+        dy = torch.as_tensor(derivative).detach().cpu()
+        source = source or "given"
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(x.detach(), y.detach(), label=label)
-    ax.plot(x.detach(), dy, "--", label=f"d{label}/dx (autograd)")
+    ax.plot(grid, y, label=label, gid="function")
+    ax.plot(grid, dy, "--", label=f"d{label}/dx ({source})", gid="derivative")
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set_title(f"{label} and its derivative (autograd)", fontsize=TITLE_FONT)
+    ax.set_title(f"{label} and its derivative ({source})", fontsize=TITLE_FONT)
     ax.set_xlabel("x", fontsize=VALUE_FONT)
     ax.set_ylabel("value", fontsize=VALUE_FONT)
     ax.legend()

@@ -5,6 +5,7 @@ autograd state a function leaves behind).
 Widgets are tested without a browser: build one, move a control, check that its state changed.
 """
 
+import inspect
 import warnings
 
 import matplotlib
@@ -17,7 +18,7 @@ import torch  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 from course import autograd_checks as ac  # noqa: E402
-from course import graphs  # noqa: E402
+from course import graphs, plots  # noqa: E402
 from course.checks import CheckError  # noqa: E402
 
 from test_course import _all_exercise_names, _public_names  # noqa: E402
@@ -103,15 +104,25 @@ def test_plot_autograd_graph_uses_given_axes():
 
 # --------------------------------------------------------------------------- tangents and curves
 
-def test_derivative_at():
-    y, dy = graphs.derivative_at(torch.sin, 1.0)
+def test_value_and_slope_reads_the_given_derivative():
+    grid = torch.linspace(-2, 2, 41, dtype=torch.float64)
+    y, dy = graphs.value_and_slope(torch.sin, 1.0, grid, torch.cos(grid))
     assert y == pytest.approx(torch.sin(torch.tensor(1.0, dtype=torch.float64)).item())
     assert dy == pytest.approx(torch.cos(torch.tensor(1.0, dtype=torch.float64)).item())
+    _, between = graphs.value_and_slope(torch.sin, 1.05, grid, 2 * grid)     # interpolated
+    assert between == pytest.approx(2.1)
 
 
-def test_plot_tangent_draws_the_tangent_with_the_autograd_slope():
+def test_course_graphs_never_differentiates_a_function():
+    """No part of grad_of's answer in course: the derivatives come from the caller."""
+    source = inspect.getsource(graphs) + inspect.getsource(plots.plot_function_and_derivative)
+    for technique in ("requires_grad_(", "requires_grad=True", "autograd.grad(", ".backward(", "torch.func"):
+        assert technique not in source, technique
+
+
+def test_plot_tangent_draws_the_tangent_with_the_given_slope():
     x = torch.linspace(-2, 2, 41, dtype=torch.float64)
-    ax = graphs.plot_tangent(lambda t: t ** 3, x, x0=1.0, label="cube")
+    ax = graphs.plot_tangent(lambda t: t ** 3, x, x0=1.0, derivative=3 * x ** 2, label="cube", source="autograd")
     (tangent,) = [line for line in ax.lines if line.get_gid() == "tangent"]
     xs, ys = torch.as_tensor(tangent.get_xdata()), torch.as_tensor(tangent.get_ydata())
     torch.testing.assert_close(ys, 1.0 + 3.0 * (xs - 1.0))       # through (1, 1), slope 3
@@ -120,14 +131,29 @@ def test_plot_tangent_draws_the_tangent_with_the_autograd_slope():
     assert ax.get_xlabel() == "x" and ax.get_ylabel() == "value"
 
 
+def test_plot_tangent_without_a_derivative_uses_differences_on_the_grid():
+    x = torch.linspace(-2, 2, 401, dtype=torch.float64)
+    ax = graphs.plot_tangent(lambda t: t ** 3, x, x0=1.0, label="cube")
+    (tangent,) = [line for line in ax.lines if line.get_gid() == "tangent"]
+    assert "slope 3" in tangent.get_label()
+    assert ax.get_title() == "cube, its derivative (differences on the grid) and the tangent at x = 1"
+
+
 def test_tangent_explorer_follows_the_slider():
-    box = graphs.tangent_explorer(torch.sin, lo=-3, hi=3, x0=0.0, label="sin")
+    grid = torch.linspace(-3, 3, 201, dtype=torch.float64)
+    box = graphs.tangent_explorer(torch.sin, grid, torch.cos(grid), x0=0.0, label="sin", source="autograd")
     slider, readout, picture = box.children
-    assert "dsin/dx = 1" in readout.value and picture.value[:4] == b"\x89PNG"
+    assert "dsin/dx = 1</b> (autograd)" in readout.value and picture.value[:4] == b"\x89PNG"
     first = picture.value
     slider.value = 1.5
     assert "sin(1.5) = 0.9975" in readout.value and "dsin/dx = 0.07074" in readout.value
     assert picture.value != first
+
+
+def test_tangent_explorer_without_a_derivative():
+    box = graphs.tangent_explorer(torch.sin, lo=-3, hi=3, x0=0.0, label="sin")
+    _, readout, _ = box.children
+    assert "dsin/dx = 0.9999" in readout.value and "(differences on the grid)" in readout.value
 
 
 def test_plot_lines_labels_and_scales():

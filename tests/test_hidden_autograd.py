@@ -204,7 +204,7 @@ GRAD_OF_WRONG = [
     ("backward_on_x_clears_grad", go_on_x_clears_grad, "requires_grad_()"),
     ("clone_without_detach", go_clone_without_detach, "clone without detach"),
     ("backward_on_x_when_it_requires_grad", go_backward_when_needed, "accumulates"),
-    ("zeroes_x_grad_first", go_zero_then_backward, "x.grad = None"),
+    ("zeroes_x_grad_first", go_zero_then_backward, "x.grad was set to None (or zeroed)"),
     ("create_graph", go_create_graph, "create_graph=True"),
     ("f_under_no_grad", go_no_grad, "torch.no_grad()"),
     ("x_without_requires_grad", go_without_requires_grad, "does not require grad"),
@@ -567,6 +567,16 @@ def s_returns_new(params, lr):
     return [p - lr * p.grad if p.grad is not None else p for p in params]
 
 
+def s_reshape_copy(params, lr):
+    # for a parameter that is not contiguous, reshape(-1) is a copy: the step goes into it
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                flat = p.reshape(-1)
+                flat -= lr * p.grad.reshape(-1)
+                p.grad = None
+
+
 def s_zero_grads_everywhere(params, lr):
     with torch.no_grad():
         for p in params:
@@ -591,6 +601,7 @@ SGD_WRONG = [
     ("requires_grad_left_off", s_frozen_after, "no longer requires grad"),
     ("returns_new_tensors", s_returns_new, "values did not change"),
     ("zeros_for_unused_params", s_zero_grads_everywhere, "must be left unchanged"),
+    ("steps_a_reshaped_copy", s_reshape_copy, "written into a copy"),
     ("stub", stub, "NotImplementedError"),
 ]
 
@@ -619,9 +630,9 @@ def n_eye(f, x, eps=1e-6):
 
 def n_clone_perturb(f, x, eps=1e-6):
     with torch.no_grad():
-        grad = torch.zeros_like(x)
+        grad = torch.zeros(x.shape, dtype=x.dtype, device=x.device)
         for i in range(x.numel()):
-            up, down = x.clone(), x.clone()
+            up, down = x.clone(memory_format=torch.contiguous_format), x.contiguous().clone()
             up.view(-1)[i] += eps
             down.view(-1)[i] -= eps
             grad.view(-1)[i] = (f(up) - f(down)) / (2 * eps)
@@ -651,7 +662,7 @@ def n_items(f, x, eps=1e-6):
 
 def n_half_over_eps(f, x, eps=1e-6):
     with torch.no_grad():
-        out = torch.zeros_like(x)
+        out = torch.zeros_like(x, memory_format=torch.contiguous_format)
         for i in range(x.numel()):
             e = torch.zeros_like(x).flatten()
             e[i] = eps
@@ -773,6 +784,29 @@ def n_python_floats(f, x, eps=1e-6):
     return torch.tensor(values).reshape(x.shape)
 
 
+def n_clone_reshape(f, x, eps=1e-6):
+    # the held-out mistake: for a non-contiguous x, reshape(-1) of the clone is a copy
+    with torch.no_grad():
+        grad = torch.zeros(x.shape, dtype=x.dtype, device=x.device)
+        for i in range(x.numel()):
+            up, down = x.clone(), x.clone()
+            up.reshape(-1)[i] += eps
+            down.reshape(-1)[i] -= eps
+            grad.reshape(-1)[i] = (f(up) - f(down)) / (2 * eps)
+    return grad
+
+
+def n_clone_view(f, x, eps=1e-6):
+    with torch.no_grad():
+        grad = torch.zeros_like(x)
+        for i in range(x.numel()):
+            up, down = x.clone(), x.clone()
+            up.view(-1)[i] += eps
+            down.view(-1)[i] -= eps
+            grad.view(-1)[i] = (f(up) - f(down)) / (2 * eps)
+    return grad
+
+
 def n_flat_result(f, x, eps=1e-6):
     return n_loop_flat(f, x, eps).reshape(-1)
 
@@ -798,6 +832,8 @@ NUMERICAL_WRONG = [
     ("in_place_and_restore", n_in_place_restore, "version counter"),
     ("python_floats_default_dtype", n_python_floats, "dtype float32, expected float64"),
     ("flat_result", n_flat_result, "x's shape"),
+    ("perturbs_a_reshaped_clone", n_clone_reshape, "the steps never reached the tensor f was called on"),
+    ("views_a_clone_of_a_transpose", n_clone_view, "view(-1) cannot flatten"),
     ("records_a_graph", n_records_graph, "requires grad"),
     ("stub", stub, "NotImplementedError"),
 ]

@@ -63,7 +63,7 @@ WRONG = [
      "expected a torch.Tensor, got a NoneType"),
     ("grad_of", "backward() through x when it requires grad (accumulates)", go(
         "if not x.requires_grad:\n    x = x.detach().requires_grad_()\nf(x).backward()\nreturn x.grad"),
-     "adds to x.grad"),
+     "accumulated into x.grad"),
     ("grad_of", "x.grad = None, then backward() through x", go(
         "if not x.requires_grad:\n    x = x.detach().requires_grad_()\nx.grad = None\nf(x).backward()\nreturn x.grad.clone()"),
      ".grad changed during the call"),
@@ -182,6 +182,24 @@ for i in range(x.numel()):
     x.view(-1)[i] += eps
     grad.view(-1)[i] = (up - down) / (2 * eps)
 return grad"""), "its values changed"),
+    ("numerical_grad", "perturbs x.clone().reshape(-1)", ng("""
+with torch.no_grad():
+    grad = torch.zeros(x.shape, dtype=x.dtype, device=x.device)
+    for i in range(x.numel()):
+        up, down = x.clone(), x.clone()
+        up.reshape(-1)[i] += eps
+        down.reshape(-1)[i] -= eps
+        grad.reshape(-1)[i] = (f(up) - f(down)) / (2 * eps)
+return grad"""), "goes into a copy"),
+    ("numerical_grad", "view(-1) of a clone of a transpose", ng("""
+with torch.no_grad():
+    grad = torch.zeros_like(x)
+    for i in range(x.numel()):
+        up, down = x.clone(), x.clone()
+        up.view(-1)[i] += eps
+        down.view(-1)[i] -= eps
+        grad.view(-1)[i] = (f(up) - f(down)) / (2 * eps)
+return grad"""), "view size is not compatible"),
     ("numerical_grad", "flat result", ng_loop("(f(x + e) - f(x - e)) / (2 * eps)").replace(
         "return out.reshape(x.shape)", "return out"), "wrong shape"),
     ("numerical_grad", "recording on when x requires grad", ng(LOOP.replace("x = x.detach()\n", "").format(
@@ -217,9 +235,9 @@ rows = [(f(x + e.reshape(x.shape)) - f(x - e.reshape(x.shape))) / (2 * eps) for 
 return torch.stack(rows).reshape(x.shape)""")),
     ("numerical_grad", "clone and perturb under no_grad", ng("""
 with torch.no_grad():
-    grad = torch.zeros_like(x)
+    grad = torch.zeros(x.shape, dtype=x.dtype, device=x.device)
     for i in range(x.numel()):
-        up, down = x.clone(), x.clone()
+        up, down = x.clone(memory_format=torch.contiguous_format), x.contiguous().clone()
         up.view(-1)[i] += eps
         down.view(-1)[i] -= eps
         grad.view(-1)[i] = (f(up) - f(down)) / (2 * eps)

@@ -46,12 +46,12 @@ WRONG = {
     "numerical_grad": '''def numerical_grad(f, x, eps=1e-6):
     """Central-difference estimate of df/dx, element by element; x is left unchanged."""
     x = x.detach()
-    grad = torch.zeros_like(x).view(-1)
+    grad = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
     for i in range(x.numel()):
-        step = torch.zeros_like(x).view(-1)
+        step = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
         step[i] = eps
-        grad[i] = (f(x + step.view(x.shape)) - f(x)) / eps
-    return grad.view(x.shape)''',
+        grad[i] = (f(x + step.reshape(x.shape)) - f(x)) / eps
+    return grad.reshape(x.shape)''',
 }
 
 # What the message for each WRONG solution must say (the tests check it).

@@ -15,8 +15,10 @@ Readings of the contract (see curriculum.md):
   the old values back is a change (a caller whose x was saved for backward would get an error).
 - grad_of's and numerical_grad's x may or may not require grad, and may already hold a .grad;
   x has any shape, 0-d included. A plain x (no autograd state) of grad_of or relu_out_of_place
-  also arrives in the other layouts (`layouts`); numerical_grad's x is contiguous, as the
-  instructor's solution (a view(-1) of a zeros_like(x)) needs.
+  also arrives in the other layouts (`layouts`), and so does numerical_grad's: a transposed x,
+  a slice with a step or an offset, an expanded x. A perturbation written into
+  `x.clone().reshape(-1)` is lost when x is not contiguous (the clone keeps x's strides, so
+  reshape copies): the estimate is then all zeros, which `estimate_mistakes` names.
 - sgd_step: "left unchanged" for a tensor whose .grad is None means its values, and its .grad
   still None; a reset gradient is None or all zeros; the function must return None.
 - numerical_grad with a large eps (1e-3 and up) is compared with the central-difference formula
@@ -140,51 +142,51 @@ def autograd_inputs(draw, shapes=SHAPES, with_state=True):
 # =============================================================================================
 
 GRAD_OF_HINTS = {
-    "grad_left": ("a gradient left in x.grad by grad_of: you ran backward() through the caller's x, so "
-                  "autograd stored the gradient in x.grad (backward() fills the .grad of the leaves it "
-                  "reaches). grad_of must leave x as it was: differentiate a copy, "
-                  "x2 = x.detach().clone().requires_grad_(True), and return x2.grad (or use "
-                  "torch.autograd.grad(f(x2), x2))."),
-    "grad_changed": ("backward() adds (accumulates) into x.grad, and x already held a gradient: "
-                     "calling backward() through the caller's x changed its .grad. Differentiate a "
-                     "copy, x.detach().clone().requires_grad_(True), whose .grad starts empty."),
-    "grad_cleared": ("you set x.grad = None (or zeroed it) to make room for your gradient; "
-                     "the caller's gradient is lost. Work on x.detach().clone().requires_grad_(True) "
-                     "and leave x.grad alone."),
-    "requires_grad": ("you called x.requires_grad_() (or set x.requires_grad) on the caller's "
-                      "tensor. Work on a copy: x.detach().clone().requires_grad_(True)."),
-    "values": "grad_of must not write into x; differentiate a copy of it.",
-    "version": "grad_of must not write into x (not even to put its values back); differentiate a copy.",
+    "grad_left": ("a gradient left in x.grad by grad_of: the backward pass ran through the caller's x, "
+                  "and backward() fills the .grad of every leaf it reaches. grad_of must leave x as "
+                  "it was, so the tensor it differentiates cannot be x itself (02_autograd, sections "
+                  "3 and 6)."),
+    "grad_changed": ("backward() adds (accumulates) into x.grad, and x already held a gradient: the "
+                     "backward pass ran through the caller's x and changed its .grad (02_autograd, "
+                     "section 5)."),
+    "grad_cleared": ("the caller's gradient in x.grad is gone: x.grad was set to None (or zeroed), "
+                     "as if to make room for this gradient. grad_of must leave x.grad as it was "
+                     "(02_autograd, section 5)."),
+    "requires_grad": ("the caller's x had its requires_grad switched: x.requires_grad_() (or "
+                      "x.requires_grad = ...) was called on the caller's tensor itself, which grad_of "
+                      "must leave as it was (02_autograd, section 6)."),
+    "values": "the caller's x was written into: grad_of only reads x (02_autograd, section 7).",
+    "version": ("the caller's x was written into in place (its version counter moved, even if its "
+                "values are back): grad_of only reads x (02_autograd, section 7)."),
 }
 GRAD_OF_RAISES = {
     "does not require grad and does not have a grad_fn": (
-        "f(x) was computed from a tensor that does not require grad (or inside torch.no_grad()), "
-        "so autograd recorded nothing to differentiate. Make the copy you pass to f require grad: "
-        "x2 = x.detach().clone().requires_grad_(True), and call f(x2) with gradients enabled."),
+        "f's result has no graph: the tensor passed to f did not require grad, or f ran inside "
+        "torch.no_grad(), so autograd recorded nothing to differentiate (02_autograd, section 6)."),
     "grad can be implicitly created only for scalar": (
-        "backward() without a gradient needs a 0-d output; f(x) is 0-d here, so call backward() "
-        "on f(x2) itself, not on something else."),
+        "backward() without a gradient needs a 0-d output, and the tensor it was called on is not "
+        "0-d; f(x) itself is 0-d (02_autograd, section 4)."),
     "Mismatch in shape": (
-        "f(x) is 0-d: call f(x2).backward() with no gradient (or with torch.ones(()) of f's shape, "
-        "not x's shape)."),
+        "the gradient passed to backward() has x's shape, but f(x) is 0-d: backward(gradient=...) "
+        "takes a tensor shaped like the output (02_autograd, section 4)."),
     "a leaf Variable that requires grad": (
-        "you wrote into a tensor that requires grad; never modify x, work on a copy."),
-    "unsupported operand": ("the gradient you read is None: x2.grad is only filled for a leaf "
-                            "that requires grad; use x2 = x.detach().clone().requires_grad_(True)."),
+        "something wrote in place into a leaf that requires grad; grad_of only reads x "
+        "(02_autograd, section 7)."),
+    "unsupported operand": ("the gradient read back was None: .grad is filled only for a leaf that "
+                            "requires grad, and the tensor read was not one (02_autograd, section 3)."),
 }
-GRAD_REPLACED = ("x.grad now holds the gradient of f alone: you set x.grad = None (or zeroed it) "
-                 "and ran backward() through x, so the caller's gradient was replaced. Leave "
-                 "x.grad alone: differentiate x.detach().clone().requires_grad_(True).")
+GRAD_REPLACED = ("x.grad now holds the gradient of f alone: x.grad was set to None (or zeroed) "
+                 "and the backward pass ran through x, so the caller's gradient was replaced "
+                 "(02_autograd, section 5).")
 NONE_RESULT_GRAD_IN_X = (
     "It returned None, and the gradient went into the caller's x.grad instead.\n"
-    "Likely mistake: x2 = x.clone().requires_grad_() (clone without detach) is not a leaf when x "
-    "requires grad: the graph runs through x2 back to x, so backward() fills x.grad, and x2.grad "
-    "stays None. Detach first: x2 = x.detach().clone().requires_grad_(True).")
+    "Likely mistake: a clone without detach (x.clone().requires_grad_()) is not a leaf when x "
+    "requires grad: the graph runs through the clone back to x, so backward() fills x.grad and "
+    "the clone's .grad stays None (02_autograd, sections 3 and 6).")
 RESULT_REQUIRES_GRAD = (
     "the returned gradient requires grad (it has grad_fn={fn}): it is still part of a graph. "
-    "Likely mistake: torch.autograd.grad(..., create_graph=True), or returning a tensor computed "
-    "from x2. Return a plain gradient: x2.grad, or torch.autograd.grad(f(x2), x2)[0] (add "
-    ".detach() if you built it yourself).")
+    "Likely mistake: torch.autograd.grad(..., create_graph=True), or a result computed from the "
+    "tensor that was differentiated, with recording on (02_autograd, section 6).")
 
 GRAD_OF_CASES = [  # (x, function kind, constants, requires_grad, grad before)
     ([[1.0, -2.0, 0.5], [0.25, 1.5, -1.0]], "cube", {}, False, None),
@@ -237,7 +239,7 @@ def grad_of(t, case):
          1e-4, 1e-5),
         (None if grad is None else expected + torch.tensor(grad, dtype=torch.float64),
          ("this is the gradient plus what x.grad held before: backward() adds (accumulates) "
-          "into .grad. Differentiate a fresh copy, x.detach().clone().requires_grad_(True).")),
+          "into .grad, and it ran through the caller's x (02_autograd, section 5).")),
         (out.values if close(out.values, expected, 1e-2, 1e-3) else None,
          ("the values are close but not within tolerance: did you estimate the gradient "
           "with finite differences? grad_of must use autograd, which is exact up to rounding.")),
@@ -252,8 +254,9 @@ def grad_of(t, case):
 # =============================================================================================
 
 RELU_IN_PLACE = ("relu_ / clamp_ / F.relu(x, inplace=True) / nn.ReLU(inplace=True) / "
-                 "x[x < 0] = 0 write into x itself (in place). Build a new tensor instead: "
-                 "x.clamp(min=0), torch.relu(x), torch.where(x > 0, x, 0) or x * (x > 0).")
+                 "x[x < 0] = 0 write into x itself (in-place operations), and relu_out_of_place must "
+                 "return a new tensor and leave x as it was (02_autograd, section 7: 'relu_, "
+                 "inplace=True and x[mask] = 0').")
 RELU_HINTS = {
     "values": "you changed x in place: " + RELU_IN_PLACE,
     "version": "you wrote into x in place (its version counter moved): " + RELU_IN_PLACE,
@@ -266,21 +269,20 @@ RELU_RAISES = {
     "leaf Variable that requires grad is being used in an in-place": (
         "torch.relu_(x), x.relu_(), x.clamp_(...), F.relu(x, inplace=True), "
         "nn.ReLU(inplace=True) and x[x < 0] = 0 modify x in place, which autograd forbids on a "
-        "leaf that requires grad. Build a new tensor: x.clamp(min=0), torch.where(x > 0, x, 0) "
-        "or x * (x > 0)."),
+        "leaf that requires grad (02_autograd, section 7, rule 1)."),
     "Can't call numpy() on Tensor that requires grad": (
         "going through NumPy leaves autograd behind: .numpy() refuses a tensor that requires "
-        "grad (and x.detach().numpy() would cut the gradient). Stay in torch: x.clamp(min=0)."),
-    "can't convert cuda": ("NumPy works on the CPU only, and leaves autograd behind: stay in "
-                           "torch (x.clamp(min=0))."),
+        "grad, and a detached copy would cut the gradient (02_autograd, section 8)."),
+    "can't convert cuda": ("NumPy works on the CPU only, and leaves autograd behind "
+                           "(02_autograd, section 8)."),
 }
 PASSED_THROUGH = ("the gradient is passed through everywhere, also where x < 0: the result is "
                   "computed so that autograd sees the identity (a .detach() trick, or x plus a "
                   "detached correction). The gradient of relu is 0 where x < 0.")
 NO_FLOW = ("gradients do not flow from the result back to x: {why}\n"
            "Likely mistake: .detach(), torch.no_grad(), .numpy() or torch.tensor(...) cut the "
-           "result off from x's graph. Compute it from x with torch operations: x.clamp(min=0), "
-           "torch.where(x > 0, x, 0) or x * (x > 0).")
+           "result off from x's graph (02_autograd, section 6); section 7's last demo makes the "
+           "result from x with operations autograd records.")
 
 RELU_CASES = [  # (x, requires_grad, weights of the backward pass)
     ([[1.0, -2.0, 3.0], [-0.5, 4.0, -6.0]], True, None),
@@ -291,13 +293,15 @@ RELU_CASES = [  # (x, requires_grad, weights of the backward pass)
     ([[[-1.0, 2.0], [3.0, -4.0]], [[5.0, -6.0], [-7.0, 8.0]]], True, None),
     ([-2.0, -1.0, -0.5], True, None),                    # all negative: the gradient is all 0
     ([4.0, 0.5], False, None),                           # all positive: relu changes nothing
+    (-1.5, True, None),                                  # 0-d x
+    (2.5, False, None),
 ]
 
 
 @st.composite
 def relu_inputs(draw):
     """(x, requires_grad, weights): no entry of x is 0, where relu has no derivative."""
-    shape = draw(st.sampled_from([(1,), (5,), (2, 3), (3, 2), (3, 3), (2, 2, 2)]))
+    shape = draw(st.sampled_from([(), (1,), (5,), (2, 3), (3, 2), (3, 3), (2, 2, 2)]))
     x = draw(shaped(shape, quarters(-10, 10).filter(lambda v: v != 0)))
     requires_grad = draw(st.booleans())
     weights = draw(shaped(shape, quarters(-4, 4))) if requires_grad and draw(st.booleans()) else None
@@ -316,10 +320,10 @@ def relu_out_of_place(t, case):
         t.fail(ctx, "It returned x itself, not a new tensor. Likely mistake: " + RELU_IN_PLACE)
     mask = (local > 0).to(torch.float64)
     out = t.expect(out, local.clamp(min=0), ctx, mistakes=[
-        (mask, ("this is the mask x > 0 (the derivative of relu), not relu itself: keep x where "
-                "it is positive, e.g. x * (x > 0) or torch.where(x > 0, x, 0).")),
+        (mask, ("this is the mask x > 0 (the derivative of relu), not relu itself, which keeps "
+                "x's own values where x is positive.")),
         (local.clamp(max=0), ("this is min(x, 0) (clamp(max=0)): relu keeps the positive "
-                              "entries, clamp(min=0).")),
+                              "entries and zeroes the negative ones.")),
         (local.abs(), "this is |x|: relu sets the negative entries to 0."),
         (local, "these are x's values unchanged: the negative entries must become 0."),
         (-local.clamp(max=0), "this is relu(-x): relu keeps the positive entries of x."),
@@ -352,34 +356,37 @@ def expect_gradient_flows(t, x, out, mask, weights, ctx):
 SGD_RAISES = {
     "leaf Variable that requires grad is being used in an in-place": (
         "the update ran outside torch.no_grad(): autograd refuses to record an in-place change "
-        "of a leaf that requires grad. Wrap the update: with torch.no_grad(): p -= lr * p.grad."),
+        "of a leaf that requires grad (02_autograd, section 8, 'Updating parameters')."),
     "unsupported operand type(s) for *: 'float' and 'NoneType'": (
-        "some tensors have .grad None (they took no part in the loss): skip them, "
-        "`if p.grad is None: continue`."),
+        "some tensors have .grad None (they took no part in the loss): the contract says to skip "
+        "them, leaving them unchanged."),
     "unsupported operand type": (
-        "some tensors have .grad None (they took no part in the loss): skip them, "
-        "`if p.grad is None: continue`."),
+        "some tensors have .grad None (they took no part in the loss): the contract says to skip "
+        "them, leaving them unchanged."),
     "'NoneType' object has no attribute": (
-        "some tensors have .grad None: skip them (`if p.grad is not None:`) before zeroing."),
+        "some tensors have .grad None: the contract says to skip them, and None has no zero_()."),
     "has no len()": ("params may be a generator (such as model.parameters()), which has no "
-                     "len(): loop over it with `for p in params:`."),
+                     "len() and can be looped over only once."),
     "is not subscriptable": ("params may be a generator (such as model.parameters()), which "
-                             "cannot be indexed: loop over it with `for p in params:`."),
+                             "cannot be indexed and can be looped over only once."),
     "out=... arguments don't support automatic differentiation": (
-        "the update ran outside torch.no_grad(): wrap it, with torch.no_grad(): p -= lr * p.grad."),
+        "the update ran outside torch.no_grad(), so autograd tried to record it "
+        "(02_autograd, section 8, 'Updating parameters')."),
 }
-REBOUND = ("p's values did not change. Likely mistake: `p = p - lr * p.grad` makes a new tensor "
-           "and rebinds the loop variable p to it; the tensor the caller holds is never updated "
-           "(the same goes for params[i] = ...). Update in place: "
-           "with torch.no_grad(): p -= lr * p.grad (or p.sub_(lr * p.grad)).")
-RESET_FIRST = ("p's values did not change and its gradient was reset: did you zero the gradient "
-               "before using it? Update first (p -= lr * p.grad), then reset p.grad.")
+REBOUND = ("p's values did not change: the step went into another tensor. Likely mistake: "
+           "`p = p - lr * p.grad` makes a new tensor and rebinds the loop variable p to it (the same "
+           "goes for params[i] = ...), or the step was written into a copy (reshape of a tensor "
+           "that is not contiguous); the tensor the caller holds is never updated "
+           "(02_autograd, section 8, 'Updating parameters').")
+RESET_FIRST = ("p's values did not change and its gradient was reset. Either the gradient was "
+               "zeroed before it was used (did you zero the gradient before using it? The step "
+               "needs the gradient, the reset comes after it), or the step was written into a copy "
+               "of p: reshape(-1) of a p that is not contiguous (a transpose) is a copy, and the "
+               "caller's p never sees the write (01_tensor_ops, views and copies).")
 NOT_RESET = ("p.grad still holds the gradient after the step. Likely mistake: forgetting to "
-             "reset it (zero_grad): the next backward() would add to it. After updating p, set "
-             "p.grad = None (or p.grad.zero_()).")
+             "reset it (zero_grad): the next backward() would add to it (02_autograd, section 5).")
 ONCE = (" With a generator (such as model.parameters()), a second loop over params sees nothing: "
-        "a generator can be iterated only once. Update and reset in one loop, or first take "
-        "params = list(params).")
+        "a generator can be iterated only once.")
 KINDS = {"list": "a list", "generator": "a generator (p for p in [...])",
          "parameters_of": "module.parameters() (a generator of nn.Parameters)"}
 
@@ -454,7 +461,7 @@ def sgd_step(t, case):
                         f"{fmt(now.values)} with .grad "
                         f"{'None' if now.grad is None else fmt(now.grad.values)}.\n"
                         "Likely mistake: a tensor whose .grad is None took no part in the "
-                        "loss; skip it (`if p.grad is None: continue`).")
+                        "loss, and the contract says to leave it alone.")
     if returned is not None:
         t.fail(ctx, f"sgd_step returned a {type_name(returned)}; it must return None: it updates the "
                     "caller's tensors in place (like optimizer.step()), so there is nothing to "
@@ -467,13 +474,13 @@ def expect_stepped(t, now, name, old, g, lr, kind, ctx):
     if now.grad_fn is not None or not now.is_leaf:
         t.fail(ctx, f"{name} has autograd history after the step (grad_fn={now.grad_fn}, "
                     f"is_leaf={now.is_leaf}): the update was recorded in the graph.\n"
-                    "Likely mistake: updating outside torch.no_grad(). Write "
-                    "with torch.no_grad(): p -= lr * p.grad.")
+                    "Likely mistake: updating outside torch.no_grad(), so p is no longer a leaf "
+                    "(02_autograd, section 8, 'Updating parameters').")
     if not now.requires_grad:
         t.fail(ctx, f"{name} no longer requires grad after the step, so the next backward() "
                     "would not compute its gradient.\nLikely mistake: p.requires_grad_(False) "
-                    "(or p.requires_grad = False) left behind; use torch.no_grad() "
-                    "instead: it stops recording without changing requires_grad.")
+                    "(or p.requires_grad = False) left behind; torch.no_grad() stops recording "
+                    "without changing requires_grad (02_autograd, section 6).")
     expected = old - lr * g
     reset = now.grad is None or (now.grad.values is not None and not now.grad.values.any())
     if equal(now.values, old) and not torch.equal(expected, old):
@@ -483,7 +490,7 @@ def expect_stepped(t, now, name, old, g, lr, kind, ctx):
     t.expect(now, expected, ctx, what=f"{name} after the step",
              dtype_reason="(its dtype before the step): update p in place, keeping its dtype.", mistakes=[
                  (old + lr * g, ("the update went up the gradient (p + lr * p.grad): "
-                                 "gradient descent subtracts, p -= lr * p.grad.")),
+                                 "gradient descent moves against it.")),
                  (old - g, "lr is missing: the step is p - lr * p.grad."),
                  (old - 2 * lr * g, "the update was applied twice (two loops, or -= twice?)."),
              ])
@@ -491,8 +498,7 @@ def expect_stepped(t, now, name, old, g, lr, kind, ctx):
         t.fail(ctx, f"{name}.grad = {fmt(now.grad.values)} after the step; expected None or "
                     "zeros (the gradient reset).\n"
                     + (NOT_RESET + (ONCE if kind != "list" else "") if equal(now.grad.values, g) else
-                       "Likely mistake: p.grad was changed, but not reset: set p.grad = None "
-                       "or call p.grad.zero_()."))
+                       "Likely mistake: p.grad was changed, but not reset to None or zeros."))
 
 
 # =============================================================================================
@@ -500,36 +506,39 @@ def expect_stepped(t, now, name, old, g, lr, kind, ctx):
 # =============================================================================================
 
 NUMERICAL_HINTS = {
-    "values": ("numerical_grad must not change x: build x + eps * e_i as a new tensor (or perturb "
-               "a clone), and never write into x."),
+    "values": ("numerical_grad changed the caller's x: the perturbation was written into x itself "
+               "(02_autograd, section 7)."),
     "version": ("you wrote into x in place (x[i] += eps, then back), so x's version counter moved "
                 "even if its values were restored (and x + eps - eps is not always x in floating "
-                "point). Perturb a copy, x.clone(), or build x + eps * e_i as a new tensor."),
-    "requires_grad": "numerical_grad must not change x.requires_grad.",
-    "grad_left": "numerical_grad needs no backward(): it only evaluates f.",
-    "grad_changed": "numerical_grad needs no backward(): it only evaluates f.",
-    "grad_cleared": "numerical_grad must not touch x.grad.",
+                "point): 02_autograd, section 7, the version counter."),
+    "requires_grad": "numerical_grad changed x.requires_grad; it only evaluates f.",
+    "grad_left": "numerical_grad left a gradient in x.grad: it needs no backward(), it only evaluates f.",
+    "grad_changed": "numerical_grad changed x.grad: it needs no backward(), it only evaluates f.",
+    "grad_cleared": "numerical_grad cleared x.grad, which it must leave alone.",
 }
 NUMERICAL_RAISES = {
     "leaf Variable that requires grad is being used in an in-place": (
-        "you perturbed x in place (x[i] += eps) and x requires grad. Never write into x: "
-        "perturb a clone made under torch.no_grad(), or build x + eps * e_i as a new tensor."),
-    "view size is not compatible": "use reshape(-1) (or flatten()) rather than view(-1).",
-    "a Tensor with": "f(x) is a 0-d tensor; compare whole tensors, or use .item() on f's result only.",
+        "you perturbed x in place (x[i] += eps) and x requires grad: autograd forbids it, and "
+        "numerical_grad must leave x as it was (02_autograd, section 7, rule 1)."),
+    "view size is not compatible": (
+        "x is not contiguous here (a transpose, or a slice with a step), and tensors made like it "
+        "(zeros_like(x), x.clone()) keep its strides: view(-1) cannot flatten such a tensor "
+        "without a copy (01_tensor_ops, views)."),
+    "a Tensor with": "f(x) is a 0-d tensor; a comparison or .item() was applied to a tensor of several values.",
 }
 FLOAT32 = ("eps = 1e-6 is too small for float32: with about 7 significant digits, "
-           "f(x + eps e_i) - f(x - eps e_i) is mostly rounding error. numerical_grad works in x's "
-           "float64: no .float(), and no torch.tensor(...) of Python floats without dtype=x.dtype.")
+           "f(x + eps e_i) - f(x - eps e_i) is mostly rounding error (02_autograd, section 9). "
+           "Something turned x's float64 into float32: .float(), or torch.tensor(...) of Python "
+           "floats, whose default dtype is float32.")
 WRONG_ESTIMATES = {  # the estimates of the usual mistakes (Function.differences), and what each was
     "forward": ("a one-sided (forward) difference (f(x + eps e_i) - f(x)) / eps: its error shrinks "
-                "only like eps, the central difference's like eps**2. Use (f(x + eps e_i) - "
-                "f(x - eps e_i)) / (2 * eps)."),
-    "backward": ("a one-sided (backward) difference (f(x) - f(x - eps e_i)) / eps; use the central "
-                 "difference (f(x + eps e_i) - f(x - eps e_i)) / (2 * eps)."),
+                "only like eps, the central difference's like eps**2 (02_autograd, section 9)."),
+    "backward": ("a one-sided (backward) difference (f(x) - f(x - eps e_i)) / eps, not the central "
+                 "difference of the statement (02_autograd, section 9)."),
     "half": ("twice the central difference: divide by 2 * eps, the distance between x + eps e_i "
              "and x - eps e_i."),
-    "all": ("you moved every entry of x at once (x + eps), which gives one directional derivative; "
-            "move one entry at a time, x + eps * e_i, for each i."),
+    "all": ("you moved every entry of x at once (x + eps), which gives one directional derivative, "
+            "not the derivative with respect to each entry."),
 }
 NUMERICAL_CASES = [  # (x, kind, consts, eps or None for the default, requires_grad)
     ([[1.0, -0.5, 0.25], [2.0, 0.75, -1.25]], "cube", {}, None, False),
@@ -538,6 +547,9 @@ NUMERICAL_CASES = [  # (x, kind, consts, eps or None for the default, requires_g
     ([0.5, -1.0, 1.5, 0.25], "sin_x2", {}, None, True),                     # x requires grad
     ([[0.5, -1.0], [1.5, 0.25], [-0.5, 1.0]], "matmul_tanh", {"C": [[1.0, -0.5, 0.25], [0.5, 1.0, -1.0]]}, None, False),
     (-0.75, "softplus_sigmoid", {}, None, False),                           # 0-d x
+    (1.25, "sin_x2", {}, 0.1, True),                                        # 0-d x that requires grad
+    ([[0.5, -1.0, 1.5], [0.25, 2.0, -0.5]], "linear_exp",
+     {"C": [[1.0, -0.5, 0.25], [2.0, 0.5, -1.0]]}, None, False),            # (2, 3): transposed, offset
     ([1.0, -0.5, 0.25], "quadratic", {"C": [[1.0, 2.0, 0.0], [-1.0, 0.5, 1.0], [0.0, 1.5, -2.0]]}, 1e-3, False),
     ([[[0.5, -1.0], [0.25, 1.5]]], "logsumexp", {}, 1e-6, True),             # eps passed positionally
 ]
@@ -553,7 +565,7 @@ def numerical_inputs(draw):
 
 @A.exercise("numerical_grad", "def numerical_grad(f, x, eps=1e-6)", cases=NUMERICAL_CASES,
             strategy=numerical_inputs(), dtypes=(torch.float64,), untouched={1: NUMERICAL_HINTS},
-            layouts=("offset",))  # x contiguous: the instructor's solution takes zeros_like(x).view(-1)
+            layouts=layouts.ALL)  # x of any layout: a copy made by reshape must not swallow the steps
 def numerical_grad(t, case):
     values, kind, consts, eps, requires_grad = case
     f, local = Function(kind, consts), torch.tensor(values, dtype=torch.float64)
@@ -574,9 +586,8 @@ def numerical_grad(t, case):
                    dtype_reason="(x's dtype). " + FLOAT32)
     if out.requires_grad:
         t.fail(ctx, "the result requires grad (grad_fn=" + str(out.grad_fn) + "): it was computed "
-                    "from x, which requires grad, with autograd recording.\nLikely mistake: "
-                    "evaluate f under torch.no_grad() (or on x.detach()), so that the estimate is "
-                    "a plain tensor.")
+                    "from x, which requires grad, with autograd recording, so the estimate is part "
+                    "of a graph (02_autograd, section 6).")
 
 
 def estimate_mistakes(f, x, h, got, expected):
@@ -590,10 +601,15 @@ def estimate_mistakes(f, x, h, got, expected):
          (f"this is the exact gradient, not the central difference with eps={h:g}: the eps "
           "argument was ignored (a fixed step inside the function, or autograd instead of "
           "differences). Use the eps you are given."), 1e-5, 1e-8),
+        (got if got.shape == x.shape and not got.any() and expected.any() else None,
+         ("the estimate is 0 everywhere: f(x + eps e_i) and f(x - eps e_i) came out equal, so the "
+          "steps never reached the tensor f was called on. When x is not contiguous (a transpose, "
+          "a slice with a step), x.clone() keeps its strides and reshape(-1) of it is a copy: a "
+          "step written into that copy is lost (01_tensor_ops, views and copies)."), 0.0, 0.0),
         (got if rounded_in_float32(f, x, h, got, expected) else None,
          "the errors are the size float32 rounding gives. " + FLOAT32),
         (got if got.numel() == x.numel() and got.shape != x.shape else None,
-         "the result must have x's shape: reshape it back (out.reshape(x.shape))."),
+         "the result must have x's shape; this one has x's entries in another shape."),
     ]
 
 
