@@ -765,7 +765,7 @@ RUNNING_MEAN_WRONG = [
     ("returns_x_minus_running_mean", RmReturnsRunning, "in training mode you returned x - running_mean"),
     ("batch_mean_in_eval", RmBatchMeanInEval, "in eval mode you subtracted the batch mean"),
     ("mean_over_features", RmFeatureMean, "x.mean(0)"),
-    ("no_momentum_attribute", RmNoMomentumAttribute, "self.momentum = momentum"),
+    ("no_momentum_attribute", RmNoMomentumAttribute, "did not keep its argument momentum"),
     ("starts_at_ones", RmOnesInit, "the initial running_mean has the wrong values"),
     ("own_training_flag", RmOwnFlag, "updated running_mean in eval mode"),
     ("stub", Stub, "NotImplementedError"),
