@@ -538,7 +538,7 @@ def _observed(module, name):
     if value is None:
         return "None"
     if not isinstance(value, torch.Tensor):
-        return f"a {type(value).__name__}, not a tensor"
+        return f"no tensor (a value of type {type(value).__name__})"
     if any(p is value for p in module.parameters()):
         return "an nn.Parameter"
     if any(b is value for b in module.buffers()):
