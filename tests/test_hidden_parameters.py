@@ -924,6 +924,16 @@ def ct_no_plain(module):
     return kinds
 
 
+def ct_floating_only(module):
+    """Keeps only floating tensors: misses an int64 counter and a bool mask (and int64 buffers)."""
+    return {k: v for k, v in ct_right(module).items() if getattr(module, k).is_floating_point()}
+
+
+def ct_nonempty_only(module):
+    """Keeps only tensors with entries and at least one dimension: misses 0-d and empty tensors."""
+    return {k: v for k, v in ct_right(module).items() if getattr(module, k).dim() > 0 and getattr(module, k).numel() > 0}
+
+
 def ct_capitalised(module):
     return {k: v.capitalize() for k, v in ct_right(module).items()}
 
@@ -947,6 +957,8 @@ CLASSIFY_WRONG = [
     ("counts_list_items", ct_counts_lists, "inside a list"),
     ("by_requires_grad", ct_by_requires_grad, "is still a parameter"),
     ("no_plain_tensors", ct_no_plain, "plain tensor attribute"),
+    ("floating_tensors_only", ct_floating_only, "plain tensor attribute"),
+    ("nonempty_tensors_only", ct_nonempty_only, "plain tensor attribute"),
     ("capitalised", ct_capitalised, "lower-case"),
     ("list_of_pairs", ct_pairs, "should return a dict"),
     ("buffers_as_tensors", ct_buffers_as_tensors, "are buffers, not 'tensor'"),

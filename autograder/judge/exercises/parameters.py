@@ -18,6 +18,7 @@ import torch
 from ..declare import (
     RELU,
     Assignment,
+    Spec,
     TensorInput,
     answers,
     bn,
@@ -477,6 +478,17 @@ LAYERS = [
 ]
 
 
+def odd_tensors(t):
+    """Tensors not of the trial's floating dtype, or of no size: a 0-d int64 step counter, an
+    empty tensor and a bool mask as plain attributes, a 0-d buffer and an int64 buffer. A solution
+    that keeps only floating tensors, or only tensors with entries, misses some of them."""
+    return ("a module holding plain tensor attributes count (0-d, int64), cache (empty) and mask "
+            "(bool), a 0-d buffer scale and an int64 buffer steps",
+            Spec("module", tensors=[["count", t.tensor(3, dtype=torch.int64)], ["cache", t.tensor(torch.zeros(0))],
+                                    ["mask", t.tensor([True, False], dtype=torch.bool)]],
+                 buffers=[["scale", t.tensor(2.0), True], ["steps", t.tensor([1, 2], dtype=torch.int64), True]]))
+
+
 def classify_reference(module):
     """The answer, from the module built here (judge side) the way the candidate builds it."""
     out = {name: "parameter" for name, p in module._parameters.items() if p is not None}
@@ -526,7 +538,7 @@ def classify_mismatch(got, expected, module):
 A.module_function(
     "classify_tensors", "def classify_tensors(module)",
     # the modules' tensors are of the trial's dtype and on its device
-    models=lambda t: [holding(t, layout) for layout in CLASSIFY_CASES] + LAYERS,
+    models=lambda t: [holding(t, layout) for layout in CLASSIFY_CASES] + [odd_tensors(t)] + LAYERS,
     strategy=MODULE_LAYOUTS, example=holding,
     reference=classify_reference, answer=answers.label_dict(KINDS, near=("param", "parameters", "buffers", "tensors")),
     mismatch=classify_mismatch, move="device",
