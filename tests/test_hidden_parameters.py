@@ -925,13 +925,15 @@ def ct_no_plain(module):
 
 
 def ct_floating_only(module):
-    """Keeps only floating tensors: misses an int64 counter and a bool mask (and int64 buffers)."""
-    return {k: v for k, v in ct_right(module).items() if getattr(module, k).is_floating_point()}
+    """Keeps only the floating plain tensors: misses an int64 step counter and a bool mask (the
+    parameters and buffers are right). Passed every check before the 0-d/int/bool/empty module."""
+    return {k: v for k, v in ct_right(module).items() if v != "tensor" or getattr(module, k).is_floating_point()}
 
 
 def ct_nonempty_only(module):
-    """Keeps only tensors with entries and at least one dimension: misses 0-d and empty tensors."""
-    return {k: v for k, v in ct_right(module).items() if getattr(module, k).dim() > 0 and getattr(module, k).numel() > 0}
+    """Keeps only plain tensors with entries and a dimension: misses 0-d and empty ones."""
+    return {k: v for k, v in ct_right(module).items()
+            if v != "tensor" or (getattr(module, k).dim() > 0 and getattr(module, k).numel() > 0)}
 
 
 def ct_capitalised(module):
