@@ -5,9 +5,8 @@ import re
 
 import pytest
 
-from giveaway import given_away, solution_lines, string_literals
-
 from conftest import ASSIGNMENTS, ROOT, nbgrader_meta, source_nb
+from giveaway import given_away, solution_lines, string_literals
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
 

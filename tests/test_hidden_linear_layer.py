@@ -472,6 +472,16 @@ def lw_shared(my, ref):
     return my
 
 
+def lw_data_contiguous(my, ref):
+    """Right for a contiguous ref.weight; for one that is a transpose, .T is contiguous already and
+    .contiguous() returns it: my.W shares ref.weight's memory."""
+    if not sizes_match(my, ref):
+        raise ValueError("sizes")
+    my.W.data = ref.weight.detach().T.contiguous()
+    my.b.data = ref.bias.detach().clone() if ref.bias is not None else torch.zeros_like(my.b)
+    return my
+
+
 def lw_shared_bias_only(my, ref):
     if not sizes_match(my, ref):
         raise ValueError("sizes")
@@ -605,6 +615,7 @@ LOAD_WRONG = [
     ("parameters_replaced", lw_replaced, "same Parameter objects"),
     ("data_shares_memory", lw_shared, "shares memory"),
     ("bias_data_shares_memory", lw_shared_bias_only, "my.b shares memory with ref.bias"),
+    ("data_contiguous_shares_a_transposed_weight", lw_data_contiguous, "my.W shares memory with ref.weight"),
     ("copy_outside_no_grad", lw_outside_no_grad, "no_grad"),
     ("requires_grad_switched_off", lw_requires_grad_off, "still be a leaf that requires grad"),
     ("bias_None_copied", lw_bias_none_copied, "ref.bias is None"),
@@ -748,4 +759,4 @@ def test_my_linear_that_is_not_a_module_gets_nothing(fn):
 
 def test_load_returning_a_look_alike_gets_nothing():
     result = judged("load_from_nn_linear", lambda my, ref: LookAlike())
-    assert result["status"] == "fail" and "copy into my, then return my" in result["message"], result
+    assert result["status"] == "fail" and "copies into my, then returns my" in result["message"], result

@@ -8,7 +8,8 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
     {"kind": "function", "expr": EXPR}           a function of one tensor (to differentiate):
         EXPR is "x", a number, {"tensor": <encoded>} (a constant), or [op, arg, ...] with op in
         FUNCTION_OPS, e.g. ["sum", ["mul", ["sin", "x"], ["pow", "x", 2]]]
-    {"kind": "linear", "in": 3, "out": 2, "bias": true, "weight": <enc>, "bias_values": <enc>}
+    {"kind": "linear", "in": 3, "out": 2, "bias": true, "weight": <enc>, "bias_values": <enc>,
+     "weight_transposed": false}    true: the weight's values stored (in, out), seen through .T (not contiguous)
     {"kind": "conv2d", "in": c, "out": c, "kernel": k, ..., "weight": ..., "bias_values": ...}
     {"kind": "relu"}, {"kind": "batchnorm1d", "features": n}
     {"kind": "sequential", "children": [[name, SPEC], ...]}
@@ -118,6 +119,8 @@ def _linear(enc, handles, built):
     layer = torch.nn.Linear(enc["in"], enc["out"], bias=enc.get("bias", True))
     _load(layer.weight, enc.get("weight"))
     _load(layer.bias, enc.get("bias_values"))
+    if enc.get("weight_transposed"):  # the same values, stored (in, out): a weight that is not contiguous
+        layer.weight = _Parameter(layer.weight.detach().T.contiguous().T)
     return layer
 
 

@@ -13,8 +13,9 @@ inputs, and gradients reaching W and b.
 
 load_from_nn_linear (defined in terms of MyLinear: it is checked with the student's own class)
 must copy an nn.Linear's weight, transposed, and bias into the very same Parameter objects,
-still requiring grad, sharing no memory with the reference, zeros for a reference without
-bias, and raise ValueError when the sizes do not match.
+still requiring grad, sharing no memory with the reference (whose weight may be a transpose
+view, not contiguous), zeros for a reference without bias, and raise ValueError when the
+sizes do not match.
 """
 
 import math
@@ -52,26 +53,29 @@ A = Assignment("03_linear_layer")
 TRANSPOSED_W = ("you multiplied by W.T (F.linear(x, W, b) does that too): here W already has "
                 "shape (in, out), so x @ W needs no transpose. nn.Linear stores its weight as "
                 "(out, in), which is why it computes x @ weight.T.")
-NO_BIAS = "you left out the bias: add b (shape (out,)), which broadcasts over the batch."
+NO_BIAS = ("you left out the bias: every output adds its own b[j] (b has shape (out,), one entry per output; "
+           "section 1 of the notebook).")
 FLATTENED = ("the batch dimensions were flattened into one: the result must keep x's leading "
-             "dimensions, shape (..., out). x @ W works on any number of them (so does "
-             "torch.matmul); reshape back if you flattened.")
+             "dimensions, shape (..., out), each row of `in` numbers mapped on its own (section 1, "
+             "A batch of samples).")
 SQUEEZED = ("a squeeze() removed a dimension of size 1: keep the shape (..., out), even when "
             "out or a batch size is 1.")
 BIAS_COLUMN = ("b was added as a column (b[:, None] or b.reshape(-1, 1)): it has one entry per "
-               "output, so it must line up with the last dimension of x @ W; add b as it is.")
+               "output, so it lines up with the last dimension of x @ W, not with the rows "
+               "(01_tensor_ops, broadcasting).")
 SHAPE_MISMATCH = ("x @ W needs x's last dimension (in) to equal W's first: W has shape (in, out) "
                   "here. Did you transpose W (nn.Linear's (out, in) layout) or write W @ x?")
 MATRIX_ONLY = ("torch.mm and torch.addmm take 2-D matrices only, but x may have any number of "
-               "leading dimensions (or none): use x @ W (torch.matmul), which handles them.")
+               "leading dimensions (or none): section 1, A batch of samples, shows the product "
+               "that takes them all.")
 NOT_CONTIGUOUS = ("view() fails on a tensor that is not contiguous, such as a transpose (x here, "
-                  "or a weight W = lin.weight.T): use reshape, or x @ W directly, which needs no "
-                  "reshaping at all.")
+                  "or a weight W = lin.weight.T): the layer itself needs no reshaping at all "
+                  "(01_tensor_ops on view and reshape; section 1 on batches).")
 ELEMENTWISE = ("the shapes did not broadcast: the layer is the matrix product x @ W, of shape "
                "(..., out), plus b, of shape (out,). * multiplies entry by entry, and W @ x "
                "multiplies in the wrong order.")
 ONE_BATCH_DIM = ("x may be a single sample of shape (in,), or have several leading dimensions: "
-                 "a loop over the rows of x assumes exactly one. x @ W + b handles every case.")
+                 "a loop over the rows of x assumes exactly one (section 1, A batch of samples).")
 
 LINEAR_FORWARD_HINTS = {
     "cannot be multiplied": SHAPE_MISMATCH,
@@ -79,12 +83,14 @@ LINEAR_FORWARD_HINTS = {
     "must be a matrix": MATRIX_ONLY,
     "view size is not compatible": NOT_CONTIGUOUS,
     "must match the size": ELEMENTWISE,
-    "same device": "a tensor you create lands on the CPU unless you pass device=x.device.",
+    "same device": ("a tensor made inside the function landed on the CPU while the inputs are on "
+                    "another device (a new tensor goes where its device= says; the CPU by default)."),
     "at least 1D": ONE_BATCH_DIM,
 }
 
 CHANGED_INPUT = ("linear_forward changed its input {name} (an in-place operation such as "
-                 "{name}.add_(...) or {name} += ...): compute a new tensor and leave the inputs as they were.")
+                 "{name}.add_(...) or {name} += ...): the exercise's Aliasing asks for a new tensor, "
+                 "the inputs left as they were.")
 
 # (x, W, b) with x (..., in), W (in, out), b (out,); each arrives again transposed (W = lin.weight.T
 # is a transpose view), at an offset, and expanded where its values repeat (see `layouts`)
@@ -102,6 +108,8 @@ LINEAR_FORWARD_CASES = [
     ([[[1.0, -1.0, 0.5], [2.0, 0.5, 1.0], [0.0, 3.0, -2.0]],                        # x (2, 3, 3)
       [[1.5, -2.0, 0.0], [-1.0, 1.0, 2.5], [0.5, 0.5, -0.5]]],
      [[1.0, 0.5], [-1.0, 2.0], [0.5, 0.0]], [2.0, -1.0]),
+    ([[1.0, -2.0, 0.5], [1.0, -2.0, 0.5]], [[1.0, -1.0], [1.0, -1.0], [1.0, -1.0]],   # repeated values: x, W and b
+     [0.5, 0.5]),                                                                     # arrive expanded (stride 0) too
 ]
 
 
@@ -145,28 +153,26 @@ A.tensor_function(
 # my_linear
 # =============================================================================================
 
-SUPER_FIRST = ("call super().__init__() first in __init__: nn.Module sets up the tables that "
-               "register parameters and submodules there, so a Parameter (or a Module) cannot be "
-               "assigned before it. Plain ints may be.")
+SUPER_FIRST = ("a Parameter (or a Module) was assigned before nn.Module's own set-up ran: nn.Module "
+               "needs super().__init__() first in __init__, where it makes the tables that register "
+               "parameters and submodules. Plain ints may come before it (section 3).")
 PLAIN_TENSORS = ("W and b are plain tensors, not nn.Parameter: module.parameters() does not list "
                  "them, so an optimiser built from it trains nothing, and .to(device) leaves them "
-                 "behind. Wrap them: self.W = nn.Parameter(...).")
+                 "behind (section 4, A plain tensor is not a parameter).")
 OUT_IN = ("W has shape (output_dim, input_dim), nn.Linear's layout for its weight. MyLinear's W is "
           "(input_dim, output_dim), so that forward computes x @ W + b with no transpose.")
 OWN_PARAMETERS = ("MyLinear must hold its own two parameters W and b, not a submodule such as an "
-                  "nn.Linear: write them with nn.Parameter.")
+                  "nn.Linear (section 4 makes parameters of a module's own).")
 FORWARD_MISSING = ("nn.Module's __call__ runs a method named exactly `forward`: it is missing or "
                    "misspelt (foward, Forward, ...).")
 UNINITIALISED = ("torch.FloatTensor(n, m) and torch.empty(n, m) return uninitialised memory: the "
-                 "tensor holds whatever bytes were there before. Fill it: e.g. "
-                 "nn.init.uniform_(W, -k, k), or (torch.rand(n, m) * 2 - 1) * k, with "
-                 "k = 1 / math.sqrt(input_dim).")
+                 "tensor holds whatever bytes were there before, not values drawn from U(-k, k), "
+                 "k = 1/sqrt(input_dim) (section 4, Uninitialised memory).")
 NO_GRAD = ("the output does not depend on W and b through autograd, so training could not update "
            "them: forward used .data, .detach(), torch.no_grad() or copied values into a new tensor "
-           "(torch.tensor(...)). Compute x @ self.W + self.b directly.")
-MOVED_HINT = ("forward uses a tensor that .to(device) did not move (a plain tensor attribute, or a "
-              "tensor made in forward without device=x.device): keep W and b as nn.Parameter and "
-              "compute from them.")
+           "(torch.tensor(...)), and autograd records nothing through those (02_autograd).")
+MOVED_HINT = ("forward uses a tensor that .to(device) did not move: a plain tensor attribute, or a "
+              "tensor made in forward on the CPU (section 4, A plain tensor is not a parameter).")
 FORWARD_CHANGED = ("calling the module changed {name}: forward must only compute, never "
                    "create, replace or modify the parameters (those belong in __init__).")
 NO_GRADIENT = "after out.sum().backward(), {name}.grad is None: no gradient reached {name}. Likely mistake: " + NO_GRAD
@@ -180,8 +186,9 @@ CONSTRUCT_HINTS = {
 }
 FORWARD_HINTS = {
     'missing the required "forward" function': FORWARD_MISSING,
-    "cannot be multiplied": ("x has shape (..., input_dim) and W (input_dim, output_dim): forward "
-                             "computes x @ W. Did you transpose W, or store it (output_dim, input_dim)?"),
+    "cannot be multiplied": ("x has shape (..., input_dim) and W (input_dim, output_dim), but the "
+                             "product met them in another order: a transposed W, or W stored "
+                             "(output_dim, input_dim)?"),
     "must be a matrix": MATRIX_ONLY,
     "same device": MOVED_HINT,
     "expected m1 and m2 to have the same dtype": MOVED_HINT,
@@ -299,28 +306,29 @@ def init_problem(name, values, n_in, n_out, many):
             f"as nn.Linear draws them")
     seen = f"{name} ranges over [{v.min().item():.4g}, {v.max().item():.4g}]"
     why_not_zeros = ("the contract draws b from U(-k, k) too, as nn.Linear does" if name == "b" else
-                     "a layer whose weights all start equal (torch.zeros) cannot learn different features")
+                     "the contract draws W at random, as nn.Linear does (section 4 on why weights "
+                     "start random)")
     symptoms = [  # (found?, what it says), in this order
         (not torch.isfinite(v).all(), f"{name} holds NaN or infinite values ({shown} ...). {UNINITIALISED}"),
         ((v == 0).all(),
-         f"{name} is all zeros: {why_not_zeros}. Initialise it from U(-k, k), k = 1/sqrt(input_dim). "
+         f"{name} is all zeros: {why_not_zeros}. Expected values from U(-k, k), k = 1/sqrt(input_dim). "
          f"(If you never filled it: uninitialised memory, from torch.FloatTensor(n, m) or "
          f"torch.empty, often reads as zeros.)"),
         ((a > 1e3).any() or ((a > 0) & (a < 1e-30)).any(),
          f"{name} holds garbage ({shown} ...): memory left uninitialised. {UNINITIALISED}"),
         ((v == v[0]).all(),
          f"every entry of {name} is {fmt(v[0].item())}: a constant, not values drawn at random "
-         f"(or memory left uninitialised, holding leftovers). Draw from U(-k, k), "
+         f"(or memory left uninitialised, holding leftovers). Expected values drawn from U(-k, k), "
          f"k = 1/sqrt(input_dim) = {k:.4g}."),
         (v.min() >= 0,
-         f"{seen}: no negative values. {rule}. torch.rand draws from U(0, 1): shift and scale "
-         "it, (torch.rand(...) * 2 - 1) * k."),
+         f"{seen}: no negative values. {rule}. torch.rand draws from U(0, 1), which has none "
+         "(section 4, Hint 2 of the exercise)."),
         (outside > 0 and guess,
          f"{seen}: {outside:.0%} of its values lie outside [-k, k]. {rule}. Likely mistake: {guess}."),
         (outside > 0,
          f"{seen}: {outside:.0%} of its values lie outside [-k, k]. {rule}. torch.randn draws "
-         "from a normal distribution (unbounded), torch.rand from U(0, 1): use "
-         "nn.init.uniform_(W, -k, k) or (torch.rand(...) * 2 - 1) * k."),
+         "from a normal distribution (unbounded), torch.rand from U(0, 1) (section 4, How "
+         "nn.Linear initialises its weights)."),
         (v.max() <= 0, f"{seen}: no positive values. {rule}."),
         (many and bound < 0.97 * k,
          f"{seen}, well inside [-k, k]: the scale is too small. {rule}."
@@ -452,50 +460,54 @@ def my_linear(t, case):
 # =============================================================================================
 
 REPLACED = ("my.W and my.b must stay the same Parameter objects (an optimiser built from "
-            "my.parameters() before the call holds those): you replaced them (my.W = "
-            "nn.Parameter(...)). Copy into them instead: with torch.no_grad(): my.W.copy_(ref.weight.T).")
+            "my.parameters() before the call holds those): you replaced them, as my.W = "
+            "nn.Parameter(...) does (section 5, Copying weights from one layout to the other).")
 NO_TRANSPOSE = ("you copied ref.weight without transposing it: nn.Linear stores its weight as (out, "
-                "in) and computes x @ weight.T + bias, while my.W is (in, out). Copy ref.weight.T.")
+                "in) and computes x @ weight.T + bias, while my.W is (in, out) (section 5).")
 RESHAPED = ("you reshaped (or viewed) ref.weight to (in, out): that keeps the entries in their "
-            "memory order, which is not a transpose. Copy ref.weight.T.")
+            "memory order, which is not a transpose (01_tensor_ops on reshape; section 5).")
 SHARED = ("my's parameters share memory with ref's: a later change to ref (training it, say) would "
-          "change my too. `my.W.data = ref.weight.T` makes W a view of ref's weight. Copy the values: "
-          "with torch.no_grad(): my.W.copy_(ref.weight.T).")
+          "change my too. `my.W.data = ref.weight.T` makes W a view of ref's weight, and so does "
+          ".contiguous() of a tensor that already is (section 5, Copying weights from one layout "
+          "to the other).")
 OUTSIDE_NO_GRAD = ("my.W is a leaf that requires grad, and autograd forbids writing into it in "
-                   "place while it records: copy inside `with torch.no_grad():` (my.W.copy_(...)).")
-SIZE_CHECK = ("check the sizes before copying, and raise ValueError when they differ: compare "
-              "ref.in_features and ref.out_features with my.input_dim and my.output_dim (or "
-              "ref.weight.T.shape with my.W.shape).")
+                   "place while it records, outside torch.no_grad() (section 5, Copying weights "
+                   "from one layout to the other).")
+SIZE_CHECK = ("the exercise's Errors: sizes that do not match raise ValueError, before anything "
+              "is changed. ref's sizes are ref.in_features and ref.out_features, my's are "
+              "my.input_dim and my.output_dim.")
 
 LOAD_HINTS = {
     "a leaf Variable that requires grad": OUTSIDE_NO_GRAD,
     "must match the size": NO_TRANSPOSE,
-    "cannot assign": ("my.W must stay an nn.Parameter: assigning a plain tensor to it is refused. "
-                      "Copy into it: with torch.no_grad(): my.W.copy_(ref.weight.T)."),
-    "must be Tensor, not NoneType": ("ref.bias is None when nn.Linear was made with bias=False: "
-                                     "then set my.b to zeros (with torch.no_grad(): my.b.zero_())."),
+    "cannot assign": ("my.W must stay an nn.Parameter: assigning a plain tensor to it is refused "
+                      "(section 8, Common errors; section 5, Copying weights)."),
+    "must be Tensor, not NoneType": ("ref.bias is None when nn.Linear was made with bias=False, and "
+                                     "then my.b must become zeros (the exercise's Effect)."),
     "'NoneType' object has no attribute": ("ref.bias is None when nn.Linear was made with "
-                                           "bias=False: then set my.b to zeros."),
+                                           "bias=False, and then my.b must become zeros."),
     "Error(s) in loading state_dict": ("nn.Linear's state_dict keys are weight and bias, MyLinear's "
                                        "are W and b; and the weight needs a transpose."),
 }
 
-KEEPS_DTYPE = "(my's dtype): copy_ into the existing parameter keeps its dtype and device."
-ZEROS_DTYPE = ("(my's dtype). torch.zeros(n) is float32 on the CPU whatever my is: zero the existing "
-               "parameter in place (with torch.no_grad(): my.b.zero_()).")
+KEEPS_DTYPE = "(my's dtype): my's parameters keep their dtype and device when values are copied into them."
+ZEROS_DTYPE = ("(my's dtype). torch.zeros(n) is float32 on the CPU whatever my is: a new tensor does "
+               "not take my's dtype and device, the existing parameter has them.")
 BIAS_KEPT = "ref has no bias (ref.bias is None): my.b must become zeros, not keep its values."
 SIZES_MATCH = ("But these sizes match: ref.weight is (out, in) = {ref}, my.W is (in, out) = {my}. "
-               "Likely mistake: comparing ref.weight.shape with my.W.shape without the transpose; compare "
-               "ref.weight.T.shape, or in_features/out_features with input_dim/output_dim.")
+               "Likely mistake: comparing ref.weight.shape with my.W.shape, which differ by a transpose "
+               "when the sizes match.")
 
 
-def fresh_pair(t, n_in, n_out, weight, bias, my_dims=None):
+def fresh_pair(t, n_in, n_out, weight, bias, my_dims=None, transposed=False):
     """(my, ref, ctx): the student's MyLinear and an nn.Linear with these values, both moved to
-    the trial's device and dtype."""
+    the trial's device and dtype; `transposed`: ref.weight is not contiguous (its values stored
+    (in, out) and seen through .T, as after `ref.weight = nn.Parameter(W.T)`)."""
     my_in, my_out = my_dims or (n_in, n_out)
     ref_text = f"nn.Linear({n_in}, {n_out}{', bias=False' if bias is None else ''})"
+    layout = ", not contiguous: a transpose of an (in, out) tensor" if transposed else ""
     ctx = (t.context(call="load_from_nn_linear(my, ref)") + f", my = MyLinear({my_in}, {my_out}), ref = {ref_text}"
-           f"\n  ref.weight = {fmt(weight)}  (shape {fmt_shape(weight.shape)})"
+           f"\n  ref.weight = {fmt(weight)}  (shape {fmt_shape(weight.shape)}{layout})"
            f"\n  ref.bias = {fmt(bias) if bias is not None else 'None'}")
     t.op("seed", 7 * my_in + my_out)
     build_ctx = t.context(call=f"MyLinear({my_in}, {my_out})")
@@ -506,15 +518,16 @@ def fresh_pair(t, n_in, n_out, weight, bias, my_dims=None):
                     f"{my_out}) is not right yet: {problem} Fix my_linear first.")
     my = t.moved_parameters(my, ("W", "b"), build_ctx, PLAIN_TENSORS)
     ref = t.make(Spec("linear", **{"in": n_in, "out": n_out, "bias": bias is not None, "weight": weight,
-                                   "bias_values": bias}))
+                                   "bias_values": bias, "weight_transposed": transposed}))
     return my, t.moved(ref, ctx), ctx
 
 
-def check_load(t, n_in, n_out, weight, bias):
-    """load_from_nn_linear(my, ref) for an nn.Linear(n_in, n_out) with these values (bias None: bias=False)."""
+def check_load(t, n_in, n_out, weight, bias, transposed=False):
+    """load_from_nn_linear(my, ref) for an nn.Linear(n_in, n_out) with these values (bias None:
+    bias=False; `transposed`: a weight that is not contiguous)."""
     weight = torch.as_tensor(weight, dtype=torch.float64)
     bias = None if bias is None else torch.as_tensor(bias, dtype=torch.float64)
-    my, ref, ctx = fresh_pair(t, n_in, n_out, weight, bias)
+    my, ref, ctx = fresh_pair(t, n_in, n_out, weight, bias, transposed=transposed)
     answer = t.attempt(my, ref, context=ctx, after=True)
     if isinstance(answer, Raised) and answer.is_a("ValueError"):
         t.fail(ctx, f"It raised {answer.type_name}: {answer.message.strip()}\n"
@@ -524,12 +537,12 @@ def check_load(t, n_in, n_out, weight, bias):
     result, (mine, theirs) = answer
     if not isinstance(result, SeenModule) or result.ref != my.ref:
         what = "another module, not my" if isinstance(result, SeenModule) else said(result)
-        t.fail(ctx, f"It returned {what}: copy into my, then return my.")
+        t.fail(ctx, f"It returned {what}: load_from_nn_linear copies into my, then returns my.")
     for name in ("W", "b"):
         p = mine.parameters.get(name)
         if p is None:
-            t.fail(ctx, f"my.{name} is gone (or None) after the call: copy the values into the "
-                        f"existing Parameter; for a reference without bias, my.b becomes zeros.")
+            t.fail(ctx, f"my.{name} is gone (or None) after the call: it must stay the same Parameter, "
+                        f"and hold zeros for a reference without bias.")
         if p.ref != my.parameters[name].ref:
             t.fail(ctx, f"my.{name} is a different object after the call. {REPLACED}")
         if not p.requires_grad or not p.is_leaf or p.grad_fn is not None:
@@ -540,11 +553,11 @@ def check_load(t, n_in, n_out, weight, bias):
     W_before, b_before = (my.parameters[name].values.to(torch.float64) for name in ("W", "b"))
     t.expect(mine.parameters["W"], weight.T, ctx, what="my.W after the call", dtype_reason=KEEPS_DTYPE, mistakes=[
         (weight if n_in == n_out else None, NO_TRANSPOSE), (weight.reshape(n_in, n_out), RESHAPED),
-        (W_before, "my.W was not changed: copy ref.weight.T into it.")])
+        (W_before, "my.W was not changed by the call.")])
     if bias is None:
         b, b_unchanged, b_dtype = torch.zeros(n_out, dtype=torch.float64), BIAS_KEPT, ZEROS_DTYPE
     else:
-        b, b_unchanged, b_dtype = bias, "my.b was not changed: copy ref.bias into it.", KEEPS_DTYPE
+        b, b_unchanged, b_dtype = bias, "my.b was not changed by the call.", KEEPS_DTYPE
     t.expect(mine.parameters["b"], b, ctx, what="my.b after the call", dtype_reason=b_dtype,
              mistakes=[(b_before, b_unchanged)])
     for name in ("W", "b"):
@@ -594,20 +607,25 @@ MISMATCHES = [
     ((2, 2), (2, 3), False),   # no bias, out differs
     ((4, 1), (1, 4), True),    # swapped, with a dimension of 1
 ]
-# (in, out, weight (out, in), bias (out,) or None): non-square both ways, square (a missing transpose is silent), ones
-LOAD_CASES = [(n_in, n_out, x_values((n_out, n_in), n_in), x_values((n_out,), n_out + 1) if with_bias else None)
-              for n_in, n_out, with_bias in [(4, 3, True), (3, 3, True), (2, 5, True), (1, 1, True), (3, 2, False),
-                                             (3, 3, False), (1, 4, True)]]
+# (in, out, weight (out, in), bias (out,) or None, weight not contiguous?): non-square both ways, square
+# (a missing transpose is silent), ones; an nn.Linear may hold a weight that is not contiguous (one
+# assigned as nn.Parameter(W.T)), whose .T is contiguous already: .contiguous() of it copies nothing
+LOAD_CASES = [(n_in, n_out, x_values((n_out, n_in), n_in), x_values((n_out,), n_out + 1) if with_bias else None,
+               transposed)
+              for n_in, n_out, with_bias, transposed in [
+                  (4, 3, True, False), (3, 3, True, False), (2, 5, True, False), (1, 1, True, False),
+                  (3, 2, False, False), (3, 3, False, False), (1, 4, True, False), (4, 3, True, True),
+                  (3, 3, False, True)]]
 
 
 @st.composite
 def linear_layers(draw):
-    """(input_dim, output_dim, weight (out, in), bias (out,) or None) of an nn.Linear."""
+    """(input_dim, output_dim, weight (out, in), bias (out,) or None, weight not contiguous?) of an nn.Linear."""
     n_in, n_out = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     weight = draw(matrices(shape=(n_out, n_in), values=quarters(-4, 4)))
     has_bias = draw(st.booleans())
     bias = draw(st.lists(quarters(-4, 4), min_size=n_out, max_size=n_out)) if has_bias else None
-    return n_in, n_out, weight, bias
+    return n_in, n_out, weight, bias, draw(st.booleans())
 
 
 LINEAR_LAYERS = linear_layers()
