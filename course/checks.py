@@ -525,21 +525,25 @@ def poison_free_memory(*shapes, dtype=torch.float32, device="cpu"):
         blocks.pop()
 
 
-def _held_as(module, name):
-    """How `module` holds `name`, in words (for messages)."""
-    state = module.__dict__
-    if name in state.get("_parameters", {}):
-        return "an nn.Parameter" if state["_parameters"][name] is not None else "a parameter set to None"
-    if name in state.get("_buffers", {}):
-        if state["_buffers"][name] is None:
-            return "a buffer set to None"
-        persistent = name not in state.get("_non_persistent_buffers_set", set())
-        return "a buffer" if persistent else "a buffer with persistent=False"
-    if isinstance(state.get(name), torch.Tensor):
-        return "a plain tensor attribute"
-    if name in state.get("_modules", {}):
+def _observed(module, name):
+    """How `module` treats its attribute `name`, in words (for messages), from what its public
+    API does with that tensor: whether `parameters()` or `buffers()` yields that very object, and
+    whether `state_dict()` has the name."""
+    try:
+        value = getattr(module, name)
+    except AttributeError:
+        return "nothing (no attribute of that name)"
+    if isinstance(value, torch.nn.Module):
         return "a submodule"
-    return "nothing (no attribute of that name)"
+    if value is None:
+        return "None"
+    if not isinstance(value, torch.Tensor):
+        return f"no tensor (a value of type {type(value).__name__})"
+    if any(p is value for p in module.parameters()):
+        return "an nn.Parameter"
+    if any(b is value for b in module.buffers()):
+        return "a buffer" if name in module.state_dict() else "a buffer with persistent=False"
+    return "a plain tensor attribute"
 
 
 _WANTED = {"parameter": "an nn.Parameter", "buffer": "a buffer",
@@ -561,7 +565,7 @@ def expect_registered(module, name, kind, hint=None, trainable=None):
     register_buffer, saved in state_dict) or "non-persistent buffer". The message says how it is
     held instead, and what that changes. With `trainable`, a parameter's requires_grad must be
     that too (False: frozen)."""
-    want, held = _WANTED[kind], _held_as(module, name)
+    want, held = _WANTED[kind], _observed(module, name)
     lines = []
     if held != want:
         lines = [f"{type(module).__name__}.{name}: expected {want}, got {held}"]
@@ -610,7 +614,7 @@ def expect_moves(module, names, device="meta", hint=None):
         where = value.device if isinstance(value, torch.Tensor) else None
         if where is None or where.type != torch.device(device).type:
             lines = [f"{type(module).__name__}.{name} after .to({str(device)!r}): expected it on "
-                     f"{device}, got it on {where} ({_held_as(module, name)}: .to() moves "
+                     f"{device}, got it on {where} ({_observed(module, name)}: .to() moves "
                      "registered parameters and buffers only)"]
             if hint:
                 lines.append(f"  hint: {hint}")

@@ -5,6 +5,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import inspect  # noqa: E402
+
 import ipywidgets as widgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
@@ -58,10 +60,10 @@ def test_expect_registered_accepts_what_is_registered(name, kind):
     ("weight", "buffer", "got an nn.Parameter"),
     ("cache", "buffer", "got a buffer with persistent=False"),
     ("stat", "parameter", "got a buffer"),
-    ("gone", "parameter", "got a parameter set to None"),
-    ("empty", "buffer", "got a buffer set to None"),
+    ("gone", "parameter", "got None"),
+    ("empty", "buffer", "got None"),
     ("child", "buffer", "got a submodule"),
-    ("number", "buffer", "got nothing"),
+    ("number", "buffer", "got no tensor (a value of type int)"),
     ("missing", "parameter", "got nothing"),
 ])
 def test_expect_registered_says_how_the_name_is_held(name, kind, held):
@@ -233,3 +235,11 @@ def test_tensor_kinds_explorer_redraws_when_a_kind_changes():
     seen.add(bytes(picture.value))
     assert len(seen) == 3
     assert not plt.get_fignums()
+
+
+def test_expect_registered_reads_observed_behaviour_not_the_modules_tables():
+    """No part of classify_tensors in `course`: the check asks the module's public API what it
+    does with that one tensor (parameters(), buffers(), state_dict()), never walks its tables."""
+    assert not hasattr(checks, "_held_as")
+    source = inspect.getsource(checks._observed)
+    assert "_parameters" not in source and "_buffers" not in source and "__dict__" not in source

@@ -765,7 +765,7 @@ RUNNING_MEAN_WRONG = [
     ("returns_x_minus_running_mean", RmReturnsRunning, "in training mode you returned x - running_mean"),
     ("batch_mean_in_eval", RmBatchMeanInEval, "in eval mode you subtracted the batch mean"),
     ("mean_over_features", RmFeatureMean, "x.mean(0)"),
-    ("no_momentum_attribute", RmNoMomentumAttribute, "self.momentum = momentum"),
+    ("no_momentum_attribute", RmNoMomentumAttribute, "did not keep its argument momentum"),
     ("starts_at_ones", RmOnesInit, "the initial running_mean has the wrong values"),
     ("own_training_flag", RmOwnFlag, "updated running_mean in eval mode"),
     ("stub", Stub, "NotImplementedError"),
@@ -924,6 +924,18 @@ def ct_no_plain(module):
     return kinds
 
 
+def ct_floating_only(module):
+    """Keeps only the floating plain tensors: misses an int64 step counter and a bool mask (the
+    parameters and buffers are right). Passed every check before the 0-d/int/bool/empty module."""
+    return {k: v for k, v in ct_right(module).items() if v != "tensor" or getattr(module, k).is_floating_point()}
+
+
+def ct_nonempty_only(module):
+    """Keeps only plain tensors with entries and a dimension: misses 0-d and empty ones."""
+    return {k: v for k, v in ct_right(module).items()
+            if v != "tensor" or (getattr(module, k).dim() > 0 and getattr(module, k).numel() > 0)}
+
+
 def ct_capitalised(module):
     return {k: v.capitalize() for k, v in ct_right(module).items()}
 
@@ -947,6 +959,8 @@ CLASSIFY_WRONG = [
     ("counts_list_items", ct_counts_lists, "inside a list"),
     ("by_requires_grad", ct_by_requires_grad, "is still a parameter"),
     ("no_plain_tensors", ct_no_plain, "plain tensor attribute"),
+    ("floating_tensors_only", ct_floating_only, "plain tensor attribute"),
+    ("nonempty_tensors_only", ct_nonempty_only, "plain tensor attribute"),
     ("capitalised", ct_capitalised, "lower-case"),
     ("list_of_pairs", ct_pairs, "should return a dict"),
     ("buffers_as_tensors", ct_buffers_as_tensors, "are buffers, not 'tensor'"),

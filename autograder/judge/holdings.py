@@ -166,12 +166,13 @@ class ModuleChecks:
             got = self.get(module, name)
         except Raised as exc:
             self.fail(ctx, f"Reading module.{name} raised {exc.type_name}: {exc.message.strip()}\n"
-                           f"Likely mistake: store the argument as an attribute: self.{name} = {name}.")
+                           f"Likely mistake: __init__ did not keep its argument {name} as an attribute "
+                           f"of that name.")
         if isinstance(got, SeenTensor) and got.values is not None and got.numel == 1:
             got = float(got.values.reshape(()).item())
         if not isinstance(got, (int, float)) or isinstance(got, bool):
             self.fail(ctx, f"module.{name} is {getattr(got, 'type_name', type(got).__name__)}, not the "
-                           f"number given: store it as it comes, self.{name} = {name}.")
+                           f"number given: the attribute must hold the argument as it was given.")
         if abs(got - value) > 1e-12:
             self.fail(ctx, f"module.{name} is {got:g}, but the module was made with {name}={value:g}.")
 

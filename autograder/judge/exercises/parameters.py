@@ -18,6 +18,7 @@ import torch
 from ..declare import (
     RELU,
     Assignment,
+    Spec,
     TensorInput,
     answers,
     bn,
@@ -40,10 +41,10 @@ A = Assignment("05_parameters")
 INIT_HINTS = {
     "before Module.__init__() call": "call super().__init__() first in __init__, before you assign "
                                      "parameters, buffers or submodules.",
-    "already exists": "register_buffer(name, tensor) needs a name that is not taken yet: do not "
-                      "also assign self.<name> = tensor (before or after), register it once.",
-    "torch.nn.Parameter or None": "a name that holds a Parameter only accepts a Parameter: wrap the "
-                                  "tensor in nn.Parameter(...) (or register it once, as what it is).",
+    "already exists": "register_buffer was given a name the module already uses (an attribute "
+                      "assigned before it, or a second registration); section 3 shows this error.",
+    "torch.nn.Parameter or None": "a plain tensor was assigned to a name that already holds a "
+                                  "Parameter, which accepts only a Parameter (section 1).",
     "unexpected keyword argument": "the constructor must accept the arguments the exercise names, "
                                    "with the same names.",
     "positional argument": "the constructor must take exactly the arguments the exercise names.",
@@ -52,8 +53,8 @@ BACKWARD = "Calling backward on the output"
 BACKWARD_HINTS = {
     "does not require grad": "the output does not depend on x through autograd: was x (or the "
                              "result) detached, or forward run under torch.no_grad()?",
-    "second time": "the buffer holds autograd history from an earlier call: update it under "
-                   "torch.no_grad() (or from detached values) so it keeps no graph.",
+    "second time": "the buffer holds autograd history from an earlier call, so backward walks "
+                   "into a freed graph (section 4, a buffer reassigned with history).",
 }
 
 
@@ -90,8 +91,8 @@ def standardize_mistakes(mean, std, x):
         ((x - std) / mean if bool((mean != 0).all()) else None,
          "you swapped mean and std: subtract the mean, then divide by the standard deviation."),
         ((x - mean) * std, "you multiplied by std; standardizing divides by it: (x - mean) / std."),
-        (x - mean / std, "operator precedence: x - mean / std divides only the mean. Write "
-                         "(x - self.mean) / self.std."),
+        (x - mean / std, "operator precedence: x - mean / std divides only the mean, not the "
+                         "difference x - mean."),
         (x * std + mean, "that is the inverse (x * std + mean undoes standardizing): compute "
                          "(x - mean) / std."),
         (x - mean, "you subtracted the mean but did not divide by std."),
@@ -100,15 +101,15 @@ def standardize_mistakes(mean, std, x):
         ((x - mean) / (std + 1e-5), "you added an eps to std; the exercise asks for exactly "
                                     "(x - mean) / std."),
         ((x - x.mean(0)) / x.std(0) if batch else None,
-         "you standardized with the batch's own statistics (x.mean(0), x.std(0)); use "
-         "the stored buffers self.mean and self.std, whatever the batch."),
+         "you standardized with the batch's own statistics (x.mean(0), x.std(0)), not "
+         "with the stored buffers, which must be used whatever the batch."),
         ((x - x.mean(0)) / std if batch else None,
-         "you subtracted the batch's own mean (x.mean(0)); use the stored buffer self.mean."),
+         "you subtracted the batch's own mean (x.mean(0)), not the stored buffer mean."),
     ]
 
 
 CHANGED_BUFFER = ("forward changed the buffer {name}: it must only read the statistics "
-                  "it was given (no in-place operation on self.mean or self.std).")
+                  "it was given (an in-place operation on a buffer changes it).")
 
 
 def standardize_moves(t):
@@ -195,13 +196,14 @@ def initial_mistakes(name, start, other, got):
                   "(random values are for weights, not for a scale and shift).")]
 
 
-NOT_REACHED = ("No gradient reached {name}: forward must compute with the parameter "
-               "itself. Likely mistake: self.{name}.data or self.{name}.detach() (or a "
-               "copy) in forward cuts it out of the graph, so it would never be trained.")
+NOT_REACHED = ("No gradient reached {name}: forward did not compute with the parameter "
+               "itself. Likely mistake: .data or .detach() (or a copy) in forward cuts it out "
+               "of the graph, so it would never be trained (section 1: backward fills a "
+               "Parameter's .grad).")
 NO_GRADIENT = ("No gradient reached gamma or beta: the output has no autograd history, so forward "
-               "computed with self.gamma.data / self.gamma.detach() (or a copy, or under "
-               "torch.no_grad()). Compute with the parameters themselves, x * self.gamma + self.beta, "
-               "or they would never be trained.")
+               "computed with .data / .detach() of the parameters (or a copy, or under "
+               "torch.no_grad()), and they would never be trained (section 1: backward fills a "
+               "Parameter's .grad).")
 NO_GRADIENT_HINTS = {**BACKWARD_HINTS, "does not require grad": NO_GRADIENT}
 
 
@@ -246,12 +248,13 @@ DETACHED = ("the gradient with respect to x is G itself, as if m = x.mean(0) wer
             "update needs no history; the output x - m must keep it, so that the gradient is "
             "G - G.mean(0).")
 HISTORY = ("`running_mean` now holds autograd history ({how}): it was computed from m = x.mean(0), "
-           "which requires grad, outside torch.no_grad(). Every later update chains onto that graph "
-           "(memory grows each step, and a backward through it fails). Update it under "
-           "torch.no_grad(), or from m.detach().")
-STARTS_AT_ZERO = "running_mean starts as zeros: torch.zeros(num_features)."
+           "which requires grad, and the update was recorded. Every later update chains onto that "
+           "graph (memory grows each step, and a backward through it fails): section 4, 'A buffer "
+           "reassigned with a tensor that carries autograd history'.")
+STARTS_AT_ZERO = "running_mean must start as zeros of shape (num_features,)."
 REQUIRES_GRAD = ("`running_mean` requires grad: a buffer holds a statistic, which nothing should "
-                 "differentiate. Make it with torch.zeros(num_features) (requires_grad False).")
+                 "differentiate, and register_buffer keeps the requires_grad of the tensor it is "
+                 "given (section 3).")
 FORWARD_HINTS = {
     "leaf Variable that requires grad": "forward changed x in place (x -= m, x.sub_(m)): "
                                         "return a new tensor, x - m.",
@@ -417,30 +420,27 @@ def running_mean(t, case):
 # =============================================================================================
 
 SUBMODULES = ("you counted tensors of the submodules ({keys}): named_parameters() and "
-              "named_buffers() walk the whole tree. Count only what the module holds itself: "
-              "named_parameters(recurse=False) / named_buffers(recurse=False), or module._parameters "
-              "and module._buffers.")
+              "named_buffers() walk the whole tree by default; only what the module holds itself "
+              "counts (section 1: where each kind lives).")
 NONES = ("{keys} is registered as None (register_parameter(name, None) or a layer made with "
          "bias=False): there is no tensor there, so leave it out.")
 IN_CONTAINERS = ("{keys}: tensors inside a list or dict attribute are not held by the module as "
                  "tensors (it does not even see them); do not count them.")
 NON_PERSISTENT_MISSING = ("{keys} is a buffer registered with persistent=False, so state_dict() "
-                          "leaves it out; it is still a buffer: find buffers with "
-                          "named_buffers(recurse=False) (or module._buffers), not with state_dict().")
+                          "leaves it out; it is still a buffer, so state_dict() cannot tell "
+                          "you every buffer (section 3).")
 FROZEN = ("{keys}: a parameter with requires_grad=False (frozen) is still a parameter; "
-          "classify by registration (module._parameters / named_parameters), not by requires_grad.")
-PLAIN_MISSING = ("{keys} is a plain tensor attribute: it is neither a parameter nor a buffer, so "
-                 "it lives in the module's own __dict__ (vars(module)); look there for tensors "
-                 "too.")
+          "requires_grad does not tell a frozen parameter from a buffer (section 1: registration).")
+PLAIN_MISSING = ("{keys} is a plain tensor attribute, missing from your result: it is neither a "
+                 "parameter nor a buffer, so it is in neither of those tables (section 1: where "
+                 "an ordinary attribute lives).")
 UNDERSCORE = ("{keys}: a plain tensor attribute whose name starts with an underscore is still a "
-              "tensor the module holds; skip the names of the module's own tables "
-              "(_parameters, _buffers, _modules: they are dicts, not tensors), not every name "
-              "that starts with _.")
+              "tensor the module holds; the module's own tables (_parameters, _buffers, "
+              "_modules) are dicts, not tensors, so a name starting with _ is no reason to skip.")
 WHAT_IT_IS = {
-    "buffer": (" A buffer is a tensor registered with register_buffer: it is in "
-               "named_buffers(recurse=False) (module._buffers), whether or not it is persistent."),
-    "tensor": (" A plain tensor attribute is in vars(module), not in module._parameters or "
-               "module._buffers."),
+    "buffer": (" A buffer is a tensor registered with register_buffer, whether or not it is "
+               "persistent (section 3)."),
+    "tensor": (" A plain tensor attribute is neither a parameter nor a buffer (section 2)."),
 }
 KINDS = ("parameter", "buffer", "tensor")
 
@@ -476,6 +476,17 @@ LAYERS = [
     ("nn.BatchNorm1d(3)", bn(3)),
     ("nn.Sequential(nn.Linear(2, 3), nn.ReLU())", seq(linear(2, 3), RELU)),
 ]
+
+
+def odd_tensors(t):
+    """Tensors not of the trial's floating dtype, or of no size: a 0-d int64 step counter, an
+    empty tensor and a bool mask as plain attributes, a 0-d buffer and an int64 buffer. A solution
+    that keeps only floating tensors, or only tensors with entries, misses some of them."""
+    return ("a module holding plain tensor attributes count (0-d, int64), cache (empty) and mask "
+            "(bool), a 0-d buffer scale and an int64 buffer steps",
+            Spec("module", tensors=[["count", t.tensor(3, dtype=torch.int64)], ["cache", t.tensor(torch.zeros(0))],
+                                    ["mask", t.tensor([True, False], dtype=torch.bool)]],
+                 buffers=[["scale", t.tensor(2.0), True], ["steps", t.tensor([1, 2], dtype=torch.int64), True]]))
 
 
 def classify_reference(module):
@@ -527,7 +538,7 @@ def classify_mismatch(got, expected, module):
 A.module_function(
     "classify_tensors", "def classify_tensors(module)",
     # the modules' tensors are of the trial's dtype and on its device
-    models=lambda t: [holding(t, layout) for layout in CLASSIFY_CASES] + LAYERS,
+    models=lambda t: [holding(t, layout) for layout in CLASSIFY_CASES] + [odd_tensors(t)] + LAYERS,
     strategy=MODULE_LAYOUTS, example=holding,
     reference=classify_reference, answer=answers.label_dict(KINDS, near=("param", "parameters", "buffers", "tensors")),
     mismatch=classify_mismatch, move="device",
