@@ -35,7 +35,7 @@ def solution_lines(assignment):
             if in_docstring or quotes:
                 in_docstring = in_docstring != (quotes % 2 == 1)
                 continue
-            code = normalise(line.split("  #")[0])
+            code = normalise(re.split(r"\s#", raw)[0])   # without its comment
             if (len(code.replace(" ", "")) >= MIN_CHARS and not code.startswith(("def ", "class ", "@", "#"))
                     and not GENERIC.match(code)):
                 lines.add(code)
