@@ -278,6 +278,14 @@ class NetViewsInput(NetFunctional):
         return self.fc2(F.relu(self.fc1(flat))).view(*x.shape[:-1], -1)
 
 
+class NetLoopsOverSamples(NetFunctional):
+    """One sample at a time: right for every batch but an empty one."""
+
+    def forward(self, x):
+        rows = [self.fc2(F.relu(self.fc1(r))) for r in x.reshape(-1, x.shape[-1])]
+        return torch.stack(rows).reshape(*x.shape[:-1], -1)
+
+
 class NetAddsBatchDim(NetFunctional):
     def forward(self, x):
         if x.dim() == 1:
@@ -338,6 +346,7 @@ TWO_LAYER_WRONG = [
     ("forward_misspelled", NetForwardMisspelled, "no method named `forward`"),
     ("flattens_input", NetFlattens, "reshaped or flattened"),
     ("views_a_non_contiguous_input", NetViewsInput, "x was not contiguous"),
+    ("loops_over_samples", NetLoopsOverSamples, "empty batch"),
     ("adds_batch_dim_to_single", NetAddsBatchDim, "an extra batch dimension"),
     ("detaches_output", NetDetached, "does not require grad"),
     ("dot_float_on_float64", NetFloat, "dtype float32, expected float64"),

@@ -79,6 +79,10 @@ FORWARD_HINTS = {
         "accept any x of shape (..., in_features), and nn.Linear needs no reshape (Exercise 1's "
         "statement; 01_tensor_ops on view and reshape)."),
     "size mismatch": SHAPE_ERROR,
+    "stack expects a non-empty TensorList": (
+        "torch.stack got an empty list: an empty batch (0, in_features) must give (0, out_features), "
+        "and a loop over the samples finds none (Exercise 1's statement: x of shape (..., in_features); "
+        "nn.Linear takes the whole batch at once)."),
 }
 
 NO_RELU = ("these are the outputs without any ReLU between the layers: the two Linear layers then "
@@ -161,7 +165,9 @@ def net_cases(draw):
 NET_CASES = net_cases()
 ARGUMENTS = ("in_features", "hidden_features", "out_features")
 # a batch, then one sample (in,) -> (out,), then (2, 2, in): any leading dimensions
-NET_BUILDS = [Build(sizes, 1000 + k, [batch, batch[0], [batch[:2], batch[2:]]], names=ARGUMENTS if k == 4 else (),
+# and, for two of them, an empty batch (0, in) -> (0, out): the contract's (..., in_features) allows it
+NET_BUILDS = [Build(sizes, 1000 + k, [batch, batch[0], [batch[:2], batch[2:]]]
+                    + ([torch.zeros(0, sizes[0])] if k in (0, 4) else []), names=ARGUMENTS if k == 4 else (),
                     twice=True, method=k < 2, gradients=k < 3)
               for k, sizes in enumerate([(3, 5, 2), (4, 4, 4), (2, 3, 2), (1, 1, 1), (5, 2, 3), (2, 6, 1)])
               for batch in [hand_batch(sizes[0])]]
