@@ -275,7 +275,7 @@ class NetViewsInput(NetFunctional):
 
     def forward(self, x):
         flat = x.view(-1, x.shape[-1])
-        return self.fc2(F.relu(self.fc1(flat))).view(*x.shape[:-1], -1)
+        return self.fc2(F.relu(self.fc1(flat))).view(*x.shape[:-1], self.fc2.out_features)
 
 
 class NetLoopsOverSamples(NetFunctional):

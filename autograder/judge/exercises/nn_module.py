@@ -79,6 +79,10 @@ FORWARD_HINTS = {
         "accept any x of shape (..., in_features), and nn.Linear needs no reshape (Exercise 1's "
         "statement; 01_tensor_ops on view and reshape)."),
     "size mismatch": SHAPE_ERROR,
+    "cannot reshape tensor of 0 elements": (
+        "a reshape or view with -1 cannot work out that size for an empty batch (0 elements): an "
+        "empty batch (0, in_features) must give (0, out_features), and nn.Linear already acts on the "
+        "last dimension of any shape (Exercise 1's statement)."),
     "stack expects a non-empty TensorList": (
         "torch.stack got an empty list: an empty batch (0, in_features) must give (0, out_features), "
         "and a loop over the samples finds none (Exercise 1's statement: x of shape (..., in_features); "
