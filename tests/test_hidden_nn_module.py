@@ -329,8 +329,8 @@ class NetDropout(NetFunctional):
 
 
 TWO_LAYER_WRONG = [
-    ("no_relu", NetNoRelu, "without any ReLU between the layers"),
-    ("relu_after_fc2_too", NetReluAfterFc2, "through a ReLU after fc2 too"),
+    ("no_relu", NetNoRelu, "no ReLU between the layers"),
+    ("relu_after_fc2_too", NetReluAfterFc2, "ReLU is applied after fc2"),
     ("relu_only_after_fc2", NetReluOnlyAfterFc2, "instead of between the layers"),
     ("layers_swapped_in_init", NetSwappedLayers, "fc1 and fc2 are swapped"),
     ("linear_arguments_swapped", NetLinearArgsSwapped, "nn.Linear's arguments are (in_features, out_features)"),

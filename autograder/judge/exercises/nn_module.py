@@ -64,49 +64,51 @@ CONSTRUCT_HINTS = {
 SHAPE_ERROR = ("a matrix product got operands whose sizes do not fit: the layers are applied in "
                "another order than the statement's (fc1 first, in_features -> hidden_features, then "
                "fc2), or x was reshaped or flattened before a layer, though nn.Linear acts on the "
-               "last dimension of any shape (Exercise 1's statement; section 1).")
+               "last dimension of any shape (the statement).")
 FORWARD_HINTS = {
     'missing the required "forward" function': FORWARD_HINT,
     "cannot be multiplied": SHAPE_ERROR,
     "shape '[": ("a reshape or view of x does not fit every input (a single sample, more leading "
                  "dimensions, or a non-contiguous x): nn.Linear already acts on the last dimension "
-                 "of any shape (Exercise 1's statement)."),
+                 "of any shape (the statement)."),
     "is invalid for input of size": ("a reshape or view of x does not fit every input: nn.Linear "
-                                      "already acts on the last dimension of any shape (Exercise 1's "
+                                      "already acts on the last dimension of any shape (the "
                                       "statement)."),
     "view size is not compatible with input tensor's size and stride": (
         "a view of x failed because x was not contiguous (a transpose or a slice): forward must "
-        "accept any x of shape (..., in_features), and nn.Linear needs no reshape (Exercise 1's "
+        "accept any x of shape (..., in_features), and nn.Linear needs no reshape (the "
         "statement; 01_tensor_ops on view and reshape)."),
     "size mismatch": SHAPE_ERROR,
     "cannot reshape tensor of 0 elements": (
         "a reshape or view with -1 cannot work out that size for an empty batch (0 elements): an "
         "empty batch (0, in_features) must give (0, out_features), and nn.Linear already acts on the "
-        "last dimension of any shape (Exercise 1's statement)."),
+        "last dimension of any shape (the statement)."),
     "stack expects a non-empty TensorList": (
         "torch.stack got an empty list: an empty batch (0, in_features) must give (0, out_features), "
-        "and a loop over the samples finds none (Exercise 1's statement: x of shape (..., in_features); "
+        "and a loop over the samples finds none (the statement: x of shape (..., in_features); "
         "nn.Linear takes the whole batch at once)."),
 }
 
-NO_RELU = ("these are the outputs without any ReLU between the layers: the two Linear layers then "
-           "collapse into one linear map (Exercise 1's statement asks for a ReLU between fc1 and fc2).")
-RELU_AFTER_FC2 = ("these outputs went through a ReLU after fc2 too, so none is negative: the "
-                  "statement's output is fc2's, which may be negative.")
-RELU_ONLY_AFTER = ("these outputs have the ReLU after fc2 instead of between the layers (Exercise 1's "
+NO_RELU = ("there is no ReLU between the layers: these are the outputs of the two Linear layers "
+           "alone, which collapse into one linear map (the statement asks for a ReLU between fc1 "
+           "and fc2).")
+RELU_AFTER_FC2 = ("a ReLU is applied after fc2 too, so no output is negative: the statement's "
+                  "output is fc2's, which may be negative.")
+RELU_ONLY_AFTER = ("these outputs have the ReLU after fc2 instead of between the layers (the "
                    "statement).")
 RELU_ON_INPUT = ("these outputs have the ReLU on the input x instead of between fc1 and fc2 "
-                 "(Exercise 1's statement).")
+                 "(the statement).")
 SWAPPED_FORWARD = "these outputs come from the layers applied in the wrong order (fc2 first, then fc1)."
-OTHER_ACTIVATION = "these outputs use {name} between the layers, not ReLU (Exercise 1's statement)."
-SOFTMAX = ("these outputs went through a softmax (each row sums to 1): the statement's output is "
+OTHER_ACTIVATION = "the activation between the layers is {name}, not ReLU (the statement)."
+SOFTMAX = ("a softmax is applied to the output (each row sums to 1): the statement's output is "
            "fc2's as it is, with nothing after it.")
 
 
-ONE_SAMPLE = ("a single input of shape (in_features,) gave an output with an extra batch dimension: "
-              "the statement asks for (out_features,), and nn.Linear takes 1-D inputs as they are.")
+ONE_SAMPLE = ("a single input of shape (in_features,) gave an output with an extra batch dimension "
+              "(do not add a batch dimension: the statement asks for (out_features,), and nn.Linear "
+              "takes 1-D inputs as they are).")
 FLATTENED = ("a 3-D input came back flattened to 2-D: nn.Linear acts on the last dimension of any "
-             "shape, and the output keeps the leading dimensions (Exercise 1's statement).")
+             "shape, and the output keeps the leading dimensions (the statement).")
 
 
 def _lin(x, w, b):
@@ -141,12 +143,12 @@ def shapes_problem(shapes, want, sizes):
     i, h, o = sizes
     if shapes["fc1.weight"] == (o, h) and shapes["fc2.weight"] == (h, i):
         return ("fc1 and fc2 are swapped: the layer registered as fc1 has fc2's sizes, and the "
-                "other way round (Exercise 1's statement).")
+                "other way round (the statement).")
     if shapes["fc1.weight"] == (i, h) or shapes["fc2.weight"] == (h, o):
         return ("a weight has its two sizes swapped: nn.Linear's arguments are (in_features, "
-                "out_features), and its weight has shape (out_features, in_features) (section 1).")
+                "out_features), and its weight has shape (out_features, in_features).")
     return (f"the layers were built with other sizes: with these arguments fc1 maps {i} features to "
-            f"{h} and fc2 maps {h} to {o} (Exercise 1's statement).")
+            f"{h} and fc2 maps {h} to {o} (the statement).")
 
 
 def signed_batch(rows):
