@@ -504,10 +504,14 @@ def _own_text(module, prefix, owners):
     return ", ".join(parts)
 
 
-def plot_module_tree(model, title=None, highlight=None, ax=None):
+def plot_module_tree(model, title=None, highlight=None, ax=None, count=None):
     """Draw a model's module tree: one row per module, indented under its parent, with the
-    parameters it holds itself, the number of parameter entries in its subtree (a shared
-    parameter counted once; frozen ones shown apart), and its mode (train or eval).
+    parameters it holds itself and its mode (train or eval).
+
+    `count`, a function `count(module, trainable_only=False) -> int` (such as your own
+    `count_parameters` from 04), adds a column with the number of parameter entries in each
+    module's subtree as that function counts them (frozen ones shown apart) and the totals in the
+    title; without it the picture counts nothing.
 
     Containers (modules with children) are blue, leaves green; a module that appears under a
     second name is a grey row pointing to the first (it is not counted again). `highlight`
@@ -526,17 +530,18 @@ def plot_module_tree(model, title=None, highlight=None, ax=None):
         module, name = row["module"], row["name"]
         label = f"{row['label']}: {type(module).__name__}" if name else row["label"] + " (root)"
         if row["same_as"] is not None:
-            own, count, mode = f"the same module as '{row['same_as']}' (not counted again)", "", ""
+            own, mode = f"the same module as '{row['same_as']}'" + (" (not counted again)" if count is not None else ""), ""
         else:
-            params = _unique(module.parameters())
-            total = sum(p.numel() for p in params)
-            frozen = sum(p.numel() for p in params if not p.requires_grad)
             own = _own_text(module, f"{name}." if name else "", owners)
-            count = f"{total:,}" + (f" ({frozen:,} frozen)" if frozen else "")
+            cell = ""
+            if count is not None:
+                total = count(module)
+                frozen = total - count(module, trainable_only=True)
+                cell = f"{total:,}" + (f" ({frozen:,} frozen)" if frozen else "")
             mode = "train" if module.training else "eval"
-        texts.append((label, own, count, mode))
+        texts.append((label, own, cell if row["same_as"] is None else "", mode))
 
-    headers = ("module", "its own parameters", "entries in subtree", "mode")
+    headers = ("module", "its own parameters", "entries in subtree" if count is not None else "", "mode")
     tree_w = max([3 * r["depth"] + len(t[0]) for r, t in zip(rows, texts)] + [len(headers[0])]) + 3
     own_w = max([len(t[1]) for t in texts] + [len(headers[1])]) + 3
     count_w = max([len(t[2]) for t in texts] + [len(headers[2])]) + 3
@@ -551,6 +556,8 @@ def plot_module_tree(model, title=None, highlight=None, ax=None):
     columns = [(0.3, headers[0]), (tree_w, headers[1]), (tree_w + own_w, headers[2]),
                (tree_w + own_w + count_w, headers[3])]
     for x, header in columns:
+        if not header:
+            continue
         ax.text(x, n - 0.1, header, fontsize=NOTE_FONT + 0.5, fontweight="bold", va="center",
                 gid=f"header {header.split()[0]}")
 
@@ -562,7 +569,7 @@ def plot_module_tree(model, title=None, highlight=None, ax=None):
     inside = (lambda nm: chosen is not None and (chosen["name"] == "" or nm == chosen["name"]
                                                  or nm.startswith(chosen["name"] + ".")))
     parents = {}
-    for i, (row, (label, own, count, mode)) in enumerate(zip(rows, texts)):
+    for i, (row, (label, own, cell, mode)) in enumerate(zip(rows, texts)):
         y = n - 1 - i
         x = 0.3 + 3 * row["depth"]
         has_children = any(True for _ in row["module"].children())
@@ -576,7 +583,7 @@ def plot_module_tree(model, title=None, highlight=None, ax=None):
         ax.text(tree_w, y, own, fontsize=NOTE_FONT, va="center",
                 color=FROZEN if "frozen" in own or row["same_as"] is not None else "black",
                 gid=f"own {row['name']}")
-        ax.text(tree_w + own_w, y, count, fontsize=NOTE_FONT + 0.5, va="center", gid=f"count {row['name']}")
+        ax.text(tree_w + own_w, y, cell, fontsize=NOTE_FONT + 0.5, va="center", gid=f"count {row['name']}")
         ax.text(tree_w + own_w + count_w, y, mode, fontsize=NOTE_FONT + 0.5, va="center",
                 color=EVAL if mode == "eval" else "black", gid=f"mode {row['name']}")
         parents[row["depth"]] = (x, y)
@@ -584,15 +591,14 @@ def plot_module_tree(model, title=None, highlight=None, ax=None):
             px, py = parents[row["depth"] - 1]
             ax.plot([px + 0.4, px + 0.4, x - 0.3], [py - 0.4, y, y], color="grey", lw=0.8,
                     gid=f"edge {row['name']}")
-    params = _unique(model.parameters())
-    total = sum(p.numel() for p in params)
-    trainable = sum(p.numel() for p in params if p.requires_grad)
     ax.text(0.3, -1.0, "blue: has children (a container);  green: no children (a leaf);\ngrey: a "
-            "second name for a module drawn above (a shared parameter is counted once)",
+            "second name for a module drawn above (its subtree is not repeated)",
             fontsize=NOTE_FONT, color="dimgrey", va="center", gid="legend")
-    ax.set_title(title or f"{type(model).__name__}: {len(_unique(model.modules()))} modules, "
-                 f"{total:,} parameter entries ({trainable:,} trainable)",
-                 fontsize=TITLE_FONT, loc="left")
+    summary = f"{type(model).__name__}: {len(_unique(model.modules()))} modules"
+    if count is not None:
+        total = count(model)
+        summary += f", {total:,} parameter entries ({count(model, trainable_only=True):,} trainable)"
+    ax.set_title(title or summary, fontsize=TITLE_FONT, loc="left")
     return ax
 
 

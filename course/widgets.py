@@ -169,10 +169,12 @@ def _shape_text(t):
     return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
 
 
-def module_tree_html(model, open_depth=1):
+def module_tree_html(model, open_depth=1, count=None):
     """The module tree as nested, collapsible HTML (`<details>`): each module with its class,
     the parameters and buffers it holds itself (shape, entries, whether it requires grad) and
-    its mode. Levels deeper than `open_depth` start folded. Works in a static render too."""
+    its mode. Levels deeper than `open_depth` start folded. Works in a static render too.
+    `count`, a function `count(module) -> int` (such as your own `count_parameters` from 04),
+    adds each module's subtree count as that function gives it; without it nothing is summed."""
     seen = {}
 
     def node(module, name, label, depth):
@@ -181,7 +183,6 @@ def module_tree_html(model, open_depth=1):
             return (f"<li>{title} <i>(the same module as '{html.escape(seen[id(module)] or 'the root')}': "
                     f"shared, shown once)</i></li>")
         seen[id(module)] = name
-        entries = sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
         own = [f"<li>parameter <code>{html.escape(k)}</code> {_shape_text(p)}: {p.numel():,} entries"
                + ("" if p.requires_grad else " <b>(frozen)</b>") + "</li>"
                for k, p in module._parameters.items() if p is not None]
@@ -191,7 +192,8 @@ def module_tree_html(model, open_depth=1):
         children = [node(c, f"{name}.{k}" if name else k, k, depth + 1)
                     for k, c in module._modules.items() if c is not None]
         mode = "train" if module.training else "<b>eval</b>"
-        summary = f"{title} &nbsp;·&nbsp; {entries:,} parameter entries &nbsp;·&nbsp; {mode}"
+        entries = "" if count is None else f"{count(module):,} parameter entries &nbsp;·&nbsp; "
+        summary = f"{title} &nbsp;·&nbsp; {entries}{mode}"
         if not own and not children:
             return f"<li>{summary}</li>"
         body = "<ul>" + "".join(own + children) + "</ul>"
@@ -215,11 +217,12 @@ def parameter_table_html(module):
             f"{body}</table>")
 
 
-def module_explorer(model):
+def module_explorer(model, count=None):
     """Pick a module of `model`, then call .train() or .eval() on it: the picture shows the
     whole tree with every module's mode, so you can see which modules the call reached (the
     chosen one and everything under it), and the table lists the chosen module's parameters
-    and buffers. It changes `model`'s modes, as those calls do."""
+    and buffers. It changes `model`'s modes, as those calls do. `count` is passed on to
+    `plot_module_tree` (a parameter-counting function of yours, or None to count nothing)."""
     from .plots import plot_module_tree
 
     names = [name for name, _ in model.named_modules()]
@@ -238,7 +241,7 @@ def module_explorer(model):
         status.value = (f"<b>{html.escape(choice.value or '(root)')}</b>: {type(chosen).__name__}, "
                         f"{len(below)} module{'s' if len(below) > 1 else ''} in its subtree, "
                         f"{in_eval} of them in eval mode")
-        picture.value = figure_png(plot_module_tree(model, highlight=choice.value).figure)
+        picture.value = figure_png(plot_module_tree(model, highlight=choice.value, count=count).figure)
         table.value = parameter_table_html(chosen)
 
     def set_mode(mode):

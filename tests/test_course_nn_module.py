@@ -52,11 +52,16 @@ def shared_model():
     return model
 
 
+def student_count(module, trainable_only=False):
+    """A count the notebook passes in (the student's count_parameters); the helpers hold none."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
 # --------------------------------------------------------------------------- plot_module_tree
 
-def test_module_tree_has_one_row_per_name_in_named_modules_order_and_counts_shared_once():
+def test_module_tree_has_one_row_per_name_in_named_modules_order_and_counts_with_the_given_function():
     model = shared_model()
-    ax = plots.plot_module_tree(model)
+    ax = plots.plot_module_tree(model, count=student_count)
     texts = _texts(ax)
     names = [n for n, _ in model.named_modules(remove_duplicate=False) if not n.startswith("again.")]
     rows = [gid.removeprefix("module ") for gid in texts if gid.startswith("module ")]
@@ -73,6 +78,23 @@ def test_module_tree_has_one_row_per_name_in_named_modules_order_and_counts_shar
     assert texts["count empty"] == "0"
     title = ax.get_title(loc="left")
     assert f"{total} parameter entries ({total - 15} trainable)" in title and "7 modules" in title
+
+
+def test_module_tree_counts_nothing_of_its_own():
+    """No part of count_parameters in `course`: without a count function there are no counts,
+    and with one the picture shows exactly what that function returns (right or wrong)."""
+    texts = _texts(ax := plots.plot_module_tree(shared_model()))
+    assert all(texts[gid] == "" for gid in texts if gid.startswith("count "))
+    assert "entries" not in ax.get_title(loc="left") and "7 modules" in ax.get_title(loc="left")
+    assert "entries in subtree" not in texts.values()
+    calls = []
+
+    def wrong(module, trainable_only=False):
+        calls.append((module, trainable_only))
+        return 7
+
+    texts = _texts(plots.plot_module_tree(nn.Sequential(nn.Linear(2, 2)), count=wrong))
+    assert texts["count "] == texts["count 0"] == "7" and {t for _, t in calls} == {False, True}
 
 
 def test_module_tree_colours_containers_leaves_and_second_names():
@@ -94,9 +116,13 @@ def test_module_tree_is_readable_in_a_static_render():
     ax = plots.plot_module_tree(nn.Linear(2, 2), title="one layer")
     assert ax.get_title(loc="left") == "one layer"
     headers = {k: v for k, v in _texts(ax).items() if k.startswith("header")}
-    assert set(headers.values()) == {"module", "its own parameters", "entries in subtree", "mode"}
+    assert set(headers.values()) == {"module", "its own parameters", "mode"}
     assert "leaf" in _texts(ax)["legend"] and "container" in _texts(ax)["legend"]
-    assert _texts(ax)["module "] == "Linear (root)" and _texts(ax)["count "] == "6"
+    assert _texts(ax)["module "] == "Linear (root)" and "weight (2, 2), bias (2,)" in _texts(ax)["own "]
+    ax = plots.plot_module_tree(nn.Linear(2, 2), count=student_count)
+    headers = {k: v for k, v in _texts(ax).items() if k.startswith("header")}
+    assert set(headers.values()) == {"module", "its own parameters", "entries in subtree", "mode"}
+    assert _texts(ax)["count "] == "6"
 
 
 def test_module_tree_highlights_a_subtree_and_refuses_unknown_names():
@@ -127,9 +153,12 @@ def test_module_tree_uses_given_axes():
 
 def test_module_tree_html_nests_and_folds():
     model = shared_model()
-    text = course_widgets.module_tree_html(model, open_depth=1)
+    text = course_widgets.module_tree_html(model, open_depth=1, count=student_count)
     assert text.count("<details open>") == 1 and text.count("<details>") >= 2
     assert "<code>(root)</code>: Sequential" in text and "45 parameter entries" in text
+    plain = course_widgets.module_tree_html(model, open_depth=1)     # no count given: none shown
+    assert "parameter entries" not in plain and "12 entries <b>(frozen)</b>" in plain
+    assert "7 parameter entries" in course_widgets.module_tree_html(nn.Linear(2, 2), count=lambda m: 7)
     assert "the same module as &#x27;first&#x27;" in text or "the same module as 'first'" in text
     assert "parameter <code>weight</code> (3, 4): 12 entries <b>(frozen)</b>" in text
     assert "buffer <code>running_mean</code> (3,)" in text and "<b>eval</b>" in text

@@ -270,6 +270,22 @@ class NetFlattens(NetFunctional):
         return self.fc2(F.relu(self.fc1(x)))
 
 
+class NetViewsInput(NetFunctional):
+    """Right for every contiguous x; a view of a transposed or sliced x fails."""
+
+    def forward(self, x):
+        flat = x.view(-1, x.shape[-1])
+        return self.fc2(F.relu(self.fc1(flat))).view(*x.shape[:-1], self.fc2.out_features)
+
+
+class NetLoopsOverSamples(NetFunctional):
+    """One sample at a time: right for every batch but an empty one."""
+
+    def forward(self, x):
+        rows = [self.fc2(F.relu(self.fc1(r))) for r in x.reshape(-1, x.shape[-1])]
+        return torch.stack(rows).reshape(*x.shape[:-1], -1)
+
+
 class NetAddsBatchDim(NetFunctional):
     def forward(self, x):
         if x.dim() == 1:
@@ -318,7 +334,7 @@ TWO_LAYER_WRONG = [
     ("relu_only_after_fc2", NetReluOnlyAfterFc2, "instead of between the layers"),
     ("layers_swapped_in_init", NetSwappedLayers, "fc1 and fc2 are swapped"),
     ("linear_arguments_swapped", NetLinearArgsSwapped, "nn.Linear's arguments are (in_features, out_features)"),
-    ("forward_fc2_first", NetWrongOrderForward, "forward must apply fc1 first"),
+    ("forward_fc2_first", NetWrongOrderForward, "another order than the statement's"),
     ("sigmoid", NetSigmoid, "not ReLU"),
     ("softmax_on_output", NetSoftmax, "softmax"),
     ("forgot_super_init", NetNoSuper, "super().__init__()"),
@@ -328,8 +344,10 @@ TWO_LAYER_WRONG = [
     ("layers_assigned_in_forward", NetLayersInForward, "changed the net's parameters"),
     ("new_layer_each_call", NetNewLayerEachCall, "different outputs"),
     ("forward_misspelled", NetForwardMisspelled, "no method named `forward`"),
-    ("flattens_input", NetFlattens, "do not reshape or flatten x"),
-    ("adds_batch_dim_to_single", NetAddsBatchDim, "do not add a batch dimension"),
+    ("flattens_input", NetFlattens, "reshaped or flattened"),
+    ("views_a_non_contiguous_input", NetViewsInput, "x was not contiguous"),
+    ("loops_over_samples", NetLoopsOverSamples, "empty batch"),
+    ("adds_batch_dim_to_single", NetAddsBatchDim, "an extra batch dimension"),
     ("detaches_output", NetDetached, "does not require grad"),
     ("dot_float_on_float64", NetFloat, "dtype float32, expected float64"),
     ("layers_also_in_modulelist", NetExtraList, "besides fc1's and fc2's"),
@@ -394,6 +412,17 @@ def cp_named_dict(module, trainable_only=False):
 
 def cp_view_len(module, trainable_only=False):
     return sum(len(p.detach().reshape(-1)) for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def cp_storage(module, trainable_only=False):
+    """Counts what each parameter's storage holds: right for parameters that own all their memory."""
+    return sum(p.untyped_storage().nbytes() // p.element_size()
+               for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def cp_view_numel(module, trainable_only=False):
+    """len(p.view(-1)): right for contiguous parameters; a transposed one cannot be viewed."""
+    return sum(len(p.view(-1)) for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def cp_two_sums(module, trainable_only=False):
@@ -501,6 +530,8 @@ COUNT_WRONG = [
     ("sum_of_sizes", cp_sum_shape, "product"),
     ("numpy_int64", cp_numpy_int, "must be an int"),
     ("equality_with_flag", cp_inverted_inside_out, "every parameter counts"),
+    ("elements_of_the_storage", cp_storage, "each parameter's storage"),
+    ("view_of_a_non_contiguous_parameter", cp_view_numel, "view"),
     ("stub", stub, "NotImplementedError"),
 ]
 
@@ -515,6 +546,11 @@ def lm_list_children(model):
 
 def lm_next(model):
     return [name for name, m in model.named_modules() if next(m.children(), None) is None]
+
+
+def lm_private_modules(model):
+    """Reads the private _modules dict: a slot set to None looks like a child."""
+    return [name for name, m in model.named_modules() if not m._modules]
 
 
 def lm_any(model):
@@ -652,6 +688,7 @@ LEAF_WRONG = [
     ("returns_generator", lm_generator, "generator"),
     ("root_always_listed", lm_root_always, "though it has children"),
     ("leaf_by_names", lm_by_names, "shared with another part"),
+    ("private_modules_dict", lm_private_modules, "child slots all hold None"),
     ("stub", stub, "NotImplementedError"),
 ]
 

@@ -14,7 +14,7 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
     {"kind": "relu"}, {"kind": "batchnorm1d", "features": n}
     {"kind": "sequential", "children": [[name, SPEC], ...]}
     {"kind": "modulelist", "children": [SPEC, ...]}    {"kind": "moduledict", "children": [[key, SPEC], ...]}
-    {"kind": "module", "children": [[name, SPEC], ...], "parameters": [[name, <enc> | null, requires_grad]],
+    {"kind": "module", "children": [[name, SPEC | null], ...], "parameters": [[name, <enc> | null, requires_grad]],
      "buffers": [[name, <enc> | null, persistent]], "tensors": [[name, <enc>]],
      "containers": [[name, [<enc>, ...]]], "ints": [[name, value]]}   a plain nn.Module holding all that
     {"kind": "same", "path": "a.b"}              the module already built at that path (shared)
@@ -147,6 +147,9 @@ def _children(enc, handles, built, prefix):
     out = []
     for name, child in enc.get("children", ()):
         path = f"{prefix}.{name}" if prefix else str(name)
+        if child is None:                 # a child slot set to None (register_module(name, None))
+            out.append((str(name), None))
+            continue
         module = build(child, handles, dict(built, _prefix=path))
         built[path] = module
         out.append((str(name), module))

@@ -28,6 +28,8 @@ from ..declare import (
     Build,
     Call,
     Mistake,
+    Spec,
+    TensorInput,
     answers,
     holder,
     linear,
@@ -59,39 +61,54 @@ CONSTRUCT_HINTS = {
     "positional argument": ("TwoLayerNet takes three sizes: TwoLayerNet(in_features, "
                             "hidden_features, out_features)."),
 }
-SHAPE_ERROR = ("a matrix product got operands whose sizes do not fit: forward must apply fc1 "
-               "first (in_features -> hidden_features), then ReLU, then fc2 (hidden_features -> "
-               "out_features), to x as it is (nn.Linear acts on the last dimension, so do not "
-               "reshape or flatten x).")
+SHAPE_ERROR = ("a matrix product got operands whose sizes do not fit: the layers are applied in "
+               "another order than the statement's (fc1 first, in_features -> hidden_features, then "
+               "fc2), or x was reshaped or flattened before a layer, though nn.Linear acts on the "
+               "last dimension of any shape (the statement).")
 FORWARD_HINTS = {
     'missing the required "forward" function': FORWARD_HINT,
     "cannot be multiplied": SHAPE_ERROR,
-    "shape '[": ("a reshape or view of x does not fit every input: nn.Linear acts on the last "
-                 "dimension of any shape, so pass x to fc1 as it is."),
+    "shape '[": ("a reshape or view of x does not fit every input (a single sample, more leading "
+                 "dimensions, or a non-contiguous x): nn.Linear already acts on the last dimension "
+                 "of any shape (the statement)."),
     "is invalid for input of size": ("a reshape or view of x does not fit every input: nn.Linear "
-                                      "acts on the last dimension of any shape, so pass x as it is."),
+                                      "already acts on the last dimension of any shape (the "
+                                      "statement)."),
+    "view size is not compatible with input tensor's size and stride": (
+        "a view of x failed because x was not contiguous (a transpose or a slice): forward must "
+        "accept any x of shape (..., in_features), and nn.Linear needs no reshape (the "
+        "statement; 01_tensor_ops on view and reshape)."),
     "size mismatch": SHAPE_ERROR,
+    "cannot reshape tensor of 0 elements": (
+        "a reshape or view with -1 cannot work out that size for an empty batch (0 elements): an "
+        "empty batch (0, in_features) must give (0, out_features), and nn.Linear already acts on the "
+        "last dimension of any shape (the statement)."),
+    "stack expects a non-empty TensorList": (
+        "torch.stack got an empty list: an empty batch (0, in_features) must give (0, out_features), "
+        "and a loop over the samples finds none (the statement: x of shape (..., in_features); "
+        "nn.Linear takes the whole batch at once)."),
 }
 
-NO_RELU = ("there is no ReLU between the layers: forward must be fc2(relu(fc1(x))). Without it "
-           "the two Linear layers collapse into one linear map.")
-RELU_AFTER_FC2 = ("a ReLU is applied after fc2, to the output: return fc2's output as it is "
-                  "(it may be negative); the only ReLU is between fc1 and fc2.")
-RELU_ONLY_AFTER = ("the ReLU is after fc2 instead of between the layers: forward must be "
-                   "fc2(relu(fc1(x))).")
-RELU_ON_INPUT = "the ReLU is applied to the input x; it belongs between fc1 and fc2: fc2(relu(fc1(x)))."
-SWAPPED_FORWARD = ("the layers are applied in the wrong order (fc2 first, then fc1): forward must "
-                   "be fc2(relu(fc1(x))).")
-OTHER_ACTIVATION = "the activation is {name}, not ReLU: forward must be fc2(relu(fc1(x)))."
-SOFTMAX = ("a softmax is applied to the output: forward returns fc2's output as it is, "
-           "fc2(relu(fc1(x))), with no softmax.")
+NO_RELU = ("there is no ReLU between the layers: these are the outputs of the two Linear layers "
+           "alone, which collapse into one linear map (the statement asks for a ReLU between fc1 "
+           "and fc2).")
+RELU_AFTER_FC2 = ("a ReLU is applied after fc2 too, so no output is negative: the statement's "
+                  "output is fc2's, which may be negative.")
+RELU_ONLY_AFTER = ("these outputs have the ReLU after fc2 instead of between the layers (the "
+                   "statement).")
+RELU_ON_INPUT = ("these outputs have the ReLU on the input x instead of between fc1 and fc2 "
+                 "(the statement).")
+SWAPPED_FORWARD = "these outputs come from the layers applied in the wrong order (fc2 first, then fc1)."
+OTHER_ACTIVATION = "the activation between the layers is {name}, not ReLU (the statement)."
+SOFTMAX = ("a softmax is applied to the output (each row sums to 1): the statement's output is "
+           "fc2's as it is, with nothing after it.")
 
 
-ONE_SAMPLE = ("a single input of shape (in_features,) must give an output of shape (out_features,): "
-              "do not add a batch dimension (unsqueeze, view(1, -1), reshape(-1, in_features)); "
-              "nn.Linear takes 1-D inputs as they are.")
-FLATTENED = ("a 3-D input was flattened to 2-D: nn.Linear acts on the last dimension of any shape, "
-             "so pass x to fc1 as it is.")
+ONE_SAMPLE = ("a single input of shape (in_features,) gave an output with an extra batch dimension "
+              "(do not add a batch dimension: the statement asks for (out_features,), and nn.Linear "
+              "takes 1-D inputs as they are).")
+FLATTENED = ("a 3-D input came back flattened to 2-D: nn.Linear acts on the last dimension of any "
+             "shape, and the output keeps the leading dimensions (the statement).")
 
 
 def _lin(x, w, b):
@@ -125,14 +142,13 @@ FORWARD_MISTAKES = [
 def shapes_problem(shapes, want, sizes):
     i, h, o = sizes
     if shapes["fc1.weight"] == (o, h) and shapes["fc2.weight"] == (h, i):
-        return ("fc1 and fc2 are swapped: fc1 = nn.Linear(in_features, hidden_features) comes "
-                "first, fc2 = nn.Linear(hidden_features, out_features) second.")
+        return ("fc1 and fc2 are swapped: the layer registered as fc1 has fc2's sizes, and the "
+                "other way round (the statement).")
     if shapes["fc1.weight"] == (i, h) or shapes["fc2.weight"] == (h, o):
-        return ("nn.Linear's arguments are (in_features, out_features), and its weight has shape "
-                "(out_features, in_features): fc1 = nn.Linear(in_features, hidden_features), "
-                "fc2 = nn.Linear(hidden_features, out_features).")
-    return (f"fc1 must be nn.Linear(in_features, hidden_features) = nn.Linear({i}, {h}) and fc2 "
-            f"nn.Linear(hidden_features, out_features) = nn.Linear({h}, {o}).")
+        return ("a weight has its two sizes swapped: nn.Linear's arguments are (in_features, "
+                "out_features), and its weight has shape (out_features, in_features).")
+    return (f"the layers were built with other sizes: with these arguments fc1 maps {i} features to "
+            f"{h} and fc2 maps {h} to {o} (the statement).")
 
 
 def signed_batch(rows):
@@ -155,7 +171,9 @@ def net_cases(draw):
 NET_CASES = net_cases()
 ARGUMENTS = ("in_features", "hidden_features", "out_features")
 # a batch, then one sample (in,) -> (out,), then (2, 2, in): any leading dimensions
-NET_BUILDS = [Build(sizes, 1000 + k, [batch, batch[0], [batch[:2], batch[2:]]], names=ARGUMENTS if k == 4 else (),
+# and, for two of them, an empty batch (0, in) -> (0, out): the contract's (..., in_features) allows it
+NET_BUILDS = [Build(sizes, 1000 + k, [batch, batch[0], [batch[:2], batch[2:]]]
+                    + ([torch.zeros(0, sizes[0])] if k in (0, 4) else []), names=ARGUMENTS if k == 4 else (),
                     twice=True, method=k < 2, gradients=k < 3)
               for k, sizes in enumerate([(3, 5, 2), (4, 4, 4), (2, 3, 2), (1, 1, 1), (5, 2, 3), (2, 6, 1)])
               for batch in [hand_batch(sizes[0])]]
@@ -201,25 +219,35 @@ INVERTED = "the condition is inverted: trainable_only=True counts the parameters
 FROZEN_ONLY = ("with trainable_only=False (the default) every parameter counts; this counted only "
                "the frozen ones (requires_grad=False): is the condition inverted?")
 STATE_DICT = ("this is the size of state_dict(): it holds buffers too (BatchNorm's running "
-              "statistics), which are not parameters, and repeats a shared parameter under each name. "
-              "Count over module.parameters().")
+              "statistics), which are not parameters, and repeats a shared parameter under each name "
+              "(section 2, state_dict; section 5).")
 BUFFERS = "buffers (module.buffers(), e.g. BatchNorm's running statistics) were counted; they are not parameters."
 TENSORS = ("this counts parameter tensors, not their scalar entries: a (3, 4) weight holds 12 "
-           "numbers. Add up p.numel().")
-MODULES = "this counts modules, not the scalar entries of their parameters: add up p.numel() over module.parameters()."
-OWN_ONLY = ("only the root's own parameters were counted: parameters(recurse=False) or _parameters "
-            "skips every submodule; parameters() walks the whole tree.")
-ONE_LEVEL = ("only the parameters one level down were counted (children() and their own "
-             "parameters): nested submodules were missed. parameters() walks the whole tree.")
-FIRST_DIM = "len(p) (or p.shape[0]) is the size of the first dimension only; p.numel() is the number of entries."
-NOTHING = ("nothing was counted: check the condition that picks the parameters (with "
-           "trainable_only=False every parameter counts) and that the count goes into "
-           "submodules (module.parameters() does).")
-SUM_OF_SIZES = "the sizes of the dimensions were added; the number of entries is their product, p.numel()."
+           "numbers (section 2, the entries of one parameter).")
+MODULES = "this counts modules, not the scalar entries of their parameters (section 2)."
+OWN_ONLY = ("only the root's own parameters were counted: every submodule's were missed (section 2, "
+            "the walks and their depth).")
+ONE_LEVEL = ("only the parameters one level down were counted (the children's own parameters): "
+             "nested submodules were missed (section 2, the walks and their depth).")
+FIRST_DIM = ("this added the size of each parameter's first dimension (len(p)), not its number of "
+             "entries (section 2).")
+NOTHING = ("nothing was counted: the condition that picks the parameters dropped them all (with "
+           "trainable_only=False every parameter counts), or the count never reached the "
+           "submodules (section 2).")
+SUM_OF_SIZES = ("the sizes of the dimensions were added; the number of entries is their product "
+                "(section 2).")
+STORAGE = ("this counts the elements of each parameter's storage, not of the parameter: a parameter "
+           "that is a view (a slice, an expanded tensor) shows only part of its storage, or shows "
+           "one stored element several times (section 2, the entries of one parameter; 01_tensor_ops "
+           "on views).")
 
 
 def _all_trainable(m):
     return all(p.requires_grad for p in m.parameters())
+
+
+def _numel_of_storage(params):
+    return sum(p.untyped_storage().nbytes() // p.element_size() for p in params)
 
 
 def _one_level(m, trainable_only):
@@ -243,6 +271,7 @@ COUNT_MISTAKES = [
     (lambda m, to: _one_level(m, to), ONE_LEVEL),
     (lambda m, to: sum(p.shape[0] if p.dim() else 1 for p in _kept(m.parameters(), to)), FIRST_DIM),
     (lambda m, to: sum(sum(p.shape) for p in _kept(m.parameters(), to)), SUM_OF_SIZES),
+    (lambda m, to: _numel_of_storage(_kept(m.parameters(), to)), STORAGE),
     (lambda m, to: 0, NOTHING),
 ]
 
@@ -253,18 +282,38 @@ def count_reference(model, trainable_only):
 
 WHOLE_COUNT = answers.integer(
     "the count",
-    tensor_hint=("p.numel() is already an int, and sum() of ints is an int: do not wrap the count "
-                 "in torch.tensor(...) or add up tensors (call .item() if you must)."),
-    float_hint="numel() gives ints: avoid math that turns them into floats, such as / or math.prod of floats",
-    numpy_hint=("NumPy's sum and prod give NumPy integers: add up p.numel() with Python's sum, "
-                "or wrap the result in int(...)"))
+    tensor_hint=("the count came back as a tensor: numel() gives ints, and the contract asks for "
+                 "a Python int, not a tensor built from them or a sum of tensors."),
+    float_hint="the count came back as a float: numel() gives ints, and a division or a float product turned it into a float",
+    numpy_hint=("the count came back as a NumPy integer (NumPy's sum and prod give those); the "
+                "contract asks for a Python int"))
+
+def _grid(*shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return torch.arange(float(n)).reshape(shape) * 0.25 - 1
+
+
+# Parameters in every layout a tensor can have: not contiguous (a transpose), starting part-way
+# into a larger storage (a slice), one stored row repeated (expanded, stride 0), 0-d and empty.
+# A count that reads the storage, or that needs contiguous parameters (p.view(-1)), fails here.
+VIEW_PARAMETERS = Spec("module", children=[["fc", linear(2, 2)]], parameters=[
+    ["transposed", TensorInput(_grid(4, 3), view=(("transpose", 0, 1),)), True],
+    ["sliced", TensorInput(_grid(5, 2), view=(("slice", 0, 1, None, None),)), False],
+    ["expanded", TensorInput(_grid(1, 3), view=(("expand", [4, 3]),)), True],
+    ["scalar", _grid(1).reshape(()), True],
+    ["empty", torch.zeros(0, 3), True],
+])
 
 DEFAULT, TRAINABLE = Call(means=(False,)), Call(kwargs={"trainable_only": True}, means=(True,))
 EVERY_WAY = [DEFAULT, TRAINABLE, Call((True,)), Call(kwargs={"trainable_only": False}, means=(False,))]
 
 A.module_function(
     "count_parameters", "def count_parameters(module, trainable_only=False)",
-    models=[(label, spec, EVERY_WAY if k % 4 == 0 else [DEFAULT, TRAINABLE]) for k, (label, spec) in enumerate(MODELS)],
+    models=[(label, spec, EVERY_WAY if k % 4 == 0 else [DEFAULT, TRAINABLE]) for k, (label, spec) in enumerate(MODELS)]
+    + [("parameters that are views (a transpose, a slice with a storage offset, an expanded tensor), "
+        "a 0-d and an empty parameter", VIEW_PARAMETERS, [DEFAULT, TRAINABLE])],
     strategy=MODEL_TREES, calls=[DEFAULT, TRAINABLE],
     reference=count_reference, answer=WHOLE_COUNT, mistakes=COUNT_MISTAKES,
 )
@@ -282,27 +331,31 @@ def leaves_reference(model):
     return [name for name, m in model.named_modules() if _is_leaf(m)]
 
 
-CONTAINERS = ("every module was listed, containers too: keep only the modules without children "
-              "(for name, m in model.named_modules(): ... if not list(m.children())).")
+CONTAINERS = ("every module was listed, containers too: a leaf is a module without children "
+              "(Exercise 3's statement; section 2).")
 ROOT = ("the root (name '') counts only when it has no children: a model that is a single layer "
         "is its own only leaf, and a model with children is never a leaf.")
-CHILDREN = ("children() and named_children() go one level down only; named_modules() walks the "
-            "whole tree, with qualified names such as '1.0'.")
-SHARED_LEAF = ("a shared module was listed under each of its names: named_modules() gives each "
-               "module once (under its first name); named_modules(remove_duplicate=False) repeats it.")
+CHILDREN = ("only the first level was searched (children() and named_children() go one level "
+            "down): nested leaves such as '1.0' are missing (section 2, the walks and their depth).")
+SHARED_LEAF = ("a shared module was listed under each of its names; the statement lists it once, "
+               "under its first name, as named_modules() does by default (section 5, a module used "
+               "twice).")
 PARAMETERS = ("the test for a leaf was 'has parameters': a leaf is a module without children, "
               "with or without parameters (nn.ReLU, an empty nn.Sequential), and a module with "
               "children is never a leaf even when it holds parameters of its own.")
 BY_TYPE = ("the test for a leaf was the module's type (not Sequential, ModuleList, ModuleDict): a "
            "custom module with children is not a leaf, and an empty container has no children, so "
-           "it is one. Test for children: not list(m.children()).")
+           "it is one (Exercise 3's statement).")
 QUALIFIED = ("these are the last parts of the names; return the qualified names as named_modules() "
              "gives them ('1.0', not '0').")
 ORDER = "the names are right but not in named_modules() order (do not sort them)."
 ROOT_ALWAYS = "the root (name '') was listed though it has children: it counts only when it has none."
+NONE_CHILD = ("a module whose child slots all hold None (a submodule set to None, as "
+              "register_module(name, None) makes it) has no children: children() and named_modules() "
+              "skip None, so it is a leaf; the private _modules dict still lists the empty slot.")
 NAME_BASED = ("a module whose only child is shared with another part of the model (so that "
-              "named_modules() lists the child under its first name only) still has a child: "
-              "decide with m.children(), not by looking for longer names.")
+              "named_modules() lists the child under its first name only) still has a child, and "
+              "is no leaf: the names in the list do not say which modules have children.")
 
 
 def _by_params(model):
@@ -329,6 +382,7 @@ LEAF_MISTAKES = [
     (_by_type, BY_TYPE),
     (lambda m: [""] + leaves_reference(m) if not _is_leaf(m) else None, ROOT_ALWAYS),
     (_by_names, NAME_BASED),
+    (lambda m: [n for n, x in m.named_modules() if not x._modules], NONE_CHILD),
     (lambda m: [n for n, _ in m.named_children()], CHILDREN),
     (lambda m: [n for n, c in m.named_children() if _is_leaf(c)], CHILDREN),
     (lambda m: [n for n, x in m.named_modules(remove_duplicate=False) if _is_leaf(x)], SHARED_LEAF),
@@ -339,7 +393,7 @@ LEAF_MISTAKES = [
 ]
 
 
-NAMES = answers.name_list("as named_modules() gives them: for name, module in model.named_modules(): ...")
+NAMES = answers.name_list("as named_modules() gives them (section 2, qualified names)")
 
 
 # the nested model first: it tells one level from the whole tree, and the root from containers
@@ -348,6 +402,9 @@ LEAF_MODELS = [MODELS[3], MODELS[2]] + MODELS[:2] + MODELS[4:] + [
     ("a root with parameters of its own and children",
      holder(children=[("inner", seq(linear(2, 2), RELU))], parameters=[("scale", (2,), True)])),
     ("a ModuleDict of Sequentials", mdict(a=seq(linear(1, 2), RELU), b=seq(seq(RELU)), c=linear(2, 1))),
+    ("a module whose only child slot holds None, and one with a None slot beside a child",
+     holder(children=[("inner", holder(children=[("gone", None)])), ("fc", linear(2, 2)),
+                      ("block", holder(children=[("skip", None), ("act", RELU)]))])),
     ("a module whose only child is shared from elsewhere",
      holder(children=[("x", linear(2, 2)), ("wrap", holder(children=[("inner", same("x"))]))])),
 ]
