@@ -13,9 +13,10 @@ import re
 from autograder.instructor.samples import solution_cells
 
 # Lines too short or too generic to give anything away: `return out`, `super().__init__()`, a
-# bare call such as `optimizer.step()` (a message may say it is missing or misplaced).
+# bare call such as `optimizer.step()` or `with torch.no_grad():` (a message may say it is missing
+# or misplaced).
 MIN_CHARS = 16
-GENERIC = re.compile(r"^(return \w+|(super\(\)\.)?[\w.]+\(\)|pass|else:|try:|raise .*|import .*|from .*)$")
+GENERIC = re.compile(r"^(return \w+|(super\(\)\.)?[\w.]+\(\)|with [\w.]+\(\):|pass|else:|try:|raise .*|import .*|from .*)$")
 
 
 def normalise(text):

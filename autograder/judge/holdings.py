@@ -211,10 +211,11 @@ class ModuleChecks:
             except (Raised, Missing):
                 near = None
             if near:
-                self.fail(context, f"It has no attribute {name}, but it has {near!r}: a typo such as "
-                                f"`self.{near} = {name}` silently creates a new attribute with the "
-                                f"misspelt name. Store self.{name} = {name}.")
-            self.fail(context, f"It has no attribute {name}: store the int in __init__ (self.{name} = {name}).")
+                self.fail(context, f"It has no attribute {name}, but it has {near!r}: a typo. Assigning "
+                                f"to a misspelt name (self.{near} = ...) silently creates a new attribute; "
+                                f"the statement names it {name}.")
+            self.fail(context, f"It has no attribute {name}: the statement asks __init__ to keep the int "
+                               f"argument {name} under that very name.")
         if type(got) is not int:
             self.fail(context, f"{name} is {said(got)}, expected the int {value} (store the argument as it is).")
         if got != value:
