@@ -18,8 +18,8 @@ def integer(what="the count", tensor_hint="", float_hint="", numpy_hint=""):
         if isinstance(got, SeenTensor):
             said(got)  # a subclass is tampering
             shown = fmt(got.values) if got.values is not None and got.numel <= 12 else "..."
-            t.fail(ctx, f"It returned a tensor ({shown}, shape {fmt_shape(got.shape)}); return a Python int."
-                        + (f"\nLikely mistake: {tensor_hint}" if tensor_hint else ""))
+            t.fail(ctx, f"It returned a tensor ({shown}, shape {fmt_shape(got.shape)}); return a Python int.",
+                   likely=tensor_hint)
         if type(got) is bool or type(got) is not int:
             name = getattr(got, "type_name", "")
             extra = (f" ({float_hint})" if type(got) is float and float_hint else

@@ -7,20 +7,62 @@ known mistakes, what that mistake was.
 """
 
 import difflib
+import re
 
 import torch
 
 from .seen import SeenDict, SeenList, SeenModule, SeenTensor, SeenTuple
 
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_SLUG = 40
+
+
+def check_slug(slug):
+    """`slug` if it can name a mistake (lowercase words joined by '-', at most 40 characters)."""
+    if not isinstance(slug, str) or len(slug) > MAX_SLUG or not SLUG.fullmatch(slug):
+        raise ValueError(f"a mistake's slug is lowercase words joined by '-' (at most {MAX_SLUG} "
+                         f"characters), not {slug!r}")
+    return slug
+
+
+class Hint(str):
+    """The likely mistake behind a wrong answer: the words a message shows (it is that str
+    everywhere), and the short `slug` that names it in the instructor's misconception report
+    (as `<exercise id>/<slug>`), declared where the mistake is."""
+
+    def __new__(cls, slug, text):
+        hint = super().__new__(cls, text)
+        hint.slug = check_slug(slug)
+        return hint
+
+    def format(self, *args, **kwargs):
+        return Hint(self.slug, str.format(self, *args, **kwargs))
+
+
+def slug_of(hint):
+    """The slug a hint was declared with, or None (plain words, or no hint)."""
+    return getattr(hint, "slug", None)
+
+
+def likely_line(hint):
+    """The line a message ends with when the likely mistake is known ('' when not)."""
+    return f"\nLikely mistake: {hint}" if hint else ""
+
 
 class Mistake:
-    """A typical wrong solution, as a function of the inputs, and what to tell its author.
+    """A typical wrong solution, as a function of the inputs, and what to tell its author;
+    `slug` names it in the misconception report.
 
     `when(*inputs)` limits it to the inputs where it is told apart by its values alone (a
     missing keepdim only on a square matrix)."""
 
-    def __init__(self, wrong, explanation, when=None):
-        self.wrong, self.explanation, self.when = wrong, explanation, when
+    def __init__(self, wrong, explanation, when=None, *, slug=None):
+        self.wrong, self.when = wrong, when
+        self.explanation = Hint(slug, explanation) if slug is not None else explanation
+
+    @property
+    def slug(self):
+        return slug_of(self.explanation)
 
     def values(self, *inputs):
         if self.when is not None and not self.when(*inputs):
@@ -39,7 +81,15 @@ class Mistake:
 
 class CheckFailed(AssertionError):
     """The submission's behaviour is wrong; the message says which input, what was expected,
-    what came back, and the likely misconception."""
+    what came back, and the likely misconception. `mistake` names that misconception: a `Hint`
+    (its slug) or a slug; plain words or None leave it unnamed (the report counts it apart)."""
+
+    def __init__(self, message="", mistake=None):
+        super().__init__(message)
+        if isinstance(mistake, Hint) or not isinstance(mistake, str):
+            self.mistake = slug_of(mistake)
+        else:
+            self.mistake = mistake if SLUG.fullmatch(mistake) and len(mistake) <= MAX_SLUG else None
 
 
 class Tampering(CheckFailed):
@@ -137,16 +187,16 @@ def expect_tensor(got, expected, *, context, dtype, device, rtol=0.0, atol=0.0, 
         mistakes = mistakes()
     if got.shape != tuple(expected.shape):
         problem = f"{what} has shape {fmt_shape(got.shape)}, expected {fmt_shape(expected.shape)}"
-        raise CheckFailed(message(context, problem, expected, got.values,
-                                  diagnose(got.values, mistakes, 1e-4, 1e-4)))
+        hint = diagnose(got.values, mistakes, 1e-4, 1e-4)
+        raise CheckFailed(message(context, problem, expected, got.values, hint), hint)
     if got.dtype != dtype:
         raise CheckFailed(f"{context}\n{what} has dtype {got.dtype_name}, expected "
                           f"{dtype_name(dtype)} {dtype_reason}")
     if not same_device(got.device, device):
         raise CheckFailed(f"{context}\n{what} is on {got.device}, expected {device} {SAME_DEVICE}")
     if not close(got.values, expected, rtol, atol):
-        raise CheckFailed(message(context, f"{what} has the wrong values", expected, got.values,
-                                  diagnose(got.values, mistakes, rtol, atol)))
+        hint = diagnose(got.values, mistakes, rtol, atol)
+        raise CheckFailed(message(context, f"{what} has the wrong values", expected, got.values, hint), hint)
     return got
 
 
@@ -167,9 +217,7 @@ def diagnose(got_values, mistakes, rtol, atol):
 
 def message(context, problem, expected, got, hint=None):
     lines = [context, f"{problem}.", f"  expected: {fmt(expected)}", f"  got:      {fmt(got)}"]
-    if hint:
-        lines.append(f"Likely mistake: {hint}")
-    return "\n".join(line for line in lines if line)
+    return "\n".join(line for line in lines if line) + likely_line(hint)
 
 
 # --- answers that are not tensors ---------------------------------------------------------------

@@ -10,35 +10,40 @@ saved). `ModuleChecks` is mixed into `Trial`: `t.expect_registered(seen, "mean",
 import torch
 
 from .channel import Missing, Raised
-from .compare import call_text, near_name, said
+from .compare import Hint, call_text, near_name, said, slug_of
 from .seen import SeenTensor
 
-TENSOR_FOR_BUFFER = (
+TENSOR_FOR_BUFFER = Hint(
+    "plain-tensor-for-buffer",
     "`{name}` is a plain tensor attribute (self.{name} = tensor): the module does not know it "
     "holds it, so it is not in state_dict (not saved with the model) and .to(device) leaves it "
     "behind. Register it: self.register_buffer('{name}', tensor).")
-PARAMETER_FOR_BUFFER = (
+PARAMETER_FOR_BUFFER = Hint(
+    "parameter-for-buffer",
     "`{name}` is registered as an nn.Parameter: parameters() lists it, so an optimiser would "
     "change it (and it gets gradients, unless requires_grad=False) although it is a statistic, "
     "not something to learn. A buffer is saved and moved like a parameter but never trained: "
     "self.register_buffer('{name}', tensor).")
-NON_PERSISTENT = (
+NON_PERSISTENT = Hint(
+    "non-persistent-buffer",
     "`{name}` is a buffer registered with persistent=False: it is then left out of state_dict, "
     "so it is not saved with the model. Register it with the default, persistent=True.")
-TENSOR_FOR_PARAMETER = (
+TENSOR_FOR_PARAMETER = Hint(
+    "plain-tensor-for-parameter",
     "`{name}` is a plain tensor attribute (self.{name} = tensor): parameters() does not list it, "
     "so an optimiser never trains it, and it is neither saved nor moved by .to(). Wrap it: "
     "self.{name} = nn.Parameter(tensor).")
-BUFFER_FOR_PARAMETER = (
+BUFFER_FOR_PARAMETER = Hint(
+    "buffer-for-parameter",
     "`{name}` is a buffer: buffers are saved and moved, but they get no gradient and "
     "parameters() does not list them, so an optimiser never trains them. It must be learned: "
     "self.{name} = nn.Parameter(tensor).")
-NONE_REGISTERED = "`{name}` is registered, but holds None."
-NOT_HELD = ("It holds no tensor named `{name}` ({holdings}). The {want} must be named exactly `{name}`, "
+NONE_REGISTERED = Hint("registered-none", "`{name}` is registered, but holds None.")
+NOT_HELD = Hint("not-held", "It holds no tensor named `{name}` ({holdings}). The {want} must be named exactly `{name}`, "
             "held by the module itself (not in a list, a dict or a submodule).")
-BUFFER_REQUIRES_GRAD = "The buffer {name} requires grad: a buffer holds a fixed statistic."
-FROZEN_PARAMETER = ("The parameter {name} has requires_grad=False: it is frozen, so it gets no gradient and "
-                    "no optimiser trains it. nn.Parameter(tensor) requires grad by default.")
+BUFFER_REQUIRES_GRAD = Hint("buffer-requires-grad", "The buffer {name} requires grad: a buffer holds a fixed statistic.")
+FROZEN_PARAMETER = Hint("frozen-parameter", "The parameter {name} has requires_grad=False: it is frozen, so it gets "
+                        "no gradient and no optimiser trains it. nn.Parameter(tensor) requires grad by default.")
 REGISTERED_AS = {  # (what it must be, what it is) -> the likely mistake
     ("buffer", "tensor"): TENSOR_FOR_BUFFER, ("buffer", "parameter"): PARAMETER_FOR_BUFFER,
     ("buffer", "non-persistent buffer"): NON_PERSISTENT,
@@ -88,8 +93,8 @@ class ModuleChecks:
             return seen.buffers[name] if want == "buffer" else seen.parameters[name]
         explain = REGISTERED_AS.get((want, kind), NOT_HELD)
         article = "a buffer" if want == "buffer" else "an nn.Parameter"
-        self.fail(ctx, f"`{name}` must be registered as {article}.\nLikely mistake: "
-                       + explain.format(name=name, want=want, holdings=self.holdings(seen)))
+        self.fail(ctx, f"`{name}` must be registered as {article}.",
+                  likely=explain.format(name=name, want=want, holdings=self.holdings(seen)))
 
     def expect_holds(self, seen, ctx, buffers=(), parameters=(), floating=True, buffer_grad=None):
         """`seen` registers each of `buffers` as a persistent buffer that does not require grad
@@ -136,8 +141,8 @@ class ModuleChecks:
         names = [n for n, _ in named]
         culprit = next((n for n in names if n in culprits), None)
         if names:
-            self.fail(ctx, f"{self.exercise.name} must have no {what}, but {listed_by} gives {', '.join(names)}."
-                           + ("\nLikely mistake: " + explanation.format(name=culprit) if culprit else ""))
+            self.fail(ctx, f"{self.exercise.name} must have no {what}, but {listed_by} gives {', '.join(names)}.",
+                      likely=explanation.format(name=culprit) if culprit else None)
 
     def expect_kept(self, module, buffers, ctx, changed):
         """`module`, described now (after forward), still holds `buffers` ({name: float64 values}) with
@@ -147,7 +152,7 @@ class ModuleChecks:
             now = after.buffers.get(name)
             if not isinstance(now, SeenTensor) or now.values is None or now.shape != tuple(values.shape) \
                     or not torch.allclose(now.values.to(torch.float64), values, rtol=1e-6, atol=1e-6):
-                self.fail(ctx, changed.format(name=name))
+                self.fail(ctx, changed.format(name=name), mistake=slug_of(changed))
 
     def expect_grads(self, module, grads, ctx, missing):
         """After backward: the parameters of `module` (described now) have the gradients `grads`
@@ -156,7 +161,7 @@ class ModuleChecks:
         for name, want in grads.items():
             p = after.parameters.get(name)
             if p is None or p.grad is None:
-                self.fail(ctx, missing.format(name=name))
+                self.fail(ctx, missing.format(name=name), mistake=slug_of(missing))
             self.expect(p.grad, want, ctx, what=f"{name}.grad")
 
     def expect_number(self, module, name, value, ctx):
@@ -165,9 +170,9 @@ class ModuleChecks:
         try:
             got = self.get(module, name)
         except Raised as exc:
-            self.fail(ctx, f"Reading module.{name} raised {exc.type_name}: {exc.message.strip()}\n"
-                           f"Likely mistake: __init__ did not keep its argument {name} as an attribute "
-                           f"of that name.")
+            self.fail(ctx, f"Reading module.{name} raised {exc.type_name}: {exc.message.strip()}",
+                      likely=Hint("argument-not-kept", f"__init__ did not keep its argument {name} as an "
+                                                       "attribute of that name."))
         if isinstance(got, SeenTensor) and got.values is not None and got.numel == 1:
             got = float(got.values.reshape(()).item())
         if not isinstance(got, (int, float)) or isinstance(got, bool):
@@ -235,8 +240,9 @@ class ModuleChecks:
                 self.fail(context, f"After module.to({str(device)!r}), `{name}` is on {found}, not on "
                                    f"{device}" + (" (the meta device stands in for a GPU: it has shapes and "
                                                   "dtypes but no data)" if str(device) == "meta" else "")
-                          + ". .to() moves the registered parameters and buffers only.\nLikely mistake: "
-                          + "a plain tensor attribute, or a tensor kept somewhere the module cannot see.")
+                          + ". .to() moves the registered parameters and buffers only.",
+                          likely=Hint("tensor-not-registered",
+                                      "a plain tensor attribute, or a tensor kept somewhere the module cannot see."))
 
 
 def moves_to_meta(names, *args, hints=None):

@@ -36,7 +36,7 @@ def judge(assignment, ex_id, transport, devices):
     except Tampering as exc:
         verdict = Verdict(Status.TAMPERING, str(exc))
     except CheckFailed as exc:
-        verdict = Verdict(Status.FAIL, str(exc))
+        verdict = Verdict(Status.FAIL, str(exc), mistake=exc.mistake)
     except LostCandidate as exc:
         status, message = LOST[exc.how]
         verdict = Verdict(status, f"{message} ({exc.detail}).", lost=exc.how)

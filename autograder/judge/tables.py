@@ -18,7 +18,7 @@ import torch
 
 from ..protocol.signatures import argument_names, defined_name
 from . import tolerances
-from .compare import CheckFailed, Mistake, Tampering, dtype_name, fmt, fmt_shape, said
+from .compare import CheckFailed, Hint, Mistake, Tampering, dtype_name, fmt, fmt_shape, said
 from .models import example_model, model_context
 from .seen import SeenModule, SeenTensor
 
@@ -111,7 +111,7 @@ def module_function(A, ex_id, signature, *, models, reference, answer, mistakes=
                 if value is not None and value == got:
                     hint = explanation
                     break
-            t.fail(ctx, f"It returned {got}, expected {expected}." + (f"\nLikely mistake: {hint}" if hint else ""))
+            t.fail(ctx, f"It returned {got}, expected {expected}.", likely=hint)
 
     def with_calls(case):
         return case if len(case) == 3 else (*case, calls)
@@ -284,7 +284,7 @@ def read_structure(t, table, net, args, ctx):
     if wrong:
         t.fail(ctx, f"Its state_dict() keys are {keys}, expected exactly {expected}"
                     + (" (in this order)" if table.keys_in_order and sorted(keys) == sorted(expected) else "")
-                    + f".\nLikely mistake: {keys_problem(table, keys, expected, args)}")
+                    + ".", likely=keys_problem(table, keys, expected, args))
     kinds = table.children(*args)
     for name, kind in kinds.items():
         child = net.children.get(name)
@@ -312,8 +312,7 @@ def read_structure(t, table, net, args, ctx):
         shown = ", ".join(f"{k} {fmt_shape(s)}" for k, s in shapes.items())
         wanted = ", ".join(f"{k} {fmt_shape(s)}" for k, s in want.items())
         hint = table.shapes_problem(shapes, want, args) if table.shapes_problem else None
-        t.fail(ctx, f"Its parameters have shapes {shown}; expected {wanted}."
-                    + (f"\nLikely mistake: {hint}" if hint else ""))
+        t.fail(ctx, f"Its parameters have shapes {shown}; expected {wanted}.", likely=hint)
     for key, p in weights.items():
         if p.dtype != t.dtype or p.device.type != t.device.type:
             t.fail(ctx, f"after .to({t.device}) and .to({dtype_name(t.dtype)}), {key} is {p.dtype_name} "
@@ -381,17 +380,19 @@ def expect_forward(t, table, net, w, inputs, ctx, args=(), *, twice=False, metho
         changed = [k for k in w if now[k] is None or not torch.equal(now[k].to(torch.float64), w[k])]
         first = next(iter(table.children(*args)))
         if changed:
-            t.fail(fctx, f"Calling net(x) changed the net's parameters ({', '.join(changed)}).\n"
-                         f"Likely mistake: forward creates the layers (self.{first} = nn.Linear(...) inside "
-                         "forward): every call draws new random weights, so nothing is ever trained. "
-                         "Create the layers once, in __init__.")
+            t.fail(fctx, f"Calling net(x) changed the net's parameters ({', '.join(changed)}).",
+                   likely=Hint("layers-made-in-forward",
+                               f"forward creates the layers (self.{first} = nn.Linear(...) inside "
+                               "forward): every call draws new random weights, so nothing is ever trained. "
+                               "Create the layers once, in __init__."))
         if isinstance(out, SeenTensor) and out.values is not None and out.values.is_floating_point() \
                 and not same_values(out, again, rtol, atol):
-            t.fail(fctx, "Two calls of net(x) on the same x gave different outputs.\nLikely mistake: "
-                         "forward creates new layers on every call (nn.Linear(...)(x) inside forward: new "
-                         f"random weights each time, and never the registered {child_names(table, args, '')}), "
-                         "or uses randomness such as dropout. Create the layers once, in __init__, and use "
-                         f"{child_names(table, args)} in forward.")
+            t.fail(fctx, "Two calls of net(x) on the same x gave different outputs.",
+                   likely=Hint("layers-made-in-forward",
+                               "forward creates new layers on every call (nn.Linear(...)(x) inside forward: new "
+                               f"random weights each time, and never the registered {child_names(table, args, '')}), "
+                               "or uses randomness such as dropout. Create the layers once, in __init__, and use "
+                               f"{child_names(table, args)} in forward."))
     t.expect(out, expected, fctx, mistakes=wrong, what="net(x)")
     if method:
         out = t.call(*sent, target=(net, "forward"), context=fctx, hints=table.forward_hints)
@@ -407,9 +408,9 @@ def expect_gradients(t, table, net, w, out, inputs, ctx, args=()):
     gctx = f"{ctx}\nnet(x).sum().backward() with\n  x = {fmt(local[0])}  (shape {fmt_shape(local[0].shape)})"
     names = child_names(table, args, "")
     if not isinstance(out, SeenTensor) or not out.requires_grad:
-        t.fail(gctx, f"net(x) does not require grad, so no gradient can reach {names}.\nLikely "
-                     "mistake: forward detaches its result (.detach(), .data, torch.tensor(...)) or runs "
-                     "under torch.no_grad(); return the layers' output as it is.")
+        t.fail(gctx, f"net(x) does not require grad, so no gradient can reach {names}.",
+               likely=Hint("output-detached", "forward detaches its result (.detach(), .data, torch.tensor(...)) "
+                                              "or runs under torch.no_grad(); return the layers' output as it is."))
     t.backward(out, context=gctx)
     after = t.describe(net)
     leaves = {k: v.clone().requires_grad_(True) for k, v in w.items()}
@@ -418,8 +419,9 @@ def expect_gradients(t, table, net, w, out, inputs, ctx, args=()):
         p = parameter_at(after, key)
         layer = key.rsplit(".", 1)[0]
         if not isinstance(p, SeenTensor) or p.grad is None:
-            t.fail(gctx, f"No gradient reached {key}.\nLikely mistake: forward does not use the "
-                         f"registered layer self.{layer} (a new layer made in forward, or a copy).")
+            t.fail(gctx, f"No gradient reached {key}.",
+                   likely=Hint("registered-layer-unused", f"forward does not use the registered layer "
+                                                          f"self.{layer} (a new layer made in forward, or a copy)."))
         t.expect(p.grad, leaves[key].grad, gctx, rtol=rtol, atol=atol, what=f"{key}.grad")
 
 

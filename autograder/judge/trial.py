@@ -20,13 +20,26 @@ import torch
 from ..protocol.signatures import argument_names
 from . import layouts
 from .channel import Missing, Raised, TensorInput
-from .compare import CheckFailed, Tampering, dtype_name, expect_tensor, fmt, fmt_shape, said, type_name
+from .compare import (
+    CheckFailed,
+    Hint,
+    Tampering,
+    dtype_name,
+    expect_tensor,
+    fmt,
+    fmt_shape,
+    likely_line,
+    said,
+    slug_of,
+    type_name,
+)
 from .holdings import ModuleChecks
 from .properties import for_all
 from .seen import SeenModule, SeenTensor
 
-NOT_DONE = ("It raised NotImplementedError: the exercise is not done yet (replace "
-            "`raise NotImplementedError()` with your code).")
+NOT_DONE = Hint("not-done", "It raised NotImplementedError: the exercise is not done yet (replace "
+                "`raise NotImplementedError()` with your code).")
+NOT_DEFINED = "not-defined"  # the solution cell does not define the exercise's name
 NO_FORWARD = 'missing the required "forward" function'  # nn.Module's own NotImplementedError
 MODULE = "torch.nn.modules.module.Module"
 
@@ -100,10 +113,11 @@ class Trial(ModuleChecks):
             answer = self.candidate.call(target or self.exercise.name, *args,
                                          after=after or bool(untouched), **kwargs)
         except Raised as exc:
-            raise CheckFailed(self.raised_message(exc, context, hints)) from None
+            said_ = self.raised_message(exc, context, hints)
+            raise CheckFailed(said_, slug_of(said_)) from None
         except Missing as exc:
             raise CheckFailed(f"{context}\n{exc}: the exercise's solution cell must define it "
-                              "(with this exact name).".lstrip()) from None
+                              "(with this exact name).".lstrip(), NOT_DEFINED) from None
         if not untouched:
             return answer
         out, left = answer
@@ -124,7 +138,8 @@ class Trial(ModuleChecks):
         except Raised as exc:
             return exc
         except Missing as exc:
-            self.fail(context, f"{exc}: the exercise's solution cell must define it (with this exact name).")
+            self.fail(context, f"{exc}: the exercise's solution cell must define it (with this exact name).",
+                      mistake=NOT_DEFINED)
 
     def beside(self, name):
         """`name` as the candidate defines it, to pass as a `target`: beside the exercise's solution or,
@@ -152,9 +167,9 @@ class Trial(ModuleChecks):
         made = self.call(*args, target=cls, context=context, hints=hints, untouched={}, **kwargs)
         if not isinstance(made, SeenModule) or MODULE not in made.mro:
             said(made)  # a tensor subclass is tampering
-            self.fail(context, f"{cls}(...) should make an nn.Module, but it gave a {type_name(made)}.\n"
-                               f"Likely mistake: {cls} must be a class that subclasses nn.Module: "
-                               f"class {cls}(nn.Module): ...")
+            self.fail(context, f"{cls}(...) should make an nn.Module, but it gave a {type_name(made)}.",
+                      likely=Hint("not-a-module", f"{cls} must be a class that subclasses nn.Module: "
+                                                  f"class {cls}(nn.Module): ..."))
         if made.state_dict is None:
             self.fail(context, f"state_dict() of the {cls} raised {made.state_dict_error}.")
         return made
@@ -170,7 +185,7 @@ class Trial(ModuleChecks):
                 raise
             line = f"{what or name.replace('_', ' ')} raised {exc.type_name}: {exc.message.strip()}"
             hint = next((text for needle, text in (hints or {}).items() if needle in exc.message), None)
-            self.fail(context, line + (f"\nLikely mistake: {hint}" if hint else ""))
+            self.fail(context, line, likely=hint)
 
     def backward(self, out, gradient=None, context="", what=None, hints=None):
         """out.backward(gradient) in the candidate (out.sum().backward() without a gradient)."""
@@ -199,14 +214,14 @@ class Trial(ModuleChecks):
                        what=f"module.to({dtype_name(self.dtype)})")
 
     def raised_message(self, exc, context, hints=None):
+        """What the student's code raised, in words: a `Hint` (with the matching hint's slug)
+        when a hint, or the stub's NotImplementedError, explains it."""
         if exc.is_a("NotImplementedError") and NO_FORWARD not in exc.message:
-            return f"{context}\n{NOT_DONE}".lstrip()
+            return Hint(NOT_DONE.slug, f"{context}\n{NOT_DONE}".lstrip())
         lines = [context, f"It raised {exc.type_name}: {exc.message.strip()}"]
-        for needle, explanation in (hints or {}).items():
-            if needle in exc.message:
-                lines.append(f"Likely mistake: {explanation}")
-                break
-        return "\n".join(line for line in lines if line)
+        hint = next((explanation for needle, explanation in (hints or {}).items() if needle in exc.message), None)
+        text = "\n".join(line for line in lines if line) + likely_line(hint)
+        return Hint(hint.slug, text) if slug_of(hint) else text
 
     # --- comparing ---------------------------------------------------------------------------
     @property
@@ -238,8 +253,7 @@ class Trial(ModuleChecks):
         said(after)  # a subclass is tampering
 
         def fail(problem, key):
-            hint = hints.get(key)
-            self.fail(context, problem + (f"\nLikely mistake: {hint}" if hint else ""))
+            self.fail(context, problem, likely=hints.get(key))
 
         if after.shape != before.shape or not torch.equal(after.values, before.values):
             fail(f"{name} was modified: its values changed during the call.\n"
@@ -262,8 +276,12 @@ class Trial(ModuleChecks):
             fail(f"{name}.grad changed during the call.\n  before: {fmt(before.grad.values)}\n"
                  f"  after:  {fmt(after.grad.values)}", "grad_changed")
 
-    def fail(self, context, text):
-        raise CheckFailed(f"{context}\n{text}".lstrip())
+    def fail(self, context, text, likely=None, mistake=None):
+        """Fail the check: `context`, then `text`; `likely` (a `Hint`, or plain words) ends the
+        message as the likely mistake. The failure is named by `mistake` (a slug), else by the
+        slug of `likely`, else by that of `text` (a message that is a `Hint` itself)."""
+        raise CheckFailed(f"{context}\n{text}".lstrip() + likely_line(likely),
+                          mistake or slug_of(likely) or slug_of(text))
 
     def tampering(self, what):
         raise Tampering(what)

@@ -10,12 +10,15 @@ or was killed by its server for a reason (`Killed`). Whether a candidate ran out
 crashed is read from it, never from free text.
 """
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
 from . import fields as f
 
 MAX_MESSAGE = 20_000
+MISTAKE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # a declared mistake's slug (judge.compare.Hint)
+MAX_MISTAKE = 40
 
 
 class Status(str, Enum):
@@ -97,16 +100,21 @@ class Ended:
 class Verdict:
     """One exercise's grading. `lost`: how the candidate was lost (the judge's view), until the
     command settles it with how the candidate ended; `violations`: what the student's processes
-    did that they must not (shown in the report)."""
+    did that they must not (shown in the report); `mistake`: the slug of the declared mistake
+    a failing check recognised (None: passed, unexplained, or not a wrong answer)."""
     status: Status
     message: str = ""
     lost: Lost | None = None
     grader_error: bool = False
     violations: tuple = field(default=())
     ended: Ended | None = None
+    mistake: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "message", self.message[:MAX_MESSAGE])
+        if self.status is not Status.FAIL or not (isinstance(self.mistake, str) and len(self.mistake) <= MAX_MISTAKE
+                                                  and MISTAKE.fullmatch(self.mistake)):
+            object.__setattr__(self, "mistake", None)
 
     @property
     def passed(self):
@@ -116,7 +124,7 @@ class Verdict:
         return {"status": self.status.value, "message": self.message[:MAX_MESSAGE],
                 "lost": None if self.lost is None else self.lost.value,
                 "grader_error": self.grader_error, "violations": list(self.violations),
-                "ended": None if self.ended is None else self.ended.to_wire()}
+                "ended": None if self.ended is None else self.ended.to_wire(), "mistake": self.mistake}
 
     @classmethod
     def from_wire(cls, frame):
@@ -125,11 +133,14 @@ class Verdict:
         lost = frame.get("lost")
         if lost is not None:
             f.one_of(lost, {way.value for way in Lost}, "a verdict lost in an unknown way")
-        ended = frame.get("ended")
+        ended, mistake = frame.get("ended"), frame.get("mistake")
+        if mistake is not None:
+            f.need(type(mistake) is str and len(mistake) <= MAX_MISTAKE and MISTAKE.fullmatch(mistake) is not None,
+                   "a verdict's mistake is not a slug")
         return cls(Status(status), f.string(frame.get("message", ""), "a verdict's message", 1 << 20)[:MAX_MESSAGE],
                    None if lost is None else Lost(lost), f.boolean(frame.get("grader_error", False), "grader_error"),
                    tuple(f.strings(frame.get("violations", []), "violations")),
-                   None if ended is None else Ended.from_wire(ended))
+                   None if ended is None else Ended.from_wire(ended), mistake)
 
     def settle(self, ended, violations, time_limit):
         """The verdict once the candidate's server says how it `ended` and what it did: a judge
@@ -147,12 +158,12 @@ class Verdict:
             found.append("forged or malformed message on the channel to the judge")
         if self.grader_error:
             found.append("the grader's own judge failed")
-        return Verdict(status, message, None, self.grader_error, tuple(found), ended)
+        return Verdict(status, message, None, self.grader_error, tuple(found), ended, self.mistake)
 
     def summary(self):
         """What a notebook's metadata keeps of it (and the report reads)."""
         return {"status": self.status.value, "message": self.message[:4000],
-                "violations": list(self.violations)}
+                "violations": list(self.violations), "mistake": self.mistake}
 
 
 def grader_failed(what):
