@@ -9,11 +9,12 @@ hundreds of right and wrong solutions are judged in seconds. Tampering is not te
 that a gallery file holds only its tables and its own regressions:
 
 - every correct solution passes; every wrong one fails as "fail" (an honest mistake is not
-  tampering) with a message that holds its phrase and no line of the solution (tests/giveaway.py);
+  tampering) with a message that holds its phrase and no line of the solution (tests/giveaway.py),
+  and a message that tells a likely mistake names it (a slug, for the misconception report);
 - at least `MIN_EACH` correct and wrong solutions per exercise (the stub not counted);
 - the same messages whether Hypothesis draws the examples or they are recorded and replayed;
 - the sample solutions (`samples.solutions`): the source notebook's and the alternatives pass,
-  the typical mistake fails saying `WRONG_SAYS`;
+  the typical mistake fails saying `WRONG_SAYS`, named `WRONG_MISTAKE`;
 - and every test runs twice, with examples drawn and replayed (the `examples` fixture).
 """
 
@@ -36,6 +37,7 @@ from conftest import nbgrader_meta, source_nb
 from giveaway import given_away
 
 MIN_EACH = 8
+LIKELY = "\nLikely mistake: "  # how a message names its likely mistake (judge.compare.likely_line)
 
 
 def assignment_of(exercise_id):
@@ -44,12 +46,12 @@ def assignment_of(exercise_id):
 
 def verdict(exercise_id, fn, **namespace):
     """The judge's verdict on `fn` as the solution of `exercise_id` (plus other definitions),
-    as {"status", "message"}."""
+    as {"status", "message", "mistake"}."""
     assignment = assignment_of(exercise_id)
     scope = dict(namespace)
     scope[REGISTRY[assignment][exercise_id].name] = fn
     found = judge(assignment, exercise_id, Local(scope), devices_here())
-    return {"status": found.status.value, "message": found.message}
+    return {"status": found.status.value, "message": found.message, "mistake": found.mistake}
 
 
 def passes(exercise_id, fn, **namespace):
@@ -118,6 +120,7 @@ def gallery_tests(namespace, assignment, correct, wrong, *, needs=None):
         assert "Tampering detected" not in message
         assert phrase in message, f"expected {phrase!r} in the message:\n{message}"
         assert not given_away(message, assignment), f"the message hands over the solution:\n{message}"
+        assert result["mistake"] or LIKELY not in message, f"a likely mistake without a slug:\n{message}"
 
     def test_gallery_sizes():
         """At least MIN_EACH correct and MIN_EACH wrong solutions per exercise (the stub not counted)."""
@@ -154,6 +157,7 @@ def gallery_tests(namespace, assignment, correct, wrong, *, needs=None):
         result = failure_of(exercise, defined(solutions["WRONG"][exercise], setup=setup)[0],
                             **extra_definitions(exercise))
         assert result["status"] == "fail" and solutions["WRONG_SAYS"][exercise] in result["message"], result
+        assert result["mistake"] == solutions["WRONG_MISTAKE"][exercise], result
 
     namespace.update({f.__name__: f for f in (
         _both_ways, test_alternative_correct_solution_passes, test_wrong_solution_fails_and_names_the_mistake,

@@ -44,9 +44,11 @@ def solution_cells(assignment=ASSIGNMENT, root=PROJECT_ROOT):
 
 def solutions(assignment=ASSIGNMENT):
     """{"RIGHT": the source notebook's solution cells, "ALTERNATIVE": correct ones written
-    otherwise, "WRONG": typical mistakes, "WRONG_SAYS": what the message for each must say}."""
+    otherwise, "WRONG": typical mistakes, "WRONG_SAYS": what the message for each must say,
+    "WRONG_MISTAKE": the slug of the declared mistake its verdict names}."""
     found = runpy.run_path(str(SAMPLES / "solutions" / f"{assignment}.py"))
-    return {"RIGHT": solution_cells(assignment), **{k: found[k] for k in ("ALTERNATIVE", "WRONG", "WRONG_SAYS")}}
+    return {"RIGHT": solution_cells(assignment),
+            **{k: found[k] for k in ("ALTERNATIVE", "WRONG", "WRONG_SAYS", "WRONG_MISTAKE")}}
 
 
 def attacks():

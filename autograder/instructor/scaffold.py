@@ -151,6 +151,10 @@ def samples(assignment, exercises):
     lines.append("\n# What the message for each WRONG solution must say (the tests check it).\nWRONG_SAYS = {")
     lines += [f'    "{ex_id}": "TODO",' for ex_id, *_ in exercises]
     lines.append("}\n")
+    lines.append("\n# The slug of the declared mistake (Mistake(slug=...) or Hint) each WRONG solution is named with.\n"
+                 "WRONG_MISTAKE = {")
+    lines += [f'    "{ex_id}": "todo",' for ex_id, *_ in exercises]
+    lines.append("}\n")
     return "\n".join(lines)
 
 
