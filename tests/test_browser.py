@@ -384,3 +384,26 @@ def exercise_names(assignment):
     """What the student writes in `assignment` (with the stubs, demos that call it draw nothing)."""
     from autograder.protocol.signatures import defined_name
     return {defined_name(sig) for sig in CURRICULUM[assignment].values()}
+
+
+def test_the_misconception_report_shows_its_figures(page, tmp_path):
+    """The self-contained HTML page of what a class got wrong: its pictures load (embedded, no
+    file beside it needed) and have a readable size."""
+    from collections import Counter
+
+    from autograder.instructor import misconceptions
+    exercises = list(CURRICULUM[ASSIGNMENTS[0]])
+    tally = misconceptions.Tally(ASSIGNMENTS[0], exercises, 20,
+                                 named={ex: Counter() for ex in exercises}, other={ex: Counter() for ex in exercises})
+    tally.named[exercises[0]].update({f"{exercises[0]}/column-sums": 7, f"{exercises[0]}/missing-keepdim": 3})
+    tally.named[exercises[1]].update({f"{exercises[1]}/transposed": 5})
+    tally.unexplained[exercises[1]] = 2
+    tally.words[f"{exercises[0]}/column-sums"] = "you divided by the column sums"
+    tally.examples[f"{exercises[0]}/column-sums"] = "row_normalize(x) with\n  x = [[1, 2]]\n  expected: ...\n  got: ..."
+    out = tmp_path / "report"
+    misconceptions.write(tally, out)
+    (out / "mistakes.png").unlink()  # the page must not need it
+    page.goto((out / "misconceptions.html").as_uri())
+    sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+    assert sizes and all(done and width >= 600 and height >= 150 for done, width, height in sizes), sizes
+    assert page.locator("table").count() >= 2 and "column-sums" in page.inner_text("body")

@@ -6,7 +6,9 @@ report must say why, and the honest students must get exactly the grades they ge
 alone.
 """
 
+import csv
 import json
+import re
 import shutil
 import time
 
@@ -14,7 +16,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.instructor import samples
+from autograder.instructor import misconceptions, samples
 from autograder.instructor.curriculum import exercise_of
 from autograder.instructor.grading import grade
 from autograder.instructor.sandbox import bwrap_works
@@ -84,6 +86,9 @@ def test_every_student_gets_the_grade_they_deserve(graded_class, student):
     expected = samples.expected_verdicts(student, EXERCISES)
     got = {ex: meta["exercises"][ex]["status"] for ex in EXERCISES}
     assert got == expected, {ex: meta["exercises"][ex]["message"][:300] for ex in EXERCISES if got[ex] != expected[ex]}
+    named = samples.expected_mistakes(student, EXERCISES)
+    assert {ex: meta["exercises"][ex].get("mistake") for ex in named} == named, \
+        {ex: meta["exercises"][ex]["message"][:300] for ex in named}
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         grades = gb.find_submission_notebook(A, A, student).grades
@@ -132,6 +137,64 @@ def test_the_sample_class_of_every_later_assignment_gets_what_it_deserves(assign
                 if ex and g.score != (g.max_score if expected[ex] == "pass" else 0):
                     problems.append(f"{student}: {g.name} scored {g.score}/{g.max_score}, expected {expected[ex]}")
     assert not problems, "\n".join(problems)
+    assert_counted_as_built(course, assignment, exercises, tmp_path / "report")
+
+
+def assert_counted_as_built(course, assignment, exercises, out):
+    """The misconception report counts, exercise by exercise, the mistakes the sample students
+    were built with (samples.expected_mistake_counts), and names none of them."""
+    tally = misconceptions.build(course, assignment, out)
+    want = samples.expected_mistake_counts(exercises, assignment)
+    got = {ex: {"named": dict(tally.named[ex]), "unexplained": tally.unexplained[ex],
+                "not_attempted": tally.not_attempted[ex]} for ex in exercises}
+    assert got == want
+    pages = (out / "misconceptions.md").read_text() + (out / "misconceptions.html").read_text()
+    assert 'src="data:image/png;base64,' in pages
+    named = [s for s in samples.sample_class(assignment) if re.search(rf"\b{s}\b", pages)]
+    assert not named, f"the shared pages name students: {named}"
+
+
+def test_the_misconception_report_counts_what_the_class_was_built_with(graded_class, tmp_path):
+    course, _ = graded_class
+    if not bwrap_works():
+        pytest.skip("without bubblewrap jon reads the solutions: his verdict differs")
+    assert_counted_as_built(course, A, EXERCISES, tmp_path / "report")
+    md = (tmp_path / "report" / "misconceptions.md").read_text()
+    top = samples.expected_mistakes("cho", EXERCISES)["row_normalize"]
+    assert "## Re-teach first" in md and f"**{top}**" in md
+    assert f"](../../release/{A}/{A}.ipynb#" in md  # each re-taught mistake links to its section
+
+
+def test_named_mistakes_are_in_the_log_and_the_formgrader_not_the_feedback(graded_class):
+    """cho's two mistakes: in the grading log and as the gradebook's comment on the exercise's
+    solution cell (the formgrader shows it); her feedback says them in words only."""
+    from autograder.instructor.grading import write_log
+    from autograder.instructor.nbgrader_api import make_api
+    course, outcomes = graded_class
+    log = json.loads(write_log(course, A, outcomes).read_text())
+    named = samples.expected_mistakes("cho", EXERCISES)
+    assert {ex: log["cho"]["exercises"][ex]["mistake"] for ex in named} == named
+    assert all(v["mistake"] is None for v in log["ada"]["exercises"].values())
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        comments = {c.name: c.auto_comment for c in gb.find_submission_notebook(A, A, "cho").comments}
+    for ex, mistake in named.items():
+        assert mistake in (comments[ex] or ""), comments
+    assert make_api(course).generate_feedback(A, student_id="cho", force=True).get("success")
+    feedback = (course / "feedback" / "cho" / A / f"{A}.html").read_text()
+    assert not any(m in feedback for m in named.values()) and "Autograder: " not in feedback
+    assert "Likely mistake" in feedback
+
+
+def test_the_course_export_anonymous_heat_map_and_lms_csv(graded_class, tmp_path):
+    course, _ = graded_class
+    grades = misconceptions.build_course(course, tmp_path / "course")
+    rows = list(csv.reader(grades.open()))
+    assert rows[0] == ["student", A, "total"] and rows[1][0] == "Points Possible"
+    assert {r[0] for r in rows[2:]} >= set(samples.SAMPLE_CLASS)
+    page = (tmp_path / "course" / "course.html").read_text()
+    assert 'src="data:image/png;base64,' in page and (tmp_path / "course" / "heatmap.png").stat().st_size > 10_000
+    assert "ada" not in (tmp_path / "course" / "course.md").read_text()
+    misconceptions.build_course(course, tmp_path / "named", names=True)
 
 
 def test_violations_are_reported_for_the_students_who_caused_them(graded_class):

@@ -3,7 +3,9 @@
     collect  ASSIGNMENT INBOX     import one zip or folder per student into submitted/
     grade    ASSIGNMENT           autograde in parallel, sandboxed, with limits; one gradebook writer
     feedback ASSIGNMENT           nbgrader feedback HTML for every graded student
-    export   ASSIGNMENT           grades.csv, scores.png and report.md in reports/ASSIGNMENT/
+    export   ASSIGNMENT           grades.csv, scores.png, report.md and what the class got wrong
+                                  (misconceptions.md/.html, mistakes.png) in reports/ASSIGNMENT/
+    export   --course [--names]   the course: heat map, course.md/.html, course_grades.csv in reports/course/
     demo                          all of the above on the sample classes the repository ships
     kit      [--out dist]         the student kit: release notebooks, the course package's wheel,
                                   pinned requirements, a README; no solution, no hidden test
@@ -84,13 +86,26 @@ def cmd_feedback(args):
 
 
 def cmd_export(args):
+    from . import misconceptions
     from .report import build_report
     root = course_root(args.course)
+    if args.whole_course:
+        out = Path(args.out) if args.out else root / "reports" / "course"
+        try:
+            grades = misconceptions.build_course(root, out, names=args.names)
+        except (ValueError, FileNotFoundError) as exc:
+            raise SystemExit(f"export --course: {exc}") from None
+        print(f"course: {out / 'course.html'} (and course.md)\nheat map: {out / 'heatmap.png'}\nLMS grades: {grades}")
+        return 0
+    if not args.assignment:
+        raise SystemExit("export: name an ASSIGNMENT, or --course for the whole course")
     out = Path(args.out) if args.out else root / "reports" / args.assignment
     log_file = root / "reports" / args.assignment / "grading_log.json"
     log = json.loads(log_file.read_text()) if log_file.exists() else None
     report = build_report(root, args.assignment, out, grading_log=log)
-    print(f"report: {report}\ngrades: {out / 'grades.csv'}\nplot:   {out / 'scores.png'}")
+    misconceptions.build(root, args.assignment, out)
+    print(f"report: {report}\ngrades: {out / 'grades.csv'}\nplot:   {out / 'scores.png'}\n"
+          f"what the class got wrong: {out / 'misconceptions.html'} (and .md)")
     return 0
 
 
@@ -149,9 +164,14 @@ def parser():
     f.add_argument("--student", action="append")
     f.set_defaults(run=cmd_feedback)
 
-    e = sub.add_parser("export", help="grades.csv, scores.png and report.md")
-    e.add_argument("assignment")
-    e.add_argument("--out", help="output folder (default: reports/ASSIGNMENT)")
+    e = sub.add_parser("export", help="grades.csv, scores.png, report.md and the misconception report")
+    e.add_argument("assignment", nargs="?", help="the assignment (omit with --course)")
+    e.add_argument("--out", help="output folder (default: reports/ASSIGNMENT, or reports/course)")
+    e.add_argument("--course", dest="whole_course", action="store_true",
+                   help="across every graded assignment: a student x exercise heat map, course.md/.html and "
+                        "course_grades.csv for an LMS")
+    e.add_argument("--names", action="store_true",
+                   help="name students on the shared pages (default: anonymous rows)")
     e.set_defaults(run=cmd_export)
 
     d = sub.add_parser("demo", help="grade the sample class of every assignment the repository ships")

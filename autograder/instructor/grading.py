@@ -117,10 +117,26 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=None, 
     return dict(sorted(outcomes.items()))
 
 
+def recorded_exercises(root, assignment, student):
+    """{exercise: {"status", "mistake"}} as the student's autograded notebooks record them."""
+    found = {}
+    for path in sorted((Path(root) / "autograded" / student / assignment).glob("*.ipynb")):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("autograder", {})
+            exercises = meta.get("exercises") or {}
+            found.update({ex: {"status": v.get("status"), "mistake": v.get("mistake")}
+                          for ex, v in exercises.items() if isinstance(v, dict)})
+        except (OSError, ValueError, AttributeError):
+            continue  # the report says which notebooks could not be read
+    return found
+
+
 def write_log(root, assignment, outcomes, stats=None):
-    """reports/ASSIGNMENT/grading_log.json (per student) and grading_stats.json (per phase)."""
+    """reports/ASSIGNMENT/grading_log.json (per student: how grading went, and each exercise's
+    status and named mistake, `<exercise>/<slug>`, as recorded) and grading_stats.json (per phase)."""
     path = Path(root) / "reports" / assignment / "grading_log.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({s: asdict(o) for s, o in outcomes.items()}, indent=1))
+    log = {s: {**asdict(o), "exercises": recorded_exercises(root, assignment, s)} for s, o in outcomes.items()}
+    path.write_text(json.dumps(log, indent=1))
     (path.parent / "grading_stats.json").write_text(json.dumps(stats or {}, indent=1))
     return path

@@ -79,6 +79,14 @@ def error_output(ename, message):
     return nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
+def summary_of(ex_id, verdict):
+    """What the autograded notebook keeps of a verdict; a named mistake as `<exercise>/<slug>`."""
+    kept = {"exercise": ex_id, **verdict.summary()}
+    if kept.get("mistake"):
+        kept["mistake"] = f"{ex_id}/{kept['mistake']}"
+    return kept
+
+
 def apply_verdicts(nb, assignment, verdicts, curriculum):
     """Make each graded test cell's outputs agree with its exercise's `Verdict`; returns a
     summary {exercise id: {exercise, status, message, violations}} that is also stored in the
@@ -99,8 +107,8 @@ def apply_verdicts(nb, assignment, verdicts, curriculum):
                 "stream", name="stdout", text=f"✓ {ex_id}: the hidden tests passed.\n"))
         else:
             cell.outputs = [error_output(ENAMES[verdict.status], verdict.message)]
-        cell.metadata["autograder"] = {"exercise": ex_id, **verdict.summary()}
+        cell.metadata["autograder"] = summary_of(ex_id, verdict)
         summary[ex_id] = cell.metadata["autograder"]
     for ex_id, verdict in verdicts.items():  # an exercise whose test cells are all gone
-        summary.setdefault(ex_id, {"exercise": ex_id, **verdict.summary()})
+        summary.setdefault(ex_id, summary_of(ex_id, verdict))
     return summary

@@ -9,6 +9,8 @@ Autograde (`nbgrader autograde`, and the `kernel` engine of the grade command):
                        left running
     verify_exercises   VerifyExercises: every exercise decided by the judge (one warm grader per
                        nbgrader run); the test cells' outputs, which nbgrader scores, follow it
+    record_mistakes    RecordMistakes: each wrong exercise's named mistake as the gradebook's
+                       comment on its solution cell (the formgrader shows it; feedback does not)
     run_shared         RUN: what one nbgrader process shares between notebooks (uids, cgroups,
                        the warm grader)
 Phase 2 of the grade command, reusing what phase 1 staged instead of doing it again:
@@ -22,6 +24,7 @@ Release (`nbgrader generate_assignment`):
 """
 
 from .hide_hidden_tests import HideHiddenTests
+from .record_mistakes import RecordMistakes
 from .replay_execution import ReplayExecution
 from .replay_sanitize import ReplaySanitize
 from .safe_execute import SafeExecute, SandboxedKernelManager
@@ -29,5 +32,5 @@ from .sanitize_feedback import SanitizeFeedback
 from .tag_test_cells import TagTestCells
 from .verify_exercises import VerifyExercises
 
-__all__ = ["HideHiddenTests", "ReplayExecution", "ReplaySanitize", "SafeExecute", "SandboxedKernelManager",
+__all__ = ["HideHiddenTests", "RecordMistakes", "ReplayExecution", "ReplaySanitize", "SafeExecute", "SandboxedKernelManager",
            "SanitizeFeedback", "TagTestCells", "VerifyExercises"]
