@@ -467,7 +467,8 @@ ended = st.one_of(
     st.builds(Ended, st.just("killed"), st.none(), st.none(), st.sampled_from(Killed)))
 violations = st.lists(st.text(max_size=60), max_size=4).map(tuple)
 verdicts = st.builds(Verdict, st.sampled_from(Status), st.text(max_size=200), st.none() | st.sampled_from(Lost),
-                     st.booleans(), violations, st.none() | ended)
+                     st.booleans(), violations, st.none() | ended,
+                     st.none() | st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True))
 outputs = st.lists(st.one_of(
     st.fixed_dictionaries({"output_type": st.just("stream"), "name": st.sampled_from(["stdout", "stderr"]),
                            "text": text}),
@@ -545,6 +546,17 @@ def test_defaults_fill_what_a_frame_leaves_out():
     assert CandidateRequest.from_wire({"key": "k", "job": {}}) == CandidateRequest("k", Job())
     assert Verdict.from_wire({"status": "fail"}) == Verdict(Status.FAIL)
     assert Verdict(Status.PASS, "x" * 30_000).message == "x" * 20_000
+
+
+def test_a_verdict_names_a_mistake_only_when_it_failed_and_only_with_a_slug():
+    named = Verdict(Status.FAIL, "m", mistake="column-sums")
+    assert Verdict.from_wire(named.to_wire()) == named and named.summary()["mistake"] == "column-sums"
+    assert Verdict(Status.PASS, mistake="column-sums").mistake is None
+    assert Verdict(Status.FAIL, mistake="Not a slug").mistake is None
+    assert named.settle(Ended(), (), 5.0).mistake == "column-sums"
+    for bad in ("Column sums", "x" * 41, 3, ["a"]):
+        with pytest.raises(Malformed):
+            Verdict.from_wire({"status": "fail", "mistake": bad})
 
 
 def test_notebook_done_drops_outputs_nbformat_would_refuse_and_says_so():

@@ -1,6 +1,6 @@
 """What the class got wrong: the misconception report, from the mistakes the judge named.
 
-    build(course_root, assignment, out_dir, names=False)   # misconceptions.md/.html/.png
+    build(course_root, assignment, out_dir)                # misconceptions.md/.html/.png
     build_course(course_root, out_dir, names=False)        # course.md/.html, heat map, course_grades.csv
 
 Every wrong verdict carries the id of the declared mistake the check recognised
@@ -168,8 +168,11 @@ def bar_chart(tally, path):
         ax.bar_label(bars, labels=[f"{r[1]} ({100 * r[1] / max(1, tally.students):.0f}%)" for r in rows], padding=3)
         ax.set_yticks(ys, [r[0] for r in rows])
         ax.set_xlim(0, max(r[1] for r in rows) * 1.25 + 0.5)
-        ax.legend(handles=[Patch(color="#cccccc", hatch="//", label="failures no declared mistake names")],
-                  loc="lower right", fontsize=9, frameon=False)
+        if any(r[3] for r in rows):
+            ax.legend(handles=[Patch(facecolor="#cccccc", edgecolor="#888888", hatch="//",
+                                     label="wrong answers no declared mistake names (declare one)")],
+                      loc="upper center", bbox_to_anchor=(0.5, -0.25 if len(rows) < 6 else -0.1),
+                      fontsize=9, frameon=False)
     else:
         ax.text(0.5, 0.5, "no wrong answers", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
@@ -304,10 +307,9 @@ def _html(tally, chart_path):
     return _page(f"What the class got wrong: {tally.assignment}", "\n".join(out))
 
 
-def build(course_root, assignment, out_dir, names=False):
+def build(course_root, assignment, out_dir):
     """misconceptions.md, misconceptions.html (self-contained) and mistakes.png in `out_dir`;
-    returns the Tally. The pages name no student (`names` is accepted for symmetry: there is
-    nothing per student in them)."""
+    returns the Tally. The pages name no student: nothing in them is per student."""
     return write(count(course_root, assignment), out_dir)
 
 
