@@ -18,9 +18,11 @@ def square(x, *rest):
 
 # --- row_normalize -------------------------------------------------------------------------
 
-NO_KEEPDIM = Hint("missing-keepdim", "the row sums have shape (n,), and as a row they broadcast along the last "
-              "dimension: entry (i, j) was divided by the sum of row j, which is silently wrong on "
-              "a square matrix (notebook section 6, the silent keepdim bug).")
+NO_KEEPDIM = Hint(
+    "missing-keepdim",
+    "the row sums have shape (n,), and as a row they broadcast along the last "
+    "dimension: entry (i, j) was divided by the sum of row j, which is silently wrong on "
+    "a square matrix (notebook section 6, the silent keepdim bug).")
 
 POSITIVE_MATRICES = matrices(values=quarters(0.25, 10))
 
@@ -55,9 +57,11 @@ A.tensor_function(
 
 # --- outer_sum -----------------------------------------------------------------------------
 
-ELEMENTWISE = Hint("elementwise-not-pairs", "a + b on two 1-D tensors adds them elementwise (or fails when the lengths "
-               "differ): one sum per position, not one for every pair (notebook section 6, "
-               "broadcasting).")
+ELEMENTWISE = Hint(
+    "elementwise-not-pairs",
+    "a + b on two 1-D tensors adds them elementwise (or fails when the lengths "
+    "differ): one sum per position, not one for every pair (notebook section 6, "
+    "broadcasting).")
 
 VECTOR_PAIRS = st.tuples(st.lists(quarters(-10, 10), min_size=1, max_size=6),
                          st.lists(quarters(-10, 10), min_size=1, max_size=6))
@@ -90,9 +94,11 @@ A.tensor_function(
 
 # --- pairwise_sq_dists ---------------------------------------------------------------------
 
-ROWWISE = Hint("rowwise-not-pairs", "a - b subtracts row i of b from row i of a only (and fails when n != m): each point "
-           "met one point, not every point of the other set (notebook section 6; outer_sum is "
-           "the same idea).")
+ROWWISE = Hint(
+    "rowwise-not-pairs",
+    "a - b subtracts row i of b from row i of a only (and fails when n != m): each point "
+    "met one point, not every point of the other set (notebook section 6; outer_sum is "
+    "the same idea).")
 
 
 @st.composite
@@ -161,10 +167,12 @@ BATCH_FLATTEN_CASES = [
 # The contract admits any dtype: integers too (a float conversion of an int64 input is wrong).
 BATCH_FLATTEN_DTYPES = (torch.float32, torch.float64, torch.int64)
 
-NOT_CONTIGUOUS = Hint("view-on-noncontiguous", "view() cannot reshape this x: it is not contiguous (a transpose or a "
-                  "permutation, say), and no strides walk each sample's values in row-major order "
-                  "over its memory, so no view of it has this shape (notebook section 7, view and "
-                  "reshape).")
+NOT_CONTIGUOUS = Hint(
+    "view-on-noncontiguous",
+    "view() cannot reshape this x: it is not contiguous (a transpose or a "
+    "permutation, say), and no strides walk each sample's values in row-major order "
+    "over its memory, so no view of it has this shape (notebook section 7, view and "
+    "reshape).")
 SENTINEL = 1000.0
 
 
