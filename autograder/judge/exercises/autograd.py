@@ -503,7 +503,7 @@ def sgd_step(t, case):
     if returned is not None:
         t.fail(ctx, f"sgd_step returned a {type_name(returned)}; it must return None: it updates the "
                     "caller's tensors in place (like optimizer.step()), so there is nothing to "
-                    "return.")
+                    "return.", mistake="returned-a-value")
 
 
 def expect_stepped(t, now, name, old, g, lr, kind, ctx):
@@ -645,7 +645,7 @@ def numerical_grad(t, case):
     if out.requires_grad:
         t.fail(ctx, "the result requires grad (grad_fn=" + str(out.grad_fn) + "): it was computed "
                     "from x, which requires grad, with autograd recording, so the estimate is part "
-                    "of a graph (02_autograd, section 6).")
+                    "of a graph (02_autograd, section 6).", mistake="estimate-in-graph")
 
 
 def estimate_mistakes(f, x, h, got, expected):

@@ -272,7 +272,7 @@ def structure_problem(m, n_in, n_out):
         return Hint(PLAIN_TENSORS.slug,
                     f"it has no parameter {' or '.join(plain)}, but a plain tensor attribute of that name. {PLAIN_TENSORS}")
     if m.parameters.get("b", 0) is None or m.parameters.get("W", 0) is None:
-        return "a parameter is None: W and b must both hold tensors."
+        return Hint("parameter-is-none", "a parameter is None: W and b must both hold tensors.")
     if sorted(named) != ["W", "b"]:
         hint = names_hint(m, named)
         text = f"its parameters are {', '.join(named) or 'none'}; it must have exactly two, named W and b." + hint
@@ -280,7 +280,7 @@ def structure_problem(m, n_in, n_out):
     W, b = m.parameters["W"], m.parameters["b"]
     for name, p in (("W", W), ("b", b)):
         if p.kind != "parameter":
-            return f"{name} is a {p.type_name}, not an nn.Parameter."
+            return Hint("not-a-parameter", f"{name} is a {p.type_name}, not an nn.Parameter.")
     if W.shape != (n_in, n_out):
         if W.shape == (n_out, n_in):
             return Hint(OUT_IN.slug, f"W has shape {fmt_shape(W.shape)}, expected {fmt_shape((n_in, n_out))}. {OUT_IN}")
@@ -292,7 +292,8 @@ def structure_problem(m, n_in, n_out):
         return Hint("bias-not-1d", text) if extra else text
     for name, p in (("W", W), ("b", b)):
         if p.dtype is None or not p.dtype.is_floating_point:
-            return f"{name} has dtype {p.dtype_name}; parameters must be floating point (float32 by default)."
+            return Hint("integer-parameters",
+                        f"{name} has dtype {p.dtype_name}; parameters must be floating point (float32 by default).")
         if not p.requires_grad:
             return Hint("frozen-parameter",
                         f"{name} does not require grad, so no gradient reaches it and training would not "
@@ -621,12 +622,12 @@ def check_load(t, n_in, n_out, weight, bias, transposed=False):
     result, (mine, theirs) = answer
     if not isinstance(result, SeenModule) or result.ref != my.ref:
         what = "another module, not my" if isinstance(result, SeenModule) else said(result)
-        t.fail(ctx, f"It returned {what}: load_from_nn_linear copies into my, then returns my.")
+        t.fail(ctx, f"It returned {what}: load_from_nn_linear copies into my, then returns my.", mistake="returned-not-my")
     for name in ("W", "b"):
         p = mine.parameters.get(name)
         if p is None:
             t.fail(ctx, f"my.{name} is gone (or None) after the call: it must stay the same Parameter, "
-                        f"and hold zeros for a reference without bias.")
+                        f"and hold zeros for a reference without bias.", mistake="parameter-removed")
         if p.ref != my.parameters[name].ref:
             t.fail(ctx, f"my.{name} is a different object after the call. {REPLACED}", mistake=REPLACED.slug)
         if not p.requires_grad or not p.is_leaf or p.grad_fn is not None:
@@ -652,7 +653,7 @@ def check_load(t, n_in, n_out, weight, bias, transposed=False):
     ref_weight = theirs.parameters.get("weight")
     if ref_weight is None or ref_weight.values is None or ref_weight.shape != tuple(weight.shape) \
             or not torch.equal(ref_weight.values.to(torch.float64), weight):
-        t.fail(ctx, "ref.weight changed: load_from_nn_linear must read ref, never modify it.")
+        t.fail(ctx, "ref.weight changed: load_from_nn_linear must read ref, never modify it.", mistake="modified-ref")
     for shape in ((2, n_in), (n_in,)):
         x = x_values(shape, n_out)
         x_ctx = t.context(call="my(x) after load_from_nn_linear(my, ref)", x=x) + "\n" + ctx.split("\n", 1)[0]
