@@ -30,3 +30,12 @@ WRONG_SAYS = {
     "batch_flatten": "view of x",
     "max_per_row": "column maxima",
 }
+
+# The mistake each WRONG solution's verdict names (the tests check it).
+WRONG_MISTAKE = {
+    "row_normalize": "column-sums",
+    "outer_sum": "transposed-result",
+    "pairwise_sq_dists": "euclidean-not-squared",
+    "batch_flatten": "copy-not-view",
+    "max_per_row": "column-maxima",
+}

@@ -61,3 +61,11 @@ WRONG_SAYS = {
     "sgd_step": "forgetting to reset it",
     "numerical_grad": "one-sided",
 }
+
+# The mistake each WRONG solution's verdict names (the tests check it).
+WRONG_MISTAKE = {
+    "grad_of": "requires-grad-on-caller-x",
+    "relu_out_of_place": "relu-in-place",
+    "sgd_step": "grad-not-reset",
+    "numerical_grad": "one-sided-difference",
+}

@@ -55,3 +55,10 @@ WRONG_SAYS = {
     "my_linear": "uninitialised",
     "load_from_nn_linear": "shares memory",
 }
+
+# The mistake each WRONG solution's verdict names (the tests check it).
+WRONG_MISTAKE = {
+    "linear_forward": "transposed-weight",
+    "my_linear": "uninitialised-memory",
+    "load_from_nn_linear": "shares-memory",
+}

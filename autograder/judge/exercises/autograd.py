@@ -29,8 +29,10 @@ Readings of the contract (see curriculum.md):
 
 import torch
 
+from ..compare import likely_line
 from ..declare import (
     Assignment,
+    Hint,
     Spec,
     close,
     fmt,
@@ -142,50 +144,64 @@ def autograd_inputs(draw, shapes=SHAPES, with_state=True):
 # =============================================================================================
 
 GRAD_OF_HINTS = {
-    "grad_left": ("a gradient left in x.grad by grad_of: the backward pass ran through the caller's x, "
-                  "and backward() fills the .grad of every leaf it reaches. grad_of must leave x as "
-                  "it was, so the tensor it differentiates cannot be x itself (02_autograd, sections "
-                  "3 and 6)."),
-    "grad_changed": ("backward() adds (accumulates) into x.grad, and x already held a gradient: the "
-                     "backward pass ran through the caller's x and changed its .grad (02_autograd, "
-                     "section 5)."),
-    "grad_cleared": ("the caller's gradient in x.grad is gone: x.grad was set to None (or zeroed), "
-                     "as if to make room for this gradient. grad_of must leave x.grad as it was "
-                     "(02_autograd, section 5)."),
-    "requires_grad": ("the caller's x had its requires_grad switched: x.requires_grad_() (or "
-                      "x.requires_grad = ...) was called on the caller's tensor itself, which grad_of "
-                      "must leave as it was (02_autograd, section 6)."),
-    "values": "the caller's x was written into: grad_of only reads x (02_autograd, section 7).",
-    "version": ("the caller's x was written into in place (its version counter moved, even if its "
-                "values are back): grad_of only reads x (02_autograd, section 7)."),
+    "grad_left": Hint("differentiated-caller-x",
+                      "a gradient left in x.grad by grad_of: the backward pass ran through the caller's x, "
+                      "and backward() fills the .grad of every leaf it reaches. grad_of must leave x as "
+                      "it was, so the tensor it differentiates cannot be x itself (02_autograd, sections "
+                      "3 and 6)."),
+    "grad_changed": Hint("grad-accumulated-into-x",
+                         "backward() adds (accumulates) into x.grad, and x already held a gradient: the "
+                         "backward pass ran through the caller's x and changed its .grad (02_autograd, "
+                         "section 5)."),
+    "grad_cleared": Hint("caller-grad-cleared",
+                         "the caller's gradient in x.grad is gone: x.grad was set to None (or zeroed), "
+                         "as if to make room for this gradient. grad_of must leave x.grad as it was "
+                         "(02_autograd, section 5)."),
+    "requires_grad": Hint("requires-grad-on-caller-x",
+                          "the caller's x had its requires_grad switched: x.requires_grad_() (or "
+                          "x.requires_grad = ...) was called on the caller's tensor itself, which grad_of "
+                          "must leave as it was (02_autograd, section 6)."),
+    "values": Hint("modified-input-x", "the caller's x was written into: grad_of only reads x (02_autograd, section 7)."),
+    "version": Hint("modified-input-x",
+                    "the caller's x was written into in place (its version counter moved, even if its "
+                    "values are back): grad_of only reads x (02_autograd, section 7)."),
 }
 GRAD_OF_RAISES = {
-    "does not require grad and does not have a grad_fn": (
+    "does not require grad and does not have a grad_fn": Hint(
+        "no-graph-recorded",
         "f's result has no graph: the tensor passed to f did not require grad, or f ran inside "
         "torch.no_grad(), so autograd recorded nothing to differentiate (02_autograd, section 6)."),
-    "grad can be implicitly created only for scalar": (
+    "grad can be implicitly created only for scalar": Hint(
+        "backward-on-non-scalar",
         "backward() without a gradient needs a 0-d output, and the tensor it was called on is not "
         "0-d; f(x) itself is 0-d (02_autograd, section 4)."),
-    "Mismatch in shape": (
+    "Mismatch in shape": Hint(
+        "backward-gradient-wrong-shape",
         "the gradient passed to backward() has x's shape, but f(x) is 0-d: backward(gradient=...) "
         "takes a tensor shaped like the output (02_autograd, section 4)."),
-    "a leaf Variable that requires grad": (
+    "a leaf Variable that requires grad": Hint(
+        "modified-input-x",
         "something wrote in place into a leaf that requires grad; grad_of only reads x "
         "(02_autograd, section 7)."),
-    "unsupported operand": ("the gradient read back was None: .grad is filled only for a leaf that "
-                            "requires grad, and the tensor read was not one (02_autograd, section 3)."),
+    "unsupported operand": Hint("grad-read-from-non-leaf",
+                                "the gradient read back was None: .grad is filled only for a leaf that "
+                                "requires grad, and the tensor read was not one (02_autograd, section 3)."),
 }
-GRAD_REPLACED = ("x.grad now holds the gradient of f alone: x.grad was set to None (or zeroed) "
-                 "and the backward pass ran through x, so the caller's gradient was replaced "
-                 "(02_autograd, section 5).")
-NONE_RESULT_GRAD_IN_X = (
-    "It returned None, and the gradient went into the caller's x.grad instead.\n"
-    "Likely mistake: a clone without detach (x.clone().requires_grad_()) is not a leaf when x "
+GRAD_REPLACED = Hint(
+    "caller-grad-replaced",
+    "x.grad now holds the gradient of f alone: x.grad was set to None (or zeroed) "
+    "and the backward pass ran through x, so the caller's gradient was replaced "
+    "(02_autograd, section 5).")
+NONE_RESULT_GRAD_IN_X = "It returned None, and the gradient went into the caller's x.grad instead."
+CLONE_NOT_DETACHED = Hint(
+    "clone-not-detached",
+    "a clone without detach (x.clone().requires_grad_()) is not a leaf when x "
     "requires grad: the graph runs through the clone back to x, so backward() fills x.grad and "
     "the clone's .grad stays None (02_autograd, sections 3 and 6).")
-RESULT_REQUIRES_GRAD = (
-    "the returned gradient requires grad (it has grad_fn={fn}): it is still part of a graph. "
-    "Likely mistake: torch.autograd.grad(..., create_graph=True), or a result computed from the "
+RESULT_REQUIRES_GRAD = "the returned gradient requires grad (it has grad_fn={fn}): it is still part of a graph."
+GRADIENT_IN_GRAPH = Hint(
+    "gradient-still-in-graph",
+    "torch.autograd.grad(..., create_graph=True), or a result computed from the "
     "tensor that was differentiated, with recording on (02_autograd, section 6).")
 
 GRAD_OF_CASES = [  # (x, function kind, constants, requires_grad, grad before)
@@ -227,7 +243,7 @@ def grad_of(t, case):
     out, (_, after) = t.call(f.spec(t.dtype), x, context=ctx, hints=GRAD_OF_RAISES, after=True, untouched={})
     grad_in_x = after.grad is not None and (x.grad is None or not torch.equal(after.grad.values, x.grad.values))
     if out is None and grad_in_x:  # the gradient went into the caller's x.grad instead
-        t.fail(ctx, NONE_RESULT_GRAD_IN_X)
+        t.fail(ctx, NONE_RESULT_GRAD_IN_X, likely=CLONE_NOT_DETACHED)
     expected = f.grad(local)
     # x.grad changed: the caller's gradient replaced by f's (not added to) is a mistake of its own
     replaced = grad is not None and after.grad is not None and after.grad.values is not None \
@@ -235,54 +251,63 @@ def grad_of(t, case):
     t.expect_untouched(x, after, ctx, hints=dict(GRAD_OF_HINTS, grad_changed=GRAD_REPLACED) if replaced
                        else GRAD_OF_HINTS)
     out = t.expect(out, expected, ctx, what="the gradient", mistakes=lambda: [
-        (f.here(local) if local.dim() else None, "that is f(x), the function's value, not its gradient df/dx.",
-         1e-4, 1e-5),
+        (f.here(local) if local.dim() else None,
+         Hint("value-not-gradient", "that is f(x), the function's value, not its gradient df/dx."), 1e-4, 1e-5),
         (None if grad is None else expected + torch.tensor(grad, dtype=torch.float64),
-         ("this is the gradient plus what x.grad held before: backward() adds (accumulates) "
-          "into .grad, and it ran through the caller's x (02_autograd, section 5).")),
+         Hint(GRAD_OF_HINTS["grad_changed"].slug,
+              "this is the gradient plus what x.grad held before: backward() adds (accumulates) "
+              "into .grad, and it ran through the caller's x (02_autograd, section 5).")),
         (out.values if close(out.values, expected, 1e-2, 1e-3) else None,
-         ("the values are close but not within tolerance: did you estimate the gradient "
-          "with finite differences? grad_of must use autograd, which is exact up to rounding.")),
-        (-expected, "the sign is flipped: return df/dx, not -df/dx."),
+         Hint("finite-differences-not-autograd",
+              "the values are close but not within tolerance: did you estimate the gradient "
+              "with finite differences? grad_of must use autograd, which is exact up to rounding.")),
+        (-expected, Hint("sign-flipped", "the sign is flipped: return df/dx, not -df/dx.")),
     ])
     if out.requires_grad or out.grad_fn is not None:
-        t.fail(ctx, RESULT_REQUIRES_GRAD.format(fn=out.grad_fn))
+        t.fail(ctx, RESULT_REQUIRES_GRAD.format(fn=out.grad_fn), likely=GRADIENT_IN_GRAPH)
 
 
 # =============================================================================================
 # relu_out_of_place
 # =============================================================================================
 
-RELU_IN_PLACE = ("relu_ / clamp_ / F.relu(x, inplace=True) / nn.ReLU(inplace=True) / "
-                 "x[x < 0] = 0 write into x itself (in-place operations), and relu_out_of_place must "
-                 "return a new tensor and leave x as it was (02_autograd, section 7: 'relu_, "
-                 "inplace=True and x[mask] = 0').")
+RELU_IN_PLACE = Hint(
+    "relu-in-place",
+    "relu_ / clamp_ / F.relu(x, inplace=True) / nn.ReLU(inplace=True) / "
+    "x[x < 0] = 0 write into x itself (in-place operations), and relu_out_of_place must "
+    "return a new tensor and leave x as it was (02_autograd, section 7: 'relu_, "
+    "inplace=True and x[mask] = 0').")
 RELU_HINTS = {
-    "values": "you changed x in place: " + RELU_IN_PLACE,
-    "version": "you wrote into x in place (its version counter moved): " + RELU_IN_PLACE,
-    "requires_grad": "relu_out_of_place must not change x.requires_grad.",
-    "grad_left": "relu_out_of_place must not run backward() itself.",
-    "grad_changed": "relu_out_of_place must not run backward() itself.",
-    "grad_cleared": "relu_out_of_place must not touch x.grad.",
+    "values": Hint(RELU_IN_PLACE.slug, "you changed x in place: " + RELU_IN_PLACE),
+    "version": Hint(RELU_IN_PLACE.slug, "you wrote into x in place (its version counter moved): " + RELU_IN_PLACE),
+    "requires_grad": Hint("changed-requires-grad", "relu_out_of_place must not change x.requires_grad."),
+    "grad_left": Hint("ran-backward-inside", "relu_out_of_place must not run backward() itself."),
+    "grad_changed": Hint("ran-backward-inside", "relu_out_of_place must not run backward() itself."),
+    "grad_cleared": Hint("touched-x-grad", "relu_out_of_place must not touch x.grad."),
 }
 RELU_RAISES = {
-    "leaf Variable that requires grad is being used in an in-place": (
+    "leaf Variable that requires grad is being used in an in-place": Hint(
+        RELU_IN_PLACE.slug,
         "torch.relu_(x), x.relu_(), x.clamp_(...), F.relu(x, inplace=True), "
         "nn.ReLU(inplace=True) and x[x < 0] = 0 modify x in place, which autograd forbids on a "
         "leaf that requires grad (02_autograd, section 7, rule 1)."),
-    "Can't call numpy() on Tensor that requires grad": (
+    "Can't call numpy() on Tensor that requires grad": Hint(
+        "numpy-round-trip",
         "going through NumPy leaves autograd behind: .numpy() refuses a tensor that requires "
         "grad, and a detached copy would cut the gradient (02_autograd, section 8)."),
-    "can't convert cuda": ("NumPy works on the CPU only, and leaves autograd behind "
-                           "(02_autograd, section 8)."),
+    "can't convert cuda": Hint("numpy-round-trip", "NumPy works on the CPU only, and leaves autograd behind "
+                                                   "(02_autograd, section 8)."),
 }
-PASSED_THROUGH = ("the gradient is passed through everywhere, also where x < 0: the result is "
-                  "computed so that autograd sees the identity (a .detach() trick, or x plus a "
-                  "detached correction). The gradient of relu is 0 where x < 0.")
-NO_FLOW = ("gradients do not flow from the result back to x: {why}\n"
-           "Likely mistake: .detach(), torch.no_grad(), .numpy() or torch.tensor(...) cut the "
-           "result off from x's graph (02_autograd, section 6); section 7's last demo makes the "
-           "result from x with operations autograd records.")
+PASSED_THROUGH = Hint(
+    "identity-gradient",
+    "the gradient is passed through everywhere, also where x < 0: the result is "
+    "computed so that autograd sees the identity (a .detach() trick, or x plus a "
+    "detached correction). The gradient of relu is 0 where x < 0.")
+NO_FLOW = "gradients do not flow from the result back to x: {why}"
+CUT_OFF = Hint("result-cut-from-graph",
+               ".detach(), torch.no_grad(), .numpy() or torch.tensor(...) cut the "
+               "result off from x's graph (02_autograd, section 6); section 7's last demo makes the "
+               "result from x with operations autograd records.")
 
 RELU_CASES = [  # (x, requires_grad, weights of the backward pass)
     ([[1.0, -2.0, 3.0], [-0.5, 4.0, -6.0]], True, None),
@@ -317,16 +342,16 @@ def relu_out_of_place(t, case):
     x = t.make(t.tensor(values, requires_grad=requires_grad))
     out = t.call(x, context=ctx, hints=RELU_RAISES)
     if getattr(out, "ref", None) == x.ref:
-        t.fail(ctx, "It returned x itself, not a new tensor. Likely mistake: " + RELU_IN_PLACE)
+        t.fail(ctx, "It returned x itself, not a new tensor.", likely=RELU_IN_PLACE)
     mask = (local > 0).to(torch.float64)
     out = t.expect(out, local.clamp(min=0), ctx, mistakes=[
-        (mask, ("this is the mask x > 0 (the derivative of relu), not relu itself, which keeps "
-                "x's own values where x is positive.")),
-        (local.clamp(max=0), ("this is min(x, 0) (clamp(max=0)): relu keeps the positive "
-                              "entries and zeroes the negative ones.")),
-        (local.abs(), "this is |x|: relu sets the negative entries to 0."),
-        (local, "these are x's values unchanged: the negative entries must become 0."),
-        (-local.clamp(max=0), "this is relu(-x): relu keeps the positive entries of x."),
+        (mask, Hint("derivative-mask-not-relu", "this is the mask x > 0 (the derivative of relu), not relu "
+                                                "itself, which keeps x's own values where x is positive.")),
+        (local.clamp(max=0), Hint("min-not-max", "this is min(x, 0) (clamp(max=0)): relu keeps the positive "
+                                                 "entries and zeroes the negative ones.")),
+        (local.abs(), Hint("abs-not-relu", "this is |x|: relu sets the negative entries to 0.")),
+        (local, Hint("negatives-kept", "these are x's values unchanged: the negative entries must become 0.")),
+        (-local.clamp(max=0), Hint("relu-of-negated-x", "this is relu(-x): relu keeps the positive entries of x.")),
     ])
     if requires_grad:
         expect_gradient_flows(t, x, out, mask, weights, ctx)
@@ -336,16 +361,18 @@ def expect_gradient_flows(t, x, out, mask, weights, ctx):
     """The result is part of x's graph, and backward() through it (a sum, or weights g) gives x
     the gradient of relu: g where x > 0, 0 where x < 0."""
     if not out.requires_grad:
-        t.fail(ctx, NO_FLOW.format(why="x requires grad, but the result does not."))
+        t.fail(ctx, NO_FLOW.format(why="x requires grad, but the result does not."), likely=CUT_OFF)
     if out.is_leaf:
         t.fail(ctx, NO_FLOW.format(why="the result is a new leaf tensor (it requires grad but "
                                        "has no grad_fn), so backward() stops at it and never "
                                        "reaches x (.detach().requires_grad_() or "
-                                       "torch.tensor(..., requires_grad=True) make such a leaf)."))
+                                       "torch.tensor(..., requires_grad=True) make such a leaf)."),
+               likely=CUT_OFF)
     g = torch.ones_like(mask) if weights is None else torch.tensor(weights, dtype=torch.float64)
     backward = "relu_out_of_place(x).sum().backward()" if weights is None else "relu_out_of_place(x).backward(g)"
     what = f"x.grad after {backward}" + ("" if weights is None else f" with g = {fmt(weights)}")
-    t.expect_grad_of(out, x, weights, g * mask, ctx, what=what, none=NO_FLOW.format(why=f"{what} is None."),
+    none = Hint(CUT_OFF.slug, NO_FLOW.format(why=f"{what} is None.") + likely_line(CUT_OFF))
+    t.expect_grad_of(out, x, weights, g * mask, ctx, what=what, none=none,
                      backward_what=backward, mistakes=[(g, PASSED_THROUGH)])
 
 
@@ -354,37 +381,48 @@ def expect_gradient_flows(t, x, out, mask, weights, ctx):
 # =============================================================================================
 
 SGD_RAISES = {
-    "leaf Variable that requires grad is being used in an in-place": (
+    "leaf Variable that requires grad is being used in an in-place": Hint(
+        "update-outside-no-grad",
         "the update ran outside torch.no_grad(): autograd refuses to record an in-place change "
         "of a leaf that requires grad (02_autograd, section 8, 'Updating parameters')."),
-    "unsupported operand type(s) for *: 'float' and 'NoneType'": (
+    "unsupported operand type(s) for *: 'float' and 'NoneType'": Hint(
+        "grad-none-not-skipped",
         "some tensors have .grad None (they took no part in the loss): the contract says to skip "
         "them, leaving them unchanged."),
-    "unsupported operand type": (
+    "unsupported operand type": Hint(
+        "grad-none-not-skipped",
         "some tensors have .grad None (they took no part in the loss): the contract says to skip "
         "them, leaving them unchanged."),
-    "'NoneType' object has no attribute": (
+    "'NoneType' object has no attribute": Hint(
+        "grad-none-not-skipped",
         "some tensors have .grad None: the contract says to skip them, and None has no zero_()."),
-    "has no len()": ("params may be a generator (such as model.parameters()), which has no "
-                     "len() and can be looped over only once."),
-    "is not subscriptable": ("params may be a generator (such as model.parameters()), which "
-                             "cannot be indexed and can be looped over only once."),
-    "out=... arguments don't support automatic differentiation": (
+    "has no len()": Hint("generator-used-as-list", "params may be a generator (such as model.parameters()), "
+                                                   "which has no len() and can be looped over only once."),
+    "is not subscriptable": Hint("generator-used-as-list", "params may be a generator (such as model.parameters()), "
+                                                           "which cannot be indexed and can be looped over only once."),
+    "out=... arguments don't support automatic differentiation": Hint(
+        "update-outside-no-grad",
         "the update ran outside torch.no_grad(), so autograd tried to record it "
         "(02_autograd, section 8, 'Updating parameters')."),
 }
-REBOUND = ("p's values did not change: the step went into another tensor. Likely mistake: "
-           "`p = p - lr * p.grad` makes a new tensor and rebinds the loop variable p to it (the same "
-           "goes for params[i] = ...), or the step was written into a copy (reshape of a tensor "
-           "that is not contiguous); the tensor the caller holds is never updated "
-           "(02_autograd, section 8, 'Updating parameters').")
-RESET_FIRST = ("p's values did not change and its gradient was reset. Either the gradient was "
-               "zeroed before it was used (did you zero the gradient before using it? The step "
-               "needs the gradient, the reset comes after it), or the step was written into a copy "
-               "of p: reshape(-1) of a p that is not contiguous (a transpose) is a copy, and the "
-               "caller's p never sees the write (01_tensor_ops, views and copies).")
-NOT_RESET = ("p.grad still holds the gradient after the step. Likely mistake: forgetting to "
-             "reset it (zero_grad): the next backward() would add to it (02_autograd, section 5).")
+REBOUND_TEXT = "p's values did not change: the step went into another tensor."
+REBOUND = Hint("update-not-in-place",
+               "`p = p - lr * p.grad` makes a new tensor and rebinds the loop variable p to it (the same "
+               "goes for params[i] = ...), or the step was written into a copy (reshape of a tensor "
+               "that is not contiguous); the tensor the caller holds is never updated "
+               "(02_autograd, section 8, 'Updating parameters').")
+RESET_FIRST = Hint(
+    "grad-reset-before-step",
+    "p's values did not change and its gradient was reset. Either the gradient was "
+    "zeroed before it was used (did you zero the gradient before using it? The step "
+    "needs the gradient, the reset comes after it), or the step was written into a copy "
+    "of p: reshape(-1) of a p that is not contiguous (a transpose) is a copy, and the "
+    "caller's p never sees the write (01_tensor_ops, views and copies).")
+NOT_RESET_TEXT = "p.grad still holds the gradient after the step."
+NOT_RESET = Hint(
+    "grad-not-reset",
+    "forgetting to reset it (zero_grad): the next backward() would add to it "
+    "(02_autograd, section 5).")
 ONCE = (" With a generator (such as model.parameters()), a second loop over params sees nothing: "
         "a generator can be iterated only once.")
 KINDS = {"list": "a list", "generator": "a generator (p for p in [...])",
@@ -459,13 +497,13 @@ def sgd_step(t, case):
         elif not equal(now.values, old) or now.grad is not None:
             t.fail(ctx, f"{name} had .grad None, so it must be left unchanged, but it now holds "
                         f"{fmt(now.values)} with .grad "
-                        f"{'None' if now.grad is None else fmt(now.grad.values)}.\n"
-                        "Likely mistake: a tensor whose .grad is None took no part in the "
-                        "loss, and the contract says to leave it alone.")
+                        f"{'None' if now.grad is None else fmt(now.grad.values)}.",
+                   likely=Hint("stepped-param-without-grad", "a tensor whose .grad is None took no part in the "
+                                                             "loss, and the contract says to leave it alone."))
     if returned is not None:
         t.fail(ctx, f"sgd_step returned a {type_name(returned)}; it must return None: it updates the "
                     "caller's tensors in place (like optimizer.step()), so there is nothing to "
-                    "return.")
+                    "return.", mistake="returned-a-value")
 
 
 def expect_stepped(t, now, name, old, g, lr, kind, ctx):
@@ -473,32 +511,34 @@ def expect_stepped(t, now, name, old, g, lr, kind, ctx):
     with no autograd history, its gradient reset."""
     if now.grad_fn is not None or not now.is_leaf:
         t.fail(ctx, f"{name} has autograd history after the step (grad_fn={now.grad_fn}, "
-                    f"is_leaf={now.is_leaf}): the update was recorded in the graph.\n"
-                    "Likely mistake: updating outside torch.no_grad(), so p is no longer a leaf "
-                    "(02_autograd, section 8, 'Updating parameters').")
+                    f"is_leaf={now.is_leaf}): the update was recorded in the graph.",
+               likely=Hint("update-outside-no-grad", "updating outside torch.no_grad(), so p is no longer a leaf "
+                                                     "(02_autograd, section 8, 'Updating parameters')."))
     if not now.requires_grad:
         t.fail(ctx, f"{name} no longer requires grad after the step, so the next backward() "
-                    "would not compute its gradient.\nLikely mistake: p.requires_grad_(False) "
-                    "(or p.requires_grad = False) left behind; torch.no_grad() stops recording "
-                    "without changing requires_grad (02_autograd, section 6).")
+                    "would not compute its gradient.",
+               likely=Hint("requires-grad-turned-off", "p.requires_grad_(False) "
+                           "(or p.requires_grad = False) left behind; torch.no_grad() stops recording "
+                           "without changing requires_grad (02_autograd, section 6)."))
     expected = old - lr * g
     reset = now.grad is None or (now.grad.values is not None and not now.grad.values.any())
     if equal(now.values, old) and not torch.equal(expected, old):
         t.fail(ctx, f"{name} = {fmt(now.values)} after the step, unchanged; expected "
-                    f"{fmt(expected)} (p - lr * p.grad).\n"
-                    + ("Likely mistake: " + RESET_FIRST if reset else REBOUND))
+                    f"{fmt(expected)} (p - lr * p.grad)." + ("" if reset else "\n" + REBOUND_TEXT),
+               likely=RESET_FIRST if reset else REBOUND)
     t.expect(now, expected, ctx, what=f"{name} after the step",
              dtype_reason="(its dtype before the step): update p in place, keeping its dtype.", mistakes=[
-                 (old + lr * g, ("the update went up the gradient (p + lr * p.grad): "
-                                 "gradient descent moves against it.")),
-                 (old - g, "lr is missing: the step is p - lr * p.grad."),
-                 (old - 2 * lr * g, "the update was applied twice (two loops, or -= twice?)."),
+                 (old + lr * g, Hint("ascent-not-descent", "the update went up the gradient (p + lr * p.grad): "
+                                                           "gradient descent moves against it.")),
+                 (old - g, Hint("missing-lr", "lr is missing: the step is p - lr * p.grad.")),
+                 (old - 2 * lr * g, Hint("update-applied-twice", "the update was applied twice (two loops, or "
+                                                                 "-= twice?).")),
              ])
     if not reset:
         t.fail(ctx, f"{name}.grad = {fmt(now.grad.values)} after the step; expected None or "
-                    "zeros (the gradient reset).\n"
-                    + (NOT_RESET + (ONCE if kind != "list" else "") if equal(now.grad.values, g) else
-                       "Likely mistake: p.grad was changed, but not reset to None or zeros."))
+                    "zeros (the gradient reset)." + ("\n" + NOT_RESET_TEXT if equal(now.grad.values, g) else ""),
+               likely=Hint(NOT_RESET.slug, NOT_RESET + (ONCE if kind != "list" else "")) if equal(now.grad.values, g)
+               else Hint("grad-changed-not-reset", "p.grad was changed, but not reset to None or zeros."))
 
 
 # =============================================================================================
@@ -506,39 +546,57 @@ def expect_stepped(t, now, name, old, g, lr, kind, ctx):
 # =============================================================================================
 
 NUMERICAL_HINTS = {
-    "values": ("numerical_grad changed the caller's x: the perturbation was written into x itself "
-               "(02_autograd, section 7)."),
-    "version": ("you wrote into x in place (x[i] += eps, then back), so x's version counter moved "
-                "even if its values were restored (and x + eps - eps is not always x in floating "
-                "point): 02_autograd, section 7, the version counter."),
-    "requires_grad": "numerical_grad changed x.requires_grad; it only evaluates f.",
-    "grad_left": "numerical_grad left a gradient in x.grad: it needs no backward(), it only evaluates f.",
-    "grad_changed": "numerical_grad changed x.grad: it needs no backward(), it only evaluates f.",
-    "grad_cleared": "numerical_grad cleared x.grad, which it must leave alone.",
+    "values": Hint(
+        "perturbed-x-in-place",
+        "numerical_grad changed the caller's x: the perturbation was written into x itself "
+        "(02_autograd, section 7)."),
+    "version": Hint(
+        "perturbed-x-in-place",
+        "you wrote into x in place (x[i] += eps, then back), so x's version counter moved "
+        "even if its values were restored (and x + eps - eps is not always x in floating "
+        "point): 02_autograd, section 7, the version counter."),
+    "requires_grad": Hint("changed-requires-grad", "numerical_grad changed x.requires_grad; it only evaluates f."),
+    "grad_left": Hint("backward-not-needed",
+                      "numerical_grad left a gradient in x.grad: it needs no backward(), it only evaluates f."),
+    "grad_changed": Hint("backward-not-needed", "numerical_grad changed x.grad: it needs no backward(), it only evaluates f."),
+    "grad_cleared": Hint("touched-x-grad", "numerical_grad cleared x.grad, which it must leave alone."),
 }
 NUMERICAL_RAISES = {
-    "leaf Variable that requires grad is being used in an in-place": (
+    "leaf Variable that requires grad is being used in an in-place": Hint(
+        "perturbed-x-in-place",
         "you perturbed x in place (x[i] += eps) and x requires grad: autograd forbids it, and "
         "numerical_grad must leave x as it was (02_autograd, section 7, rule 1)."),
-    "view size is not compatible": (
+    "view size is not compatible": Hint(
+        "view-on-noncontiguous",
         "x is not contiguous here (a transpose, or a slice with a step), and tensors made like it "
         "(zeros_like(x), x.clone()) keep its strides: view(-1) cannot flatten such a tensor "
         "without a copy (01_tensor_ops, views)."),
-    "a Tensor with": "f(x) is a 0-d tensor; a comparison or .item() was applied to a tensor of several values.",
+    "a Tensor with": Hint("tensor-used-as-number",
+                          "f(x) is a 0-d tensor; a comparison or .item() was applied to a tensor of several values."),
 }
-FLOAT32 = ("eps = 1e-6 is too small for float32: with about 7 significant digits, "
-           "f(x + eps e_i) - f(x - eps e_i) is mostly rounding error (02_autograd, section 9). "
-           "Something turned x's float64 into float32: .float(), or torch.tensor(...) of Python "
-           "floats, whose default dtype is float32.")
+FLOAT32 = Hint(
+    "float32-rounding",
+    "eps = 1e-6 is too small for float32: with about 7 significant digits, "
+    "f(x + eps e_i) - f(x - eps e_i) is mostly rounding error (02_autograd, section 9). "
+    "Something turned x's float64 into float32: .float(), or torch.tensor(...) of Python "
+    "floats, whose default dtype is float32.")
 WRONG_ESTIMATES = {  # the estimates of the usual mistakes (Function.differences), and what each was
-    "forward": ("a one-sided (forward) difference (f(x + eps e_i) - f(x)) / eps: its error shrinks "
-                "only like eps, the central difference's like eps**2 (02_autograd, section 9)."),
-    "backward": ("a one-sided (backward) difference (f(x) - f(x - eps e_i)) / eps, not the central "
-                 "difference of the statement (02_autograd, section 9)."),
-    "half": ("twice the central difference: divide by 2 * eps, the distance between x + eps e_i "
-             "and x - eps e_i."),
-    "all": ("you moved every entry of x at once (x + eps), which gives one directional derivative, "
-            "not the derivative with respect to each entry."),
+    "forward": Hint(
+        "one-sided-difference",
+        "a one-sided (forward) difference (f(x + eps e_i) - f(x)) / eps: its error shrinks "
+        "only like eps, the central difference's like eps**2 (02_autograd, section 9)."),
+    "backward": Hint(
+        "one-sided-difference",
+        "a one-sided (backward) difference (f(x) - f(x - eps e_i)) / eps, not the central "
+        "difference of the statement (02_autograd, section 9)."),
+    "half": Hint(
+        "divided-by-eps-not-2eps",
+        "twice the central difference: divide by 2 * eps, the distance between x + eps e_i "
+        "and x - eps e_i."),
+    "all": Hint(
+        "moved-all-entries",
+        "you moved every entry of x at once (x + eps), which gives one directional derivative, "
+        "not the derivative with respect to each entry."),
 }
 NUMERICAL_CASES = [  # (x, kind, consts, eps or None for the default, requires_grad)
     ([[1.0, -0.5, 0.25], [2.0, 0.75, -1.25]], "cube", {}, None, False),
@@ -587,7 +645,7 @@ def numerical_grad(t, case):
     if out.requires_grad:
         t.fail(ctx, "the result requires grad (grad_fn=" + str(out.grad_fn) + "): it was computed "
                     "from x, which requires grad, with autograd recording, so the estimate is part "
-                    "of a graph (02_autograd, section 6).")
+                    "of a graph (02_autograd, section 6).", mistake="estimate-in-graph")
 
 
 def estimate_mistakes(f, x, h, got, expected):
@@ -598,18 +656,20 @@ def estimate_mistakes(f, x, h, got, expected):
                  if formula != "all" or x.numel() > 1]  # with one entry, moving all is the central difference
     return estimates + [
         (f.grad(x) if h >= 1e-3 else None,
-         (f"this is the exact gradient, not the central difference with eps={h:g}: the eps "
-          "argument was ignored (a fixed step inside the function, or autograd instead of "
-          "differences). Use the eps you are given."), 1e-5, 1e-8),
+         Hint("eps-ignored",
+              f"this is the exact gradient, not the central difference with eps={h:g}: the eps "
+              "argument was ignored (a fixed step inside the function, or autograd instead of "
+              "differences). Use the eps you are given."), 1e-5, 1e-8),
         (got if got.shape == x.shape and not got.any() and expected.any() else None,
-         ("the estimate is 0 everywhere: f(x + eps e_i) and f(x - eps e_i) came out equal, so the "
-          "steps never reached the tensor f was called on. When x is not contiguous (a transpose, "
-          "a slice with a step), x.clone() keeps its strides and reshape(-1) of it is a copy: a "
-          "step written into that copy is lost (01_tensor_ops, views and copies)."), 0.0, 0.0),
+         Hint("step-lost-in-copy",
+              "the estimate is 0 everywhere: f(x + eps e_i) and f(x - eps e_i) came out equal, so the "
+              "steps never reached the tensor f was called on. When x is not contiguous (a transpose, "
+              "a slice with a step), x.clone() keeps its strides and reshape(-1) of it is a copy: a "
+              "step written into that copy is lost (01_tensor_ops, views and copies)."), 0.0, 0.0),
         (got if rounded_in_float32(f, x, h, got, expected) else None,
-         "the errors are the size float32 rounding gives. " + FLOAT32),
+         Hint(FLOAT32.slug, "the errors are the size float32 rounding gives. " + FLOAT32)),
         (got if got.numel() == x.numel() and got.shape != x.shape else None,
-         "the result must have x's shape; this one has x's entries in another shape."),
+         Hint("wrong-result-shape", "the result must have x's shape; this one has x's entries in another shape.")),
     ]
 
 

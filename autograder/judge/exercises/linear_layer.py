@@ -22,9 +22,11 @@ import math
 
 import torch
 
+from ..compare import likely_line, slug_of
 from ..declare import (
     Assignment,
     CheckFailed,
+    Hint,
     Mistake,
     Raised,
     SeenModule,
@@ -50,32 +52,52 @@ A = Assignment("03_linear_layer")
 # linear_forward
 # =============================================================================================
 
-TRANSPOSED_W = ("you multiplied by W.T (F.linear(x, W, b) does that too): here W already has "
-                "shape (in, out), so x @ W needs no transpose. nn.Linear stores its weight as "
-                "(out, in), which is why it computes x @ weight.T.")
-NO_BIAS = ("you left out the bias: every output adds its own b[j] (b has shape (out,), one entry per output; "
-           "section 1 of the notebook).")
-FLATTENED = ("the batch dimensions were flattened into one: the result must keep x's leading "
-             "dimensions, shape (..., out), each row of `in` numbers mapped on its own (section 1, "
-             "A batch of samples).")
-SQUEEZED = ("a squeeze() removed a dimension of size 1: keep the shape (..., out), even when "
-            "out or a batch size is 1.")
-BIAS_COLUMN = ("b was added as a column (b[:, None] or b.reshape(-1, 1)): it has one entry per "
-               "output, so it lines up with the last dimension of x @ W, not with the rows "
-               "(01_tensor_ops, broadcasting).")
-SHAPE_MISMATCH = ("x @ W needs x's last dimension (in) to equal W's first: W has shape (in, out) "
-                  "here. Did you transpose W (nn.Linear's (out, in) layout) or write W @ x?")
-MATRIX_ONLY = ("torch.mm and torch.addmm take 2-D matrices only, but x may have any number of "
-               "leading dimensions (or none): section 1, A batch of samples, shows the product "
-               "that takes them all.")
-NOT_CONTIGUOUS = ("view() fails on a tensor that is not contiguous, such as a transpose (x here, "
-                  "or a weight W = lin.weight.T): the layer itself needs no reshaping at all "
-                  "(01_tensor_ops on view and reshape; section 1 on batches).")
-ELEMENTWISE = ("the shapes did not broadcast: the layer is the matrix product x @ W, of shape "
-               "(..., out), plus b, of shape (out,). * multiplies entry by entry, and W @ x "
-               "multiplies in the wrong order.")
-ONE_BATCH_DIM = ("x may be a single sample of shape (in,), or have several leading dimensions: "
-                 "a loop over the rows of x assumes exactly one (section 1, A batch of samples).")
+TRANSPOSED_W = Hint(
+    "transposed-weight",
+    "you multiplied by W.T (F.linear(x, W, b) does that too): here W already has "
+    "shape (in, out), so x @ W needs no transpose. nn.Linear stores its weight as "
+    "(out, in), which is why it computes x @ weight.T.")
+NO_BIAS = Hint(
+    "missing-bias",
+    "you left out the bias: every output adds its own b[j] (b has shape (out,), one entry per output; "
+    "section 1 of the notebook).")
+FLATTENED = Hint(
+    "flattened-batch-dims",
+    "the batch dimensions were flattened into one: the result must keep x's leading "
+    "dimensions, shape (..., out), each row of `in` numbers mapped on its own (section 1, "
+    "A batch of samples).")
+SQUEEZED = Hint(
+    "squeeze-dropped-dim",
+    "a squeeze() removed a dimension of size 1: keep the shape (..., out), even when "
+    "out or a batch size is 1.")
+BIAS_COLUMN = Hint(
+    "bias-as-column",
+    "b was added as a column (b[:, None] or b.reshape(-1, 1)): it has one entry per "
+    "output, so it lines up with the last dimension of x @ W, not with the rows "
+    "(01_tensor_ops, broadcasting).")
+SHAPE_MISMATCH = Hint(
+    "transposed-weight",
+    "x @ W needs x's last dimension (in) to equal W's first: W has shape (in, out) "
+    "here. Did you transpose W (nn.Linear's (out, in) layout) or write W @ x?")
+MATRIX_ONLY = Hint(
+    "matrix-only-product",
+    "torch.mm and torch.addmm take 2-D matrices only, but x may have any number of "
+    "leading dimensions (or none): section 1, A batch of samples, shows the product "
+    "that takes them all.")
+NOT_CONTIGUOUS = Hint(
+    "view-on-noncontiguous",
+    "view() fails on a tensor that is not contiguous, such as a transpose (x here, "
+    "or a weight W = lin.weight.T): the layer itself needs no reshaping at all "
+    "(01_tensor_ops on view and reshape; section 1 on batches).")
+ELEMENTWISE = Hint(
+    "elementwise-not-matmul",
+    "the shapes did not broadcast: the layer is the matrix product x @ W, of shape "
+    "(..., out), plus b, of shape (out,). * multiplies entry by entry, and W @ x "
+    "multiplies in the wrong order.")
+ONE_BATCH_DIM = Hint(
+    "assumed-one-batch-dim",
+    "x may be a single sample of shape (in,), or have several leading dimensions: "
+    "a loop over the rows of x assumes exactly one (section 1, A batch of samples).")
 
 LINEAR_FORWARD_HINTS = {
     "cannot be multiplied": SHAPE_MISMATCH,
@@ -83,14 +105,17 @@ LINEAR_FORWARD_HINTS = {
     "must be a matrix": MATRIX_ONLY,
     "view size is not compatible": NOT_CONTIGUOUS,
     "must match the size": ELEMENTWISE,
-    "same device": ("a tensor made inside the function landed on the CPU while the inputs are on "
-                    "another device (a new tensor goes where its device= says; the CPU by default)."),
+    "same device": Hint("tensor-made-on-cpu",
+                        "a tensor made inside the function landed on the CPU while the inputs are on "
+                        "another device (a new tensor goes where its device= says; the CPU by default)."),
     "at least 1D": ONE_BATCH_DIM,
 }
 
-CHANGED_INPUT = ("linear_forward changed its input {name} (an in-place operation such as "
-                 "{name}.add_(...) or {name} += ...): the exercise's Aliasing asks for a new tensor, "
-                 "the inputs left as they were.")
+CHANGED_INPUT = Hint(
+    "modified-input",
+    "linear_forward changed its input {name} (an in-place operation such as "
+    "{name}.add_(...) or {name} += ...): the exercise's Aliasing asks for a new tensor, "
+    "the inputs left as they were.")
 
 # (x, W, b) with x (..., in), W (in, out), b (out,); each arrives again transposed (W = lin.weight.T
 # is a transpose view), at an offset, and expanded where its values repeat (see `layouts`)
@@ -127,12 +152,15 @@ def linear_inputs(draw):
 LINEAR_INPUTS = linear_inputs()
 
 FORWARD_MISTAKES = [  # typical wrong forward passes, of x (..., in), W (in, out), b (out,)
-    Mistake(lambda x, W, b: x @ W.T + b, TRANSPOSED_W, when=lambda x, W, b: W.shape[0] == W.shape[1]),
-    Mistake(lambda x, W, b: x @ W, NO_BIAS),
-    Mistake(lambda x, W, b: x.reshape(-1, W.shape[0]) @ W + b, FLATTENED, when=lambda x, W, b: x.dim() != 2),
-    Mistake(lambda x, W, b: (x @ W + b).squeeze(), SQUEEZED, when=lambda x, W, b: 1 in (x @ W + b).shape),
-    Mistake(lambda x, W, b: x @ W + b[:, None], BIAS_COLUMN),
-    Mistake(lambda x, W, b: x @ W - b, "you subtracted b; the layer adds it: x @ W + b."),
+    Mistake(lambda x, W, b: x @ W.T + b, TRANSPOSED_W, when=lambda x, W, b: W.shape[0] == W.shape[1],
+            slug=TRANSPOSED_W.slug),
+    Mistake(lambda x, W, b: x @ W, NO_BIAS, slug=NO_BIAS.slug),
+    Mistake(lambda x, W, b: x.reshape(-1, W.shape[0]) @ W + b, FLATTENED, when=lambda x, W, b: x.dim() != 2,
+            slug=FLATTENED.slug),
+    Mistake(lambda x, W, b: (x @ W + b).squeeze(), SQUEEZED, when=lambda x, W, b: 1 in (x @ W + b).shape,
+            slug=SQUEEZED.slug),
+    Mistake(lambda x, W, b: x @ W + b[:, None], BIAS_COLUMN, slug=BIAS_COLUMN.slug),
+    Mistake(lambda x, W, b: x @ W - b, "you subtracted b; the layer adds it: x @ W + b.", slug="subtracted-bias"),
 ]
 
 
@@ -153,47 +181,68 @@ A.tensor_function(
 # my_linear
 # =============================================================================================
 
-SUPER_FIRST = ("a Parameter (or a Module) was assigned before nn.Module's own set-up ran: nn.Module "
-               "needs super().__init__() first in __init__, where it makes the tables that register "
-               "parameters and submodules. Plain ints may come before it (section 3).")
-PLAIN_TENSORS = ("W and b are plain tensors, not nn.Parameter: module.parameters() does not list "
-                 "them, so an optimiser built from it trains nothing, and .to(device) leaves them "
-                 "behind (section 4, A plain tensor is not a parameter).")
-OUT_IN = ("W has shape (output_dim, input_dim), nn.Linear's layout for its weight. MyLinear's W is "
-          "(input_dim, output_dim), so that forward computes x @ W + b with no transpose.")
-OWN_PARAMETERS = ("MyLinear must hold its own two parameters W and b, not a submodule such as an "
-                  "nn.Linear (section 4 makes parameters of a module's own).")
-FORWARD_MISSING = ("nn.Module's __call__ runs a method named exactly `forward`: it is missing or "
-                   "misspelt (foward, Forward, ...).")
-UNINITIALISED = ("torch.FloatTensor(n, m) and torch.empty(n, m) return uninitialised memory: the "
-                 "tensor holds whatever bytes were there before, not values drawn from U(-k, k), "
-                 "k = 1/sqrt(input_dim) (section 4, Uninitialised memory).")
-NO_GRAD = ("the output does not depend on W and b through autograd, so training could not update "
-           "them: forward used .data, .detach(), torch.no_grad() or copied values into a new tensor "
-           "(torch.tensor(...)), and autograd records nothing through those (02_autograd).")
-MOVED_HINT = ("forward uses a tensor that .to(device) did not move: a plain tensor attribute, or a "
-              "tensor made in forward on the CPU (section 4, A plain tensor is not a parameter).")
-FORWARD_CHANGED = ("calling the module changed {name}: forward must only compute, never "
-                   "create, replace or modify the parameters (those belong in __init__).")
-NO_GRADIENT = "after out.sum().backward(), {name}.grad is None: no gradient reached {name}. Likely mistake: " + NO_GRAD
+SUPER_FIRST = Hint(
+    "super-init-not-first",
+    "a Parameter (or a Module) was assigned before nn.Module's own set-up ran: nn.Module "
+    "needs super().__init__() first in __init__, where it makes the tables that register "
+    "parameters and submodules. Plain ints may come before it (section 3).")
+PLAIN_TENSORS = Hint(
+    "plain-tensor-parameters",
+    "W and b are plain tensors, not nn.Parameter: module.parameters() does not list "
+    "them, so an optimiser built from it trains nothing, and .to(device) leaves them "
+    "behind (section 4, A plain tensor is not a parameter).")
+OUT_IN = Hint(
+    "weight-out-in-layout",
+    "W has shape (output_dim, input_dim), nn.Linear's layout for its weight. MyLinear's W is "
+    "(input_dim, output_dim), so that forward computes x @ W + b with no transpose.")
+OWN_PARAMETERS = Hint(
+    "wrapped-nn-linear",
+    "MyLinear must hold its own two parameters W and b, not a submodule such as an "
+    "nn.Linear (section 4 makes parameters of a module's own).")
+FORWARD_MISSING = Hint(
+    "forward-misnamed",
+    "nn.Module's __call__ runs a method named exactly `forward`: it is missing or "
+    "misspelt (foward, Forward, ...).")
+UNINITIALISED = Hint(
+    "uninitialised-memory",
+    "torch.FloatTensor(n, m) and torch.empty(n, m) return uninitialised memory: the "
+    "tensor holds whatever bytes were there before, not values drawn from U(-k, k), "
+    "k = 1/sqrt(input_dim) (section 4, Uninitialised memory).")
+NO_GRAD = Hint(
+    "output-detached",
+    "the output does not depend on W and b through autograd, so training could not update "
+    "them: forward used .data, .detach(), torch.no_grad() or copied values into a new tensor "
+    "(torch.tensor(...)), and autograd records nothing through those (02_autograd).")
+MOVED_HINT = Hint(
+    "tensor-not-moved",
+    "forward uses a tensor that .to(device) did not move: a plain tensor attribute, or a "
+    "tensor made in forward on the CPU (section 4, A plain tensor is not a parameter).")
+FORWARD_CHANGED = Hint(
+    "params-changed-in-forward",
+    "calling the module changed {name}: forward must only compute, never "
+    "create, replace or modify the parameters (those belong in __init__).")
+NO_GRADIENT = Hint(NO_GRAD.slug, "after out.sum().backward(), {name}.grad is None: no gradient reached {name}."
+                   + likely_line(NO_GRAD))
 
 CONSTRUCT_HINTS = {
     "before Module.__init__() call": SUPER_FIRST,
-    "unexpected keyword argument": "MyLinear's two arguments are named input_dim and output_dim.",
-    "required positional argument": "the arguments have defaults: MyLinear(input_dim=3, output_dim=2).",
+    "unexpected keyword argument": Hint("wrong-argument-names", "MyLinear's two arguments are named input_dim and output_dim."),
+    "required positional argument": Hint("missing-defaults", "the arguments have defaults: MyLinear(input_dim=3, output_dim=2)."),
     "cannot assign": PLAIN_TENSORS,
-    "has no attribute": "an attribute is read before it was set, or under another name (a typo?).",
+    "has no attribute": Hint("attribute-name-typo", "an attribute is read before it was set, or under another name (a typo?)."),
 }
 FORWARD_HINTS = {
     'missing the required "forward" function': FORWARD_MISSING,
-    "cannot be multiplied": ("x has shape (..., input_dim) and W (input_dim, output_dim), but the "
-                             "product met them in another order: a transposed W, or W stored "
-                             "(output_dim, input_dim)?"),
+    "cannot be multiplied": Hint("transposed-weight",
+                                 "x has shape (..., input_dim) and W (input_dim, output_dim), but the "
+                                 "product met them in another order: a transposed W, or W stored "
+                                 "(output_dim, input_dim)?"),
     "must be a matrix": MATRIX_ONLY,
     "same device": MOVED_HINT,
     "expected m1 and m2 to have the same dtype": MOVED_HINT,
     "expected both": MOVED_HINT,
-    "has no attribute": "forward reads an attribute that __init__ did not set (a typo in its name?).",
+    "has no attribute": Hint("attribute-name-typo",
+                             "forward reads an attribute that __init__ did not set (a typo in its name?)."),
 }
 
 NOT_DEFINED = ("MyLinear is not defined: the solution cell of my_linear must define "
@@ -204,7 +253,7 @@ def construct(t, ctx, *args, **kwargs):
     """The student's MyLinear(*args, **kwargs), as the candidate describes it."""
     cls = t.beside("MyLinear")
     if cls is None:
-        t.fail(ctx, NOT_DEFINED)
+        t.fail(ctx, NOT_DEFINED, mistake="not-defined")
     return t.call(*args, target=cls, context=ctx, hints=CONSTRUCT_HINTS, **kwargs)
 
 
@@ -213,50 +262,56 @@ def structure_problem(m, n_in, n_out):
     (n_out,), floating, requiring grad; else what is wrong with it."""
     if not isinstance(m, SeenModule):
         made = f"a tensor of shape {fmt_shape(m.shape)}" if isinstance(m, SeenTensor) else said(m)  # a subclass too
-        return f"it should create an nn.Module, but it made {made}. MyLinear must be a class that subclasses nn.Module."
+        return Hint("not-a-module", f"it should create an nn.Module, but it made {made}. MyLinear must be a class that "
+                                    "subclasses nn.Module.")
     named = [name for name, _ in m.named_parameters]
     plain = [name for name in m.tensor_attributes if name in ("W", "b")]
     if any("." in name for name in named):
-        return f"its parameters are {', '.join(named)}. {OWN_PARAMETERS}"
+        return Hint(OWN_PARAMETERS.slug, f"its parameters are {', '.join(named)}. {OWN_PARAMETERS}")
     if plain:
-        return f"it has no parameter {' or '.join(plain)}, but a plain tensor attribute of that name. {PLAIN_TENSORS}"
+        return Hint(PLAIN_TENSORS.slug,
+                    f"it has no parameter {' or '.join(plain)}, but a plain tensor attribute of that name. {PLAIN_TENSORS}")
     if m.parameters.get("b", 0) is None or m.parameters.get("W", 0) is None:
-        return "a parameter is None: W and b must both hold tensors."
+        return Hint("parameter-is-none", "a parameter is None: W and b must both hold tensors.")
     if sorted(named) != ["W", "b"]:
-        return (f"its parameters are {', '.join(named) or 'none'}; it must have exactly two, named W and b."
-                + names_hint(m, named))
+        hint = names_hint(m, named)
+        text = f"its parameters are {', '.join(named) or 'none'}; it must have exactly two, named W and b." + hint
+        return Hint(hint.slug, text) if slug_of(hint) else text
     W, b = m.parameters["W"], m.parameters["b"]
     for name, p in (("W", W), ("b", b)):
         if p.kind != "parameter":
-            return f"{name} is a {p.type_name}, not an nn.Parameter."
+            return Hint("not-a-parameter", f"{name} is a {p.type_name}, not an nn.Parameter.")
     if W.shape != (n_in, n_out):
         if W.shape == (n_out, n_in):
-            return f"W has shape {fmt_shape(W.shape)}, expected {fmt_shape((n_in, n_out))}. {OUT_IN}"
+            return Hint(OUT_IN.slug, f"W has shape {fmt_shape(W.shape)}, expected {fmt_shape((n_in, n_out))}. {OUT_IN}")
         return f"W has shape {fmt_shape(W.shape)}, expected (input_dim, output_dim) = {fmt_shape((n_in, n_out))}."
     if b.shape != (n_out,):
         extra = (" b is one number per output, a 1-D tensor: torch.rand(output_dim), not "
                  "(1, output_dim) or (output_dim, 1).") if b.numel == n_out else ""
-        return f"b has shape {fmt_shape(b.shape)}, expected (output_dim,) = {fmt_shape((n_out,))}.{extra}"
+        text = f"b has shape {fmt_shape(b.shape)}, expected (output_dim,) = {fmt_shape((n_out,))}.{extra}"
+        return Hint("bias-not-1d", text) if extra else text
     for name, p in (("W", W), ("b", b)):
         if p.dtype is None or not p.dtype.is_floating_point:
-            return f"{name} has dtype {p.dtype_name}; parameters must be floating point (float32 by default)."
+            return Hint("integer-parameters",
+                        f"{name} has dtype {p.dtype_name}; parameters must be floating point (float32 by default).")
         if not p.requires_grad:
-            return (f"{name} does not require grad, so no gradient reaches it and training would not "
-                    "change it: nn.Parameter(tensor) requires grad by default; do not pass "
-                    "requires_grad=False.")
+            return Hint("frozen-parameter",
+                        f"{name} does not require grad, so no gradient reaches it and training would not "
+                        "change it: nn.Parameter(tensor) requires grad by default; do not pass "
+                        "requires_grad=False.")
     return None
 
 
 def names_hint(m, named):
     """Why the parameters are not named W and b, when it shows."""
     if not named and m.tensor_attributes:
-        return f" It has plain tensor attributes {', '.join(m.tensor_attributes)}. {PLAIN_TENSORS}"
+        return Hint(PLAIN_TENSORS.slug, f" It has plain tensor attributes {', '.join(m.tensor_attributes)}. {PLAIN_TENSORS}")
     if {"weight", "bias"} & set(named):
-        return " nn.Linear calls them weight and bias; the contract names MyLinear's W and b."
+        return Hint("nn-linear-names", " nn.Linear calls them weight and bias; the contract names MyLinear's W and b.")
     for want in ("W", "b"):
         near = near_name(want, named)
         if want not in named and near:
-            return f" Names are case-sensitive and exact: {near!r} is not {want!r}."
+            return Hint("parameter-name-typo", f" Names are case-sensitive and exact: {near!r} is not {want!r}.")
     return ""
 
 
@@ -275,16 +330,17 @@ def build(t, args, kwargs, n_in, n_out):
 def scale_guess(bound, n_in, n_out):
     """What a student's scale probably was, from the largest |value| seen (None: no idea)."""
     guesses = [
-        (1 / math.sqrt(n_out), "k computed from output_dim (1/sqrt(output_dim)). nn.init.kaiming_uniform_ "
-                               "(nn.Linear's own recipe) reads the fan-in from dimension 1 of the tensor, "
-                               "which for W (input_dim, output_dim) is output_dim: it fits nn.Linear's "
-                               "(out, in) weight, not W"),
-        (1.0, "no scale at all: U(-1, 1)"),
-        (1 / n_in, "k = 1/input_dim instead of 1/sqrt(input_dim)"),
-        (math.sqrt(6 / (n_in + n_out)), "Xavier/Glorot's bound (xavier_uniform_), sqrt(6/(in+out))"),
-        (math.sqrt(n_in), "sqrt(input_dim) instead of 1/sqrt(input_dim)"),
-        (2 / math.sqrt(n_in), "U(-2k, 2k): torch.rand(...) * 2 * k without subtracting k"),
-        (0.5 / math.sqrt(n_in), "U(-k/2, k/2)"),
+        (1 / math.sqrt(n_out), Hint("fan-in-from-output-dim",
+                                    "k computed from output_dim (1/sqrt(output_dim)). nn.init.kaiming_uniform_ "
+                                    "(nn.Linear's own recipe) reads the fan-in from dimension 1 of the tensor, "
+                                    "which for W (input_dim, output_dim) is output_dim: it fits nn.Linear's "
+                                    "(out, in) weight, not W")),
+        (1.0, Hint("unscaled-uniform", "no scale at all: U(-1, 1)")),
+        (1 / n_in, Hint("k-not-square-rooted", "k = 1/input_dim instead of 1/sqrt(input_dim)")),
+        (math.sqrt(6 / (n_in + n_out)), Hint("xavier-bound", "Xavier/Glorot's bound (xavier_uniform_), sqrt(6/(in+out))")),
+        (math.sqrt(n_in), Hint("k-not-inverted", "sqrt(input_dim) instead of 1/sqrt(input_dim)")),
+        (2 / math.sqrt(n_in), Hint("range-not-centred", "U(-2k, 2k): torch.rand(...) * 2 * k without subtracting k")),
+        (0.5 / math.sqrt(n_in), Hint("half-range", "U(-k/2, k/2)")),
     ]
     for value, text in guesses:
         if abs(bound / value - 1) < 0.03:
@@ -309,34 +365,42 @@ def init_problem(name, values, n_in, n_out, many):
                      "the contract draws W at random, as nn.Linear does (section 4 on why weights "
                      "start random)")
     symptoms = [  # (found?, what it says), in this order
-        (not torch.isfinite(v).all(), f"{name} holds NaN or infinite values ({shown} ...). {UNINITIALISED}"),
+        (not torch.isfinite(v).all(),
+         Hint(UNINITIALISED.slug, f"{name} holds NaN or infinite values ({shown} ...). {UNINITIALISED}")),
         ((v == 0).all(),
-         f"{name} is all zeros: {why_not_zeros}. Expected values from U(-k, k), k = 1/sqrt(input_dim). "
-         f"(If you never filled it: uninitialised memory, from torch.FloatTensor(n, m) or "
-         f"torch.empty, often reads as zeros.)"),
+         Hint("zero-init",
+              f"{name} is all zeros: {why_not_zeros}. Expected values from U(-k, k), k = 1/sqrt(input_dim). "
+              f"(If you never filled it: uninitialised memory, from torch.FloatTensor(n, m) or "
+              f"torch.empty, often reads as zeros.)")),
         ((a > 1e3).any() or ((a > 0) & (a < 1e-30)).any(),
-         f"{name} holds garbage ({shown} ...): memory left uninitialised. {UNINITIALISED}"),
+         Hint(UNINITIALISED.slug, f"{name} holds garbage ({shown} ...): memory left uninitialised. {UNINITIALISED}")),
         ((v == v[0]).all(),
-         f"every entry of {name} is {fmt(v[0].item())}: a constant, not values drawn at random "
-         f"(or memory left uninitialised, holding leftovers). Expected values drawn from U(-k, k), "
-         f"k = 1/sqrt(input_dim) = {k:.4g}."),
+         Hint("constant-init",
+              f"every entry of {name} is {fmt(v[0].item())}: a constant, not values drawn at random "
+              f"(or memory left uninitialised, holding leftovers). Expected values drawn from U(-k, k), "
+              f"k = 1/sqrt(input_dim) = {k:.4g}.")),
         (v.min() >= 0,
-         f"{seen}: no negative values. {rule}. torch.rand draws from U(0, 1), which has none "
-         "(section 4, Hint 2 of the exercise)."),
+         Hint("one-sided-init-range",
+              f"{seen}: no negative values. {rule}. torch.rand draws from U(0, 1), which has none "
+              "(section 4, Hint 2 of the exercise).")),
         (outside > 0 and guess,
-         f"{seen}: {outside:.0%} of its values lie outside [-k, k]. {rule}. Likely mistake: {guess}."),
+         guess and Hint(guess.slug, f"{seen}: {outside:.0%} of its values lie outside [-k, k]. {rule}."
+                        + likely_line(f"{guess}."))),
         (outside > 0,
-         f"{seen}: {outside:.0%} of its values lie outside [-k, k]. {rule}. torch.randn draws "
-         "from a normal distribution (unbounded), torch.rand from U(0, 1) (section 4, How "
-         "nn.Linear initialises its weights)."),
-        (v.max() <= 0, f"{seen}: no positive values. {rule}."),
+         Hint("wrong-init-range",
+              f"{seen}: {outside:.0%} of its values lie outside [-k, k]. {rule}. torch.randn draws "
+              "from a normal distribution (unbounded), torch.rand from U(0, 1) (section 4, How "
+              "nn.Linear initialises its weights).")),
+        (v.max() <= 0, Hint("one-sided-init-range", f"{seen}: no positive values. {rule}.")),
         (many and bound < 0.97 * k,
-         f"{seen}, well inside [-k, k]: the scale is too small. {rule}."
-         + (f" Likely mistake: {guess}." if guess else "")),
+         Hint(guess.slug, f"{seen}, well inside [-k, k]: the scale is too small. {rule}." + likely_line(f"{guess}."))
+         if guess else Hint("init-scale-too-small", f"{seen}, well inside [-k, k]: the scale is too small. {rule}.")),
         (many and ((quarters_of_range < 0.19).any() or (quarters_of_range > 0.31).any()),
-         f"{name}'s values are not spread evenly over [-k, k]: the four quarters of the "
-         f"range hold {spread} of them (about 25% each for U(-k, k)). {rule}."),
-        (not many and bound < 0.3 * k, f"{seen}, far inside [-k, k]: the scale is too small. {rule}."),
+         Hint("not-uniform-init",
+              f"{name}'s values are not spread evenly over [-k, k]: the four quarters of the "
+              f"range hold {spread} of them (about 25% each for U(-k, k)). {rule}.")),
+        (not many and bound < 0.3 * k,
+         Hint("init-scale-too-small", f"{seen}, far inside [-k, k]: the scale is too small. {rule}.")),
     ]
     return next((says for found, says in symptoms if found), None)
 
@@ -376,8 +440,9 @@ def check_init(t, n_in, n_out):
     for name in ("W", "b"):
         if torch.equal(drawn[1][name].values, drawn[2][name].values):
             t.fail(ctx, f"{name} is the same after torch.manual_seed(1) and torch.manual_seed(2): it "
-                        f"is not drawn at random. Likely mistake: memory left uninitialised "
-                        f"(torch.FloatTensor(n, m), torch.empty), or a fixed pattern. {UNINITIALISED}")
+                        f"is not drawn at random.",
+                   likely=Hint(UNINITIALISED.slug, f"memory left uninitialised (torch.FloatTensor(n, m), "
+                                                   f"torch.empty), or a fixed pattern. {UNINITIALISED}"))
 
 
 # (input_dim, output_dim, input shapes): x (..., input_dim) with 0, 1 and 2 leading dimensions
@@ -459,44 +524,62 @@ def my_linear(t, case):
 # load_from_nn_linear
 # =============================================================================================
 
-REPLACED = ("my.W and my.b must stay the same Parameter objects (an optimiser built from "
-            "my.parameters() before the call holds those): you replaced them, as my.W = "
-            "nn.Parameter(...) does (section 5, Copying weights from one layout to the other).")
-NO_TRANSPOSE = ("you copied ref.weight without transposing it: nn.Linear stores its weight as (out, "
-                "in) and computes x @ weight.T + bias, while my.W is (in, out) (section 5).")
-RESHAPED = ("you reshaped (or viewed) ref.weight to (in, out): that keeps the entries in their "
-            "memory order, which is not a transpose (01_tensor_ops on reshape; section 5).")
-SHARED = ("my's parameters share memory with ref's: a later change to ref (training it, say) would "
-          "change my too. `my.W.data = ref.weight.T` makes W a view of ref's weight, and so does "
-          ".contiguous() of a tensor that already is (section 5, Copying weights from one layout "
-          "to the other).")
-OUTSIDE_NO_GRAD = ("my.W is a leaf that requires grad, and autograd forbids writing into it in "
-                   "place while it records, outside torch.no_grad() (section 5, Copying weights "
-                   "from one layout to the other).")
-SIZE_CHECK = ("the exercise's Errors: sizes that do not match raise ValueError, before anything "
-              "is changed. ref's sizes are ref.in_features and ref.out_features, my's are "
-              "my.input_dim and my.output_dim.")
+REPLACED = Hint(
+    "replaced-parameter",
+    "my.W and my.b must stay the same Parameter objects (an optimiser built from "
+    "my.parameters() before the call holds those): you replaced them, as my.W = "
+    "nn.Parameter(...) does (section 5, Copying weights from one layout to the other).")
+NO_TRANSPOSE = Hint(
+    "weight-not-transposed",
+    "you copied ref.weight without transposing it: nn.Linear stores its weight as (out, "
+    "in) and computes x @ weight.T + bias, while my.W is (in, out) (section 5).")
+RESHAPED = Hint(
+    "reshape-not-transpose",
+    "you reshaped (or viewed) ref.weight to (in, out): that keeps the entries in their "
+    "memory order, which is not a transpose (01_tensor_ops on reshape; section 5).")
+SHARED = Hint(
+    "shares-memory",
+    "my's parameters share memory with ref's: a later change to ref (training it, say) would "
+    "change my too. `my.W.data = ref.weight.T` makes W a view of ref's weight, and so does "
+    ".contiguous() of a tensor that already is (section 5, Copying weights from one layout "
+    "to the other).")
+OUTSIDE_NO_GRAD = Hint(
+    "copy-outside-no-grad",
+    "my.W is a leaf that requires grad, and autograd forbids writing into it in "
+    "place while it records, outside torch.no_grad() (section 5, Copying weights "
+    "from one layout to the other).")
+SIZE_CHECK = Hint(
+    "missing-size-check",
+    "the exercise's Errors: sizes that do not match raise ValueError, before anything "
+    "is changed. ref's sizes are ref.in_features and ref.out_features, my's are "
+    "my.input_dim and my.output_dim.")
 
 LOAD_HINTS = {
     "a leaf Variable that requires grad": OUTSIDE_NO_GRAD,
     "must match the size": NO_TRANSPOSE,
-    "cannot assign": ("my.W must stay an nn.Parameter: assigning a plain tensor to it is refused "
-                      "(section 8, Common errors; section 5, Copying weights)."),
-    "must be Tensor, not NoneType": ("ref.bias is None when nn.Linear was made with bias=False, and "
-                                     "then my.b must become zeros (the exercise's Effect)."),
-    "'NoneType' object has no attribute": ("ref.bias is None when nn.Linear was made with "
-                                           "bias=False, and then my.b must become zeros."),
-    "Error(s) in loading state_dict": ("nn.Linear's state_dict keys are weight and bias, MyLinear's "
-                                       "are W and b; and the weight needs a transpose."),
+    "cannot assign": Hint("assigned-plain-tensor",
+                          "my.W must stay an nn.Parameter: assigning a plain tensor to it is refused "
+                          "(section 8, Common errors; section 5, Copying weights)."),
+    "must be Tensor, not NoneType": Hint("bias-none-not-handled",
+                                         "ref.bias is None when nn.Linear was made with bias=False, and "
+                                         "then my.b must become zeros (the exercise's Effect)."),
+    "'NoneType' object has no attribute": Hint("bias-none-not-handled",
+                                               "ref.bias is None when nn.Linear was made with "
+                                               "bias=False, and then my.b must become zeros."),
+    "Error(s) in loading state_dict": Hint("state-dict-keys-differ",
+                                           "nn.Linear's state_dict keys are weight and bias, MyLinear's "
+                                           "are W and b; and the weight needs a transpose."),
 }
 
 KEEPS_DTYPE = "(my's dtype): my's parameters keep their dtype and device when values are copied into them."
 ZEROS_DTYPE = ("(my's dtype). torch.zeros(n) is float32 on the CPU whatever my is: a new tensor does "
                "not take my's dtype and device, the existing parameter has them.")
-BIAS_KEPT = "ref has no bias (ref.bias is None): my.b must become zeros, not keep its values."
-SIZES_MATCH = ("But these sizes match: ref.weight is (out, in) = {ref}, my.W is (in, out) = {my}. "
-               "Likely mistake: comparing ref.weight.shape with my.W.shape, which differ by a transpose "
-               "when the sizes match.")
+BIAS_KEPT = Hint("bias-none-not-handled", "ref has no bias (ref.bias is None): my.b must become zeros, not keep its values.")
+SIZES_MATCH = "But these sizes match: ref.weight is (out, in) = {ref}, my.W is (in, out) = {my}."
+SIZE_CHECK_UNTRANSPOSED = Hint(
+    "size-check-untransposed",
+    "comparing ref.weight.shape with my.W.shape, which differ by a transpose "
+    "when the sizes match.")
 
 
 def fresh_pair(t, n_in, n_out, weight, bias, my_dims=None, transposed=False):
@@ -531,43 +614,46 @@ def check_load(t, n_in, n_out, weight, bias, transposed=False):
     answer = t.attempt(my, ref, context=ctx, after=True)
     if isinstance(answer, Raised) and answer.is_a("ValueError"):
         t.fail(ctx, f"It raised {answer.type_name}: {answer.message.strip()}\n"
-                    + SIZES_MATCH.format(ref=fmt_shape(weight.shape), my=fmt_shape(my.parameters["W"].shape)))
+                    + SIZES_MATCH.format(ref=fmt_shape(weight.shape), my=fmt_shape(my.parameters["W"].shape)),
+               likely=SIZE_CHECK_UNTRANSPOSED)
     if isinstance(answer, Raised):
-        raise CheckFailed(t.raised_message(answer, ctx, LOAD_HINTS))
+        said_ = t.raised_message(answer, ctx, LOAD_HINTS)
+        raise CheckFailed(said_, slug_of(said_))
     result, (mine, theirs) = answer
     if not isinstance(result, SeenModule) or result.ref != my.ref:
         what = "another module, not my" if isinstance(result, SeenModule) else said(result)
-        t.fail(ctx, f"It returned {what}: load_from_nn_linear copies into my, then returns my.")
+        t.fail(ctx, f"It returned {what}: load_from_nn_linear copies into my, then returns my.", mistake="returned-not-my")
     for name in ("W", "b"):
         p = mine.parameters.get(name)
         if p is None:
             t.fail(ctx, f"my.{name} is gone (or None) after the call: it must stay the same Parameter, "
-                        f"and hold zeros for a reference without bias.")
+                        f"and hold zeros for a reference without bias.", mistake="parameter-removed")
         if p.ref != my.parameters[name].ref:
-            t.fail(ctx, f"my.{name} is a different object after the call. {REPLACED}")
+            t.fail(ctx, f"my.{name} is a different object after the call. {REPLACED}", mistake=REPLACED.slug)
         if not p.requires_grad or not p.is_leaf or p.grad_fn is not None:
             t.fail(ctx, f"after the call my.{name} has requires_grad={p.requires_grad}, is_leaf={p.is_leaf}"
-                        f": it must still be a leaf that requires grad, so that it can be trained. "
-                        f"Likely mistake: switching requires_grad off to copy outside no_grad (and "
-                        f"not back on); {OUTSIDE_NO_GRAD}")
+                        f": it must still be a leaf that requires grad, so that it can be trained.",
+                   likely=Hint("requires-grad-left-off", f"switching requires_grad off to copy outside no_grad (and "
+                                                         f"not back on); {OUTSIDE_NO_GRAD}"))
     W_before, b_before = (my.parameters[name].values.to(torch.float64) for name in ("W", "b"))
     t.expect(mine.parameters["W"], weight.T, ctx, what="my.W after the call", dtype_reason=KEEPS_DTYPE, mistakes=[
         (weight if n_in == n_out else None, NO_TRANSPOSE), (weight.reshape(n_in, n_out), RESHAPED),
-        (W_before, "my.W was not changed by the call.")])
+        (W_before, Hint("nothing-copied", "my.W was not changed by the call."))])
     if bias is None:
         b, b_unchanged, b_dtype = torch.zeros(n_out, dtype=torch.float64), BIAS_KEPT, ZEROS_DTYPE
     else:
-        b, b_unchanged, b_dtype = bias, "my.b was not changed by the call.", KEEPS_DTYPE
+        b, b_unchanged, b_dtype = bias, Hint("nothing-copied", "my.b was not changed by the call."), KEEPS_DTYPE
     t.expect(mine.parameters["b"], b, ctx, what="my.b after the call", dtype_reason=b_dtype,
              mistakes=[(b_before, b_unchanged)])
     for name in ("W", "b"):
         for ref_name, theirs_p in theirs.parameters.items():
             if shares_memory(mine.parameters[name], theirs_p):
-                t.fail(ctx, f"my.{name} shares memory with ref.{ref_name} (the same storage). {SHARED}")
+                t.fail(ctx, f"my.{name} shares memory with ref.{ref_name} (the same storage). {SHARED}",
+                       mistake=SHARED.slug)
     ref_weight = theirs.parameters.get("weight")
     if ref_weight is None or ref_weight.values is None or ref_weight.shape != tuple(weight.shape) \
             or not torch.equal(ref_weight.values.to(torch.float64), weight):
-        t.fail(ctx, "ref.weight changed: load_from_nn_linear must read ref, never modify it.")
+        t.fail(ctx, "ref.weight changed: load_from_nn_linear must read ref, never modify it.", mistake="modified-ref")
     for shape in ((2, n_in), (n_in,)):
         x = x_values(shape, n_out)
         x_ctx = t.context(call="my(x) after load_from_nn_linear(my, ref)", x=x) + "\n" + ctx.split("\n", 1)[0]
@@ -587,7 +673,7 @@ def check_mismatch(t, my_dims, ref_dims, with_bias):
         return
     if isinstance(answer, Raised):
         t.fail(ctx, f"It raised {answer.type_name}: {answer.message.strip()}\nThe sizes do not match, and the "
-                    f"contract asks for a ValueError: {SIZE_CHECK}")
+                    f"contract asks for a ValueError: {SIZE_CHECK}", mistake=SIZE_CHECK.slug)
     W = t.describe(my).parameters.get("W")
     extra = ""
     if ref_dims == my_dims[::-1] and W is not None and W.values is not None and torch.equal(
@@ -596,7 +682,8 @@ def check_mismatch(t, my_dims, ref_dims, with_bias):
                  f"{fmt_shape(weight.shape)}, the shape of my.W, only because the sizes are swapped. "
                  f"{NO_TRANSPOSE}")
     t.fail(ctx, f"It returned {said(answer)} without raising ValueError, but the sizes do not "
-                f"match: my is MyLinear{tuple(my_dims)}, ref is nn.Linear{tuple(ref_dims)}.{extra} {SIZE_CHECK}")
+                f"match: my is MyLinear{tuple(my_dims)}, ref is nn.Linear{tuple(ref_dims)}.{extra} {SIZE_CHECK}",
+           mistake=NO_TRANSPOSE.slug if extra else SIZE_CHECK.slug)
 
 
 # (my's sizes, ref's sizes, bias?): every way the sizes can fail to match
