@@ -52,3 +52,10 @@ WRONG_SAYS = {
     "count_parameters": "size of state_dict()",
     "leaf_modules": "one level down",
 }
+
+# The declared mistake each WRONG solution's verdict names (the misconception report's id, after the exercise's).
+WRONG_MISTAKE = {
+    "two_layer_net": "missing-relu",
+    "count_parameters": "counted-state-dict",
+    "leaf_modules": "one-level-only",
+}

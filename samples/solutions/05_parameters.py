@@ -108,3 +108,11 @@ WRONG_SAYS = {
     "running_mean": "autograd history",
     "classify_tensors": "tensors of the submodules",
 }
+
+# The declared mistake each WRONG solution's verdict names (the misconception report's id, after the exercise's).
+WRONG_MISTAKE = {
+    "standardize": "plain-tensor-for-buffer",
+    "scale_shift": "buffer-for-parameter",
+    "running_mean": "buffer-keeps-history",
+    "classify_tensors": "submodule-tensors-counted",
+}

@@ -82,3 +82,11 @@ WRONG_SAYS = {
     "conv1d_output_length": "dilation is left out",
     "tiny_cnn": "a softmax is applied at the end",
 }
+
+# The declared mistake each WRONG solution's verdict names (the misconception report's id, after the exercise's).
+WRONG_MISTAKE = {
+    "functional_net": "activation-held-as-child",
+    "cross_entropy": "softmax-before-loss",
+    "conv1d_output_length": "dilation-ignored",
+    "tiny_cnn": "softmax-on-logits",
+}

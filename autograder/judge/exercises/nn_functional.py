@@ -40,6 +40,7 @@ from ..declare import (
     LINEAR,
     Assignment,
     Build,
+    Hint,
     Mistake,
     answers,
     fmt,
@@ -57,7 +58,7 @@ A = Assignment("06_nn_functional")
 # functional_net
 # =============================================================================================
 
-FUNCTIONAL_CONSTRUCT_HINTS = {k: v.replace("TwoLayerNet", "FunctionalNet") for k, v in m04.CONSTRUCT_HINTS.items()}
+FUNCTIONAL_CONSTRUCT_HINTS = {k: Hint(v.slug, v.replace("TwoLayerNet", "FunctionalNet")) for k, v in m04.CONSTRUCT_HINTS.items()}
 
 A.module_class(
     "functional_net", "class FunctionalNet(nn.Module)",
@@ -96,24 +97,28 @@ SIGN = "the sign is flipped: the loss is the mean of MINUS log p[i, target[i]] (
 DIM0 = ("the softmax ran over dim 0, the batch: each row (one sample) is normalised over its "
         "classes, dim=1.")
 DIVIDED_BY_C = "the sum was divided by the number of classes C; the mean is over the N samples."
-NAIVE_OVERFLOW = ("the loss or its gradient is not finite for large logits: exp(x) overflows "
-                  "(exp(1e4) is inf in float32 and float64, and inf / inf is nan). Subtract each "
-                  "row's maximum before exp, the log-sum-exp trick (section 3): the softmax is the "
-                  "same, and no exp exceeds 1.")
-LOG_OF_SOFTMAX = ("the loss or its gradient is not finite when a target's logit is far below its "
-                  "row's maximum: the softmax of that class underflows to 0, and log(0) is -inf. "
-                  "Compute log-probabilities directly, x - max - log(sum(exp(x - max))) (log-sum-"
-                  "exp, section 3), or F.log_softmax, never log(softmax(x)).")
-NO_GRAD = ("the loss does not require grad, so no gradient can reach the logits: .item(), "
-           "float(...), torch.tensor(...), .detach() or NumPy cut it off from the graph. Compute "
-           "it with torch operations on the logits and return the tensor.")
+NAIVE_OVERFLOW = Hint("no-max-subtraction",
+                      "the loss or its gradient is not finite for large logits: exp(x) overflows "
+                      "(exp(1e4) is inf in float32 and float64, and inf / inf is nan). Subtract each "
+                      "row's maximum before exp, the log-sum-exp trick (section 3): the softmax is the "
+                      "same, and no exp exceeds 1.")
+LOG_OF_SOFTMAX = Hint("log-of-softmax",
+                      "the loss or its gradient is not finite when a target's logit is far below its "
+                      "row's maximum: the softmax of that class underflows to 0, and log(0) is -inf. "
+                      "Compute log-probabilities directly, x - max - log(sum(exp(x - max))) (log-sum-"
+                      "exp, section 3), or F.log_softmax, never log(softmax(x)).")
+NO_GRAD = Hint("loss-detached",
+               "the loss does not require grad, so no gradient can reach the logits: .item(), "
+               "float(...), torch.tensor(...), .detach() or NumPy cut it off from the graph. Compute "
+               "it with torch operations on the logits and return the tensor.")
 CE_RAISES = {
-    "one_hot is only applicable to index tensor": "target is int64 already: F.one_hot(target, C) takes it as it is.",
-    "out of bounds": ("an index is out of range: target[i] is a class index in [0, C), and the rows "
-                      "are 0..N-1 (torch.arange(N), N = logits.shape[0])."),
+    "one_hot is only applicable to index tensor": Hint("target-cast-to-float",
+                                                       "target is int64 already: F.one_hot(target, C) takes it as it is."),
+    "out of bounds": Hint("bad-target-indexing", "an index is out of range: target[i] is a class index in [0, C), and the rows "
+                                                 "are 0..N-1 (torch.arange(N), N = logits.shape[0])."),
     "Can't call numpy() on Tensor that requires grad": NO_GRAD,
-    "expected scalar type Long": "target holds class indices (int64): do not convert it to float.",
-    "must be Long": "target holds class indices (int64): do not convert it to float.",
+    "expected scalar type Long": Hint("target-cast-to-float", "target holds class indices (int64): do not convert it to float."),
+    "must be Long": Hint("target-cast-to-float", "target holds class indices (int64): do not convert it to float."),
 }
 
 
@@ -126,17 +131,20 @@ def _picked(lp, target):
 
 
 CE_MISTAKES = [
-    Mistake(lambda x, t: F.cross_entropy(torch.softmax(x, 1), t), SOFTMAX_FIRST),
-    Mistake(lambda x, t: F.cross_entropy(x, t, reduction="none"), PER_SAMPLE),
-    Mistake(lambda x, t: F.cross_entropy(x, t).reshape(1), ONE_ELEMENT),
-    Mistake(lambda x, t: F.cross_entropy(x, t, reduction="sum"), SUMMED, when=lambda x, t: len(t) > 1),
-    Mistake(lambda x, t: -_log_probs(x).mean(), ALL_CLASSES, when=lambda x, t: x.shape[1] > 1),
-    Mistake(lambda x, t: -_log_probs(x)[:, t].mean(), TARGET_MATRIX, when=lambda x, t: len(t) > 1),
-    Mistake(lambda x, t: -_picked(torch.softmax(x, 1), t).mean(), NO_LOG),
-    Mistake(lambda x, t: _picked(_log_probs(x), t).mean(), SIGN),
-    Mistake(lambda x, t: -_picked(torch.log_softmax(x, 0), t).mean(), DIM0, when=lambda x, t: len(t) > 1),
+    Mistake(lambda x, t: F.cross_entropy(torch.softmax(x, 1), t), SOFTMAX_FIRST, slug="softmax-before-loss"),
+    Mistake(lambda x, t: F.cross_entropy(x, t, reduction="none"), PER_SAMPLE, slug="no-reduction"),
+    Mistake(lambda x, t: F.cross_entropy(x, t).reshape(1), ONE_ELEMENT, slug="loss-not-0d"),
+    Mistake(lambda x, t: F.cross_entropy(x, t, reduction="sum"), SUMMED, when=lambda x, t: len(t) > 1, slug="summed-not-mean"),
+    Mistake(lambda x, t: -_log_probs(x).mean(), ALL_CLASSES, when=lambda x, t: x.shape[1] > 1,
+            slug="all-classes-averaged"),
+    Mistake(lambda x, t: -_log_probs(x)[:, t].mean(), TARGET_MATRIX, when=lambda x, t: len(t) > 1,
+            slug="target-column-indexing"),
+    Mistake(lambda x, t: -_picked(torch.softmax(x, 1), t).mean(), NO_LOG, slug="log-forgotten"),
+    Mistake(lambda x, t: _picked(_log_probs(x), t).mean(), SIGN, slug="sign-flipped"),
+    Mistake(lambda x, t: -_picked(torch.log_softmax(x, 0), t).mean(), DIM0, when=lambda x, t: len(t) > 1,
+            slug="softmax-over-batch"),
     Mistake(lambda x, t: F.cross_entropy(x, t, reduction="sum") / x.shape[1], DIVIDED_BY_C,
-            when=lambda x, t: x.shape[1] != len(t)),
+            when=lambda x, t: x.shape[1] != len(t), slug="divided-by-classes"),
 ]
 
 CE_CASES = [  # (logits, target)
@@ -168,9 +176,10 @@ def _finite(seen):
     return seen is not None and getattr(seen, "values", None) is not None and bool(torch.isfinite(seen.values).all())
 
 
-IN_PLACE = ("cross_entropy changed logits in place (a -=, sub_ or exp_ on them, or a write into "
-            "them): the caller's logits must stay as they were. Every step of the computation can "
-            "make a new tensor instead (section 3, the stable log-sum-exp).")
+IN_PLACE = Hint("logits-changed-in-place",
+                "cross_entropy changed logits in place (a -=, sub_ or exp_ on them, or a write into "
+                "them): the caller's logits must stay as they were. Every step of the computation can "
+                "make a new tensor instead (section 3, the stable log-sum-exp).")
 CE_UNTOUCHED = {"values": IN_PLACE, "version": IN_PLACE}
 CE_RAISES["leaf Variable that requires grad is being used in an in-place"] = IN_PLACE
 
@@ -181,7 +190,8 @@ def _ce_call(t, logits, target, ctx, requires_grad=False):
     out = t.call(x, t.tensor(target, dtype=torch.int64), context=ctx, hints=CE_RAISES, untouched=untouched)
     if type(out) is float:
         t.fail(ctx, f"It returned a Python float ({out!r}); return the 0-d tensor itself (no .item() or "
-                    "float(...)): the loss must stay a tensor so that backward() can reach the logits.")
+                    "float(...)): the loss must stay a tensor so that backward() can reach the logits.",
+               mistake=NO_GRAD.slug)
     return x, out
 
 
@@ -205,7 +215,7 @@ def cross_entropy(t, case):
     leaf = local.clone().requires_grad_(True)
     F.cross_entropy(leaf, tl).backward()
     t.expect_grad_of(out, x, None, leaf.grad, ctx, what="logits.grad after cross_entropy(logits, target).backward()",
-                     none="logits.grad is None after backward(): " + NO_GRAD, backward_what="loss.backward()")
+                     none=Hint(NO_GRAD.slug, "logits.grad is None after backward(): " + NO_GRAD), backward_what="loss.backward()")
 
 
 def expect_finite(t):
@@ -218,17 +228,16 @@ def expect_finite(t):
         reference = F.cross_entropy(torch.tensor(logits, dtype=torch.float64), torch.tensor(target)).item()
         if not _finite(out):
             t.fail(ctx, f"the loss is {fmt(out.values)}, expected a finite number "
-                        f"(F.cross_entropy gives {reference:.6g}).\nLikely mistake: {hint}")
+                        f"(F.cross_entropy gives {reference:.6g}).", likely=hint)
         x, out = _ce_call(t, logits, target, ctx, requires_grad=True)
         if not getattr(out, "requires_grad", False):
             t.fail(ctx, NO_GRAD)
         t.backward(out, context=ctx, what="loss.backward()")
         grad = t.describe(x).grad
         if grad is None:
-            t.fail(ctx, "logits.grad is None after backward(): " + NO_GRAD)
+            t.fail(ctx, "logits.grad is None after backward(): " + NO_GRAD, mistake=NO_GRAD.slug)
         if not _finite(grad):
-            t.fail(ctx, f"logits.grad after loss.backward() is {fmt(grad.values)}: not finite.\n"
-                        f"Likely mistake: {hint}")
+            t.fail(ctx, f"logits.grad after loss.backward() is {fmt(grad.values)}: not finite.", likely=hint)
 
 
 # =============================================================================================
@@ -249,31 +258,38 @@ def conv_length_by_torch(length, kernel_size, stride=1, padding=0, dilation=1):
 
 LENGTH_MISTAKES = [  # (wrong formula, explanation)
     (lambda L, k, s, p, d: (L + 2 * p - k) // s + 1,
-     "dilation is left out: a kernel of size k with dilation d spans d * (k - 1) + 1 inputs, "
-     "not k (section 4)."),
+     Hint("dilation-ignored", "dilation is left out: a kernel of size k with dilation d spans d * (k - 1) + 1 inputs, "
+                              "not k (section 4).")),
     (lambda L, k, s, p, d: (L + 2 * p - d * k) // s + 1,
-     "the span of a dilated kernel is d * (k - 1) + 1, not d * k (the gaps sit between the k taps)."),
+     Hint("dilated-span-d-times-k",
+          "the span of a dilated kernel is d * (k - 1) + 1, not d * k (the gaps sit between the k taps).")),
     (lambda L, k, s, p, d: (L + p - d * (k - 1) - 1) // s + 1,
-     "padding is counted once; nn.Conv1d pads both ends, so the padded length is length + 2 * padding."),
+     Hint("padding-counted-once",
+          "padding is counted once; nn.Conv1d pads both ends, so the padded length is length + 2 * padding.")),
     (lambda L, k, s, p, d: (L + 2 * p - d * (k - 1) - 1) // s,
-     "the + 1 is missing: the first window counts too (a kernel as long as the input still gives one output)."),
+     Hint("plus-one-missing",
+          "the + 1 is missing: the first window counts too (a kernel as long as the input still gives one output).")),
     (lambda L, k, s, p, d: (L + 2 * p - d * (k - 1)) // s + 1,
-     "the - 1 is missing: the windows that fit number (padded length - span) // stride + 1, with span = "
-     "d * (k - 1) + 1."),
+     Hint("minus-one-missing",
+          "the - 1 is missing: the windows that fit number (padded length - span) // stride + 1, with span = "
+          "d * (k - 1) + 1.")),
     (lambda L, k, s, p, d: math.ceil((L + 2 * p - d * (k - 1) - 1) / s) + 1,
-     "the division rounds up (math.ceil); a window that would run past the end is dropped, so it rounds "
-     "down: integer division //."),
+     Hint("rounded-up", "the division rounds up (math.ceil); a window that would run past the end is dropped, so it rounds "
+                        "down: integer division //.")),
     (lambda L, k, s, p, d: round((L + 2 * p - d * (k - 1) - 1) / s) + 1,
-     "the division is rounded to the nearest integer; a window that would run past the end is dropped, "
-     "so it rounds down: integer division //."),
+     Hint("rounded-to-nearest",
+          "the division is rounded to the nearest integer; a window that would run past the end is dropped, "
+          "so it rounds down: integer division //.")),
     (lambda L, k, s, p, d: L + 2 * p - d * (k - 1),
-     "the stride is left out: with stride s the window moves s steps at a time, so the count is divided by s."),
+     Hint("stride-ignored",
+          "the stride is left out: with stride s the window moves s steps at a time, so the count is divided by s.")),
     (lambda L, k, s, p, d: (L + 2 * p - d * (k - 1) - 1) // s + 1 - 2 * p,
-     "padding adds positions to the input: it makes the output longer, not shorter."),
+     Hint("padding-subtracted", "padding adds positions to the input: it makes the output longer, not shorter.")),
 ]
 LENGTH_ANSWER = answers.integer(
     "the length",
-    tensor_hint="compute with Python ints (// keeps ints); do not run a convolution and return a tensor or a size.",
+    tensor_hint=Hint("length-as-tensor",
+                     "compute with Python ints (// keeps ints); do not run a convolution and return a tensor or a size."),
     float_hint="/ always gives a float, even 8 / 2 = 4.0: use integer division //",
     numpy_hint="NumPy's functions give NumPy numbers: use Python's // on the ints (or int(...))")
 
@@ -324,7 +340,7 @@ def expect_length(t, setting, how="positional"):
     if got != expected:
         hint = diagnose_length(t)
         t.fail(ctx, f"It returned {got}, expected {expected} (nn.Conv1d with these settings gives "
-                    f"{by_torch} outputs)." + (f"\nLikely mistake: {hint}" if hint else ""))
+                    f"{by_torch} outputs).", likely=hint)
 
 
 def grid():
@@ -410,55 +426,61 @@ BATCH_OF_ONE = ("for a batch of one the output must keep its batch dimension, sh
 SIGMOID_HEAD = "the activation between fc1 and fc2 is a sigmoid, not a ReLU."
 
 CNN_MISTAKES = [
-    Mistake(lambda w, x: torch.softmax(_cnn(w, x), -1), SOFTMAX_END),
-    Mistake(lambda w, x: torch.log_softmax(_cnn(w, x), -1), LOG_SOFTMAX_END),
-    Mistake(lambda w, x: torch.relu(_cnn(w, x)), RELU_LAST),
-    Mistake(lambda w, x: _head(w, _conv_features(w, x).flatten(1), lambda h: h), NO_HEAD_RELU),
-    Mistake(lambda w, x: _head(w, _conv_features(w, x, False).flatten(1)), NO_LAST_FEATURE_RELU),
-    Mistake(lambda w, x: _head(w, _conv_features(w, x).permute(0, 2, 3, 1).flatten(1)), CHANNELS_LAST),
-    Mistake(lambda w, x: _head(w, _conv_features(w, x).transpose(2, 3).flatten(1)), CHANNELS_LAST),
-    Mistake(lambda w, x: _cnn(w, x).reshape(-1), BATCH_OF_ONE, when=lambda w, x: x.shape[0] == 1),
-    Mistake(lambda w, x: _head(w, _conv_features(w, x).flatten(1), torch.sigmoid), SIGMOID_HEAD),
+    Mistake(lambda w, x: torch.softmax(_cnn(w, x), -1), SOFTMAX_END, slug="softmax-on-logits"),
+    Mistake(lambda w, x: torch.log_softmax(_cnn(w, x), -1), LOG_SOFTMAX_END, slug="log-softmax-on-logits"),
+    Mistake(lambda w, x: torch.relu(_cnn(w, x)), RELU_LAST, slug="relu-on-logits"),
+    Mistake(lambda w, x: _head(w, _conv_features(w, x).flatten(1), lambda h: h), NO_HEAD_RELU, slug="missing-head-relu"),
+    Mistake(lambda w, x: _head(w, _conv_features(w, x, False).flatten(1)), NO_LAST_FEATURE_RELU, slug="missing-last-conv-relu"),
+    Mistake(lambda w, x: _head(w, _conv_features(w, x).permute(0, 2, 3, 1).flatten(1)), CHANNELS_LAST,
+            slug="channels-last-flatten"),
+    Mistake(lambda w, x: _head(w, _conv_features(w, x).transpose(2, 3).flatten(1)), CHANNELS_LAST, slug="channels-last-flatten"),
+    Mistake(lambda w, x: _cnn(w, x).reshape(-1), BATCH_OF_ONE, when=lambda w, x: x.shape[0] == 1, slug="batch-dim-dropped"),
+    Mistake(lambda w, x: _head(w, _conv_features(w, x).flatten(1), torch.sigmoid), SIGMOID_HEAD, slug="wrong-activation"),
 ]
 
-FLATTEN = ("fc1 got an input it cannot take: the features of a batch have shape (N, 64, 4, 4), "
-           "and nn.Linear(1024, 128) needs (N, 1024). Flatten each sample between the features "
-           "and fc1 (section 6), keeping the batch dimension.")
+FLATTEN = Hint("sample-not-flattened",
+               "fc1 got an input it cannot take: the features of a batch have shape (N, 64, 4, 4), "
+               "and nn.Linear(1024, 128) needs (N, 1024). Flatten each sample between the features "
+               "and fc1 (section 6), keeping the batch dimension.")
 CNN_FORWARD_HINTS = {
     'missing the required "forward" function': m04.FORWARD_HINT,
     "cannot be multiplied": FLATTEN,
     "size mismatch": FLATTEN,
-    "is invalid for input of size": ("a view or reshape does not fit: the features of N samples hold "
-                                     "N * 64 * 4 * 4 numbers; view(x.shape[0], -1) keeps the batch."),
-    "Expected 3D (unbatched) or 4D (batched) input": ("Conv2d takes (N, C, H, W) (or (C, H, W)): pass "
-                                                      "x to the features as it is."),
-    "expected input[": ("a Conv2d got the wrong number of channels: the first takes 1 channel and "
-                        "makes 20, the second takes 20 and makes 64 (ReLUs between them keep the shape)."),
+    "is invalid for input of size": Hint("flatten-view-wrong", "a view or reshape does not fit: the features of N samples hold "
+                                                               "N * 64 * 4 * 4 numbers; view(x.shape[0], -1) keeps the batch."),
+    "Expected 3D (unbatched) or 4D (batched) input": Hint("conv-input-reshaped",
+                                                          "Conv2d takes (N, C, H, W) (or (C, H, W)): pass "
+                                                          "x to the features as it is."),
+    "expected input[": Hint("conv-channels-wrong",
+                            "a Conv2d got the wrong number of channels: the first takes 1 channel and "
+                            "makes 20, the second takes 20 and makes 64 (ReLUs between them keep the shape)."),
 }
 CNN_CONSTRUCT_HINTS = {
     "before Module.__init__() call": m04.SUPER_HINT,
-    "positional argument": "TinyCNN() takes no arguments: the sizes are fixed by the contract.",
+    "positional argument": Hint("wrong-argument-count", "TinyCNN() takes no arguments: the sizes are fixed by the contract."),
 }
 
 
 def cnn_keys_problem(keys, expected):
     if any(k.startswith(("conv", "features.1.", "features.3.")) for k in keys) or (
             not any(k.startswith("features.") for k in keys) and keys):
-        return ("features must be one nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.Conv2d(20, 64, 5), "
-                "nn.ReLU()), assigned as self.features: the ReLUs hold no parameters but take positions "
-                "1 and 3, so the convolutions' keys are features.0 and features.2.")
+        return Hint("features-not-sequential",
+                    "features must be one nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.Conv2d(20, 64, 5), "
+                    "nn.ReLU()), assigned as self.features: the ReLUs hold no parameters but take positions "
+                    "1 and 3, so the convolutions' keys are features.0 and features.2.")
     if sorted(keys) == sorted(expected):
-        return ("state_dict lists parameters in the order the layers are assigned in __init__: "
-                "self.features first, then self.fc1, then self.fc2.")
+        return Hint("layers-assigned-out-of-order",
+                    "state_dict lists parameters in the order the layers are assigned in __init__: "
+                    "self.features first, then self.fc1, then self.fc2.")
     return None
 
 
 def cnn_shapes_problem(shapes, want, args):
     if shapes.get("fc1.weight") != want["fc1.weight"]:
-        return ("12 - 5 + 1 = 8 after the first convolution and 8 - 5 + 1 = 4 after the second, with 64 "
-                "channels: fc1 takes 64 * 4 * 4 = 1024 inputs, nn.Linear(64 * 4 * 4, 128).")
-    return ("the layers are Conv2d(1, 20, 5), Conv2d(20, 64, 5), Linear(1024, 128), Linear(128, 10) "
-            "(Conv2d's weight has shape (out_channels, in_channels, k, k)).")
+        return Hint("fc1-input-size", "12 - 5 + 1 = 8 after the first convolution and 8 - 5 + 1 = 4 after the second, with 64 "
+                                      "channels: fc1 takes 64 * 4 * 4 = 1024 inputs, nn.Linear(64 * 4 * 4, 128).")
+    return Hint("wrong-layer-sizes", "the layers are Conv2d(1, 20, 5), Conv2d(20, 64, 5), Linear(1024, 128), Linear(128, 10) "
+                                     "(Conv2d's weight has shape (out_channels, in_channels, k, k)).")
 
 
 def cnn_inputs(n, seed):

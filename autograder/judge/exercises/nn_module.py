@@ -27,6 +27,7 @@ from ..declare import (
     Assignment,
     Build,
     Call,
+    Hint,
     Mistake,
     Spec,
     TensorInput,
@@ -49,41 +50,47 @@ A = Assignment("04_nn_module")
 # two_layer_net
 # =============================================================================================
 
-SUPER_HINT = ("__init__ must call super().__init__() before it assigns any layer: nn.Module's "
-              "own __init__ creates the dictionaries that register submodules and parameters.")
-FORWARD_HINT = ("nn.Module found no method named `forward` in your class: check its spelling "
-                "and that it is indented inside the class (a method named `foward` or `Forward`, "
-                "or a forward defined outside the class, leaves nn.Module's default, which raises this).")
+SUPER_HINT = Hint("no-super-init",
+                  "__init__ must call super().__init__() before it assigns any layer: nn.Module's "
+                  "own __init__ creates the dictionaries that register submodules and parameters.")
+FORWARD_HINT = Hint("forward-misspelled",
+                    "nn.Module found no method named `forward` in your class: check its spelling "
+                    "and that it is indented inside the class (a method named `foward` or `Forward`, "
+                    "or a forward defined outside the class, leaves nn.Module's default, which raises this).")
 CONSTRUCT_HINTS = {
     "before Module.__init__() call": SUPER_HINT,
-    "unexpected keyword argument": ("TwoLayerNet's arguments are named in_features, "
-                                    "hidden_features, out_features (keep the stub's signature)."),
-    "positional argument": ("TwoLayerNet takes three sizes: TwoLayerNet(in_features, "
-                            "hidden_features, out_features)."),
+    "unexpected keyword argument": Hint("renamed-arguments", "TwoLayerNet's arguments are named in_features, "
+                                        "hidden_features, out_features (keep the stub's signature)."),
+    "positional argument": Hint("wrong-argument-count", "TwoLayerNet takes three sizes: TwoLayerNet(in_features, "
+                                "hidden_features, out_features)."),
 }
-SHAPE_ERROR = ("a matrix product got operands whose sizes do not fit: the layers are applied in "
-               "another order than the statement's (fc1 first, in_features -> hidden_features, then "
-               "fc2), or x was reshaped or flattened before a layer, though nn.Linear acts on the "
-               "last dimension of any shape (the statement).")
+SHAPE_ERROR = Hint("wrong-order-or-reshape",
+                   "a matrix product got operands whose sizes do not fit: the layers are applied in "
+                   "another order than the statement's (fc1 first, in_features -> hidden_features, then "
+                   "fc2), or x was reshaped or flattened before a layer, though nn.Linear acts on the "
+                   "last dimension of any shape (the statement).")
 FORWARD_HINTS = {
     'missing the required "forward" function': FORWARD_HINT,
     "cannot be multiplied": SHAPE_ERROR,
-    "shape '[": ("a reshape or view of x does not fit every input (a single sample, more leading "
-                 "dimensions, or a non-contiguous x): nn.Linear already acts on the last dimension "
-                 "of any shape (the statement)."),
-    "is invalid for input of size": ("a reshape or view of x does not fit every input: nn.Linear "
-                                      "already acts on the last dimension of any shape (the "
-                                      "statement)."),
-    "view size is not compatible with input tensor's size and stride": (
+    "shape '[": Hint("needless-reshape", "a reshape or view of x does not fit every input (a single sample, more leading "
+                     "dimensions, or a non-contiguous x): nn.Linear already acts on the last dimension "
+                     "of any shape (the statement)."),
+    "is invalid for input of size": Hint("needless-reshape", "a reshape or view of x does not fit every input: nn.Linear "
+                                         "already acts on the last dimension of any shape (the "
+                                         "statement)."),
+    "view size is not compatible with input tensor's size and stride": Hint(
+        "view-of-noncontiguous",
         "a view of x failed because x was not contiguous (a transpose or a slice): forward must "
         "accept any x of shape (..., in_features), and nn.Linear needs no reshape (the "
         "statement; 01_tensor_ops on view and reshape)."),
     "size mismatch": SHAPE_ERROR,
-    "cannot reshape tensor of 0 elements": (
+    "cannot reshape tensor of 0 elements": Hint(
+        "needless-reshape",
         "a reshape or view with -1 cannot work out that size for an empty batch (0 elements): an "
         "empty batch (0, in_features) must give (0, out_features), and nn.Linear already acts on the "
         "last dimension of any shape (the statement)."),
-    "stack expects a non-empty TensorList": (
+    "stack expects a non-empty TensorList": Hint(
+        "loop-over-samples",
         "torch.stack got an empty list: an empty batch (0, in_features) must give (0, out_features), "
         "and a loop over the samples finds none (the statement: x of shape (..., in_features); "
         "nn.Linear takes the whole batch at once)."),
@@ -124,31 +131,32 @@ def _two_linears(w, x, act=lambda h: h, first="fc1", second="fc2"):
 
 
 FORWARD_MISTAKES = [
-    Mistake(lambda w, x: _two_linears(w, x), NO_RELU),
-    Mistake(lambda w, x: torch.relu(_net(w, x)), RELU_AFTER_FC2),
-    Mistake(lambda w, x: torch.relu(_two_linears(w, x)), RELU_ONLY_AFTER),
-    Mistake(lambda w, x: _two_linears(w, torch.relu(x)), RELU_ON_INPUT),
-    Mistake(lambda w, x: _two_linears(w, x, torch.relu, "fc2", "fc1"), SWAPPED_FORWARD),
-    Mistake(lambda w, x: _net(w, x, torch.sigmoid), OTHER_ACTIVATION.format(name="a sigmoid")),
-    Mistake(lambda w, x: _net(w, x, torch.tanh), OTHER_ACTIVATION.format(name="tanh")),
+    Mistake(lambda w, x: _two_linears(w, x), NO_RELU, slug="missing-relu"),
+    Mistake(lambda w, x: torch.relu(_net(w, x)), RELU_AFTER_FC2, slug="relu-on-output"),
+    Mistake(lambda w, x: torch.relu(_two_linears(w, x)), RELU_ONLY_AFTER, slug="relu-moved-to-output"),
+    Mistake(lambda w, x: _two_linears(w, torch.relu(x)), RELU_ON_INPUT, slug="relu-on-input"),
+    Mistake(lambda w, x: _two_linears(w, x, torch.relu, "fc2", "fc1"), SWAPPED_FORWARD, slug="layers-applied-reversed"),
+    Mistake(lambda w, x: _net(w, x, torch.sigmoid), OTHER_ACTIVATION.format(name="a sigmoid"), slug="wrong-activation"),
+    Mistake(lambda w, x: _net(w, x, torch.tanh), OTHER_ACTIVATION.format(name="tanh"), slug="wrong-activation"),
     Mistake(lambda w, x: _net(w, x, lambda h: torch.nn.functional.leaky_relu(h, 0.01)),
-            OTHER_ACTIVATION.format(name="a leaky ReLU")),
-    Mistake(lambda w, x: torch.softmax(_net(w, x), dim=-1), SOFTMAX),
-    Mistake(lambda w, x: _net(w, x[None]), ONE_SAMPLE, when=lambda w, x: x.dim() == 1),
-    Mistake(lambda w, x: _net(w, x.reshape(-1, x.shape[-1])), FLATTENED, when=lambda w, x: x.dim() == 3),
+            OTHER_ACTIVATION.format(name="a leaky ReLU"), slug="wrong-activation"),
+    Mistake(lambda w, x: torch.softmax(_net(w, x), dim=-1), SOFTMAX, slug="softmax-on-output"),
+    Mistake(lambda w, x: _net(w, x[None]), ONE_SAMPLE, when=lambda w, x: x.dim() == 1, slug="batch-dim-added"),
+    Mistake(lambda w, x: _net(w, x.reshape(-1, x.shape[-1])), FLATTENED, when=lambda w, x: x.dim() == 3,
+            slug="leading-dims-flattened"),
 ]
 
 
 def shapes_problem(shapes, want, sizes):
     i, h, o = sizes
     if shapes["fc1.weight"] == (o, h) and shapes["fc2.weight"] == (h, i):
-        return ("fc1 and fc2 are swapped: the layer registered as fc1 has fc2's sizes, and the "
-                "other way round (the statement).")
+        return Hint("fc1-fc2-swapped", "fc1 and fc2 are swapped: the layer registered as fc1 has fc2's sizes, and the "
+                                       "other way round (the statement).")
     if shapes["fc1.weight"] == (i, h) or shapes["fc2.weight"] == (h, o):
-        return ("a weight has its two sizes swapped: nn.Linear's arguments are (in_features, "
-                "out_features), and its weight has shape (out_features, in_features).")
-    return (f"the layers were built with other sizes: with these arguments fc1 maps {i} features to "
-            f"{h} and fc2 maps {h} to {o} (the statement).")
+        return Hint("linear-sizes-swapped", "a weight has its two sizes swapped: nn.Linear's arguments are (in_features, "
+                                            "out_features), and its weight has shape (out_features, in_features).")
+    return Hint("wrong-layer-sizes", f"the layers were built with other sizes: with these arguments fc1 maps {i} "
+                                     f"features to {h} and fc2 maps {h} to {o} (the statement).")
 
 
 def signed_batch(rows):
@@ -207,39 +215,53 @@ def _kept(params, trainable_only):
     return [p for p in params if p.requires_grad or not trainable_only]
 
 
-SHARED_TWICE = ("a shared parameter was counted once per name it has. parameters() yields each "
-                "Parameter once, however many submodules hold it; named_parameters("
-                "remove_duplicate=False), state_dict() or a walk over every submodule's own "
-                "parameters counts it again for each name.")
-IGNORED_FLAG = ("trainable_only=True must leave out parameters with requires_grad=False (frozen "
-                "ones); this counted them.")
-ALWAYS_TRAINABLE = ("with trainable_only=False (the default) every parameter counts, frozen ones "
-                    "(requires_grad=False) too; this left them out.")
-INVERTED = "the condition is inverted: trainable_only=True counts the parameters that require grad."
-FROZEN_ONLY = ("with trainable_only=False (the default) every parameter counts; this counted only "
-               "the frozen ones (requires_grad=False): is the condition inverted?")
-STATE_DICT = ("this is the size of state_dict(): it holds buffers too (BatchNorm's running "
-              "statistics), which are not parameters, and repeats a shared parameter under each name "
-              "(section 2, state_dict; section 5).")
-BUFFERS = "buffers (module.buffers(), e.g. BatchNorm's running statistics) were counted; they are not parameters."
-TENSORS = ("this counts parameter tensors, not their scalar entries: a (3, 4) weight holds 12 "
-           "numbers (section 2, the entries of one parameter).")
-MODULES = "this counts modules, not the scalar entries of their parameters (section 2)."
-OWN_ONLY = ("only the root's own parameters were counted: every submodule's were missed (section 2, "
-            "the walks and their depth).")
-ONE_LEVEL = ("only the parameters one level down were counted (the children's own parameters): "
-             "nested submodules were missed (section 2, the walks and their depth).")
-FIRST_DIM = ("this added the size of each parameter's first dimension (len(p)), not its number of "
-             "entries (section 2).")
-NOTHING = ("nothing was counted: the condition that picks the parameters dropped them all (with "
-           "trainable_only=False every parameter counts), or the count never reached the "
-           "submodules (section 2).")
-SUM_OF_SIZES = ("the sizes of the dimensions were added; the number of entries is their product "
-                "(section 2).")
-STORAGE = ("this counts the elements of each parameter's storage, not of the parameter: a parameter "
-           "that is a view (a slice, an expanded tensor) shows only part of its storage, or shows "
-           "one stored element several times (section 2, the entries of one parameter; 01_tensor_ops "
-           "on views).")
+SHARED_TWICE = Hint("shared-counted-twice",
+                    "a shared parameter was counted once per name it has. parameters() yields each "
+                    "Parameter once, however many submodules hold it; named_parameters("
+                    "remove_duplicate=False), state_dict() or a walk over every submodule's own "
+                    "parameters counts it again for each name.")
+IGNORED_FLAG = Hint("trainable-only-ignored",
+                    "trainable_only=True must leave out parameters with requires_grad=False (frozen "
+                    "ones); this counted them.")
+ALWAYS_TRAINABLE = Hint("frozen-left-out",
+                        "with trainable_only=False (the default) every parameter counts, frozen ones "
+                        "(requires_grad=False) too; this left them out.")
+INVERTED = Hint("trainable-only-inverted",
+                "the condition is inverted: trainable_only=True counts the parameters that require grad.")
+FROZEN_ONLY = Hint("trainable-only-inverted",
+                   "with trainable_only=False (the default) every parameter counts; this counted only "
+                   "the frozen ones (requires_grad=False): is the condition inverted?")
+STATE_DICT = Hint("counted-state-dict",
+                  "this is the size of state_dict(): it holds buffers too (BatchNorm's running "
+                  "statistics), which are not parameters, and repeats a shared parameter under each name "
+                  "(section 2, state_dict; section 5).")
+BUFFERS = Hint("buffers-counted",
+               "buffers (module.buffers(), e.g. BatchNorm's running statistics) were counted; they are not parameters.")
+TENSORS = Hint("counted-tensors-not-entries",
+               "this counts parameter tensors, not their scalar entries: a (3, 4) weight holds 12 "
+               "numbers (section 2, the entries of one parameter).")
+MODULES = Hint("counted-modules", "this counts modules, not the scalar entries of their parameters (section 2).")
+OWN_ONLY = Hint("root-params-only",
+                "only the root's own parameters were counted: every submodule's were missed (section 2, "
+                "the walks and their depth).")
+ONE_LEVEL = Hint("one-level-only",
+                 "only the parameters one level down were counted (the children's own parameters): "
+                 "nested submodules were missed (section 2, the walks and their depth).")
+FIRST_DIM = Hint("len-not-numel",
+                 "this added the size of each parameter's first dimension (len(p)), not its number of "
+                 "entries (section 2).")
+NOTHING = Hint("nothing-counted",
+               "nothing was counted: the condition that picks the parameters dropped them all (with "
+               "trainable_only=False every parameter counts), or the count never reached the "
+               "submodules (section 2).")
+SUM_OF_SIZES = Hint("sizes-added-not-multiplied",
+                    "the sizes of the dimensions were added; the number of entries is their product "
+                    "(section 2).")
+STORAGE = Hint("storage-size-counted",
+               "this counts the elements of each parameter's storage, not of the parameter: a parameter "
+               "that is a view (a slice, an expanded tensor) shows only part of its storage, or shows "
+               "one stored element several times (section 2, the entries of one parameter; 01_tensor_ops "
+               "on views).")
 
 
 def _all_trainable(m):
@@ -282,8 +304,8 @@ def count_reference(model, trainable_only):
 
 WHOLE_COUNT = answers.integer(
     "the count",
-    tensor_hint=("the count came back as a tensor: numel() gives ints, and the contract asks for "
-                 "a Python int, not a tensor built from them or a sum of tensors."),
+    tensor_hint=Hint("count-as-tensor", "the count came back as a tensor: numel() gives ints, and the contract asks for "
+                                        "a Python int, not a tensor built from them or a sum of tensors."),
     float_hint="the count came back as a float: numel() gives ints, and a division or a float product turned it into a float",
     numpy_hint=("the count came back as a NumPy integer (NumPy's sum and prod give those); the "
                 "contract asks for a Python int"))
@@ -331,31 +353,40 @@ def leaves_reference(model):
     return [name for name, m in model.named_modules() if _is_leaf(m)]
 
 
-CONTAINERS = ("every module was listed, containers too: a leaf is a module without children "
-              "(Exercise 3's statement; section 2).")
-ROOT = ("the root (name '') counts only when it has no children: a model that is a single layer "
-        "is its own only leaf, and a model with children is never a leaf.")
-CHILDREN = ("only the first level was searched (children() and named_children() go one level "
-            "down): nested leaves such as '1.0' are missing (section 2, the walks and their depth).")
-SHARED_LEAF = ("a shared module was listed under each of its names; the statement lists it once, "
-               "under its first name, as named_modules() does by default (section 5, a module used "
-               "twice).")
-PARAMETERS = ("the test for a leaf was 'has parameters': a leaf is a module without children, "
-              "with or without parameters (nn.ReLU, an empty nn.Sequential), and a module with "
-              "children is never a leaf even when it holds parameters of its own.")
-BY_TYPE = ("the test for a leaf was the module's type (not Sequential, ModuleList, ModuleDict): a "
-           "custom module with children is not a leaf, and an empty container has no children, so "
-           "it is one (Exercise 3's statement).")
-QUALIFIED = ("these are the last parts of the names; return the qualified names as named_modules() "
-             "gives them ('1.0', not '0').")
-ORDER = "the names are right but not in named_modules() order (do not sort them)."
-ROOT_ALWAYS = "the root (name '') was listed though it has children: it counts only when it has none."
-NONE_CHILD = ("a module whose child slots all hold None (a submodule set to None, as "
-              "register_module(name, None) makes it) has no children: children() and named_modules() "
-              "skip None, so it is a leaf; the private _modules dict still lists the empty slot.")
-NAME_BASED = ("a module whose only child is shared with another part of the model (so that "
-              "named_modules() lists the child under its first name only) still has a child, and "
-              "is no leaf: the names in the list do not say which modules have children.")
+CONTAINERS = Hint("containers-listed",
+                  "every module was listed, containers too: a leaf is a module without children "
+                  "(Exercise 3's statement; section 2).")
+ROOT = Hint("root-never-listed",
+            "the root (name '') counts only when it has no children: a model that is a single layer "
+            "is its own only leaf, and a model with children is never a leaf.")
+CHILDREN = Hint("one-level-only",
+                "only the first level was searched (children() and named_children() go one level "
+                "down): nested leaves such as '1.0' are missing (section 2, the walks and their depth).")
+SHARED_LEAF = Hint("shared-listed-twice",
+                   "a shared module was listed under each of its names; the statement lists it once, "
+                   "under its first name, as named_modules() does by default (section 5, a module used "
+                   "twice).")
+PARAMETERS = Hint("leaf-by-parameters",
+                  "the test for a leaf was 'has parameters': a leaf is a module without children, "
+                  "with or without parameters (nn.ReLU, an empty nn.Sequential), and a module with "
+                  "children is never a leaf even when it holds parameters of its own.")
+BY_TYPE = Hint("leaf-by-type",
+               "the test for a leaf was the module's type (not Sequential, ModuleList, ModuleDict): a "
+               "custom module with children is not a leaf, and an empty container has no children, so "
+               "it is one (Exercise 3's statement).")
+QUALIFIED = Hint("short-names",
+                 "these are the last parts of the names; return the qualified names as named_modules() "
+                 "gives them ('1.0', not '0').")
+ORDER = Hint("names-sorted", "the names are right but not in named_modules() order (do not sort them).")
+ROOT_ALWAYS = Hint("root-always-listed", "the root (name '') was listed though it has children: it counts only when it has none.")
+NONE_CHILD = Hint("none-child-counted",
+                  "a module whose child slots all hold None (a submodule set to None, as "
+                  "register_module(name, None) makes it) has no children: children() and named_modules() "
+                  "skip None, so it is a leaf; the private _modules dict still lists the empty slot.")
+NAME_BASED = Hint("leaf-by-names",
+                  "a module whose only child is shared with another part of the model (so that "
+                  "named_modules() lists the child under its first name only) still has a child, and "
+                  "is no leaf: the names in the list do not say which modules have children.")
 
 
 def _by_params(model):

@@ -15,9 +15,11 @@ and so do the wrong formulas students write.
 
 import torch
 
+from ..compare import likely_line
 from ..declare import (
     RELU,
     Assignment,
+    Hint,
     Spec,
     TensorInput,
     answers,
@@ -39,22 +41,22 @@ A = Assignment("05_parameters")
 
 
 INIT_HINTS = {
-    "before Module.__init__() call": "call super().__init__() first in __init__, before you assign "
-                                     "parameters, buffers or submodules.",
-    "already exists": "register_buffer was given a name the module already uses (an attribute "
-                      "assigned before it, or a second registration); section 3 shows this error.",
-    "torch.nn.Parameter or None": "a plain tensor was assigned to a name that already holds a "
-                                  "Parameter, which accepts only a Parameter (section 1).",
-    "unexpected keyword argument": "the constructor must accept the arguments the exercise names, "
-                                   "with the same names.",
-    "positional argument": "the constructor must take exactly the arguments the exercise names.",
+    "before Module.__init__() call": Hint("no-super-init", "call super().__init__() first in __init__, before you assign "
+                                                           "parameters, buffers or submodules."),
+    "already exists": Hint("name-registered-twice", "register_buffer was given a name the module already uses (an attribute "
+                                                    "assigned before it, or a second registration); section 3 shows this error."),
+    "torch.nn.Parameter or None": Hint("tensor-over-parameter", "a plain tensor was assigned to a name that already holds a "
+                                                                "Parameter, which accepts only a Parameter (section 1)."),
+    "unexpected keyword argument": Hint("renamed-arguments", "the constructor must accept the arguments the exercise names, "
+                                                             "with the same names."),
+    "positional argument": Hint("wrong-argument-count", "the constructor must take exactly the arguments the exercise names."),
 }
 BACKWARD = "Calling backward on the output"
 BACKWARD_HINTS = {
-    "does not require grad": "the output does not depend on x through autograd: was x (or the "
-                             "result) detached, or forward run under torch.no_grad()?",
-    "second time": "the buffer holds autograd history from an earlier call, so backward walks "
-                   "into a freed graph (section 4, a buffer reassigned with history).",
+    "does not require grad": Hint("output-detached", "the output does not depend on x through autograd: was x (or the "
+                                                     "result) detached, or forward run under torch.no_grad()?"),
+    "second time": Hint("buffer-keeps-history", "the buffer holds autograd history from an earlier call, so backward walks "
+                                                "into a freed graph (section 4, a buffer reassigned with history)."),
 }
 
 
@@ -89,27 +91,28 @@ def standardize_mistakes(mean, std, x):
     batch = x.shape[0] >= 2  # the batch's own statistics need two rows
     return [
         ((x - std) / mean if bool((mean != 0).all()) else None,
-         "you swapped mean and std: subtract the mean, then divide by the standard deviation."),
-        ((x - mean) * std, "you multiplied by std; standardizing divides by it: (x - mean) / std."),
-        (x - mean / std, "operator precedence: x - mean / std divides only the mean, not the "
-                         "difference x - mean."),
-        (x * std + mean, "that is the inverse (x * std + mean undoes standardizing): compute "
-                         "(x - mean) / std."),
-        (x - mean, "you subtracted the mean but did not divide by std."),
-        ((x - mean) / std.sqrt(), "you took the square root of std, as if it were a variance; "
-                                  "std is already a standard deviation."),
-        ((x - mean) / (std + 1e-5), "you added an eps to std; the exercise asks for exactly "
-                                    "(x - mean) / std."),
+         Hint("mean-std-swapped", "you swapped mean and std: subtract the mean, then divide by the standard deviation.")),
+        ((x - mean) * std, Hint("multiplied-by-std", "you multiplied by std; standardizing divides by it: (x - mean) / std.")),
+        (x - mean / std, Hint("operator-precedence", "operator precedence: x - mean / std divides only the mean, not the "
+                                                     "difference x - mean.")),
+        (x * std + mean, Hint("inverse-transform", "that is the inverse (x * std + mean undoes standardizing): compute "
+                                                   "(x - mean) / std.")),
+        (x - mean, Hint("std-not-divided", "you subtracted the mean but did not divide by std.")),
+        ((x - mean) / std.sqrt(), Hint("sqrt-of-std", "you took the square root of std, as if it were a variance; "
+                                                      "std is already a standard deviation.")),
+        ((x - mean) / (std + 1e-5), Hint("eps-added", "you added an eps to std; the exercise asks for exactly "
+                                                      "(x - mean) / std.")),
         ((x - x.mean(0)) / x.std(0) if batch else None,
-         "you standardized with the batch's own statistics (x.mean(0), x.std(0)), not "
-         "with the stored buffers, which must be used whatever the batch."),
+         Hint("batch-statistics", "you standardized with the batch's own statistics (x.mean(0), x.std(0)), not "
+                                  "with the stored buffers, which must be used whatever the batch.")),
         ((x - x.mean(0)) / std if batch else None,
-         "you subtracted the batch's own mean (x.mean(0)), not the stored buffer mean."),
+         Hint("batch-statistics", "you subtracted the batch's own mean (x.mean(0)), not the stored buffer mean.")),
     ]
 
 
-CHANGED_BUFFER = ("forward changed the buffer {name}: it must only read the statistics "
-                  "it was given (an in-place operation on a buffer changes it).")
+CHANGED_BUFFER = Hint("buffer-changed-in-forward",
+                      "forward changed the buffer {name}: it must only read the statistics "
+                      "it was given (an in-place operation on a buffer changes it).")
 
 
 def standardize_moves(t):
@@ -175,35 +178,37 @@ SCALE_SHIFT_EXAMPLES = scale_shift_examples()
 
 def scale_shift_mistakes(gamma, beta, x):
     return [
-        (x * gamma, "you forgot beta: forward(x) = x * gamma + beta."),
-        (x + beta, "you forgot gamma: forward(x) = x * gamma + beta."),
-        ((x + beta) * gamma, "you added beta before scaling: (x + beta) * gamma; scale first, then "
-                             "shift: x * gamma + beta."),
-        (x * beta + gamma, "you swapped gamma and beta: gamma scales, beta shifts: x * gamma + beta."),
-        (x, "the output is x itself: did forward use the new values of gamma and beta?"),
+        (x * gamma, Hint("beta-forgotten", "you forgot beta: forward(x) = x * gamma + beta.")),
+        (x + beta, Hint("gamma-forgotten", "you forgot gamma: forward(x) = x * gamma + beta.")),
+        ((x + beta) * gamma, Hint("shift-before-scale", "you added beta before scaling: (x + beta) * gamma; scale first, then "
+                                                        "shift: x * gamma + beta.")),
+        (x * beta + gamma, Hint("gamma-beta-swapped",
+                                "you swapped gamma and beta: gamma scales, beta shifts: x * gamma + beta.")),
+        (x, Hint("new-values-ignored", "the output is x itself: did forward use the new values of gamma and beta?")),
     ]
 
 
 def initial_mistakes(name, start, other, got):
     """What a gamma or beta that does not start as `start` (ones or zeros) was made as instead."""
     start_as = f"{name} must start as {'ones' if name == 'gamma' else 'zeros'}"
-    return [(other, f"{start_as} (gamma = ones, beta = zeros: the layer starts as "
-                    "the identity); did you swap them?"),
-            (start[None, :], f"{name} must have shape ({len(start)},), one entry per feature."),
-            (start[:, None], f"{name} must have shape ({len(start)},), one entry per feature."),
-            (got, f"{start_as}, torch.{'ones' if name == 'gamma' else 'zeros'}"
-                  "(num_features), so that a new layer is the identity "
-                  "(random values are for weights, not for a scale and shift).")]
+    return [(other, Hint("init-swapped", f"{start_as} (gamma = ones, beta = zeros: the layer starts as "
+                                         "the identity); did you swap them?")),
+            (start[None, :], Hint("wrong-parameter-shape", f"{name} must have shape ({len(start)},), one entry per feature.")),
+            (start[:, None], Hint("wrong-parameter-shape", f"{name} must have shape ({len(start)},), one entry per feature.")),
+            (got, Hint("random-init", f"{start_as}, torch.{'ones' if name == 'gamma' else 'zeros'}"
+                                      "(num_features), so that a new layer is the identity "
+                                      "(random values are for weights, not for a scale and shift)."))]
 
 
-NOT_REACHED = ("No gradient reached {name}: forward did not compute with the parameter "
-               "itself. Likely mistake: .data or .detach() (or a copy) in forward cuts it out "
-               "of the graph, so it would never be trained (section 1: backward fills a "
-               "Parameter's .grad).")
-NO_GRADIENT = ("No gradient reached gamma or beta: the output has no autograd history, so forward "
-               "computed with .data / .detach() of the parameters (or a copy, or under "
-               "torch.no_grad()), and they would never be trained (section 1: backward fills a "
-               "Parameter's .grad).")
+NOT_REACHED = Hint("parameter-detached",
+                   "No gradient reached {name}: forward did not compute with the parameter itself."
+                   + likely_line(".data or .detach() (or a copy) in forward cuts it out of the graph, so it "
+                                 "would never be trained (section 1: backward fills a Parameter's .grad)."))
+NO_GRADIENT = Hint("parameter-detached",
+                   "No gradient reached gamma or beta: the output has no autograd history, so forward "
+                   "computed with .data / .detach() of the parameters (or a copy, or under "
+                   "torch.no_grad()), and they would never be trained (section 1: backward fills a "
+                   "Parameter's .grad).")
 NO_GRADIENT_HINTS = {**BACKWARD_HINTS, "does not require grad": NO_GRADIENT}
 
 
@@ -243,24 +248,27 @@ def scale_shift(t, case):
 # running_mean
 # =============================================================================================
 
-DETACHED = ("the gradient with respect to x is G itself, as if m = x.mean(0) were a constant: m "
-            "was detached (m.detach(), m.data, or computed under torch.no_grad()). Only the buffer's "
-            "update needs no history; the output x - m must keep it, so that the gradient is "
-            "G - G.mean(0).")
-HISTORY = ("`running_mean` now holds autograd history ({how}): it was computed from m = x.mean(0), "
-           "which requires grad, and the update was recorded. Every later update chains onto that "
-           "graph (memory grows each step, and a backward through it fails): section 4, 'A buffer "
-           "reassigned with a tensor that carries autograd history'.")
-STARTS_AT_ZERO = "running_mean must start as zeros of shape (num_features,)."
-REQUIRES_GRAD = ("`running_mean` requires grad: a buffer holds a statistic, which nothing should "
-                 "differentiate, and register_buffer keeps the requires_grad of the tensor it is "
-                 "given (section 3).")
+DETACHED = Hint("mean-detached",
+                "the gradient with respect to x is G itself, as if m = x.mean(0) were a constant: m "
+                "was detached (m.detach(), m.data, or computed under torch.no_grad()). Only the buffer's "
+                "update needs no history; the output x - m must keep it, so that the gradient is "
+                "G - G.mean(0).")
+HISTORY = Hint("buffer-keeps-history",
+               "`running_mean` now holds autograd history ({how}): it was computed from m = x.mean(0), "
+               "which requires grad, and the update was recorded. Every later update chains onto that "
+               "graph (memory grows each step, and a backward through it fails): section 4, 'A buffer "
+               "reassigned with a tensor that carries autograd history'.")
+STARTS_AT_ZERO = Hint("not-zero-init", "running_mean must start as zeros of shape (num_features,).")
+REQUIRES_GRAD = Hint("buffer-requires-grad",
+                     "`running_mean` requires grad: a buffer holds a statistic, which nothing should "
+                     "differentiate, and register_buffer keeps the requires_grad of the tensor it is "
+                     "given (section 3).")
 FORWARD_HINTS = {
-    "leaf Variable that requires grad": "forward changed x in place (x -= m, x.sub_(m)): "
-                                        "return a new tensor, x - m.",
-    "must match the size": "the mean of each feature over the batch, m = x.mean(0), has "
-                           "shape (num_features,) and broadcasts against x; a mean over "
-                           "dim=1 has shape (N,) and does not.",
+    "leaf Variable that requires grad": Hint("x-changed-in-place", "forward changed x in place (x -= m, x.sub_(m)): "
+                                                                   "return a new tensor, x - m."),
+    "must match the size": Hint("mean-over-features", "the mean of each feature over the batch, m = x.mean(0), has "
+                                                      "shape (num_features,) and broadcasts against x; a mean over "
+                                                      "dim=1 has shape (N,) and does not."),
 }
 
 
@@ -296,32 +304,34 @@ RUNNING_MEAN_EXAMPLES = running_mean_examples()
 
 def update_mistakes(rm, m, momentum):
     return [(0.9 * rm + 0.1 * m if momentum != 0.1 else None,
-             f"you used momentum 0.1 whatever the module was given; "
-             f"this one was made with momentum={momentum:g}: use self.momentum."),
-            (rm, "running_mean did not change in training mode: update it in every forward call "
-                 "while module.training is True."),
-            (m, f"running_mean became the batch mean itself: blend it with the old value, "
-                f"(1 - momentum) * running_mean + momentum * m (momentum = {momentum:g})."),
+             Hint("momentum-hardcoded", f"you used momentum 0.1 whatever the module was given; "
+                                        f"this one was made with momentum={momentum:g}: use self.momentum.")),
+            (rm, Hint("not-updated-in-training", "running_mean did not change in training mode: update it in every forward call "
+                                                 "while module.training is True.")),
+            (m, Hint("replaced-not-blended", f"running_mean became the batch mean itself: blend it with the old value, "
+                                             f"(1 - momentum) * running_mean + momentum * m (momentum = {momentum:g}).")),
             (momentum * rm + (1 - momentum) * m,
-             "the two weights are swapped: the new value is (1 - momentum) * running_mean + "
-             "momentum * m (momentum weighs the new batch, as in BatchNorm)."),
-            (rm + momentum * m, "you added momentum * m without decaying the old value: "
-                                "(1 - momentum) * running_mean + momentum * m.")]
+             Hint("momentum-weights-swapped", "the two weights are swapped: the new value is (1 - momentum) * running_mean + "
+                                              "momentum * m (momentum weighs the new batch, as in BatchNorm).")),
+            (rm + momentum * m, Hint("old-value-not-decayed", "you added momentum * m without decaying the old value: "
+                                                              "(1 - momentum) * running_mean + momentum * m."))]
 
 
 def output_mistakes(x, m, rm_before, rm_after):
     square = x.shape[0] == x.shape[1]  # only then does a mean over the features broadcast
     return [(x - x.mean(1, keepdim=True) if square else None,
-             "you averaged over the features (dim=1); average over the batch, dim=0."),
+             Hint("mean-over-features", "you averaged over the features (dim=1); average over the batch, dim=0.")),
             (x - x.mean(1) if square else None,
-             "you averaged over the features (dim=1); average over the batch, dim=0."),
-            (x - rm_after, "in training mode you returned x - running_mean; training mode returns "
-                           "x - m, with m = x.mean(0), the batch's own mean."),
-            (x - rm_before, "in training mode you returned x - running_mean; training mode returns "
-                            "x - m, with m = x.mean(0), the batch's own mean."),
-            (x - x.mean(), "you subtracted the mean of all entries (x.mean()); subtract the mean of "
-                           "each feature over the batch, x.mean(0)."),
-            (x, "the output is x unchanged: return x - m.")]
+             Hint("mean-over-features", "you averaged over the features (dim=1); average over the batch, dim=0.")),
+            (x - rm_after, Hint("running-mean-in-training",
+                                "in training mode you returned x - running_mean; training mode returns "
+                                "x - m, with m = x.mean(0), the batch's own mean.")),
+            (x - rm_before, Hint("running-mean-in-training",
+                                 "in training mode you returned x - running_mean; training mode returns "
+                                 "x - m, with m = x.mean(0), the batch's own mean.")),
+            (x - x.mean(), Hint("mean-of-all-entries", "you subtracted the mean of all entries (x.mean()); subtract the mean of "
+                                                       "each feature over the batch, x.mean(0).")),
+            (x, Hint("x-returned-unchanged", "the output is x unchanged: return x - m."))]
 
 
 def expect_as_made(t, seen, f, momentum, ctx):
@@ -329,11 +339,12 @@ def expect_as_made(t, seen, f, momentum, ctx):
     rm = t.expect_holds(seen, ctx, buffers=("running_mean",), buffer_grad=REQUIRES_GRAD)["running_mean"]
     zeros = torch.zeros(f, dtype=torch.float64)
     t.expect(rm, zeros, ctx, what="the initial running_mean", dtype=rm.dtype, device=rm.device,
-             mistakes=[(zeros[None, :], f"running_mean must have shape ({f},)."), (rm.values, STARTS_AT_ZERO)])
+             mistakes=[(zeros[None, :], Hint("wrong-buffer-shape", f"running_mean must have shape ({f},).")),
+                       (rm.values, STARTS_AT_ZERO)])
     t.expect_number(seen, "momentum", momentum, ctx)
     if not seen.training:
         t.fail(ctx, "A new module must be in training mode (module.training True), as every "
-                    "nn.Module is: did __init__ call self.eval() or set self.training?")
+                    "nn.Module is: did __init__ call self.eval() or set self.training?", mistake="eval-in-init")
 
 
 def expect_training_step(t, seen, call, step, x_v, rm, momentum):
@@ -349,14 +360,16 @@ def expect_training_step(t, seen, call, step, x_v, rm, momentum):
     out = t.expect(out, x - m, ctx, what="the result (x - x.mean(0))", mistakes=output_mistakes(x, m, rm, rm_next))
     rm_seen = t.expect_registered(t.describe(seen), "running_mean", "buffer", ctx)
     if rm_seen.grad_fn is not None or not rm_seen.is_leaf:
-        t.fail(ctx, "After forward in training mode, " + HISTORY.format(how=f"grad_fn={rm_seen.grad_fn}"))
+        t.fail(ctx, "After forward in training mode, " + HISTORY.format(how=f"grad_fn={rm_seen.grad_fn}"),
+               mistake=HISTORY.slug)
     if rm_seen.requires_grad:
         t.fail(ctx, REQUIRES_GRAD)
     t.expect(rm_seen, rm_next, ctx, what="running_mean after the update", mistakes=update_mistakes(rm, m, momentum))
     gradient = gradient_for(x.shape)
     t.expect_grad_of(out, xs, gradient, gradient - gradient.mean(0), ctx + f"\n  then out.backward(G) with G = "
                      f"{fmt(gradient)}", what="x.grad (the gradient of x - x.mean(0) is G - G.mean(0))",
-                     none="x.grad is None after backward: the output does not depend on x through autograd.",
+                     none=Hint("output-detached",
+                               "x.grad is None after backward: the output does not depend on x through autograd."),
                      mistakes=[(gradient, DETACHED)], backward_what=BACKWARD, hints=BACKWARD_HINTS)
     return rm_next
 
@@ -370,17 +383,17 @@ def expect_eval_step(t, seen, call, x_v, rm, momentum):
     rm_seen = t.expect_registered(t.describe(seen), "running_mean", "buffer", ctx)
     t.expect(rm_seen, rm, ctx, what="running_mean after forward in eval mode", mistakes=[
         ((1 - momentum) * rm + momentum * x.mean(0),
-         "you updated running_mean in eval mode: update it only when self.training is True; in "
-         "eval mode the running statistics are frozen.")])
+         Hint("updated-in-eval", "you updated running_mean in eval mode: update it only when self.training is True; in "
+                                 "eval mode the running statistics are frozen."))])
     out = t.expect(out, x - rm, ctx, what="the result in eval mode (x - running_mean)", mistakes=[
-        (x - x.mean(0), "in eval mode you subtracted the batch mean; eval mode returns "
-                        "x - running_mean (check self.training to tell the modes apart).")])
+        (x - x.mean(0), Hint("batch-mean-in-eval", "in eval mode you subtracted the batch mean; eval mode returns "
+                                                   "x - running_mean (check self.training to tell the modes apart)."))])
     gradient = gradient_for(x.shape)
     t.expect_grad_of(out, xs, gradient, gradient, ctx, what="x.grad in eval mode (G)",
-                     none="x.grad is None after backward: the output must depend on x.",
+                     none=Hint("output-detached", "x.grad is None after backward: the output must depend on x."),
                      backward_what=BACKWARD, hints=BACKWARD_HINTS)
     if rm_seen.requires_grad or rm_seen.grad_fn is not None:
-        t.fail(ctx, "In eval mode, " + HISTORY.format(how=f"grad_fn={rm_seen.grad_fn}"))
+        t.fail(ctx, "In eval mode, " + HISTORY.format(how=f"grad_fn={rm_seen.grad_fn}"), mistake=HISTORY.slug)
 
 
 @A.exercise("running_mean", "class RunningMean(nn.Module)", cases=RUNNING_MEAN_CASES, strategy=RUNNING_MEAN_EXAMPLES,
@@ -407,40 +420,47 @@ def running_mean(t, case):
                f"before = {fmt(rm)}\n  x = {fmt(again)}")
         out = t.call(t.tensor(again), target=seen, context=ctx)
         t.expect(out, x - x.mean(0), ctx, what="the result in training mode",
-                 mistakes=[(x - rm, "after .train() the module must be in training mode "
-                                    "again: use self.training, which train()/eval() set.")])
+                 mistakes=[(x - rm, Hint("own-training-flag", "after .train() the module must be in training mode "
+                                                              "again: use self.training, which train()/eval() set."))])
         rm_seen = t.expect_registered(t.describe(seen), "running_mean", "buffer", ctx)
         t.expect(rm_seen, (1 - momentum) * rm + momentum * x.mean(0), ctx, what="running_mean after the update",
-                 mistakes=[(rm, "running_mean did not change after .train(): read "
-                                "self.training, which train() and eval() set.")])
+                 mistakes=[(rm, Hint("own-training-flag", "running_mean did not change after .train(): read "
+                                                          "self.training, which train() and eval() set."))])
 
 
 # =============================================================================================
 # classify_tensors
 # =============================================================================================
 
-SUBMODULES = ("you counted tensors of the submodules ({keys}): named_parameters() and "
-              "named_buffers() walk the whole tree by default; only what the module holds itself "
-              "counts (section 1: where each kind lives).")
-NONES = ("{keys} is registered as None (register_parameter(name, None) or a layer made with "
-         "bias=False): there is no tensor there, so leave it out.")
-IN_CONTAINERS = ("{keys}: tensors inside a list or dict attribute are not held by the module as "
-                 "tensors (it does not even see them); do not count them.")
-NON_PERSISTENT_MISSING = ("{keys} is a buffer registered with persistent=False, so state_dict() "
-                          "leaves it out; it is still a buffer, so state_dict() cannot tell "
-                          "you every buffer (section 3).")
-FROZEN = ("{keys}: a parameter with requires_grad=False (frozen) is still a parameter; "
-          "requires_grad does not tell a frozen parameter from a buffer (section 1: registration).")
-PLAIN_MISSING = ("{keys} is a plain tensor attribute, missing from your result: it is neither a "
-                 "parameter nor a buffer, so it is in neither of those tables (section 1: where "
-                 "an ordinary attribute lives).")
-UNDERSCORE = ("{keys}: a plain tensor attribute whose name starts with an underscore is still a "
-              "tensor the module holds; the module's own tables (_parameters, _buffers, "
-              "_modules) are dicts, not tensors, so a name starting with _ is no reason to skip.")
+SUBMODULES = Hint("submodule-tensors-counted",
+                  "you counted tensors of the submodules ({keys}): named_parameters() and "
+                  "named_buffers() walk the whole tree by default; only what the module holds itself "
+                  "counts (section 1: where each kind lives).")
+NONES = Hint("none-slots-counted",
+             "{keys} is registered as None (register_parameter(name, None) or a layer made with "
+             "bias=False): there is no tensor there, so leave it out.")
+IN_CONTAINERS = Hint("container-items-counted",
+                     "{keys}: tensors inside a list or dict attribute are not held by the module as "
+                     "tensors (it does not even see them); do not count them.")
+NON_PERSISTENT_MISSING = Hint("buffers-from-state-dict",
+                              "{keys} is a buffer registered with persistent=False, so state_dict() "
+                              "leaves it out; it is still a buffer, so state_dict() cannot tell "
+                              "you every buffer (section 3).")
+FROZEN = Hint("kind-by-requires-grad",
+              "{keys}: a parameter with requires_grad=False (frozen) is still a parameter; "
+              "requires_grad does not tell a frozen parameter from a buffer (section 1: registration).")
+PLAIN_MISSING = Hint("plain-tensors-missed",
+                     "{keys} is a plain tensor attribute, missing from your result: it is neither a "
+                     "parameter nor a buffer, so it is in neither of those tables (section 1: where "
+                     "an ordinary attribute lives).")
+UNDERSCORE = Hint("underscore-names-skipped",
+                  "{keys}: a plain tensor attribute whose name starts with an underscore is still a "
+                  "tensor the module holds; the module's own tables (_parameters, _buffers, "
+                  "_modules) are dicts, not tensors, so a name starting with _ is no reason to skip.")
 WHAT_IT_IS = {
-    "buffer": (" A buffer is a tensor registered with register_buffer, whether or not it is "
-               "persistent (section 3)."),
-    "tensor": (" A plain tensor attribute is neither a parameter nor a buffer (section 2)."),
+    "buffer": Hint("buffer-mislabelled", " A buffer is a tensor registered with register_buffer, whether or not it is "
+                                        "persistent (section 3)."),
+    "tensor": Hint("plain-tensor-mislabelled", " A plain tensor attribute is neither a parameter nor a buffer (section 2)."),
 }
 KINDS = ("parameter", "buffer", "tensor")
 
@@ -498,7 +518,8 @@ def classify_reference(module):
 
 
 def classify_mismatch(got, expected, module):
-    """What is wrong with `got`: each key explained by the likely mistake."""
+    """What is wrong with `got`: each key explained by the likely mistake (a `Hint`, named by the
+    first mistake it recognises)."""
     inner = {f"{prefix}.{n}" for prefix, child in module.named_children()
              for n, _ in list(child.named_parameters()) + list(child.named_buffers())}
     inner |= {f"{prefix}.{n}" for prefix, child in module.named_modules() if prefix
@@ -531,8 +552,13 @@ def classify_mismatch(got, expected, module):
         one = len(keys) == 1
         lines.append(f"{', '.join(keys)} {'is a' if one else 'are'} {want}{'' if one else 's'}, not {said!r}."
                      + WHAT_IT_IS.get(want, ""))
-    return (f"It returned {dict(sorted(got.items(), key=lambda kv: str(kv[0])))},\n"
-            f"expected   {dict(sorted(expected.items()))}.\nLikely mistake: " + "\n".join(lines))
+    head = (f"It returned {dict(sorted(got.items(), key=lambda kv: str(kv[0])))},\n"
+            f"expected   {dict(sorted(expected.items()))}.")
+    # named by the first mistake recognised; lines that only say what differs are no likely mistake
+    known = [why for keys, why in explained_by if keys] + [WHAT_IT_IS[want] for want, _ in by_pair if want in WHAT_IT_IS]
+    if not known:
+        return "\n".join([head, *lines])
+    return Hint(known[0].slug, head + likely_line("\n".join(lines)))
 
 
 A.module_function(
