@@ -136,7 +136,7 @@ REVERSED_LINEAR = Hint("linear-args-reversed", "nn.Linear's arguments are (in_fe
                                                "(out_features, in_features): layer i maps sizes[i] to sizes[i + 1].")
 NO_BIAS = Hint("linear-without-bias", "a Linear has no bias (bias=False): nn.Linear(in, out) has one by default; keep it.")
 MLP_HINTS = {
-    "is not a Module subclass": Hint("list-passed-to-sequential",
+    "is not a Module subclass": Hint("non-module-in-sequential",
         "nn.Sequential takes modules one by one (or one OrderedDict): a list "
         "passed as it is, or a function such as torch.relu, is not a module. "
         "Unpack the list (nn.Sequential(*layers)) and use nn.ReLU()."),
