@@ -76,3 +76,11 @@ WRONG_SAYS = {
     "multi_head": "not in the order of the dict",
     "named_sequential": "the names are lost",
 }
+
+# The slug of the declared mistake (Mistake(slug=...) or Hint) each WRONG solution is named with.
+WRONG_MISTAKE = {
+    "build_mlp": "relu-after-last-layer",
+    "repeated": "plain-python-container",
+    "multi_head": "heads-sorted",
+    "named_sequential": "names-lost",
+}

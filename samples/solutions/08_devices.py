@@ -92,3 +92,12 @@ WRONG_SAYS = {
     "to_numpy": "requires grad",
     "move_to": "a tuple came back as a list",
 }
+
+# The slug of the declared mistake (Mistake(slug=...) or Hint) each WRONG solution is named with.
+WRONG_MISTAKE = {
+    "available_devices": "queries-read-once",
+    "best_device": "mps-before-cuda",
+    "module_device": "next-on-empty-parameters",
+    "to_numpy": "numpy-without-detach",
+    "move_to": "container-type-lost",
+}

@@ -74,3 +74,10 @@ WRONG_SAYS = {
     "evaluate": "built an autograd graph",
     "numpy_two_layer_grads": "wrong axis",
 }
+
+# The slug of the declared mistake (Mistake(slug=...) or Hint) each WRONG solution is named with.
+WRONG_MISTAKE = {
+    "train_epoch": "grad-not-zeroed",
+    "evaluate": "no-grad-missing",
+    "numpy_two_layer_grads": "mean-over-wrong-axis",
+}

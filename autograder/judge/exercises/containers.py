@@ -30,6 +30,7 @@ from ..declare import (
     RELU,
     Assignment,
     Build,
+    Hint,
     Missing,
     Mistake,
     Raised,
@@ -103,44 +104,49 @@ def lin(x, w, b):
 # build_mlp
 # =============================================================================================
 
-RETURNED_LIST = ("It returned a Python {what} of {n} items, not a module: wrap the layers in an "
-                 "nn.Sequential, which registers them and applies them in order.")
-RETURNED_MODULELIST = ("It returned an nn.ModuleList: a ModuleList registers the layers but has no "
-                       "forward (calling it raises). build_mlp returns an nn.Sequential, which "
-                       "applies its children in order.")
-NOT_SEQUENTIAL = "It returned an nn.{name}, not an nn.Sequential."
-RELU_AFTER_LAST = ("there is a ReLU after the last Linear: an MLP returns the last Linear's output "
-                   "as it is (it may be negative: it feeds a loss). A ReLU goes only between two Linears.")
-NO_RELU = ("there is no ReLU between the Linear layers: without an activation, stacked Linear layers "
-           "collapse into one linear map.")
-OTHER_ACTIVATION = "the activation is nn.{name}, not nn.ReLU."
-NAMED_CHILDREN = ("the children are named {names}, not by position: nn.Sequential names the modules "
-                  "passed to it one by one '0', '1', '2', ...; an OrderedDict or add_module with names "
-                  "of your own changes the names (and the state_dict keys).")
-NESTED = ("a child is itself a container (nn.{name}): the layers must be the Sequential's own "
-          "children, one per position, not grouped in inner Sequentials.")
-SHARED_LINEAR = ("the children {names} are one and the same nn.Linear object: `[nn.Linear(...), "
-                 "nn.ReLU()] * n`, or appending one layer object several times, repeats the very "
-                 "same module, so those positions share one weight matrix (parameters() lists it "
-                 "once). Create a new nn.Linear for each position.")
-SHARED_RELU = ("the children {names} are one and the same nn.ReLU object. The values come out "
-               "right, but build_mlp must return 2k - 1 distinct modules: a shared module is listed "
-               "once by named_modules() and a hook on it fires at every position. Create a new "
-               "nn.ReLU() for each position.")
-SHARED_OTHER = "the children {names} are one and the same module object: each position needs a module of its own."
-REVERSED_LINEAR = ("nn.Linear's arguments are (in_features, out_features) and its weight has shape "
-                   "(out_features, in_features): layer i maps sizes[i] to sizes[i + 1].")
-NO_BIAS = "a Linear has no bias (bias=False): nn.Linear(in, out) has one by default; keep it."
+RETURNED_LIST = Hint("returned-list-of-layers", "It returned a Python {what} of {n} items, not a module: wrap the layers in an "
+                                                "nn.Sequential, which registers them and applies them in order.")
+RETURNED_MODULELIST = Hint("modulelist-for-sequential",
+    "It returned an nn.ModuleList: a ModuleList registers the layers but has no "
+    "forward (calling it raises). build_mlp returns an nn.Sequential, which "
+    "applies its children in order.")
+NOT_SEQUENTIAL = Hint("wrong-container-type", "It returned an nn.{name}, not an nn.Sequential.")
+RELU_AFTER_LAST = Hint("relu-after-last-layer",
+    "there is a ReLU after the last Linear: an MLP returns the last Linear's output "
+    "as it is (it may be negative: it feeds a loss). A ReLU goes only between two Linears.")
+NO_RELU = Hint("no-activation", "there is no ReLU between the Linear layers: without an activation, stacked Linear layers "
+                                "collapse into one linear map.")
+OTHER_ACTIVATION = Hint("wrong-activation", "the activation is nn.{name}, not nn.ReLU.")
+NAMED_CHILDREN = Hint("custom-child-names", "the children are named {names}, not by position: nn.Sequential names the modules "
+                                            "passed to it one by one '0', '1', '2', ...; an OrderedDict or add_module with names "
+                                            "of your own changes the names (and the state_dict keys).")
+NESTED = Hint("nested-containers", "a child is itself a container (nn.{name}): the layers must be the Sequential's own "
+                                   "children, one per position, not grouped in inner Sequentials.")
+SHARED_LINEAR = Hint("shared-layer-object", "the children {names} are one and the same nn.Linear object: `[nn.Linear(...), "
+                                            "nn.ReLU()] * n`, or appending one layer object several times, repeats the very "
+                                            "same module, so those positions share one weight matrix (parameters() lists it "
+                                            "once). Create a new nn.Linear for each position.")
+SHARED_RELU = Hint("shared-relu-object", "the children {names} are one and the same nn.ReLU object. The values come out "
+                                         "right, but build_mlp must return 2k - 1 distinct modules: a shared module is listed "
+                                         "once by named_modules() and a hook on it fires at every position. Create a new "
+                                         "nn.ReLU() for each position.")
+SHARED_OTHER = Hint("shared-module-object",
+    "the children {names} are one and the same module object: each position needs a module of its own.")
+REVERSED_LINEAR = Hint("linear-args-reversed", "nn.Linear's arguments are (in_features, out_features) and its weight has shape "
+                                               "(out_features, in_features): layer i maps sizes[i] to sizes[i + 1].")
+NO_BIAS = Hint("linear-without-bias", "a Linear has no bias (bias=False): nn.Linear(in, out) has one by default; keep it.")
 MLP_HINTS = {
-    "is not a Module subclass": ("nn.Sequential takes modules one by one (or one OrderedDict): a list "
-                                 "passed as it is, or a function such as torch.relu, is not a module. "
-                                 "Unpack the list (nn.Sequential(*layers)) and use nn.ReLU()."),
-    "list index out of range": "a loop over sizes reads one index too far: k + 1 sizes make k Linear layers.",
-    "unexpected keyword argument": "build_mlp takes one argument, the list of sizes.",
+    "is not a Module subclass": Hint("non-module-in-sequential",
+        "nn.Sequential takes modules one by one (or one OrderedDict): a list "
+        "passed as it is, or a function such as torch.relu, is not a module. "
+        "Unpack the list (nn.Sequential(*layers)) and use nn.ReLU()."),
+    "list index out of range": Hint("off-by-one-sizes",
+        "a loop over sizes reads one index too far: k + 1 sizes make k Linear layers."),
+    "unexpected keyword argument": Hint("wrong-signature", "build_mlp takes one argument, the list of sizes."),
 }
 MLP_FORWARD_HINTS = {
-    "cannot be multiplied": ("the layers' sizes do not chain: layer i must be nn.Linear(sizes[i], "
-                             "sizes[i + 1]), so that each output feeds the next input."),
+    "cannot be multiplied": Hint("wrong-layer-sizes", "the layers' sizes do not chain: layer i must be nn.Linear(sizes[i], "
+                                                      "sizes[i + 1]), so that each output feeds the next input."),
     'missing the required "forward" function': RETURNED_MODULELIST,
 }
 
@@ -177,9 +183,9 @@ def structure_problem(net, sizes):
             and acts and acts != {"ReLU"}:
         return OTHER_ACTIVATION.format(name=sorted(acts - {"ReLU"})[0])
     if len(kinds) == len(want_kinds) + 1 and kinds[:-1] == want_kinds:
-        return f"there is an extra nn.{kinds[-1]} after the last Linear: nothing comes after it."
-    return (f"for sizes {sizes} ({k + 1} sizes, so {k} Linear layers) the children must be "
-            f"{', '.join(want_kinds)}: a ReLU between every two Linears and nothing after the last.")
+        return Hint("extra-after-last-layer", f"there is an extra nn.{kinds[-1]} after the last Linear: nothing comes after it.")
+    return Hint("wrong-layer-sequence", f"for sizes {sizes} ({k + 1} sizes, so {k} Linear layers) the children must be "
+                                        f"{', '.join(want_kinds)}: a ReLU between every two Linears and nothing after the last.")
 
 
 def expect_mlp_structure(t, net, sizes, ctx):
@@ -194,24 +200,23 @@ def expect_mlp_structure(t, net, sizes, ctx):
     problem = structure_problem(net, sizes)
     if problem:
         shown = ", ".join(f"{n}: {kind(c)}" for n, c in net.children.items()) or "none"
-        t.fail(ctx, f"Its children are ({shown}).\nLikely mistake: {problem}")
+        t.fail(ctx, f"Its children are ({shown}).", likely=problem)
     for names in shared_names(net.children):
         what = kind(net.children[names[0]])
         text = SHARED_LINEAR if what == "Linear" else SHARED_RELU if what == "ReLU" else SHARED_OTHER
-        t.fail(ctx, f"Its children {quoted(names)} are the same module object.\nLikely mistake: "
-                    + text.format(names=quoted(names)))
+        t.fail(ctx, f"Its children {quoted(names)} are the same module object.", likely=text.format(names=quoted(names)))
     for i in range(len(sizes) - 1):
         child = net.children[str(2 * i)]
         weight, bias = child.parameters.get("weight"), child.parameters.get("bias")
         want = (sizes[i + 1], sizes[i])
         if weight is None or weight.shape != want:
             got = "missing" if weight is None else f"of shape {tuple(weight.shape)}"
-            hint = REVERSED_LINEAR if weight is not None and weight.shape == want[::-1] else (
-                f"layer {i} (child '{2 * i}') must be nn.Linear(sizes[{i}], sizes[{i + 1}]) = "
-                f"nn.Linear({sizes[i]}, {sizes[i + 1]}).")
-            t.fail(ctx, f"Child '{2 * i}'.weight is {got}, expected shape {want}.\nLikely mistake: {hint}")
+            hint = REVERSED_LINEAR if weight is not None and weight.shape == want[::-1] else Hint(
+                "wrong-layer-sizes", f"layer {i} (child '{2 * i}') must be nn.Linear(sizes[{i}], sizes[{i + 1}]) = "
+                                     f"nn.Linear({sizes[i]}, {sizes[i + 1]}).")
+            t.fail(ctx, f"Child '{2 * i}'.weight is {got}, expected shape {want}.", likely=hint)
         if bias is None:
-            t.fail(ctx, f"Child '{2 * i}' has no bias.\nLikely mistake: {NO_BIAS}")
+            t.fail(ctx, f"Child '{2 * i}' has no bias.", likely=NO_BIAS)
     keys = [f"{2 * i}.{p}" for i in range(len(sizes) - 1) for p in ("weight", "bias")]
     if net.state_dict != keys:
         t.fail(ctx, f"Its state_dict() keys are {net.state_dict}, expected exactly {keys}.")
@@ -280,34 +285,42 @@ def build_mlp(t, case):
 # repeated
 # =============================================================================================
 
-PLAIN_LIST = ("self.{attr} is a plain Python {what}: nn.Module does not look inside lists or dicts, so "
-              "parameters() (and with it any optimiser), state_dict() and .to() never see its {n} "
-              "layers. Wrap it in nn.{container}(...).")
-SHARED_LAYER = ("the layers {names} are one and the same nn.Linear object: `[nn.Linear(dim, dim)] * "
-                "num_layers` repeats one module, so every position shares one weight matrix "
-                "(parameters() lists it once). Create a new nn.Linear for each layer, e.g. in a loop "
-                "or a list comprehension.")
-LAYER_COUNT = "self.layers holds {n} modules; Repeated({dim}, {num}) must hold num_layers = {num} nn.Linear layers."
-NOT_LINEAR = "self.layers[{i}] is an nn.{name}: every layer is an nn.Linear(dim, dim) (the ReLU is applied in forward)."
-RELU_NOT_LAST = ("no ReLU after the last layer: forward applies x = relu(layer(x)) for every layer, the "
-                 "last one too.")
-ONE_RELU = "the ReLU is applied once, at the end: forward applies x = relu(layer(x)) after every layer."
-NO_RELU_REPEATED = "there is no ReLU: forward applies x = relu(layer(x)) for every layer."
-SAME_INPUT = ("each layer is applied to the original x, so only the last one counts: feed each layer's "
-              "output to the next (x = relu(layer(x)) updates x).")
-FIRST_ONLY = "only the first layer was applied: loop over every layer of self.layers."
-REVERSED = "the layers were applied in reverse order: self.layers[0] comes first."
-RELU_BEFORE = "the ReLU is applied before each layer; it comes after: x = relu(layer(x))."
-RESIDUAL = "the layer's output was added to x (a residual connection); forward is x = relu(layer(x)) without it."
+PLAIN_LIST = Hint("plain-python-container",
+    "self.{attr} is a plain Python {what}: nn.Module does not look inside lists or dicts, so "
+    "parameters() (and with it any optimiser), state_dict() and .to() never see its {n} "
+    "layers. Wrap it in nn.{container}(...).")
+SHARED_LAYER = Hint("shared-layer-object", "the layers {names} are one and the same nn.Linear object: `[nn.Linear(dim, dim)] * "
+                                           "num_layers` repeats one module, so every position shares one weight matrix "
+                                           "(parameters() lists it once). Create a new nn.Linear for each layer, e.g. in a loop "
+                                           "or a list comprehension.")
+LAYER_COUNT = Hint("wrong-layer-count",
+    "self.layers holds {n} modules; Repeated({dim}, {num}) must hold num_layers = {num} nn.Linear layers.")
+NOT_LINEAR = Hint("wrong-layer-type",
+    "self.layers[{i}] is an nn.{name}: every layer is an nn.Linear(dim, dim) (the ReLU is applied in forward).")
+RELU_NOT_LAST = Hint("no-relu-after-last",
+    "no ReLU after the last layer: forward applies x = relu(layer(x)) for every layer, the "
+    "last one too.")
+ONE_RELU = Hint("relu-once-at-end", "the ReLU is applied once, at the end: forward applies x = relu(layer(x)) after every layer.")
+NO_RELU_REPEATED = Hint("no-activation", "there is no ReLU: forward applies x = relu(layer(x)) for every layer.")
+SAME_INPUT = Hint("layers-not-chained", "each layer is applied to the original x, so only the last one counts: feed each layer's "
+                                        "output to the next (x = relu(layer(x)) updates x).")
+FIRST_ONLY = Hint("only-first-layer", "only the first layer was applied: loop over every layer of self.layers.")
+REVERSED = Hint("layers-reversed", "the layers were applied in reverse order: self.layers[0] comes first.")
+RELU_BEFORE = Hint("relu-before-layer", "the ReLU is applied before each layer; it comes after: x = relu(layer(x)).")
+RESIDUAL = Hint("residual-added",
+    "the layer's output was added to x (a residual connection); forward is x = relu(layer(x)) without it.")
 REPEATED_CONSTRUCT = {
-    "before Module.__init__() call": "call super().__init__() first in __init__, before you assign any layer.",
-    "unexpected keyword argument": "Repeated's arguments are named dim and num_layers (keep the stub's signature).",
-    "positional argument": "Repeated takes two arguments: Repeated(dim, num_layers).",
+    "before Module.__init__() call": Hint("super-init-not-called",
+        "call super().__init__() first in __init__, before you assign any layer."),
+    "unexpected keyword argument": Hint("wrong-argument-names",
+        "Repeated's arguments are named dim and num_layers (keep the stub's signature)."),
+    "positional argument": Hint("wrong-argument-count", "Repeated takes two arguments: Repeated(dim, num_layers)."),
 }
 REPEATED_FORWARD = {
-    'missing the required "forward" function': ("an nn.ModuleList has no forward of its own: loop over it "
-                                                "in Repeated.forward (and check that forward is spelled right)."),
-    "is not callable": "self.layers is a list of layers: call each layer, not the list.",
+    'missing the required "forward" function': Hint("modulelist-called",
+        "an nn.ModuleList has no forward of its own: loop over it "
+        "in Repeated.forward (and check that forward is spelled right)."),
+    "is not callable": Hint("list-called", "self.layers is a list of layers: call each layer, not the list."),
 }
 
 
@@ -333,38 +346,49 @@ def _repeated(w, x):
 def repeated_mistakes(w, x):
     n = len({k.split(".")[1] for k in w})
     return Mistake.on([
-        Mistake(lambda w, x: repeated_forward(w, x, last_act=False), RELU_NOT_LAST),
-        Mistake(lambda w, x: torch.relu(repeated_forward(w, x, act=lambda h: h)), ONE_RELU),
-        Mistake(lambda w, x: repeated_forward(w, x, act=lambda h: h), NO_RELU_REPEATED),
-        Mistake(lambda w, x: repeated_forward(w, x, feed=False), SAME_INPUT, when=lambda w, x: n > 1),
-        Mistake(lambda w, x: repeated_forward(w, x, order=[0]), FIRST_ONLY, when=lambda w, x: n > 1),
-        Mistake(lambda w, x: repeated_forward(w, x, order=list(range(n))[::-1]), REVERSED, when=lambda w, x: n > 1),
-        Mistake(lambda w, x: repeated_forward(w, x, before=True), RELU_BEFORE),
-        Mistake(lambda w, x: repeated_forward(w, x, residual=True), RESIDUAL),
-        Mistake(lambda w, x: repeated_forward(w, x, act=torch.tanh), "the activation is tanh, not ReLU."),
-        Mistake(lambda w, x: repeated_forward(w, x, act=torch.sigmoid), "the activation is a sigmoid, not ReLU."),
+        Mistake(lambda w, x: repeated_forward(w, x, last_act=False), RELU_NOT_LAST, slug=RELU_NOT_LAST.slug),
+        Mistake(lambda w, x: torch.relu(repeated_forward(w, x, act=lambda h: h)), ONE_RELU, slug=ONE_RELU.slug),
+        Mistake(lambda w, x: repeated_forward(w, x, act=lambda h: h), NO_RELU_REPEATED, slug=NO_RELU_REPEATED.slug),
+        Mistake(lambda w, x: repeated_forward(w, x, feed=False), SAME_INPUT, when=lambda w, x: n > 1,
+                slug=SAME_INPUT.slug),
+        Mistake(lambda w, x: repeated_forward(w, x, order=[0]), FIRST_ONLY, when=lambda w, x: n > 1,
+                slug=FIRST_ONLY.slug),
+        Mistake(lambda w, x: repeated_forward(w, x, order=list(range(n))[::-1]), REVERSED, when=lambda w, x: n > 1,
+                slug=REVERSED.slug),
+        Mistake(lambda w, x: repeated_forward(w, x, before=True), RELU_BEFORE, slug=RELU_BEFORE.slug),
+        Mistake(lambda w, x: repeated_forward(w, x, residual=True), RESIDUAL, slug=RESIDUAL.slug),
+        Mistake(lambda w, x: repeated_forward(w, x, act=torch.tanh), "the activation is tanh, not ReLU.",
+                slug="wrong-activation"),
+        Mistake(lambda w, x: repeated_forward(w, x, act=torch.sigmoid), "the activation is a sigmoid, not ReLU.",
+                slug="wrong-activation"),
     ], w, x)
 
 
 def repeated_keys_problem(keys, expected):
     n_want = len(expected) // 2
     if not keys:
-        return ("the module holds no parameters at all: layers kept in a plain Python list (or dict) "
-                "are invisible to parameters(), state_dict() and .to(). Keep them in an "
-                "nn.ModuleList assigned to self.layers.")
+        return Hint("plain-python-container",
+                    "the module holds no parameters at all: layers kept in a plain Python list (or dict) "
+                    "are invisible to parameters(), state_dict() and .to(). Keep them in an "
+                    "nn.ModuleList assigned to self.layers.")
     prefixes = sorted({k.split(".")[0] for k in keys})
     if prefixes != ["layers"]:
-        return (f"the layers are registered under {', '.join(prefixes)}: the nn.ModuleList must be "
-                "assigned to self.layers, so that the keys are layers.0.weight, layers.0.bias, ...")
+        return Hint("wrong-attribute-name",
+                    f"the layers are registered under {', '.join(prefixes)}: the nn.ModuleList must be "
+                    "assigned to self.layers, so that the keys are layers.0.weight, layers.0.bias, ...")
     indices = {k.split(".")[1] for k in keys}
     if any(len(k.split(".")) != 3 for k in keys):
-        return ("the layers sit inside further containers (keys such as layers.0.0.weight): each item "
-                "of self.layers is one nn.Linear(dim, dim).")
+        return Hint("nested-containers",
+                    "the layers sit inside further containers (keys such as layers.0.0.weight): each item "
+                    "of self.layers is one nn.Linear(dim, dim).")
     if len(indices) != n_want:
-        return f"self.layers holds {len(indices)} layers with parameters; it must hold num_layers = {n_want}."
+        return Hint("wrong-layer-count",
+                    f"self.layers holds {len(indices)} layers with parameters; it must hold num_layers = {n_want}.")
     if not any(k.endswith(".bias") for k in keys):
-        return "the layers have no bias (bias=False): nn.Linear(dim, dim) has one by default; keep it."
-    return "self.layers must hold num_layers nn.Linear(dim, dim) layers, and nothing else with parameters."
+        return Hint("linear-without-bias",
+                    "the layers have no bias (bias=False): nn.Linear(dim, dim) has one by default; keep it.")
+    return Hint("wrong-layers-held",
+                "self.layers must hold num_layers nn.Linear(dim, dim) layers, and nothing else with parameters.")
 
 
 def expect_container(t, seen, attr, container, ctx):
@@ -378,8 +402,8 @@ def expect_container(t, seen, attr, container, ctx):
         return None  # the keys check names what is there instead
     if isinstance(got, (SeenList, SeenTuple, SeenDict)):
         what = "dict" if isinstance(got, SeenDict) else "list" if isinstance(got, SeenList) else "tuple"
-        t.fail(ctx, f"self.{attr} is a plain Python {what}, so the module holds no parameters.\nLikely mistake: "
-                    + PLAIN_LIST.format(attr=attr, what=what, n=len(got), container=container))
+        t.fail(ctx, f"self.{attr} is a plain Python {what}, so the module holds no parameters.",
+               likely=PLAIN_LIST.format(attr=attr, what=what, n=len(got), container=container))
     return None
 
 
@@ -392,8 +416,8 @@ def repeated_structure(t):
     if not isinstance(layers, SeenModule):
         return
     for names in shared_names(layers.children):
-        t.fail(ctx, f"self.layers[{names[0]}] and self.layers[{names[1]}] are the same module object.\n"
-                    "Likely mistake: " + SHARED_LAYER.format(names=quoted(names)))
+        t.fail(ctx, f"self.layers[{names[0]}] and self.layers[{names[1]}] are the same module object.",
+               likely=SHARED_LAYER.format(names=quoted(names)))
     if len(layers.children) != num:
         t.fail(ctx, LAYER_COUNT.format(n=len(layers.children), dim=dim, num=num))
     for i, child in enumerate(layers.children.values()):
@@ -438,26 +462,31 @@ A.module_class(
 HEAD_NAMES = ["cls", "box", "age", "score", "mask", "depth", "pose", "style", "label", "edge"]
 assert not any(hasattr(torch.nn.Module, n) for n in HEAD_NAMES)
 
-HEADS_ORDER = ("the heads are not in the order of the dict: nn.ModuleDict keeps the order its items "
-               "come in (as a dict does); do not sort them.")
-HEADS_ATTRIBUTES = ("the heads are registered as attributes of the module itself ({prefixes}): keep them in "
-                    "one nn.ModuleDict assigned to self.heads, so that the keys are heads.<name>.weight, ...")
+HEADS_ORDER = Hint("heads-sorted", "the heads are not in the order of the dict: nn.ModuleDict keeps the order its items "
+                                   "come in (as a dict does); do not sort them.")
+HEADS_ATTRIBUTES = Hint("heads-as-attributes",
+    "the heads are registered as attributes of the module itself ({prefixes}): keep them in "
+    "one nn.ModuleDict assigned to self.heads, so that the keys are heads.<name>.weight, ...")
 UNKNOWN_HEAD = "forward(x, {head!r}) with a head name that is not in heads"
-NO_KEYERROR = ("an unknown head must raise KeyError, as indexing the ModuleDict does (self.heads[head]); "
-               "this returned {what} instead.")
-ATTRIBUTE_ERROR = ("getattr(self.heads, head) raises AttributeError for an unknown name; index the "
-                   "ModuleDict instead, self.heads[head], which raises KeyError.")
-FIRST_HEAD = "this is the first head's output, whatever head was asked for: use self.heads[head]."
-RELU_HEAD = "a ReLU was applied to the head's output: forward returns self.heads[head](x) as it is."
+NO_KEYERROR = Hint("unknown-head-no-keyerror",
+    "an unknown head must raise KeyError, as indexing the ModuleDict does (self.heads[head]); "
+    "this returned {what} instead.")
+ATTRIBUTE_ERROR = Hint("head-by-attribute", "getattr(self.heads, head) raises AttributeError for an unknown name; index the "
+                                            "ModuleDict instead, self.heads[head], which raises KeyError.")
+FIRST_HEAD = Hint("always-first-head", "this is the first head's output, whatever head was asked for: use self.heads[head].")
+RELU_HEAD = Hint("activation-on-output", "a ReLU was applied to the head's output: forward returns self.heads[head](x) as it is.")
 MULTI_CONSTRUCT = {
-    "before Module.__init__() call": "call super().__init__() first in __init__, before you assign any layer.",
-    "positional argument": "MultiHead takes two arguments: MultiHead(in_features, heads).",
-    "unexpected keyword argument": "MultiHead's arguments are named in_features and heads (keep the stub's signature).",
+    "before Module.__init__() call": Hint("super-init-not-called",
+        "call super().__init__() first in __init__, before you assign any layer."),
+    "positional argument": Hint("wrong-argument-count", "MultiHead takes two arguments: MultiHead(in_features, heads)."),
+    "unexpected keyword argument": Hint("wrong-argument-names",
+        "MultiHead's arguments are named in_features and heads (keep the stub's signature)."),
 }
 MULTI_FORWARD = {
-    "positional argument": "forward takes the input and the name of a head: def forward(self, x, head).",
-    "'str' object": "head is the name of a head (a str): the layer is self.heads[head].",
-    "has no attribute": "index the ModuleDict with the head's name: self.heads[head].",
+    "positional argument": Hint("wrong-forward-signature",
+        "forward takes the input and the name of a head: def forward(self, x, head)."),
+    "'str' object": Hint("head-name-as-layer", "head is the name of a head (a str): the layer is self.heads[head]."),
+    "has no attribute": Hint("head-by-attribute", "index the ModuleDict with the head's name: self.heads[head]."),
 }
 
 
@@ -477,24 +506,26 @@ def multi_mistakes(w, x, head):
 
 def multi_keys_problem(keys, expected):
     if not keys:
-        return ("the module holds no parameters at all: heads kept in a plain Python dict are invisible "
-                "to parameters(), state_dict() and .to(). Keep them in an nn.ModuleDict assigned to self.heads.")
+        return Hint("plain-python-container",
+                    "the module holds no parameters at all: heads kept in a plain Python dict are invisible "
+                    "to parameters(), state_dict() and .to(). Keep them in an nn.ModuleDict assigned to self.heads.")
     if sorted(keys) == sorted(expected):
         return HEADS_ORDER
     prefixes = sorted({k.split(".")[0] for k in keys})
     if prefixes != ["heads"]:
         return HEADS_ATTRIBUTES.format(prefixes=", ".join(prefixes))
-    return ("self.heads must hold one nn.Linear(in_features, out) per item of heads, under the head's "
-            "name, and nothing else with parameters.")
+    return Hint("wrong-heads-held",
+                "self.heads must hold one nn.Linear(in_features, out) per item of heads, under the head's "
+                "name, and nothing else with parameters.")
 
 
 def multi_shapes_problem(shapes, want, args):
     i, heads = args
     name = next((n for n in heads if shapes.get(f"heads.{n}.weight") == (i, heads[n]) != (heads[n], i)), None)
     if name is not None:
-        return ("nn.Linear's arguments are (in_features, out_features): each head is "
-                "nn.Linear(in_features, heads[name]).")
-    return "each head is nn.Linear(in_features, out) with out = heads[name]."
+        return Hint("linear-args-reversed", "nn.Linear's arguments are (in_features, out_features): each head is "
+                                            "nn.Linear(in_features, heads[name]).")
+    return Hint("wrong-head-sizes", "each head is nn.Linear(in_features, out) with out = heads[name].")
 
 
 def multi_structure(t):
@@ -506,9 +537,9 @@ def multi_structure(t):
     if not isinstance(found, SeenModule):
         return
     for names in shared_names(found.children):
-        t.fail(ctx, f"self.heads[{names[0]!r}] and self.heads[{names[1]!r}] are the same module object.\n"
-                    "Likely mistake: each head needs an nn.Linear of its own (one created per item of "
-                    "heads); a shared one gives every head the same weights.")
+        t.fail(ctx, f"self.heads[{names[0]!r}] and self.heads[{names[1]!r}] are the same module object.",
+               likely=Hint("shared-layer-object", "each head needs an nn.Linear of its own (one created per item of "
+                                                  "heads); a shared one gives every head the same weights."))
 
 
 def multi_gradients(t):
@@ -521,8 +552,9 @@ def multi_gradients(t):
     moved = t.moved(seen, ctx)
     out = t.call(t.tensor(x), head, target=seen, context=ctx, hints=MULTI_FORWARD)
     if not isinstance(out, SeenTensor) or not out.requires_grad:
-        t.fail(ctx, "net(x, head) does not require grad, so no gradient can reach the head.\nLikely mistake: "
-                    "forward detaches its result or runs under torch.no_grad(); return the head's output as it is.")
+        t.fail(ctx, "net(x, head) does not require grad, so no gradient can reach the head.",
+               likely=Hint("output-detached", "forward detaches its result or runs under torch.no_grad(); return the "
+                                              "head's output as it is."))
     t.backward(out, context=ctx)
     after = t.describe(seen)
     found = after.children.get("heads")
@@ -539,16 +571,18 @@ def multi_gradients(t):
     for name in ("weight", "bias"):
         p = layer.parameters.get(name)
         if p is None or p.grad is None:
-            t.fail(ctx, f"No gradient reached heads.{head}.{name}.\nLikely mistake: forward does not use the "
-                        f"registered layer self.heads[{head!r}] (a copy, or a new layer made in forward).")
+            t.fail(ctx, f"No gradient reached heads.{head}.{name}.",
+                   likely=Hint("registered-layer-unused", f"forward does not use the registered layer "
+                                                          f"self.heads[{head!r}] (a copy, or a new layer made in forward)."))
         t.expect(p.grad, leaves[name].grad, ctx, what=f"heads.{head}.{name}.grad", rtol=1e-4, atol=1e-4)
     for other, module in found.children.items():
         if other != head and isinstance(module, SeenModule):
             grads = [p for p in module.parameters.values() if p is not None and p.grad is not None
                      and p.grad.values is not None and bool(p.grad.values.abs().sum() > 0)]
             if grads:
-                t.fail(ctx, f"The head {other!r} got a gradient from net(x, {head!r}).\nLikely mistake: forward "
-                            "computes every head (or adds them up); it must apply only self.heads[head].")
+                t.fail(ctx, f"The head {other!r} got a gradient from net(x, {head!r}).",
+                       likely=Hint("every-head-computed", "forward computes every head (or adds them up); it must "
+                                                          "apply only self.heads[head]."))
 
 
 def multi_after(t):
@@ -570,10 +604,10 @@ def multi_unknown_head(t):
             if got.is_a("KeyError"):
                 continue
             if got.is_a("AttributeError"):
-                t.fail(hctx, f"It raised AttributeError: {got.message.strip()}\nLikely mistake: {ATTRIBUTE_ERROR}")
-            t.fail(hctx, f"It raised {got.type_name}: {got.message.strip()}\nLikely mistake: an unknown head must "
-                         "raise KeyError, as self.heads[head] does.")
-        t.fail(hctx, "It did not raise.\nLikely mistake: " + NO_KEYERROR.format(what=said(got)))
+                t.fail(hctx, f"It raised AttributeError: {got.message.strip()}", likely=ATTRIBUTE_ERROR)
+            t.fail(hctx, f"It raised {got.type_name}: {got.message.strip()}",
+                   likely=Hint("unknown-head-no-keyerror", "an unknown head must raise KeyError, as self.heads[head] does."))
+        t.fail(hctx, "It did not raise.", likely=NO_KEYERROR.format(what=said(got)))
 
 
 MULTI_CASES = [(3, {"cls": 2, "box": 4}), (2, {"score": 1}), (4, {"mask": 3, "age": 1, "depth": 2}),
@@ -617,26 +651,30 @@ A.module_class(
 # =============================================================================================
 
 FORMS = {"dict": "a dict", "pairs": "a list of (name, module) tuples", "lists": "a list of [name, module] lists"}
-NAMES_LOST = ("the names are lost: the modules were passed to nn.Sequential one by one (or by unpacking a "
-              "list, nn.Sequential(*modules)), and then Sequential names them by position, '0', '1', ... "
-              "Pass the names along: an OrderedDict of name -> module, or add_module(name, module).")
-SORTED = "the names are sorted; the children must keep the order the layers come in (do not sort them)."
-ORDER = "the children are not in the order the layers come in."
-COPIED = ("the child {name!r} is not the module that was passed in but another one (a copy, or a new "
-          "layer): the Sequential must hold the given modules themselves, so that training it trains them.")
-RETURNED_MODULEDICT = ("It returned an nn.ModuleDict: it keeps the names, but it has no forward. "
-                       "named_sequential returns an nn.Sequential.")
+NAMES_LOST = Hint("names-lost", "the names are lost: the modules were passed to nn.Sequential one by one (or by unpacking a "
+                                "list, nn.Sequential(*modules)), and then Sequential names them by position, '0', '1', ... "
+                                "Pass the names along: an OrderedDict of name -> module, or add_module(name, module).")
+SORTED = Hint("names-sorted", "the names are sorted; the children must keep the order the layers come in (do not sort them).")
+ORDER = Hint("order-changed", "the children are not in the order the layers come in.")
+COPIED = Hint("modules-copied", "the child {name!r} is not the module that was passed in but another one (a copy, or a new "
+                                "layer): the Sequential must hold the given modules themselves, so that training it trains them.")
+RETURNED_MODULEDICT = Hint("moduledict-for-sequential",
+    "It returned an nn.ModuleDict: it keeps the names, but it has no forward. "
+    "named_sequential returns an nn.Sequential.")
 NS_HINTS = {
-    "is not a Module subclass": ("nn.Sequential takes modules one by one, or a single OrderedDict of name -> "
-                                 "module; a plain dict or a list is neither (and a dict that is not an "
-                                 "OrderedDict is taken for a module)."),
-    "object has no attribute 'items'": ("layers may also be a list of (name, module) pairs, which has no "
-                                        ".items(): handle both forms (dict(layers) or OrderedDict(layers) "
-                                        "accepts either)."),
-    "values to unpack": ("iterating over a dict gives its keys only, not (name, module) pairs: handle both "
-                         "forms (dict(layers) or OrderedDict(layers) accepts either)."),
-    "unhashable type": "layers may be a list of [name, module] lists as well as of tuples.",
-    "got an unexpected keyword argument": "named_sequential takes one argument, layers.",
+    "is not a Module subclass": Hint("dict-passed-to-sequential",
+        "nn.Sequential takes modules one by one, or a single OrderedDict of name -> "
+        "module; a plain dict or a list is neither (and a dict that is not an "
+        "OrderedDict is taken for a module)."),
+    "object has no attribute 'items'": Hint("only-dict-form-handled",
+        "layers may also be a list of (name, module) pairs, which has no "
+        ".items(): handle both forms (dict(layers) or OrderedDict(layers) "
+        "accepts either)."),
+    "values to unpack": Hint("dict-iterated-as-pairs",
+        "iterating over a dict gives its keys only, not (name, module) pairs: handle both "
+        "forms (dict(layers) or OrderedDict(layers) accepts either)."),
+    "unhashable type": Hint("only-tuple-pairs-handled", "layers may be a list of [name, module] lists as well as of tuples."),
+    "got an unexpected keyword argument": Hint("wrong-signature", "named_sequential takes one argument, layers."),
 }
 
 
@@ -747,12 +785,11 @@ def named_sequential(t, case):
         elif sorted(got) == sorted(names):
             hint = ORDER
         else:
-            hint = f"the children must be exactly the given names, {quoted(names)}, in that order."
-        t.fail(ctx, f"Its children are named {quoted(got) or '(none)'}, expected {quoted(names)}.\nLikely mistake: {hint}")
+            hint = Hint("wrong-child-names", f"the children must be exactly the given names, {quoted(names)}, in that order.")
+        t.fail(ctx, f"Its children are named {quoted(got) or '(none)'}, expected {quoted(names)}.", likely=hint)
     for name in names:
         if getattr(net.children[name], "ref", None) != made[name].ref:
-            t.fail(ctx, f"Its child {name!r} is not the module given under {name!r}.\nLikely mistake: "
-                        + COPIED.format(name=name))
+            t.fail(ctx, f"Its child {name!r} is not the module given under {name!r}.", likely=COPIED.format(name=name))
     reference = torch.nn.Sequential()
     for name in names:
         reference.add_module(name, here[name])

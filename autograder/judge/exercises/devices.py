@@ -28,8 +28,10 @@ StopIteration) where ValueError is due fails. to_numpy's values must be exactly 
 import numpy
 import torch
 
+from ..compare import CheckFailed, slug_of
 from ..declare import (
     Assignment,
+    Hint,
     Missing,
     Raised,
     SeenArray,
@@ -86,30 +88,34 @@ def function_ref(t):
         t.fail("", f"{exc}: the exercise's solution cell must define {t.exercise.name} (with this exact name).")
 
 
-STRING = ("it returned strings ({got}), not torch.device objects. A string is not a device: "
-          "torch.device('cuda:0') == 'cuda:0' is False, and 'cuda' is not even the same text as "
-          "'cuda:0'. Return torch.device(...) objects.")
-STRING_ONE = ("it returned the string {got!r}, not a torch.device. A string never equals a device "
-              "(torch.device('cuda:0') == 'cuda:0' is False) and 'cuda' is not the same text as 'cuda:0': "
-              "return torch.device({got!r}).")
-STALE = ("the answer is the one for the machine the code runs on, not for the machine of this call: "
-         "the queries were read once (a variable set when the cell ran, a default argument, or a cache "
-         "such as functools.cache). Call torch.cuda.is_available(), torch.cuda.device_count() and "
-         "torch.backends.mps.is_available() inside the function, every time it is called.")
-STALE_BEFORE = ("the answer is the one for the machine of the call before this one: it was kept from an "
-                "earlier call (a cache such as functools.cache, or a global set on the first call). "
-                "Ask torch's queries again on every call.")
-NOT_CALLED = ("{what} is used without calling it: a function object is always true, so `if "
-              "{what}:` never sees a machine without it. Call it: {what}().")
+STRING = Hint("string-for-device", "it returned strings ({got}), not torch.device objects. A string is not a device: "
+                                   "torch.device('cuda:0') == 'cuda:0' is False, and 'cuda' is not even the same text as "
+                                   "'cuda:0'. Return torch.device(...) objects.")
+STRING_ONE = Hint("string-for-device",
+    "it returned the string {got!r}, not a torch.device. A string never equals a device "
+    "(torch.device('cuda:0') == 'cuda:0' is False) and 'cuda' is not the same text as 'cuda:0': "
+    "return torch.device({got!r}).")
+STALE = Hint("queries-read-once", "the answer is the one for the machine the code runs on, not for the machine of this call: "
+                                  "the queries were read once (a variable set when the cell ran, a default argument, or a cache "
+                                  "such as functools.cache). Call torch.cuda.is_available(), torch.cuda.device_count() and "
+                                  "torch.backends.mps.is_available() inside the function, every time it is called.")
+STALE_BEFORE = Hint("answer-cached-across-calls",
+    "the answer is the one for the machine of the call before this one: it was kept from an "
+    "earlier call (a cache such as functools.cache, or a global set on the first call). "
+    "Ask torch's queries again on every call.")
+NOT_CALLED = Hint("query-not-called", "{what} is used without calling it: a function object is always true, so `if "
+                                      "{what}:` never sees a machine without it. Call it: {what}().")
 RAISE_HINTS = {
-    "Torch not compiled with CUDA": ("it asked CUDA itself for something beyond the three queries (a "
-                                     "device name, memory, a tensor on the GPU): listing or choosing "
-                                     "devices needs only torch.cuda.is_available(), "
-                                     "torch.cuda.device_count() and torch.backends.mps.is_available()."),
-    "Found no NVIDIA driver": ("it asked CUDA itself for something beyond the three queries (a device "
-                               "name, a tensor on the GPU): listing or choosing devices needs only "
-                               "torch.cuda.is_available(), torch.cuda.device_count() and "
-                               "torch.backends.mps.is_available()."),
+    "Torch not compiled with CUDA": Hint("cuda-used-beyond-queries",
+        "it asked CUDA itself for something beyond the three queries (a "
+        "device name, memory, a tensor on the GPU): listing or choosing "
+        "devices needs only torch.cuda.is_available(), "
+        "torch.cuda.device_count() and torch.backends.mps.is_available()."),
+    "Found no NVIDIA driver": Hint("cuda-used-beyond-queries",
+        "it asked CUDA itself for something beyond the three queries (a device "
+        "name, a tensor on the GPU): listing or choosing devices needs only "
+        "torch.cuda.is_available(), torch.cuda.device_count() and "
+        "torch.backends.mps.is_available()."),
 }
 
 
@@ -126,7 +132,7 @@ def expect_devices(t, got, ctx, one):
     """`got` is a list of torch.device (or, `one`, a torch.device); the keys."""
     if one:
         if isinstance(got, str):
-            t.fail(ctx, f"It returned {got!r}.\nLikely mistake: " + STRING_ONE.format(got=got))
+            t.fail(ctx, f"It returned {got!r}.", likely=STRING_ONE.format(got=got))
         if not isinstance(got, torch.device):
             t.fail(ctx, f"It returned {said(got)}; expected one torch.device.")
         return key(got)
@@ -136,7 +142,7 @@ def expect_devices(t, got, ctx, one):
         t.fail(ctx, f"It returned {said(got)}; expected a list of torch.device.")
     strings = [g for g in got if isinstance(g, str)]
     if strings:
-        t.fail(ctx, f"It returned {list(got)}.\nLikely mistake: " + STRING.format(got=", ".join(map(repr, strings))))
+        t.fail(ctx, f"It returned {list(got)}.", likely=STRING.format(got=", ".join(map(repr, strings))))
     other = [g for g in got if not isinstance(g, torch.device)]
     if other:
         t.fail(ctx, f"The list holds {said(other[0])}; every item must be a torch.device.")
@@ -195,20 +201,23 @@ def devices_reference(machine):
     return [("cpu", 0)] + [("cuda", i) for i in range(n)] + ([("mps", 0)] if mps else [])
 
 
-NO_INDEX = ("every GPU was listed as torch.device('cuda'), which means cuda:0: the second GPU is "
-            "cuda:1. Give each its index: torch.device('cuda', i) or f'cuda:{i}'.")
-OFF_BY_ONE = "the GPUs are numbered from 0: cuda:0 ... cuda:{last}, for range(torch.cuda.device_count())."
-ONE_GPU = ("only one GPU is listed, but torch.cuda.device_count() is {n}: list cuda:0 ... cuda:{last}, "
-           "one per visible GPU.")
-CPU_MISSING = "the CPU is missing: it is always there, and comes first."
-ORDER = "the devices are right but not in order: cpu first, then cuda:0, cuda:1, ..., then mps."
-MPS_MISSING = ("mps is missing, though torch.backends.mps.is_available() is True: check it with "
-               "torch.backends.mps.is_available() (not is_built(), and not only when there is no GPU).")
-MPS_EXTRA = "mps is listed, though torch.backends.mps.is_available() is False."
-CUDA_MISSING = "the CUDA GPUs are missing, though torch.cuda.is_available() is True."
-CUDA_EXTRA = ("CUDA devices are listed, though torch.cuda.is_available() is False and "
-              "torch.cuda.device_count() is 0.")
-ONLY_BEST = "only one device is listed: list every available device, the CPU first, not only the best one."
+NO_INDEX = Hint("gpu-index-missing", "every GPU was listed as torch.device('cuda'), which means cuda:0: the second GPU is "
+                                     "cuda:1. Give each its index: torch.device('cuda', i) or f'cuda:{i}'.")
+OFF_BY_ONE = Hint("gpus-numbered-from-one",
+    "the GPUs are numbered from 0: cuda:0 ... cuda:{last}, for range(torch.cuda.device_count()).")
+ONE_GPU = Hint("only-one-gpu-listed",
+    "only one GPU is listed, but torch.cuda.device_count() is {n}: list cuda:0 ... cuda:{last}, "
+    "one per visible GPU.")
+CPU_MISSING = Hint("cpu-missing", "the CPU is missing: it is always there, and comes first.")
+ORDER = Hint("devices-out-of-order", "the devices are right but not in order: cpu first, then cuda:0, cuda:1, ..., then mps.")
+MPS_MISSING = Hint("mps-missing", "mps is missing, though torch.backends.mps.is_available() is True: check it with "
+                                  "torch.backends.mps.is_available() (not is_built(), and not only when there is no GPU).")
+MPS_EXTRA = Hint("mps-listed-unavailable", "mps is listed, though torch.backends.mps.is_available() is False.")
+CUDA_MISSING = Hint("cuda-missing", "the CUDA GPUs are missing, though torch.cuda.is_available() is True.")
+CUDA_EXTRA = Hint("cuda-listed-unavailable", "CUDA devices are listed, though torch.cuda.is_available() is False and "
+                                             "torch.cuda.device_count() is 0.")
+ONLY_BEST = Hint("only-best-device",
+    "only one device is listed: list every available device, the CPU first, not only the best one.")
 
 
 def diagnose_list(t, got, expected, machine):
@@ -233,11 +242,12 @@ def diagnose_list(t, got, expected, machine):
     if mps and ("mps", 0) not in got:
         return MPS_MISSING
     if not mps and ("mps", 0) in got:
-        return MPS_EXTRA + (" " + NOT_CALLED.format(what="torch.backends.mps.is_available") if n == 0 else "")
+        return Hint(MPS_EXTRA.slug,
+                    MPS_EXTRA + (" " + NOT_CALLED.format(what="torch.backends.mps.is_available") if n == 0 else ""))
     if n and not cudas:
         return CUDA_MISSING
     if not n and cudas:
-        return CUDA_EXTRA + " " + NOT_CALLED.format(what="torch.cuda.is_available")
+        return Hint(CUDA_EXTRA.slug, CUDA_EXTRA + " " + NOT_CALLED.format(what="torch.cuda.is_available"))
     return None
 
 
@@ -246,8 +256,7 @@ def expect_answer(t, got, expected, ctx, machine, one):
     if keys != expected:
         hint = (diagnose_one if one else diagnose_list)(t, keys, expected, machine)
         t.fail(ctx, f"It returned {as_text(keys)}, expected {as_text(expected)}"
-                    + (" (cuda counts as cuda:0, mps as mps:0)" if not one else "") + "."
-                    + (f"\nLikely mistake: {hint}" if hint else ""))
+                    + (" (cuda counts as cuda:0, mps as mps:0)" if not one else "") + ".", likely=hint)
     machines_of(t).last = (machine, expected)
 
 
@@ -294,10 +303,12 @@ def best_reference(machine):
     return ("cuda", 0) if n else ("mps", 0) if mps else ("cpu", 0)
 
 
-MPS_FIRST = "CUDA comes first: cuda:0 when torch.cuda.is_available(), and mps only when there is no CUDA GPU."
-LAST_GPU = "it picked the last GPU; the best device is the first one, cuda:0."
-NO_MPS = "when CUDA is not available but MPS is (torch.backends.mps.is_available()), the answer is mps."
-NO_CUDA = "when torch.cuda.is_available() is True, the answer is cuda:0."
+MPS_FIRST = Hint("mps-before-cuda",
+    "CUDA comes first: cuda:0 when torch.cuda.is_available(), and mps only when there is no CUDA GPU.")
+LAST_GPU = Hint("last-gpu-picked", "it picked the last GPU; the best device is the first one, cuda:0.")
+NO_MPS = Hint("mps-not-considered",
+    "when CUDA is not available but MPS is (torch.backends.mps.is_available()), the answer is mps.")
+NO_CUDA = Hint("cuda-not-considered", "when torch.cuda.is_available() is True, the answer is cuda:0.")
 
 
 def diagnose_one(t, got, expected, machine):
@@ -418,28 +429,34 @@ def module_context(t, label, tree):
     return f"module_device(module) on {t.device} with\n  module = {label}:\n  {tree_text(t, tree)}"
 
 
-NO_TENSORS = ("the module has no parameters and no buffers, so it is on no device: raise ValueError "
-              "(do not fall back on a default such as the CPU).")
-MIXED = "the module's tensors are on more than one device ({where}): raise ValueError."
-RAISE_VALUE_ERROR = ("raise ValueError (raise ValueError('...')), not {kind}: an assert is for bugs in your own "
-                     "code and disappears under python -O, and a caller catching ValueError would miss it.")
-STOP_ITERATION = ("next(module.parameters()) raised StopIteration: this module has no parameters{more}. "
-                  "next(...) on an empty iterator raises StopIteration, not a helpful error; look at the "
-                  "parameters and the buffers, and raise ValueError yourself when there is none.")
-BUFFERS_ONLY = ("it looked at the parameters only: this module has no parameters, but buffers on {device} "
-                "(BatchNorm's running statistics are buffers too). A module's device is where its "
-                "parameters and its buffers are.")
-FIRST_ONLY = ("only the first parameter was looked at (next(module.parameters()).device assumes everything "
-              "is on one device): look at every parameter and buffer.")
-PARAMS_ONLY = ("the buffers were not looked at: the parameters are all on {device}, but buffers are on {other}. "
-               "Look at module.buffers() too.")
-OWN_ONLY = ("only the module's own tensors were looked at (recurse=False or _parameters/_buffers): the "
-            "submodules' tensors count too; parameters() and buffers() walk the whole tree.")
-STATE_DICT = ("the tensors were taken from state_dict(), which leaves out buffers registered with "
-              "persistent=False: use module.parameters() and module.buffers().")
+NO_TENSORS = Hint("default-device-when-empty",
+    "the module has no parameters and no buffers, so it is on no device: raise ValueError "
+    "(do not fall back on a default such as the CPU).")
+MIXED = Hint("mixed-devices-not-raised", "the module's tensors are on more than one device ({where}): raise ValueError.")
+RAISE_VALUE_ERROR = Hint("wrong-exception-type",
+    "raise ValueError (raise ValueError('...')), not {kind}: an assert is for bugs in your own "
+    "code and disappears under python -O, and a caller catching ValueError would miss it.")
+STOP_ITERATION = Hint("next-on-empty-parameters",
+    "next(module.parameters()) raised StopIteration: this module has no parameters{more}. "
+    "next(...) on an empty iterator raises StopIteration, not a helpful error; look at the "
+    "parameters and the buffers, and raise ValueError yourself when there is none.")
+BUFFERS_ONLY = Hint("buffers-ignored", "it looked at the parameters only: this module has no parameters, but buffers on {device} "
+                                       "(BatchNorm's running statistics are buffers too). A module's device is where its "
+                                       "parameters and its buffers are.")
+FIRST_ONLY = Hint("first-parameter-only",
+    "only the first parameter was looked at (next(module.parameters()).device assumes everything "
+    "is on one device): look at every parameter and buffer.")
+PARAMS_ONLY = Hint("buffers-ignored",
+    "the buffers were not looked at: the parameters are all on {device}, but buffers are on {other}. "
+    "Look at module.buffers() too.")
+OWN_ONLY = Hint("submodules-ignored", "only the module's own tensors were looked at (recurse=False or _parameters/_buffers): the "
+                                      "submodules' tensors count too; parameters() and buffers() walk the whole tree.")
+STATE_DICT = Hint("state-dict-for-tensors", "the tensors were taken from state_dict(), which leaves out buffers registered with "
+                                            "persistent=False: use module.parameters() and module.buffers().")
 NOT_A_DEVICE = "It returned {what}; expected one torch.device (the module's tensors are all on {device})."
-A_SET = ("It returned {what}: the set of devices. When it has exactly one device, return that device (a "
-         "torch.device), else raise ValueError.")
+A_SET = Hint("returned-set-of-devices",
+    "It returned {what}: the set of devices. When it has exactly one device, return that device (a "
+    "torch.device), else raise ValueError.")
 
 
 def module_mistakes(params, buffers):
@@ -459,18 +476,20 @@ def module_case(t, case):
     where = {x[2] for x in params + buffers}
     made = t.make(tree_spec(t, tree))
     got = t.attempt(made, context=ctx)
+    if isinstance(got, Raised) and got.is_a("NotImplementedError"):
+        said_ = t.raised_message(got, ctx)  # the stub: not done yet, as every other exercise says
+        raise CheckFailed(said_, slug_of(said_))
     if len(where) == 1:
         expected = next(iter(where))
         if isinstance(got, Raised):
             if got.is_a("StopIteration"):
-                t.fail(ctx, f"It raised StopIteration, expected {expected}.\nLikely mistake: "
-                            + STOP_ITERATION.format(more=f" (only buffers, on {expected})" if not params else ""))
+                t.fail(ctx, f"It raised StopIteration, expected {expected}.",
+                       likely=STOP_ITERATION.format(more=f" (only buffers, on {expected})" if not params else ""))
             if not params and got.is_a("ValueError"):
-                t.fail(ctx, f"It raised ValueError: {got.message}, expected {expected}.\nLikely mistake: "
-                            + BUFFERS_ONLY.format(device=expected))
+                t.fail(ctx, f"It raised ValueError: {got.message}, expected {expected}.",
+                       likely=BUFFERS_ONLY.format(device=expected))
             if got.is_a("ValueError") and not any(x[3] for x in params + buffers):
-                t.fail(ctx, f"It raised ValueError: {got.message}, expected {expected}.\nLikely mistake: "
-                            + OWN_ONLY)
+                t.fail(ctx, f"It raised ValueError: {got.message}, expected {expected}.", likely=OWN_ONLY)
             t.fail(ctx, f"It raised {got.type_name}: {got.message}, expected {expected}.")
         expect_device_answer(t, got, expected, ctx, params, buffers)
         return
@@ -479,16 +498,16 @@ def module_case(t, case):
         if got.is_a("ValueError"):
             return
         if got.is_a("StopIteration") and not where:
-            t.fail(ctx, "It raised StopIteration.\nLikely mistake: " + STOP_ITERATION.format(more=" and no buffers")
-                   + " " + problem)
+            t.fail(ctx, "It raised StopIteration.", likely=Hint(
+                STOP_ITERATION.slug, STOP_ITERATION.format(more=" and no buffers") + " " + problem))
         kind = "AssertionError" if got.is_a("AssertionError") else got.type_name
-        t.fail(ctx, f"It raised {got.type_name}: {got.message}, expected ValueError.\nLikely mistake: "
-                    + RAISE_VALUE_ERROR.format(kind=kind) + " " + problem)
+        t.fail(ctx, f"It raised {got.type_name}: {got.message}, expected ValueError.",
+               likely=Hint(RAISE_VALUE_ERROR.slug, RAISE_VALUE_ERROR.format(kind=kind) + " " + problem))
     if isinstance(got, torch.device) and where:
         hint = mixed_mistake(key(got), params, buffers)
-        t.fail(ctx, f"It returned {got}, expected it to raise ValueError: {problem}"
-                    + (f"\nLikely mistake: {hint}" if hint else ""))
-    t.fail(ctx, f"It returned {said(got)}, expected it to raise ValueError: {problem}")
+        t.fail(ctx, f"It returned {got}, expected it to raise ValueError: {problem}", likely=hint,
+               mistake=None if hint else slug_of(problem))
+    t.fail(ctx, f"It returned {said(got)}, expected it to raise ValueError: {problem}", mistake=slug_of(problem))
 
 
 def mixed_mistake(got, params, buffers):
@@ -504,7 +523,7 @@ def mixed_mistake(got, params, buffers):
 
 def expect_device_answer(t, got, expected, ctx, params, buffers):
     if isinstance(got, str):
-        t.fail(ctx, f"It returned {got!r}.\nLikely mistake: " + STRING_ONE.format(got=got))
+        t.fail(ctx, f"It returned {got!r}.", likely=STRING_ONE.format(got=got))
     if isinstance(got, (SeenList, SeenTuple)) or (isinstance(got, SeenObject) and "set" in got.type_name):
         t.fail(ctx, A_SET.format(what=said(got)))
     if not isinstance(got, torch.device):
@@ -584,40 +603,44 @@ NUMPY_OF = {torch.float32: "float32", torch.float64: "float64", torch.float16: "
             torch.bool: "bool", torch.complex64: "complex64", torch.complex128: "complex128"}
 DTYPE_BY_NAME = {v: k for k, v in NUMPY_OF.items()}
 
-REQUIRES_GRAD = ("it called .numpy() on a tensor that requires grad: NumPy cannot follow autograd, so torch "
-                 "refuses. Take the values out of autograd first (detach()), on the CPU (cpu()).")
-ON_GPU = ("it called .numpy() on a tensor on {device}: a NumPy array lives in CPU memory, so the tensor "
-          "must come to the CPU first.")
+REQUIRES_GRAD = Hint("numpy-without-detach",
+    "it called .numpy() on a tensor that requires grad: NumPy cannot follow autograd, so torch "
+    "refuses. Take the values out of autograd first (detach()), on the CPU (cpu()).")
+ON_GPU = Hint("numpy-on-gpu-tensor",
+    "it called .numpy() on a tensor on {device}: a NumPy array lives in CPU memory, so the tensor "
+    "must come to the CPU first.")
 NUMPY_HINTS = {
     "Can't call numpy() on Tensor that requires grad": REQUIRES_GRAD,
-    "Can't detach views in-place": ("t.detach_() changed the caller's tensor (and torch refuses it on a "
-                                    "view): t.detach() returns a new tensor and leaves t as it was."),
+    "Can't detach views in-place": Hint("detach-in-place", "t.detach_() changed the caller's tensor (and torch refuses it on a "
+                                                           "view): t.detach() returns a new tensor and leaves t as it was."),
     "can't convert": ON_GPU,
 }
 UNTOUCHED = {
-    "requires_grad": ("t.requires_grad_(False) or t.detach_() changed the caller's tensor: it no longer "
-                      "requires grad, so the caller's training breaks. t.detach() returns a new tensor "
-                      "and leaves t as it was."),
-    "version": "t was changed in place: to_numpy must only read it.",
-    "values": "t was changed: to_numpy must only read it.",
+    "requires_grad": Hint("detach-in-place", "t.requires_grad_(False) or t.detach_() changed the caller's tensor: it no longer "
+                                             "requires grad, so the caller's training breaks. t.detach() returns a new tensor "
+                                             "and leaves t as it was."),
+    "version": Hint("input-modified", "t was changed in place: to_numpy must only read it."),
+    "values": Hint("input-modified", "t was changed: to_numpy must only read it."),
 }
-TOLIST = ("it returned a Python list (.tolist()): return a NumPy array (numpy.ndarray), which keeps the "
-          "dtype and shape.")
-ITEM = ("it returned a Python number (.item() or float(t)): for a 0-d tensor, the array has shape (): "
-        "return a numpy.ndarray.")
-TENSOR = "it returned a tensor: convert it to a numpy.ndarray."
-DTYPE_WRONG = ("the dtype changed from {want} to {got}: {why} The array must have the tensor's own dtype "
-               "(torch.{want} -> numpy.{want}).")
+TOLIST = Hint("tolist-not-array", "it returned a Python list (.tolist()): return a NumPy array (numpy.ndarray), which keeps the "
+                                  "dtype and shape.")
+ITEM = Hint("item-not-array", "it returned a Python number (.item() or float(t)): for a 0-d tensor, the array has shape (): "
+                              "return a numpy.ndarray.")
+TENSOR = Hint("returned-tensor", "it returned a tensor: convert it to a numpy.ndarray.")
+DTYPE_WRONG = Hint("dtype-changed", "the dtype changed from {want} to {got}: {why} The array must have the tensor's own dtype "
+                                    "(torch.{want} -> numpy.{want}).")
 WHY = {
     "float64": "Python floats (.tolist(), np.array(..., dtype=float)) and .double() give float64.",
     "float32": ".float() (or dtype=np.float32) turned it into float32.",
     "int64": "Python ints (.tolist()) and .long() give int64.",
     "complex128": "Python complex numbers (.tolist()) give complex128.",
 }
-SHAPE_WRONG = "the shape changed from {want} to {got}: keep the tensor's shape (no flatten, squeeze or reshape)."
-STORAGE_ORDER = ("the values are in another order: the tensor is not contiguous, so its storage (data_ptr, "
-         "untyped_storage, np.frombuffer) does not hold them in row-major order. Let torch convert "
-         "the tensor itself.")
+SHAPE_WRONG = Hint("shape-changed",
+    "the shape changed from {want} to {got}: keep the tensor's shape (no flatten, squeeze or reshape).")
+STORAGE_ORDER = Hint("raw-storage-order",
+    "the values are in another order: the tensor is not contiguous, so its storage (data_ptr, "
+    "untyped_storage, np.frombuffer) does not hold them in row-major order. Let torch convert "
+    "the tensor itself.")
 
 
 def values_for(dtype, shape, start=0):
@@ -673,27 +696,26 @@ def numpy_case(t, case):
 
 def expect_array(t, got, expected, ctx):
     if isinstance(got, SeenList):
-        t.fail(ctx, f"It returned {said(got)}.\nLikely mistake: {TOLIST}")
+        t.fail(ctx, f"It returned {said(got)}.", likely=TOLIST)
     if type(got) in (int, float, bool):
-        t.fail(ctx, f"It returned {said(got)}.\nLikely mistake: {ITEM}")
+        t.fail(ctx, f"It returned {said(got)}.", likely=ITEM)
     if isinstance(got, SeenTensor):
         said(got)
-        t.fail(ctx, f"It returned {said(got)}.\nLikely mistake: {TENSOR}")
+        t.fail(ctx, f"It returned {said(got)}.", likely=TENSOR)
     if not isinstance(got, SeenArray):
         t.fail(ctx, f"It returned {said(got)}; expected a numpy.ndarray.")
     if got.shape != expected.shape:
-        t.fail(ctx, "The array is wrong.\nLikely mistake: "
-               + SHAPE_WRONG.format(want=fmt_shape(expected.shape), got=fmt_shape(got.shape)))
+        t.fail(ctx, "The array is wrong.", likely=SHAPE_WRONG.format(want=fmt_shape(expected.shape), got=fmt_shape(got.shape)))
     if got.np_dtype != expected.dtype:
         want, have = expected.dtype.name, got.np_dtype.name
-        t.fail(ctx, f"The array has dtype {have}, expected {want}.\nLikely mistake: "
-               + DTYPE_WRONG.format(want=want, got=have, why=WHY.get(have, "")))
+        t.fail(ctx, f"The array has dtype {have}, expected {want}.",
+               likely=DTYPE_WRONG.format(want=want, got=have, why=WHY.get(have, "")))
     if got.values is None or not numpy.array_equal(got.values, expected):
         shown_got = fmt(got.values.tolist()) if got.values is not None else "(not sent)"
         hint = STORAGE_ORDER if got.values is not None and sorted(got.values.ravel().tolist(), key=repr) == sorted(
             expected.ravel().tolist(), key=repr) else None
-        t.fail(ctx, f"The array has the wrong values.\n  expected: {fmt(expected.tolist())}\n  got:      {shown_got}"
-               + (f"\nLikely mistake: {hint}" if hint else ""))
+        t.fail(ctx, f"The array has the wrong values.\n  expected: {fmt(expected.tolist())}\n  got:      {shown_got}",
+               likely=hint)
 
 
 @st.composite
@@ -716,34 +738,40 @@ A.exercise("to_numpy", "def to_numpy(t)", cases=NUMPY_CASES, strategy=numpy_inpu
 # ("tensor", dtype name, shape), ("module",), ("function",), or a plain value (int, float,
 # str, bool, None).
 
-DICT_ORDER = ("the dict's keys are right but not in their order ({got} instead of {want}): build the new "
-              "dict in obj's own order ({{k: ... for k, v in obj.items()}}), without sorting.")
-DICT_KEYS = "the dict's keys changed ({got} instead of {want}): keep every key as it is."
-TUPLE_LOST = ("a tuple came back as a {got}: keep each container's type (a tuple stays a tuple, "
-              "tuple(...) of the moved items).")
-LIST_LOST = "a list came back as a {got}: keep each container's type (a list stays a list)."
-NOT_RECURSED = ("a tensor inside a nested container was not moved ({where} is on {device}): recurse into "
-                "every dict, list and tuple, however deep.")
-NOT_MOVED = "a tensor was not moved ({where} is on {device}, expected {target})."
-MODULE_MOVED = ("the module inside was moved (its parameters are now on {device}): a module is not a "
-                "tensor, so move_to returns it as it is, without calling .to() on it. (A Module's .to() "
-                "moves it in place: the caller's model would move too.)")
-NOT_SAME = ("{where} is not the very object that was passed in: anything that is not a tensor, a dict, a "
-            "list or a tuple is returned as it is (the same object, not a copy or a conversion).")
-CONVERTED = ("{where} was {was} and came back as {got}: only tensors are moved; numbers, strings and None "
-             "are returned as they are.")
-DTYPE_CHANGED = ("{where} changed dtype from {want} to {got}: move it with .to(device) only (no dtype, "
-                 "no .float()), so it keeps its dtype.")
-STRING_SPLIT = ("{where}, a str, came back as {got}: a str is a sequence too, but it is not a container "
-                "to recurse into. Test for dict, list and tuple (isinstance(obj, (list, tuple))), not for "
-                "any sequence.")
+DICT_ORDER = Hint("dict-keys-reordered",
+    "the dict's keys are right but not in their order ({got} instead of {want}): build the new "
+    "dict in obj's own order ({{k: ... for k, v in obj.items()}}), without sorting.")
+DICT_KEYS = Hint("dict-keys-changed", "the dict's keys changed ({got} instead of {want}): keep every key as it is.")
+TUPLE_LOST = Hint("container-type-lost", "a tuple came back as a {got}: keep each container's type (a tuple stays a tuple, "
+                                         "tuple(...) of the moved items).")
+LIST_LOST = Hint("container-type-lost", "a list came back as a {got}: keep each container's type (a list stays a list).")
+NOT_RECURSED = Hint("nested-not-recursed",
+    "a tensor inside a nested container was not moved ({where} is on {device}): recurse into "
+    "every dict, list and tuple, however deep.")
+NOT_MOVED = Hint("tensor-not-moved", "a tensor was not moved ({where} is on {device}, expected {target}).")
+MODULE_MOVED = Hint("module-moved", "the module inside was moved (its parameters are now on {device}): a module is not a "
+                                    "tensor, so move_to returns it as it is, without calling .to() on it. (A Module's .to() "
+                                    "moves it in place: the caller's model would move too.)")
+NOT_SAME = Hint("object-not-returned-as-is",
+    "{where} is not the very object that was passed in: anything that is not a tensor, a dict, a "
+    "list or a tuple is returned as it is (the same object, not a copy or a conversion).")
+CONVERTED = Hint("non-tensor-converted",
+    "{where} was {was} and came back as {got}: only tensors are moved; numbers, strings and None "
+    "are returned as they are.")
+DTYPE_CHANGED = Hint("dtype-changed", "{where} changed dtype from {want} to {got}: move it with .to(device) only (no dtype, "
+                                      "no .float()), so it keeps its dtype.")
+STRING_SPLIT = Hint("string-recursed", "{where}, a str, came back as {got}: a str is a sequence too, but it is not a container "
+                                       "to recurse into. Test for dict, list and tuple (isinstance(obj, (list, tuple))), not for "
+                                       "any sequence.")
 MOVE_HINTS = {
-    "maximum recursion depth": ("the recursion never ends: a one-character str is a sequence of itself. "
-                                "Recurse into dict, list and tuple only, and return anything else as it is."),
-    "has no attribute 'to'": "only tensors have .to(device) here: return anything else as it is.",
-    "has no attribute 'items'": "only dicts have .items(): test the type before you recurse.",
-    "Cannot copy out of meta tensor": ("a tensor on the meta device has no values: did the code copy values "
-                                       "(tolist, numpy, item) instead of moving the tensor with .to()?"),
+    "maximum recursion depth": Hint("string-recursed",
+        "the recursion never ends: a one-character str is a sequence of itself. "
+        "Recurse into dict, list and tuple only, and return anything else as it is."),
+    "has no attribute 'to'": Hint("to-on-non-tensor", "only tensors have .to(device) here: return anything else as it is."),
+    "has no attribute 'items'": Hint("items-on-non-dict", "only dicts have .items(): test the type before you recurse."),
+    "Cannot copy out of meta tensor": Hint("values-copied-not-moved",
+        "a tensor on the meta device has no values: did the code copy values "
+        "(tolist, numpy, item) instead of moving the tensor with .to()?"),
 }
 
 
@@ -792,14 +820,14 @@ def expect_moved_like(t, node, made, got, target, where, ctx, compare_values, se
         if not isinstance(got, want) or got.type_name != f"builtins.{kind}":
             name = getattr(got, "type_name", type(got).__name__).rsplit(".", 1)[-1]
             hint = TUPLE_LOST if kind == "tuple" else LIST_LOST if kind == "list" else None
-            t.fail(ctx, f"{where[0].upper()}{where[1:]} should be a {kind}, but it is {said(got)}."
-                        + (f"\nLikely mistake: {hint.format(got=name)}" if hint else ""))
+            t.fail(ctx, f"{where[0].upper()}{where[1:]} should be a {kind}, but it is {said(got)}.",
+                   likely=hint.format(got=name) if hint else None)
         if kind == "dict":
             want_keys, got_keys = [k for k, _ in node[1]], list(got)
             if got_keys != want_keys:
                 hint = DICT_ORDER if sorted(map(repr, got_keys)) == sorted(map(repr, want_keys)) else DICT_KEYS
-                t.fail(ctx, f"{where} has keys {got_keys}, expected {want_keys}.\nLikely mistake: "
-                       + hint.format(got=got_keys, want=want_keys))
+                t.fail(ctx, f"{where} has keys {got_keys}, expected {want_keys}.",
+                       likely=hint.format(got=got_keys, want=want_keys))
             for i, (k, v) in enumerate(node[1]):
                 expect_moved_like(t, v, made[k], got[k], target, f"{where}[{k!r}]", ctx, compare_values, seed + i + 1)
             return
@@ -815,11 +843,11 @@ def expect_moved_like(t, node, made, got, target, where, ctx, compare_values, se
         if key(got.device) != key(target):
             nested = where.count("[") > 1
             hint = (NOT_RECURSED if nested else NOT_MOVED).format(where=where, device=got.device, target=target)
-            t.fail(ctx, f"{where} is on {got.device}, expected {target}.\nLikely mistake: {hint}")
+            t.fail(ctx, f"{where} is on {got.device}, expected {target}.", likely=hint)
         want_dtype = DTYPE_BY_NAME[node[1]]
         if got.dtype != want_dtype:
-            t.fail(ctx, f"{where} has dtype {got.dtype_name}, expected {node[1]}.\nLikely mistake: "
-                   + DTYPE_CHANGED.format(where=where, want=node[1], got=got.dtype_name))
+            t.fail(ctx, f"{where} has dtype {got.dtype_name}, expected {node[1]}.",
+                   likely=DTYPE_CHANGED.format(where=where, want=node[1], got=got.dtype_name))
         if got.shape != tuple(node[2]):
             t.fail(ctx, f"{where} has shape {fmt_shape(got.shape)}, expected {fmt_shape(node[2])}.")
         if compare_values:
@@ -830,22 +858,22 @@ def expect_moved_like(t, node, made, got, target, where, ctx, compare_values, se
         return
     if isinstance(node, tuple) and node and node[0] == "module":
         if not isinstance(got, SeenModule) or got.ref != made.ref:
-            t.fail(ctx, f"{where} is {said(got)}.\nLikely mistake: " + NOT_SAME.format(where=where))
+            t.fail(ctx, f"{where} is {said(got)}.", likely=NOT_SAME.format(where=where))
         moved = {str(p.device) for _, p in got.named_parameters}
         if moved != {"cpu"}:
             t.fail(ctx, f"{where}, the nn.Linear(2, 2) made on the CPU, has its parameters on "
-                        f"{', '.join(sorted(moved))} after the call.\nLikely mistake: "
-                        + MODULE_MOVED.format(device=", ".join(sorted(moved))))
+                        f"{', '.join(sorted(moved))} after the call.",
+                   likely=MODULE_MOVED.format(device=", ".join(sorted(moved))))
         return
     if isinstance(node, tuple) and node and node[0] == "function":
         if getattr(got, "ref", None) != made.ref:
-            t.fail(ctx, f"{where} is {said(got)}.\nLikely mistake: " + NOT_SAME.format(where=where))
+            t.fail(ctx, f"{where} is {said(got)}.", likely=NOT_SAME.format(where=where))
         return
     if type(got) is not type(node) or got != node:
         if isinstance(node, str) and isinstance(got, (SeenList, SeenTuple)):
-            t.fail(ctx, f"{where} is {said(got)}.\nLikely mistake: " + STRING_SPLIT.format(where=where, got=said(got)))
-        t.fail(ctx, f"{where} is {said(got)}, expected {node!r}.\nLikely mistake: "
-               + CONVERTED.format(where=where, was=repr(node), got=said(got)))
+            t.fail(ctx, f"{where} is {said(got)}.", likely=STRING_SPLIT.format(where=where, got=said(got)))
+        t.fail(ctx, f"{where} is {said(got)}, expected {node!r}.",
+               likely=CONVERTED.format(where=where, was=repr(node), got=said(got)))
 
 
 MIXED_DICT = ("dict", [("weights", ("tensor", "float32", (2, 3))), ("step", 7), ("name", "batch"),

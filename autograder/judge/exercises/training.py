@@ -36,8 +36,10 @@ Readings of the contract (see curriculum.md):
 import numpy as np
 import torch
 
+from ..compare import CheckFailed, likely_line, slug_of
 from ..declare import (
     Assignment,
+    Hint,
     Missing,
     Raised,
     SeenArray,
@@ -214,12 +216,12 @@ def params_of(seen):
 def as_float(t, got, ctx, what):
     if _float(got):
         return float(got)
-    hint = ""
+    hint = None
     name = getattr(got, "type_name", "")
     if "Tensor" in str(name) or hasattr(got, "dtype_name"):
-        hint = ("\nLikely mistake: a tensor is not a float. loss.item() gives the Python float of a "
-                "one-element tensor (and holds no graph).")
-    t.fail(ctx, f"{what} should be a Python float, but it is {said(got)}.{hint}")
+        hint = Hint("tensor-not-float", "a tensor is not a float. loss.item() gives the Python float of a "
+                                        "one-element tensor (and holds no graph).")
+    t.fail(ctx, f"{what} should be a Python float, but it is {said(got)}.", likely=hint)
 
 
 # =============================================================================================
@@ -263,39 +265,39 @@ def _epoch(run, dtype, how):
     return params, result, losses, sizes
 
 
-NO_ZERO_GRAD = ("the gradients were never cleared (no optimizer.zero_grad()): each backward() adds "
-                "to the .grad left by the batches before, so every step after the first uses a sum "
-                "of old and new gradients. Clear them once per batch, before backward() (section "
-                "\"Training in three steps\").")
-STEP_FIRST = ("optimizer.step() ran before loss.backward(): the step used the gradients of the "
-              "previous batch (or none at all), not those of this batch (section \"Training in three "
-              "steps\").")
-MEAN_OF_BATCHES = ("the result is the mean of the batch losses, but the last batch is smaller: "
-                   "each batch's mean loss must count as many times as it has samples, so weight "
-                   "it by its size and divide by the number of samples (section \"A mean over "
-                   "batches of unequal size\").")
-NOT_MOVED = ("the parameters did not move at all: optimizer.step() ran before loss.backward() "
-             "(so it found no gradient to use), or the gradients were cleared between backward() and "
-             "step(). The order is: zero_grad(), forward and loss, backward(), step() (section "
-             "\"Training in three steps\").")
-LAST_BATCH = "the result is the last batch's loss, not the epoch's mean loss per sample."
-NOT_DIVIDED = ("the result is the sum of loss * batch size over the batches, not yet divided by "
-               "the number of samples.")
-SUM_OF_BATCHES = "the result is the sum of the batch losses, not the mean loss per sample."
-NO_TRAIN = ("the model was left in eval mode: call model.train() at the start of the epoch "
-            "(dropout and batch norm behave differently in training; section \"model.eval() "
-            "vs torch.no_grad()\").")
+NO_ZERO_GRAD = Hint("grad-not-zeroed", "the gradients were never cleared (no optimizer.zero_grad()): each backward() adds "
+                                       "to the .grad left by the batches before, so every step after the first uses a sum "
+                                       "of old and new gradients. Clear them once per batch, before backward() (section "
+                                       "\"Training in three steps\").")
+STEP_FIRST = Hint("step-before-backward", "optimizer.step() ran before loss.backward(): the step used the gradients of the "
+                                          "previous batch (or none at all), not those of this batch (section \"Training in three "
+                                          "steps\").")
+MEAN_OF_BATCHES = Hint("mean-of-batch-means", "the result is the mean of the batch losses, but the last batch is smaller: "
+                                              "each batch's mean loss must count as many times as it has samples, so weight "
+                                              "it by its size and divide by the number of samples (section \"A mean over "
+                                              "batches of unequal size\").")
+NOT_MOVED = Hint("wrong-step-order", "the parameters did not move at all: optimizer.step() ran before loss.backward() "
+                                     "(so it found no gradient to use), or the gradients were cleared between backward() and "
+                                     "step(). The order is: zero_grad(), forward and loss, backward(), step() (section "
+                                     "\"Training in three steps\").")
+LAST_BATCH = Hint("last-batch-loss", "the result is the last batch's loss, not the epoch's mean loss per sample.")
+NOT_DIVIDED = Hint("sum-not-divided", "the result is the sum of loss * batch size over the batches, not yet divided by "
+                                      "the number of samples.")
+SUM_OF_BATCHES = Hint("sum-of-batch-losses", "the result is the sum of the batch losses, not the mean loss per sample.")
+NO_TRAIN = Hint("train-mode-not-set", "the model was left in eval mode: call model.train() at the start of the epoch "
+                                      "(dropout and batch norm behave differently in training; section \"model.eval() "
+                                      "vs torch.no_grad()\").")
 
 TRAIN_RAISES = {
-    "element 0 of tensors does not require grad": (
+    "element 0 of tensors does not require grad": Hint("trained-under-no-grad",
         "the loss was computed under torch.no_grad() (or from detached outputs): backward() "
         "needs the graph, so train with gradient tracking on."),
-    "Trying to backward through the graph a second time": (
+    "Trying to backward through the graph a second time": Hint("backward-twice",
         "backward() ran twice on the same graph (a loss kept from an earlier batch?)."),
-    "'float' object has no attribute 'backward'": (
+    "'float' object has no attribute 'backward'": Hint("backward-on-item",
         "loss.item() is a Python float: call backward() on the loss tensor itself, and use "
         ".item() only for the running total."),
-    "object is not iterable": "loop over the loader with `for x, y in loader:`.",
+    "object is not iterable": Hint("loader-not-iterated", "loop over the loader with `for x, y in loader:`."),
     "modified by an inplace operation": STEP_FIRST,
 }
 
@@ -349,7 +351,7 @@ def train_epoch(t, run):
     after = t.describe(model)
     for path, training in modes(after):
         if not training:
-            t.fail(ctx, f"after train_epoch, {path}.training is False.\nLikely mistake: {NO_TRAIN}")
+            t.fail(ctx, f"after train_epoch, {path}.training is False.", likely=NO_TRAIN)
     value = as_float(t, got, ctx, "the returned mean loss")
     compare_params = not seeded or t.device.type == "cpu"
     if run.dropout and run.loader != "list":
@@ -375,10 +377,9 @@ def train_epoch(t, run):
                     if wrong is not None and p.shape == tuple(wrong.shape) and torch.allclose(got_p, wrong.to(torch.float64),
                                                                         rtol=RTOL, atol=ATOL):
                         hint = text
-                t.fail(ctx, "\n".join(line for line in [
+                t.fail(ctx, "\n".join([
                     f"model.{name} after one epoch has the wrong values.",
-                    f"  expected: {fmt(want)}", f"  got:      {fmt(p.values)}",
-                    f"Likely mistake: {hint}" if hint else None] if line))
+                    f"  expected: {fmt(want)}", f"  got:      {fmt(p.values)}"]), likely=hint)
     if not _close_float(value, expected):
         n = sum(sizes)
         known = [(sum(losses) / len(losses), MEAN_OF_BATCHES), (losses[-1], LAST_BATCH),
@@ -390,11 +391,10 @@ def train_epoch(t, run):
                     known.append((wrong[1], text))
         hint = next((text for v, text in known if _close_float(value, v)), None)
         batch_means = ", ".join(f"{v:.4g} ({s} samples)" for v, s in zip(losses, sizes))
-        t.fail(ctx, "\n".join(line for line in [
+        t.fail(ctx, "\n".join([
             "the returned mean loss per sample is wrong.",
             f"  expected: {expected:.6g}", f"  got:      {value:.6g}",
-            f"  (the batches' mean losses: {batch_means})",
-            f"Likely mistake: {hint}" if hint else None] if line))
+            f"  (the batches' mean losses: {batch_means})"]), likely=hint)
 
 
 # =============================================================================================
@@ -415,20 +415,22 @@ def reference_eval(run, dtype):
     return sum(v * s for v, s in zip(losses, sizes)) / n, correct / n, losses, sizes, correct
 
 
-NO_EVAL = ("the model was left in training mode: call model.eval() before evaluating (dropout "
-           "still drops units in training mode, so the loss is noisy and wrong; section "
-           "\"model.eval() vs torch.no_grad()\").")
-NO_NO_GRAD = ("evaluate built an autograd graph: the model's output required grad when the loss "
-              "was computed. Evaluate under torch.no_grad() (or torch.inference_mode()): "
-              "model.eval() alone does not stop gradient tracking (section \"model.eval() vs "
-              "torch.no_grad()\").")
-GRAD_TOUCHED = ("evaluate changed the parameters' .grad: evaluation must not call backward(), "
-                "zero_grad() or touch .grad (a training loop may be halfway through accumulating "
-                "gradients).")
-ACC_COUNT = "the accuracy is the number of correct samples, not the fraction (divide by the number of samples)."
-ACC_PERCENT = "the accuracy is a percentage: the contract asks for a fraction between 0 and 1."
-ACC_BATCHES = ("the accuracy is the mean of the batches' accuracies, but the last batch is smaller: "
-               "count the correct samples over the whole loader and divide by the number of samples.")
+NO_EVAL = Hint("eval-mode-not-set", "the model was left in training mode: call model.eval() before evaluating (dropout "
+                                    "still drops units in training mode, so the loss is noisy and wrong; section "
+                                    "\"model.eval() vs torch.no_grad()\").")
+NO_NO_GRAD = Hint("no-grad-missing", "evaluate built an autograd graph: the model's output required grad when the loss "
+                                     "was computed. Evaluate under torch.no_grad() (or torch.inference_mode()): "
+                                     "model.eval() alone does not stop gradient tracking (section \"model.eval() vs "
+                                     "torch.no_grad()\").")
+GRAD_TOUCHED = Hint("grad-touched-in-eval", "evaluate changed the parameters' .grad: evaluation must not call backward(), "
+                                            "zero_grad() or touch .grad (a training loop may be halfway through accumulating "
+                                            "gradients).")
+ACC_COUNT = Hint("accuracy-as-count",
+    "the accuracy is the number of correct samples, not the fraction (divide by the number of samples).")
+ACC_PERCENT = Hint("accuracy-as-percent", "the accuracy is a percentage: the contract asks for a fraction between 0 and 1.")
+ACC_BATCHES = Hint("mean-of-batch-accuracies",
+    "the accuracy is the mean of the batches' accuracies, but the last batch is smaller: "
+    "count the correct samples over the whole loader and divide by the number of samples.")
 
 EVAL_CASES = [
     Run(10, 4, (3, 5, 3), "cross_entropy", dropout=0.5, seed=10),
@@ -443,7 +445,8 @@ EVAL_CASES += drawn_runs(3, 2, ("cross_entropy",), (("sgd", 0.1, 0.0),), dropout
                          loaders=("list", "dataloader"))
 
 EVAL_RAISES = {
-    "Expected floating point type for target": "the labels are class indices (int64): pass them to the loss as they are.",
+    "Expected floating point type for target": Hint("labels-converted",
+        "the labels are class indices (int64): pass them to the loss as they are."),
     "Can't call numpy() on Tensor that requires grad": NO_NO_GRAD,
 }
 
@@ -472,10 +475,10 @@ def evaluate(t, run):
     after = t.describe(model)
     for path, training in modes(after):
         if training:
-            t.fail(ctx, f"after evaluate, {path}.training is True.\nLikely mistake: {NO_EVAL}")
+            t.fail(ctx, f"after evaluate, {path}.training is True.", likely=NO_EVAL)
     log = t.get(loss, "log")
     if isinstance(log, SeenList) and any(isinstance(e, SeenList) and len(e) == 2 and e[1] is True for e in log):
-        t.fail(ctx, f"Likely mistake: {NO_NO_GRAD}")
+        raise CheckFailed(ctx + likely_line(NO_NO_GRAD), NO_NO_GRAD)
     seen = params_of(after)
     for name, p in before.items():
         q = seen.get(name)
@@ -485,7 +488,7 @@ def evaluate(t, run):
         if q.grad is None or q.grad.values is None or not torch.equal(q.grad.values, p.grad.values):
             now = "None" if q.grad is None else fmt(q.grad.values)
             t.fail(ctx, f"model.{name}.grad changed during evaluate.\n  before: {fmt(p.grad.values)}\n"
-                        f"  after:  {now}\nLikely mistake: {GRAD_TOUCHED}")
+                        f"  after:  {now}", likely=GRAD_TOUCHED)
     if not isinstance(got, (SeenTuple, SeenList)) or len(got) != 2:
         t.fail(ctx, f"evaluate should return a pair (mean_loss, accuracy), but it returned {said(got)}.")
     value = as_float(t, got[0], ctx, "the returned mean loss")
@@ -495,10 +498,9 @@ def evaluate(t, run):
         known = [(sum(losses) / len(losses), MEAN_OF_BATCHES), (losses[-1], LAST_BATCH),
                  (expected * sum(sizes), NOT_DIVIDED), (sum(losses), SUM_OF_BATCHES)]
         hint = next((text for v, text in known if _close_float(value, v)), None)
-        t.fail(ctx, "\n".join(line for line in [
+        t.fail(ctx, "\n".join([
             "the returned mean loss per sample is wrong.",
-            f"  expected: {expected:.6g}", f"  got:      {value:.6g}",
-            f"Likely mistake: {hint}" if hint else None] if line))
+            f"  expected: {expected:.6g}", f"  got:      {value:.6g}"]), likely=hint)
     if abs(acc - expected_acc) > ACC_ATOL:
         hint = None
         n = sum(sizes)
@@ -509,10 +511,10 @@ def evaluate(t, run):
             hint = ACC_PERCENT
         elif abs(acc - sum(per_batch) / len(per_batch)) <= ACC_ATOL:
             hint = ACC_BATCHES
-        t.fail(ctx, "\n".join(line for line in [
+        t.fail(ctx, "\n".join([
             "the returned accuracy is wrong.",
-            f"  expected: {expected_acc:.6g} ({correct} of {n} samples right)", f"  got:      {acc:.6g}",
-            f"Likely mistake: {hint}" if hint else None] if line))
+            f"  expected: {expected_acc:.6g} ({correct} of {n} samples right)", f"  got:      {acc:.6g}"]),
+               likely=hint)
 
 
 def batch_accuracies(run, dtype):
@@ -569,36 +571,41 @@ def hand_grads(x, y, w1, b1, w2, b2, mask="z", scale="2/NK", transpose=()):
 
 
 GRAD_MISTAKES = [
-    (dict(mask="inverted"), "the ReLU's derivative is taken on the wrong side: it is 1 where the "
-                            "pre-activation z = x @ W1 + b1 is positive and 0 where it is negative."),
-    (dict(mask="none"), "the ReLU's derivative is missing: the gradient flowing back into z = x @ W1 + b1 "
-                        "must be zeroed where z < 0."),
-    (dict(mask="no_b1"), "the ReLU mask was computed from x @ W1 without b1: the mask is where the whole "
-                         "pre-activation x @ W1 + b1 is positive."),
-    (dict(scale="1/NK"), "the factor 2 of the derivative of the square is missing: d/d(out) of "
-                         "mean((out - y) ** 2) is 2 * (out - y) / (N * K)."),
-    (dict(scale="2/N"), "the mean is over the wrong axis: the loss averages over all N * K entries, so "
-                        "d loss / d out = 2 * (out - y) / (N * K), not divided by N only."),
-    (dict(scale="2/K"), "the mean is over the wrong axis: the loss averages over all N * K entries, so "
-                        "d loss / d out = 2 * (out - y) / (N * K), not divided by K only."),
-    (dict(scale="2"), "the gradient is that of the sum of squares: the loss is a mean over the N * K "
-                      "entries, so divide by N * K."),
-    (dict(transpose=("W1", "W2")), "the weight gradients are transposed: dW1 = x.T @ dz has W1's shape "
-                                   "(D, H), and dW2 = h.T @ dout has W2's shape (H, K)."),
-    (dict(transpose=("W1",)), "dW1 is transposed: dW1 = x.T @ dz has W1's shape (D, H)."),
-    (dict(transpose=("W2",)), "dW2 is transposed: dW2 = h.T @ dout has W2's shape (H, K)."),
+    (dict(mask="inverted"), Hint("relu-mask-inverted", "the ReLU's derivative is taken on the wrong side: it is 1 where the "
+                                                       "pre-activation z = x @ W1 + b1 is positive and 0 where it is negative.")),
+    (dict(mask="none"), Hint("relu-derivative-missing", "the ReLU's derivative is missing: the gradient flowing back into "
+                                                        "z = x @ W1 + b1 must be zeroed where z < 0.")),
+    (dict(mask="no_b1"), Hint("relu-mask-without-bias", "the ReLU mask was computed from x @ W1 without b1: the mask is where "
+                                                        "the whole pre-activation x @ W1 + b1 is positive.")),
+    (dict(scale="1/NK"), Hint("missing-factor-two", "the factor 2 of the derivative of the square is missing: d/d(out) of "
+                                                    "mean((out - y) ** 2) is 2 * (out - y) / (N * K).")),
+    (dict(scale="2/N"), Hint("mean-over-wrong-axis", "the mean is over the wrong axis: the loss averages over all N * K "
+                                                     "entries, so d loss / d out = 2 * (out - y) / (N * K), not divided "
+                                                     "by N only.")),
+    (dict(scale="2/K"), Hint("mean-over-wrong-axis", "the mean is over the wrong axis: the loss averages over all N * K "
+                                                     "entries, so d loss / d out = 2 * (out - y) / (N * K), not divided "
+                                                     "by K only.")),
+    (dict(scale="2"), Hint("sum-not-mean", "the gradient is that of the sum of squares: the loss is a mean over the N * K "
+                                           "entries, so divide by N * K.")),
+    (dict(transpose=("W1", "W2")), Hint("weight-grads-transposed", "the weight gradients are transposed: dW1 = x.T @ dz has "
+                                                                   "W1's shape (D, H), and dW2 = h.T @ dout has W2's shape "
+                                                                   "(H, K).")),
+    (dict(transpose=("W1",)), Hint("weight-grads-transposed", "dW1 is transposed: dW1 = x.T @ dz has W1's shape (D, H).")),
+    (dict(transpose=("W2",)), Hint("weight-grads-transposed", "dW2 is transposed: dW2 = h.T @ dout has W2's shape (H, K).")),
 ]
 
 NUMPY_RAISES = {
-    "torch is not available here": ("this exercise is NumPy only: torch is not available while it "
-                                    "is graded. Use np.maximum, @, .T, .sum(axis=...) and friends."),
-    "import of torch halted": ("this exercise is NumPy only: torch is not available while it is "
-                               "graded."),
-    "matmul: Input operand": ("the shapes of a matrix product do not line up: check each gradient's "
-                              "shape against its parameter's, (D, H), (H,), (H, K), (K,) (a missing "
-                              "or extra transpose?)."),
-    "could not be broadcast": ("two arrays of shapes that do not broadcast: check each intermediate's "
-                               "shape, (N, H) for z and h, (N, K) for out."),
+    "torch is not available here": Hint("torch-used", "this exercise is NumPy only: torch is not available while it "
+                                                      "is graded. Use np.maximum, @, .T, .sum(axis=...) and friends."),
+    "import of torch halted": Hint("torch-used", "this exercise is NumPy only: torch is not available while it is "
+                                                 "graded."),
+    "matmul: Input operand": Hint("matmul-shapes-misaligned",
+        "the shapes of a matrix product do not line up: check each gradient's "
+        "shape against its parameter's, (D, H), (H,), (H, K), (K,) (a missing "
+        "or extra transpose?)."),
+    "could not be broadcast": Hint("shapes-do-not-broadcast",
+        "two arrays of shapes that do not broadcast: check each intermediate's "
+        "shape, (N, H) for z and h, (N, K) for out."),
 }
 
 GRAD_CASES = [(4, 3, 5, 2, 0), (1, 2, 3, 1, 1), (6, 4, 4, 4, 2), (5, 1, 2, 3, 3), (3, 3, 3, 3, 4),
@@ -609,12 +616,13 @@ GRAD_SIZES = st.tuples(st.integers(1, 7), st.integers(1, 5), st.integers(1, 6), 
 
 def shape_hint(key, got, want):
     if len(got) == len(want) == 2 and got == want[::-1]:
-        return f"d{key} is transposed: it must have {key}'s shape {fmt_shape(want)}."
+        return Hint("weight-grads-transposed", f"d{key} is transposed: it must have {key}'s shape {fmt_shape(want)}.")
     if key.startswith("b") and len(got) != 1:
-        return (f"d{key} must be summed over the samples (axis 0) only, giving {key}'s shape "
-                f"{fmt_shape(want)}.")
+        return Hint("bias-grad-wrong-axis", f"d{key} must be summed over the samples (axis 0) only, giving {key}'s shape "
+                                            f"{fmt_shape(want)}.")
     if key.startswith("b"):
-        return f"d{key} was summed over the wrong axis: it must be summed over the samples (axis 0)."
+        return Hint("bias-grad-wrong-axis",
+                    f"d{key} was summed over the wrong axis: it must be summed over the samples (axis 0).")
     return None
 
 
@@ -635,7 +643,8 @@ def numpy_two_layer_grads(t, sizes):
     try:
         got = t.candidate.op("without_torch", fn, *sent)
     except Raised as exc:
-        t.fail(ctx, t.raised_message(exc, "", NUMPY_RAISES).strip())
+        said_ = t.raised_message(exc, "", NUMPY_RAISES)
+        t.fail(ctx, said_.strip(), mistake=slug_of(said_))
     if not isinstance(got, SeenDict):
         what = (f"a {type_name(got)} of {len(got)} items" if isinstance(got, (SeenTuple, SeenList))
                 else said(got))
@@ -649,13 +658,13 @@ def numpy_two_layer_grads(t, sizes):
         if isinstance(value, SeenObject) and value.type_name.startswith("numpy.") and want[key].shape:
             hint = shape_hint(key, (), want[key].shape)
             t.fail(ctx, f"result[{key!r}] is a single number ({value.repr}), expected an array of shape "
-                        f"{fmt_shape(want[key].shape)} ({key}'s shape)." + (f"\nLikely mistake: {hint}" if hint else ""))
+                        f"{fmt_shape(want[key].shape)} ({key}'s shape).", likely=hint)
         if not isinstance(value, SeenArray) or value.values is None:
             t.fail(ctx, f"result[{key!r}] should be a NumPy array, but it is {said(value)}.")
         if value.shape != want[key].shape:
             hint = shape_hint(key, value.shape, want[key].shape)
             t.fail(ctx, f"result[{key!r}] has shape {fmt_shape(value.shape)}, expected {fmt_shape(want[key].shape)} "
-                        f"({key}'s shape)." + (f"\nLikely mistake: {hint}" if hint else ""))
+                        f"({key}'s shape).", likely=hint)
         if value.np_dtype.kind != "f":
             t.fail(ctx, f"result[{key!r}] has dtype {value.np_dtype}, expected float64.")
         if not np.allclose(value.values.astype(np.float64), want[key], rtol=GRAD_RTOL, atol=GRAD_ATOL):
@@ -665,7 +674,6 @@ def numpy_two_layer_grads(t, sizes):
                 if wrong.shape == value.shape and np.allclose(value.values, wrong, rtol=GRAD_RTOL, atol=GRAD_ATOL):
                     hint = text
                     break
-            t.fail(ctx, "\n".join(line for line in [
+            t.fail(ctx, "\n".join([
                 f"result[{key!r}], the gradient of the loss with respect to {key}, has the wrong values.",
-                f"  expected: {fmt(want[key].tolist())}", f"  got:      {fmt(value.values.tolist())}",
-                f"Likely mistake: {hint}" if hint else None] if line))
+                f"  expected: {fmt(want[key].tolist())}", f"  got:      {fmt(value.values.tolist())}"]), likely=hint)
