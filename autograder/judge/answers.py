@@ -7,7 +7,7 @@ explanations, to a table (`A.module_function(answer=...)`) or calls it in its ch
     label_dict(...)   a dict whose values are among given labels ('parameter', 'buffer', ...)
 """
 
-from .compare import fmt, fmt_shape, said, short, type_name
+from .compare import fmt, fmt_shape, said, short, slug_of, type_name
 from .seen import SeenList, SeenModule, SeenObject, SeenTensor, SeenTuple
 
 
@@ -22,9 +22,9 @@ def integer(what="the count", tensor_hint="", float_hint="", numpy_hint=""):
                    likely=tensor_hint)
         if type(got) is bool or type(got) is not int:
             name = getattr(got, "type_name", "")
-            extra = (f" ({float_hint})" if type(got) is float and float_hint else
-                     f" ({numpy_hint})" if name.startswith("numpy.") and numpy_hint else "")
-            t.fail(ctx, f"It returned {said(got)}; {what} must be an int{extra}.")
+            hint = (float_hint if type(got) is float else numpy_hint if name.startswith("numpy.") else "") or ""
+            t.fail(ctx, f"It returned {said(got)}; {what} must be an int" + (f" ({hint})." if hint else "."),
+                   mistake=slug_of(hint) or ("float-not-int" if type(got) is float else "not-an-int"))
         return got
     return check
 
@@ -34,9 +34,9 @@ def name_list(modules_hint=""):
     list of modules."""
     def check(t, got, ctx):
         if isinstance(got, SeenTuple):
-            t.fail(ctx, f"It returned a tuple ({short(got)}); return a list.")
+            t.fail(ctx, f"It returned a tuple ({short(got)}); return a list.", mistake="tuple-not-list")
         if isinstance(got, SeenObject) and "generator" in got.type_name:
-            t.fail(ctx, "It returned a generator; return a list (wrap it: list(...)).")
+            t.fail(ctx, "It returned a generator; return a list (wrap it: list(...)).", mistake="generator-not-list")
         if not isinstance(got, SeenList):
             t.fail(ctx, f"It returned {said(got)}; expected a list of names (str).")
         if any(isinstance(item, SeenModule) for item in got):

@@ -191,9 +191,9 @@ def expect_tensor(got, expected, *, context, dtype, device, rtol=0.0, atol=0.0, 
         raise CheckFailed(message(context, problem, expected, got.values, hint), hint)
     if got.dtype != dtype:
         raise CheckFailed(f"{context}\n{what} has dtype {got.dtype_name}, expected "
-                          f"{dtype_name(dtype)} {dtype_reason}")
+                          f"{dtype_name(dtype)} {dtype_reason}", "wrong-dtype")
     if not same_device(got.device, device):
-        raise CheckFailed(f"{context}\n{what} is on {got.device}, expected {device} {SAME_DEVICE}")
+        raise CheckFailed(f"{context}\n{what} is on {got.device}, expected {device} {SAME_DEVICE}", "wrong-device")
     if not close(got.values, expected, rtol, atol):
         hint = diagnose(got.values, mistakes, rtol, atol)
         raise CheckFailed(message(context, f"{what} has the wrong values", expected, got.values, hint), hint)

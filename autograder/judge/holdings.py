@@ -189,11 +189,11 @@ class ModuleChecks:
             p = after.parameters.get(name)
             if p is None or p.ref != module.parameters[name].ref:
                 self.fail(context, f"after .to(), {name} is no longer the same Parameter: .to() moves a "
-                                "module's registered parameters in place.")
+                                "module's registered parameters in place.", mistake="parameter-replaced")
             if p.device != self.device or p.dtype != self.dtype:
                 self.fail(context, f"after .to({self.device}) and .to({self.dtype}), {name} is on {p.device} with "
                                 f"dtype {p.dtype_name}: .to() moves and converts registered parameters only. "
-                                f"{hint}")
+                                f"{hint}", mistake=slug_of(hint) or "tensor-not-registered")
         return after
 
     def expect_parameters_kept(self, module, names, context, text):
@@ -203,7 +203,7 @@ class ModuleChecks:
         for name in names:
             p, was = after.parameters.get(name), module.parameters[name]
             if p is None or p.ref != was.ref or p.values is None or not torch.equal(p.values, was.values):
-                self.fail(context, text.format(name=name))
+                self.fail(context, text.format(name=name), mistake=slug_of(text))
 
     def expect_int_attribute(self, obj, name, value, context):
         """obj.<name> is the int `value`, a constructor's argument stored as it is (a misspelt
@@ -218,11 +218,12 @@ class ModuleChecks:
             if near:
                 self.fail(context, f"It has no attribute {name}, but it has {near!r}: a typo. Assigning "
                                 f"to a misspelt name (self.{near} = ...) silently creates a new attribute; "
-                                f"the statement names it {name}.")
+                                f"the statement names it {name}.", mistake="attribute-name-typo")
             self.fail(context, f"It has no attribute {name}: the statement asks __init__ to keep the int "
-                               f"argument {name} under that very name.")
+                               f"argument {name} under that very name.", mistake="argument-not-kept")
         if type(got) is not int:
-            self.fail(context, f"{name} is {said(got)}, expected the int {value} (store the argument as it is).")
+            self.fail(context, f"{name} is {said(got)}, expected the int {value} (store the argument as it is).",
+                      mistake="argument-converted")
         if got != value:
             self.fail(context, f"{name} is {got}, expected {value}.")
 

@@ -246,26 +246,29 @@ def keys_problem(table, keys, expected, args):
     prefixes = sorted({k.split(".")[0] for k in extra})
     children = list(table.children(*args))
     if not keys:
-        return (f"the module holds no parameters at all: assign the layers as attributes in "
-                f"__init__ (self.{children[0]} = nn.Linear(...)). Layers made inside forward, kept in a plain "
-                "Python list or dict, or stored as plain tensors are not registered, so nothing "
-                "would be trained or saved.")
+        return Hint("layers-not-registered",
+                    f"the module holds no parameters at all: assign the layers as attributes in "
+                    f"__init__ (self.{children[0]} = nn.Linear(...)). Layers made inside forward, kept in a plain "
+                    "Python list or dict, or stored as plain tensors are not registered, so nothing "
+                    "would be trained or saved.")
     if missing and all(len(k.split(".")) > 2 for k in extra) and len(prefixes) == 1:
-        return (f"the layers sit inside a container ({prefixes[0]!r}: an nn.Sequential, ModuleList or "
-                "similar), so their keys are dotted paths through it. Assign them directly: "
-                + and_list(f"self.{c} = nn.Linear(...)" for c in children) + ".")
+        return Hint("layers-in-container",
+                    f"the layers sit inside a container ({prefixes[0]!r}: an nn.Sequential, ModuleList or "
+                    "similar), so their keys are dotted paths through it. Assign them directly: "
+                    + and_list(f"self.{c} = nn.Linear(...)" for c in children) + ".")
     if missing and all(k.endswith(".bias") for k in missing) and not extra:
-        return "a layer has no bias (bias=False): nn.Linear(in, out) has one by default; keep it."
+        return Hint("bias-dropped", "a layer has no bias (bias=False): nn.Linear(in, out) has one by default; keep it.")
     if missing and extra and all(k.rsplit(".", 1)[-1] in ("weight", "bias") for k in extra):
-        return (f"the layers are named {', '.join(prefixes)}: state_dict keys are the attribute "
-                f"names you assign in __init__, and the contract names them {child_names(table, args)}.")
+        return Hint("layers-renamed", f"the layers are named {', '.join(prefixes)}: state_dict keys are the attribute "
+                                      f"names you assign in __init__, and the contract names them {child_names(table, args)}.")
     if extra and not missing:
-        return (f"there are parameters or buffers besides {and_list(c + chr(39) + 's' for c in children)} "
-                f"({', '.join(extra)}): only {and_list(children)} may hold any. (An extra child such as "
-                "nn.ReLU() is fine: it holds none.)")
+        return Hint("extra-parameters",
+                    f"there are parameters or buffers besides {and_list(c + chr(39) + 's' for c in children)} "
+                    f"({', '.join(extra)}): only {and_list(children)} may hold any. (An extra child such as "
+                    "nn.ReLU() is fine: it holds none.)")
     count = {1: "one", 2: "two", 3: "three"}.get(len(children), str(len(children)))
-    return (f"the module must hold exactly {count} nn.Linear layer{'s' if len(children) > 1 else ''}, "
-            f"assigned as {child_names(table, args)}.")
+    return Hint("wrong-layer-count", f"the module must hold exactly {count} nn.Linear layer{'s' if len(children) > 1 else ''}, "
+                                     f"assigned as {child_names(table, args)}.")
 
 
 def read_structure(t, table, net, args, ctx):
@@ -298,7 +301,8 @@ def read_structure(t, table, net, args, ctx):
         t.fail(ctx, f"Its children are {', '.join(net.children) or 'none'}; it must have exactly "
                     f"{', '.join(kinds)}." + (f" The activation is applied with torch.nn.functional "
                                                f"in forward, not held as a child ({', '.join(extra)})."
-                                               if extra else ""))
+                                               if extra else ""),
+                  mistake="activation-held-as-child" if extra else None)
     weights, shapes = {}, {}
     for key in expected:
         p = parameter_at(net, key)
