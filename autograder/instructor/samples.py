@@ -106,8 +106,10 @@ def attack_notebook(release, assignment, curriculum, attack, lean=False):
 # student -> (what the submission does, recipe, expected verdict per exercise)
 # A recipe: "base" (a set of solution cells from samples/solutions), "replace" ({exercise: a set
 # name, an attack name or literal code}), cells "at_top"/"before_tests" (attack names or code),
-# "tests" ('blank'/'delete'), "markdown". A verdict is the status the grader must give ('pass'
-# = full marks, anything else = 0); "all:STATUS" for every exercise.
+# "tests" ('blank'/'delete'), "markdown", "named" ({exercise: the slug an attack's failure is
+# named with, or None: unexplained}; a sample mistake's and the stub's are known). A verdict is
+# the status the grader must give ('pass' = full marks, anything else = 0); "all:STATUS" for
+# every exercise.
 SAMPLE_CLASS = {
     "ada": ("the instructor's solutions", {"base": "RIGHT"}, {}),
     "ben": ("correct in other ways than the reference", {"base": "ALTERNATIVE"}, {}),
@@ -124,7 +126,9 @@ SAMPLE_CLASS = {
     "ivy": ("returns a tensor subclass that says yes to every comparison",
             {"base": "RIGHT", "replace": {"row_normalize": "fake_tensor"}}, {"row_normalize": "tampering"}),
     "jon": ("looks for the solutions, the hidden checks and the gradebook on disk",
-            {"base": "RIGHT", "replace": {"row_normalize": "read_secrets"}}, {"row_normalize": "fail"}),
+            {"base": "RIGHT", "replace": {"row_normalize": "read_secrets"},
+             "named": {"row_normalize": "not-done"}},  # it finds nothing, then raises the stub's error
+            {"row_normalize": "fail"}),
     "kim": ("kills its process with os._exit inside batch_flatten",
             {"base": "RIGHT", "replace": {"batch_flatten": "exit_in_call"}}, {"batch_flatten": "crashed"}),
     "lee": ("an infinite loop in max_per_row", {"base": "RIGHT", "replace": {"max_per_row": "hang"}},
@@ -186,11 +190,24 @@ def later_class(exercises):
     }
 
 
+# What the frame walker (sam) is named with where its answer is a known mistake: what it finds in
+# its frames and heap is no answer, so a class gives no module, a count comes back a tensor, and
+# an evaluation never puts the model in eval mode.
+FRAME_WALKER_NAMED = {"03_linear_layer": "not-a-module", "04_nn_module": "count-as-tensor",
+                      "05_parameters": "not-a-module", "07_containers": "not-a-module",
+                      "09_training": "eval-mode-not-set"}
+
+
 def sample_class(assignment=ASSIGNMENT, curriculum=None):
     """student -> (what the submission does, recipe, expected verdicts) for `assignment`."""
     if assignment == ASSIGNMENT:
         return SAMPLE_CLASS
-    return later_class((curriculum or table())[assignment])
+    exercises = (curriculum or table())[assignment]
+    found = later_class(exercises)
+    what, recipe, expected = found["sam"]
+    second = list(exercises)[1]
+    found["sam"] = (what, {**recipe, "named": {second: FRAME_WALKER_NAMED.get(assignment)}}, expected)
+    return found
 
 
 def _resolve(piece, ex_name, sols, found):
@@ -225,8 +242,8 @@ NOT_DONE = "not-done"  # the slug of the stub's NotImplementedError (judge.trial
 
 def expected_mistakes(student, exercises, assignment=ASSIGNMENT):
     """{exercise: the mistake id its "fail" verdict must carry}: `<exercise>/<WRONG_MISTAKE>` for a
-    sample mistake, `<exercise>/not-done` for the release's stub, None (unexplained) for an attack
-    that fails; exercises not expected to fail are left out."""
+    sample mistake, `<exercise>/not-done` for the release's stub, what the recipe's "named" says
+    for an attack that fails (None: unexplained); exercises not expected to fail are left out."""
     _, recipe, _ = sample_class(assignment)[student]
     wrong = solutions(assignment)["WRONG_MISTAKE"]
     found = {}
@@ -234,7 +251,11 @@ def expected_mistakes(student, exercises, assignment=ASSIGNMENT):
         if status != "fail":
             continue
         piece = recipe.get("replace", {}).get(ex, recipe.get("base"))
-        found[ex] = (f"{ex}/{wrong[ex]}" if piece == "WRONG" else f"{ex}/{NOT_DONE}" if piece is None else None)
+        if ex in recipe.get("named", {}):
+            slug = recipe["named"][ex]
+        else:
+            slug = wrong[ex] if piece == "WRONG" else NOT_DONE if piece is None else None
+        found[ex] = f"{ex}/{slug}" if slug else None
     return found
 
 
