@@ -86,8 +86,16 @@ def _add(tally, ex, verdict):
         return
     tally.named[ex][mistake] += 1
     tally.examples.setdefault(mistake, example(message))
-    if LIKELY in message:
-        tally.words.setdefault(mistake, message.rsplit(LIKELY, 1)[1].strip().splitlines()[0])
+    tally.words.setdefault(mistake, words_of(message))
+
+
+def words_of(message, limit=300):
+    """The mistake in words: the message's "Likely mistake" line, else its last line (a message
+    that is its own hint)."""
+    lines = [line.strip() for line in (message.rsplit(LIKELY, 1)[1] if LIKELY in message else message).splitlines()
+             if line.strip()]
+    line = (lines[0] if LIKELY in message else lines[-1]) if lines else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def example(message):
@@ -101,24 +109,44 @@ def example(message):
         if len(lines) == EXAMPLE_LINES:
             lines.append("...")
             break
-    return "\n".join(line[:160] for line in lines)
+    return "\n".join(line if len(line) <= 200 else line[:199] + "…" for line in lines)
 
 
 def sections(course_root, assignment):
-    """exercise -> (the heading of the section that teaches it, a link into the release notebook)."""
+    """{exercise or section number: (heading, a link into the release notebook)}: the section an
+    exercise sits in, and every numbered section ("5. Reductions ...") by its number."""
     path = Path(course_root) / "release" / assignment / f"{assignment}.ipynb"
     if not path.is_file():
         return {}
     found, topic, exercises = {}, None, table().get(assignment, {})
+    link = lambda heading: (heading, f"../../release/{assignment}/{assignment}.ipynb#{heading.replace(' ', '-')}")  # noqa: E731
     for cell in nbformat.read(str(path), as_version=4).cells:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
                 if re.match(r"##\s", line):
                     topic = plain(line[3:])
+                    number = re.match(r"(\d+)\.\s", topic)
+                    if number:
+                        found.setdefault(number.group(1), link(topic))
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in exercises and grade_id not in found and topic:
-            found[grade_id] = (topic, f"../../release/{assignment}/{assignment}.ipynb#{topic.replace(' ', '-')}")
+            found[grade_id] = link(topic)
     return found
+
+
+def section_of(tally, mistake):
+    """(heading, link) of the section to re-teach `mistake` from: the one its words point to
+    ("notebook section 5", "section 5, ..."), else the one its exercise sits in."""
+    pointed = re.search(r"\bsection (\d+)", tally.words.get(mistake, ""))
+    if pointed and pointed.group(1) in tally.sections:
+        return tally.sections[pointed.group(1)]
+    return tally.sections.get(mistake.split("/", 1)[0], (mistake.split("/", 1)[0], ""))
+
+
+def sentence(words):
+    """Words that continue "Likely mistake:", as a sentence (code such as `my.W` left as it is)."""
+    first = words.split(" ", 1)[0]
+    return words[:1].upper() + words[1:] if first.isalpha() and first.islower() else words
 
 
 def plain(heading):
@@ -169,10 +197,9 @@ def bar_chart(tally, path):
         ax.set_yticks(ys, [r[0] for r in rows])
         ax.set_xlim(0, max(r[1] for r in rows) * 1.25 + 0.5)
         if any(r[3] for r in rows):
-            ax.legend(handles=[Patch(facecolor="#cccccc", edgecolor="#888888", hatch="//",
-                                     label="wrong answers no declared mistake names (declare one)")],
-                      loc="upper center", bbox_to_anchor=(0.5, -0.25 if len(rows) < 6 else -0.1),
-                      fontsize=9, frameon=False)
+            fig.legend(handles=[Patch(facecolor="#cccccc", edgecolor="#888888", hatch="//",
+                                      label="wrong answers no declared mistake names (declare one)")],
+                       loc="outside lower center", fontsize=9, frameon=False)
     else:
         ax.text(0.5, 0.5, "no wrong answers", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
@@ -235,11 +262,10 @@ def _markdown(tally, chart):
     top = reteach(tally)
     if top:
         for i, (mistake, students) in enumerate(top, 1):
-            ex = mistake.split("/", 1)[0]
-            heading, link = tally.sections.get(ex, (ex, ""))
+            heading, link = section_of(tally, mistake)
             where = f"[{heading}]({link})" if link else heading
             lines.append(f"{i}. **{mistake}**: {students} of {n} students ({_share(students, n)}). "
-                         f"{tally.words.get(mistake, '')} See {where}.")
+                         f"{sentence(tally.words.get(mistake, ''))} See {where}.")
     else:
         lines.append("No named mistake: nothing to re-teach from the grader's side.")
     lines += ["", "## Named mistakes", "", f"![The mistakes the grader named, per exercise]({chart})", "",
@@ -247,7 +273,7 @@ def _markdown(tally, chart):
     for ex in tally.exercises:
         for mistake, students in tally.named[ex].most_common():
             lines.append(f"| {ex} | `{mistake}` | {students} | {_share(students, n)} | "
-                         f"{_cell(tally.words.get(mistake, ''))} |")
+                         f"{_cell(sentence(tally.words.get(mistake, '')))} |")
     lines += ["", "## Per exercise", "",
               "| exercise | named mistakes | unexplained failures | not attempted | errors, time-outs, crashes, tampering |",
               "|---|---:|---:|---:|---|"]
@@ -284,16 +310,16 @@ def _html(tally, chart_path):
            "recognised (<code>exercise/slug</code>); failures no declared mistake names are counted apart.</p>",
            "<h2>Re-teach first</h2><ol>"]
     for mistake, students in reteach(tally):
-        heading, link = tally.sections.get(mistake.split("/", 1)[0], ("", ""))
+        heading, link = section_of(tally, mistake)
         where = f' See <a href="{e(link)}">{e(heading)}</a>.' if link else ""
         out.append(f"<li><b>{e(mistake)}</b>: {students} of {n} students ({_share(students, n)}). "
-                   f"{e(tally.words.get(mistake, ''))}{where}</li>")
+                   f"{e(sentence(tally.words.get(mistake, '')))}{where}</li>")
     out.append("</ol><h2>Named mistakes</h2>" + _image(chart_path, f"{tally.assignment}: the mistakes the grader named"))
     out.append("<table><tr><th>exercise</th><th>mistake</th><th>students</th><th>share</th><th>what it is</th></tr>")
     for ex in tally.exercises:
         for mistake, students in tally.named[ex].most_common():
             out.append(f"<tr><td>{e(ex)}</td><td><code>{e(mistake)}</code></td><td class=n>{students}</td>"
-                       f"<td class=n>{_share(students, n)}</td><td>{e(tally.words.get(mistake, ''))}</td></tr>")
+                       f"<td class=n>{_share(students, n)}</td><td>{e(sentence(tally.words.get(mistake, '')))}</td></tr>")
     out.append("</table><h2>Per exercise</h2><table><tr><th>exercise</th><th>named mistakes</th>"
                "<th>unexplained failures</th><th>not attempted</th><th>errors, time-outs, crashes, tampering</th></tr>")
     for ex in tally.exercises:
