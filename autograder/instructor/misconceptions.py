@@ -235,9 +235,7 @@ def heat_map(grid, rows, columns, groups, path, title):
 
 def _cmap():
     from matplotlib.colors import LinearSegmentedColormap
-    cmap = LinearSegmentedColormap.from_list("marks", ["#e76f51", "#e9c46a", "#2a9d8f"])
-    cmap.set_bad("#dddddd")
-    return cmap
+    return LinearSegmentedColormap.from_list("marks", ["#e76f51", "#e9c46a", "#2a9d8f"]).with_extremes(bad="#dddddd")
 
 
 # --------------------------------------------------------------------------------------------
