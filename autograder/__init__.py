@@ -50,6 +50,7 @@ A submission is untrusted code, written by someone who has read this package.
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
 | scripts in feedback | feedback HTML is sanitized (``SanitizeHTML``): student output and markdown are escaped |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |
+| steering the misconception report (a planted mistake id, a forged "Likely mistake" line) | a mistake id is a slug the judge attaches to its own `CheckFailed`, decoded as a slug or refused; the report reads it from the metadata the pipeline writes; a student can only be counted under a mistake by making it (0 points) |
 
 Residual risks: without bubblewrap there is no sandbox (grading says so loudly and the report
 lists those submissions); without root there is no per-student uid or cgroup; a candidate that
