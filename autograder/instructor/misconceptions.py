@@ -103,8 +103,9 @@ def example(message):
     message, without the likely mistake (said apart) and without what a student's code raised."""
     lines = []
     for line in message.split(f"\n{LIKELY}")[0].splitlines():
-        if line.startswith("It raised "):
-            line = line.split(":", 1)[0] + ": (the message is not shown)"
+        if line.startswith("It raised "):  # what follows is the student's own text, to the end
+            lines.append(line.split(":", 1)[0] + ": (its message is not shown)")
+            break
         lines.append(line.rstrip())
         if len(lines) == EXAMPLE_LINES:
             lines.append("...")
