@@ -32,7 +32,7 @@ from course import widgets as course_widgets  # noqa: E402
 from conftest import ASSIGNMENTS, ROOT, release_nb  # noqa: E402
 
 MIN_FONT = 8          # points: no text in a figure smaller than this
-LONG_CELL = 10.0      # seconds: a cell that computes longer shows a progress bar (tqdm.auto)
+LONG_CELL = 10.0      # CPU seconds: a cell that computes longer shows a progress bar (tqdm.auto)
 HANGUL = re.compile("[\uac00-\ud7a3]")
 CONTROLS = (widgets.Text, widgets.Textarea, widgets.Dropdown, widgets.IntSlider, widgets.FloatSlider,
             widgets.Checkbox, widgets.ToggleButtons, widgets.RadioButtons, widgets.SelectionSlider,
@@ -144,11 +144,11 @@ def _habits_walk(w):
 
 def _habits_pre(info):
     _habits["cell"] = (info.raw_cell.strip().splitlines() or [""])[0][:60]
-    _habits["start"] = _time.monotonic()
+    _habits["start"] = _time.process_time()  # CPU seconds: what the cell computes, not how busy the machine is
 
 def _habits_post(result):
     import ipywidgets
-    _habits["seconds"][_habits["cell"]] = _time.monotonic() - _habits.get("start", _time.monotonic())
+    _habits["seconds"][_habits["cell"]] = _time.process_time() - _habits.get("start", _time.process_time())
     if isinstance(result.result, ipywidgets.Widget):
         _habits_widget(result.result, _habits["cell"])
 
