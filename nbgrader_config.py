@@ -73,11 +73,13 @@ c.SafeExecute.interrupt_on_timeout = True
 #   c.VerifyExercises.time_limit     seconds of its own time one exercise's check may run
 #   c.VerifyExercises.memory_bytes   memory of one exercise's candidate
 
-# Feedback shows failure messages, never the hidden tests' code, and nothing a student wrote
-# (output or markdown) can run in the browser of whoever opens it.
+# Feedback shows failure messages, never the hidden tests' code, says which outputs are the
+# student's own (the grade command does not run notebooks) and which came from grading, and
+# nothing a student wrote (output or markdown) can run in the browser of whoever opens it.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "autograder.instructor.preprocessors.HideHiddenTests",
+    "autograder.instructor.preprocessors.LabelOutputs",
     "autograder.instructor.preprocessors.SanitizeFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -21,7 +21,8 @@ command, or by the course's nbgrader preprocessor for plain ``nbgrader autograde
 - the *candidate server* (``candidate/server.py``) forks, per exercise, a *candidate*: a
   process that runs only the instructor's setup cells, the notebook's import lines and that
   exercise's solution cell, then answers requests (call this, build that, describe this object);
-  and, per notebook, a child that runs the whole notebook for the student's feedback;
+  and, only in the optional feedback run (``instructor/rerun.py``), per notebook, a child that
+  runs the whole notebook for the student's feedback: no grade depends on it;
 - the *judge server* (``judge/server.py``) forks, per exercise, a *judge*: it holds the
   declaration of the exercise (``judge/exercises/``: inputs, references, tolerances, mistakes),
   sends inputs, decodes every answer with its own code (``judge/seen.py``) and decides.

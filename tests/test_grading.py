@@ -73,7 +73,7 @@ def graded_class(tmp_path_factory):
     students = list(samples.SAMPLE_CLASS)
     broken = [("zed_invalid_json", "{ this is not json"), ("yan_empty", "")]
     course = make_course(tmp_path_factory.mktemp("class"), students, broken)
-    outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False)
+    outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False, run=True)
     return course, outcomes
 
 
@@ -306,7 +306,7 @@ def test_a_busy_machine_does_not_time_out_a_slow_but_correct_solution(tmp_path):
         folder = course / "submitted" / student / A
         folder.mkdir(parents=True)
         nbformat.write(nb, str(folder / f"{A}.ipynb"))
-    outcomes = grade(course, A, notebook_timeout=300, progress=False)
+    outcomes = grade(course, A, notebook_timeout=300, progress=False, run=True)
     for student in slow:
         assert outcomes[student].status == "graded"
         verdicts = verdicts_of(course, student)[1]["exercises"]

@@ -84,7 +84,7 @@ def test_code_aimed_at_the_course_by_its_real_path_reaches_nothing(tmp_path, eng
     source_before = (course / "source" / A / f"{A}.ipynb").read_bytes()
     config_before = (course / "nbgrader_config.py").read_bytes()
     if engine == "fork":
-        outcomes = grade(course, A, workers=2, notebook_timeout=120, progress=False)
+        outcomes = grade(course, A, workers=2, notebook_timeout=120, progress=False, run=True)
         assert all(o.status == "graded" for o in outcomes.values()), outcomes
     else:
         nbgrader("generate_assignment", A, "--force", cwd=course)
@@ -119,7 +119,7 @@ def test_the_fork_engine_honours_the_configured_limits(tmp_path):
     loud = right("print('x' * 200_000)")
     config = "c.SafeExecute.max_output_bytes = 10_000\nc.VerifyExercises.memory_bytes = 3 * 1024**3\n"
     course = course_with(tmp_path, {"loud": loud}, config)
-    grade(course, A, workers=1, notebook_timeout=120, progress=False)
+    grade(course, A, workers=1, notebook_timeout=120, progress=False, run=True)
     nb = nbformat.read(str(course / "autograded" / "loud" / A / f"{A}.ipynb"), as_version=4)
     printed = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
                if o.get("output_type") == "stream" and "xxxx" in o.get("text", "")]
@@ -181,7 +181,7 @@ print("uid", os.getuid(), "home", os.environ.get("HOME"), "env", sorted(os.envir
 def test_students_cannot_see_each_others_work(tmp_path):
     """Before: every student uid could read every student's folder as it arrived."""
     course = course_with(tmp_path, {"peeker": right(PEEK.format(a=A)), "victim": right("import time; time.sleep(3)")})
-    grade(course, A, workers=3, notebook_timeout=120, progress=False)
+    grade(course, A, workers=3, notebook_timeout=120, progress=False, run=True)
     nb = nbformat.read(str(course / "autograded" / "peeker" / A / f"{A}.ipynb"), as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "cannot list the work folder: PermissionError" in text, text[-2000:]
@@ -209,6 +209,6 @@ def test_a_submission_that_fills_its_folder_costs_only_itself(tmp_path):
     config = "c.VerifyExercises.memory_bytes = 2 * 1024**3\nc.SafeExecute.memory_bytes = 2 * 1024**3\n"
     course = course_with(tmp_path, {"filler": right(FILL), "ada": right()}, config)
     free = psutil.disk_usage(str(tmp_path)).free
-    grade(course, A, workers=2, notebook_timeout=120, progress=False)
+    grade(course, A, workers=2, notebook_timeout=120, progress=False, run=True)
     assert psutil.disk_usage(str(tmp_path)).free > free - (200 << 20), "student files reached the disk"
     assert full_marks(course, "ada") and full_marks(course, "filler")

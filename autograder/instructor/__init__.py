@@ -4,7 +4,11 @@
                      demo, kit, new
     collect          submissions from an LMS export or folders into submitted/
     grading          the grade command: phase 1 (either engine), phase 2, the log
-    engine           phase 1 with the `fork` engine: every notebook through the two servers
+    engine           phase 1 with the `fork` engine: every exercise through the two servers,
+                     no notebook run
+    outputs          what an autograded notebook shows besides its verdicts: the student's
+                     own outputs (untrusted) or the feedback run's
+    rerun            the feedback run: graded notebooks run for their outputs, no score touched
     kernel_engine    phase 1 with the `kernel` engine: nbgrader's own autograde per student
     recorder         phase 2: the gradebook's single writer
     grader           the two grading servers (judge, candidate) and the work sent to them
@@ -21,8 +25,8 @@
     kit              the student kit
     scaffold         the skeleton of a new assignment (`new`)
 
-Imports run one way: cli -> grading -> engine -> grader -> (sandbox, isolation), with
-kernel_engine and recorder beside engine, and nbgrader_api, staging, verdicts and curriculum
-as leaves any of them may use; preprocessors/ uses grader, sandbox, isolation, staging and
+Imports run one way: cli -> grading -> (engine, rerun) -> grader -> (sandbox, isolation), with
+kernel_engine and recorder beside engine, and nbgrader_api, staging, outputs, verdicts and
+curriculum as leaves any of them may use; preprocessors/ uses grader, sandbox, isolation, staging and
 verdicts, and nothing here imports it (nbgrader loads it by name).
 """

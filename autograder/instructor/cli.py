@@ -1,8 +1,11 @@
 """`python -m autograder` (or `course-grade`): the instructor's grading command.
 
     collect  ASSIGNMENT INBOX     import one zip or folder per student into submitted/
-    grade    ASSIGNMENT           autograde in parallel, sandboxed, with limits; one gradebook writer
-    feedback ASSIGNMENT           nbgrader feedback HTML for every graded student
+    grade    ASSIGNMENT [--run]   every score from the judge's verdicts (sandboxed, in parallel, one
+                                  gradebook writer); no notebook is run, unless --run: then the
+                                  feedback run follows, once every grade is recorded
+    feedback ASSIGNMENT [--run]   nbgrader feedback HTML for every graded student; --run first runs
+                                  each graded notebook (sandboxed) so the feedback shows fresh outputs
     export   ASSIGNMENT           grades.csv, scores.png, report.md and what the class got wrong
                                   (misconceptions.md/.html, mistakes.png) in reports/ASSIGNMENT/
     export   --course [--names]   the course: heat map, course.md/.html, course_grades.csv in reports/course/
@@ -60,19 +63,45 @@ def cmd_grade(args):
     stats = {}
     outcomes = grade(root, args.assignment, students=args.student or None, workers=args.workers,
                      notebook_timeout=args.timeout, progress=not args.no_progress,
-                     engine=args.engine, stats=stats)
+                     engine=args.engine, stats=stats, run=args.run_notebooks)
     log = write_log(root, args.assignment, outcomes, stats)
     bad = {s: o for s, o in outcomes.items() if o.status != "graded"}
     print(f"graded {len(outcomes) - len(bad)} of {len(outcomes)} submissions of {args.assignment}"
-          f" (log: {log.relative_to(root)})")
+          f" in {stats.get('phase1', 0) + stats.get('record_after_phase1', 0):.1f} s (log: {log.relative_to(root)})")
     for student, outcome in bad.items():
         print(f"  {student}: {outcome.status}: {outcome.reason}")
+    if args.run_notebooks:
+        ran = [s for s, o in outcomes.items() if o.timings.get("feedback_run") == "run"]
+        print(f"then ran {len(ran)} graded notebooks for their feedback in {stats.get('feedback_run', 0):.1f} s "
+              "(no score changed)")
+        for student, outcome in outcomes.items():
+            if outcome.timings.get("feedback_run", "run") != "run":
+                print(f"  {student}: {outcome.timings['feedback_run']}")
     return 0
+
+
+def feedback_run(root, args, students):
+    """The feedback run (`rerun`): each graded notebook of `students` run for its outputs."""
+    import time
+
+    from .rerun import run_feedback
+    started = time.monotonic()
+    outcomes = run_feedback(root, args.assignment, students=students, workers=args.workers,
+                            notebook_timeout=args.timeout, progress=not args.no_progress)
+    bad = {s: o for s, o in outcomes.items() if o.status != "run"}
+    print(f"ran {len(outcomes) - len(bad)} of {len(outcomes)} graded notebooks of {args.assignment} for "
+          f"their feedback in {time.monotonic() - started:.1f} s (no score changed)")
+    for student, outcome in bad.items():
+        print(f"  {student}: not run: {outcome.reason}")
+    return bad
 
 
 def cmd_feedback(args):
     from .nbgrader_api import make_api
     root = course_root(args.course)
+    notebooks_of(root, args.assignment)
+    if args.run_notebooks:
+        feedback_run(root, args, args.student or None)
     api = make_api(root)
     students = args.student or [None]
     failed = 0
@@ -155,13 +184,24 @@ def parser():
                    help=f"seconds allowed per notebook (default: {LIMITS.notebook_timeout:g})")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--engine", choices=("fork", "kernel"), default="fork",
-                   help="fork: warm sandboxed fork servers (fast, default); kernel: nbgrader "
-                        "autograde per student with a sandboxed Jupyter kernel")
+                   help="fork: every exercise decided by the warm sandboxed servers, no notebook "
+                        "run (fast, default); kernel: nbgrader autograde per student, which runs "
+                        "each notebook in a sandboxed Jupyter kernel")
+    g.add_argument("--run", dest="run_notebooks", action="store_true",
+                   help="after every grade is recorded, run each graded notebook for its feedback "
+                        "(what feedback --run does; never changes a score)")
     g.set_defaults(run=cmd_grade)
 
     f = sub.add_parser("feedback", help="feedback HTML for graded students")
     f.add_argument("assignment")
-    f.add_argument("--student", action="append")
+    f.add_argument("--student", action="append", help="only this student (repeatable)")
+    f.add_argument("--run", dest="run_notebooks", action="store_true",
+                   help="first run each graded notebook, sandboxed, so the feedback shows the run's "
+                        "outputs instead of the student's own (never changes a score)")
+    f.add_argument("--workers", type=int, default=None, help="notebooks run at once (default: one more than the cores)")
+    f.add_argument("--timeout", type=int, default=None,
+                   help=f"seconds allowed per notebook run (default: {LIMITS.notebook_timeout:g})")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.set_defaults(run=cmd_feedback)
 
     e = sub.add_parser("export", help="grades.csv, scores.png, report.md and the misconception report")

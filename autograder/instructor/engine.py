@@ -2,30 +2,26 @@
 
 Per notebook: nbgrader's own sanitize preprocessors (test cells restored from the gradebook,
 outputs cleared); then every exercise to the judge and its candidate (`Grader.check`); once
-every verdict is in, the notebook itself to the candidate server, to run for the student's
-feedback (test cells of an exercise whose check ran out of time are not run again: their grade
-is decided); then the executed notebook is staged for phase 2 (`Staging`) with the verdicts
-applied, and `done` is called once all of a student's notebooks are staged. Up to LOOKAHEAD
-notebooks are in the servers' hands at once, so checks of later notebooks overlap earlier
-notebooks' runs.
+every verdict is in, the notebook is staged for phase 2 (`Staging`): the student's own outputs
+as submitted (`outputs.keep_submitted`), the test cells' outputs from the verdicts. The
+notebook itself is not run: no score depends on it (its run, for the feedback, is `rerun`).
+`done` is called once all of a student's notebooks are staged. Up to LOOKAHEAD notebooks are in
+the servers' hands at once.
 
 Nothing a student did reaches another: a notebook nbgrader cannot read is an error for that
 student alone; a server that dies is replaced and the notebooks it had are tried once more,
 then reported as errors.
 """
 
-import base64
-import os
 import time
 from collections import deque
 
 import nbformat
 
 from ..protocol.limits import Limits
-from ..protocol.verdicts import Status
-from .curriculum import exercise_of
 from .grader import Grader, ServerLost, Settings
 from .nbgrader_api import load_config, sanitize
+from .outputs import graded_test_cells, keep_submitted
 from .staging import file_digest
 from .verdicts import apply_verdicts, build_job, error_output, nbgrader_meta
 
@@ -45,57 +41,15 @@ def settings_from(config, notebook_timeout, workers):
                     require_sandbox=bool(get("VerifyExercises", "require_sandbox")))
 
 
-def submission_files(folder, limit):
-    """The submission folder's regular files (never links), base64, for the notebook's run:
-    files that would take the total past `limit` bytes are left out."""
-    files, total = [], 0
-    for root, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d))]
-        for name in sorted(names):
-            path = os.path.join(root, name)
-            if os.path.islink(path) or not os.path.isfile(path):
-                continue
-            size = os.path.getsize(path)
-            if total + size > limit:
-                continue
-            total += size
-            with open(path, "rb") as f:
-                files.append([os.path.relpath(path, folder), base64.b64encode(f.read()).decode()])
-    return files
-
-
-def apply_execution(nb, execution):
-    """Put the notebook run's outputs (a NotebookDone) into the cells, as SafeExecute would
-    have left them."""
-    dead_at = execution.stuck
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        result = execution.cells.get(i)
-        if result is not None:
-            cell.outputs = [nbformat.from_dict(o) for o in result.outputs]
-            cell.execution_count = result.execution_count
-        elif i == dead_at:
-            cell.outputs = [error_output("KernelDied", "The kernel died while running this cell: "
-                                         "the code called os._exit, crashed, or ran out of memory. "
-                                         "Later cells did not run.")]
-        else:
-            reason = (f"the kernel died in cell {dead_at + 1}" if dead_at is not None
-                      else execution.dead or "the notebook did not finish")
-            cell.outputs = [error_output("NotRun", f"This cell did not run: {reason}.")]
-    return nb
-
-
-def graded_cells(nb, assignment, curriculum):
-    """{cell index: exercise id} for the test cells that score an exercise."""
-    found = {}
-    for i, cell in enumerate(nb.cells):
-        meta = nbgrader_meta(cell)
-        if cell.cell_type == "code" and meta.get("grade"):
-            exercise = exercise_of(meta.get("grade_id", ""), assignment, curriculum)
-            if exercise is not None:
-                found[i] = exercise
-    return found
+def unjudged(nb):
+    """A graded test cell that scores no exercise the judge knows cannot be graded without
+    running it: it scores 0 and says so (never full marks for an empty output)."""
+    for i in graded_test_cells(nb):
+        cell = nb.cells[i]
+        if "autograder" not in cell.metadata:
+            grade_id = nbgrader_meta(cell).get("grade_id", "")
+            cell.outputs = [error_output("NotJudged", f"The test cell {grade_id!r} belongs to no exercise the "
+                                         "judge declares, so it cannot be graded; tell the instructor.")]
 
 
 class Notebook:
@@ -104,7 +58,7 @@ class Notebook:
     def __init__(self, student, path):
         self.student, self.path = student, path
         self.key = f"{student}/{path.name}"
-        self.nb, self.jobs, self.verdicts, self.running = None, {}, {}, False
+        self.nb, self.jobs, self.verdicts = None, {}, {}
 
 
 class Phase1:
@@ -120,7 +74,7 @@ class Phase1:
                                     if p.name in sources) for s in students}
         self.todo = deque(Notebook(s, p) for s in students for p in self.notebooks[s])
         self.left = {s: len(self.notebooks[s]) for s in students}
-        self.timings = {s: {"execute": 0.0, "client_cpu": 0.0, "violations": []} for s in students}
+        self.timings = {s: {"client_cpu": 0.0, "violations": []} for s in students}
         self.results, self.began, self.in_flight, self.attempts = {}, {}, {}, {}
         self.started, self.grader, self.judged = time.monotonic(), grader, 0
 
@@ -168,7 +122,6 @@ class Phase1:
             item.nb = sanitize(self.config, self.scratch / "base.db", self.assignment, student, item.path)
             item.nb.metadata["autograder"] = {"submission_sha256": file_digest(item.path)}
             item.jobs, item.verdicts = build_job(item.nb, self.assignment, self.grader.curriculum)
-            item.files = submission_files(item.path.parent, self.settings.limits.submission_bytes)
         except Exception as exc:  # a notebook nbgrader cannot read, say
             self._close(student, "error", f"{type(exc).__name__}: {exc}")
             return
@@ -176,17 +129,12 @@ class Phase1:
             self.timings[student]["client_cpu"] += time.thread_time() - cpu
         self.in_flight[item.key] = item
         self.grader.check(item.key, self.assignment, student, item.jobs)
-        self._maybe_run(item)
+        self._maybe_stage(item)
 
-    def _maybe_run(self, item):
-        if item.running or any(ex not in item.verdicts for ex in item.jobs):
+    def _maybe_stage(self, item):
+        if any(ex not in item.verdicts for ex in item.jobs) or self.in_flight.pop(item.key, None) is None:
             return
-        item.running = True
-        graded = graded_cells(item.nb, self.assignment, self.grader.curriculum)
-        skip = sorted(i for i, ex in graded.items()
-                      if ex in item.verdicts and item.verdicts[ex].status is Status.TIMEOUT)
-        cells = [(i, c.source) for i, c in enumerate(item.nb.cells) if c.cell_type == "code"]
-        self.grader.run_notebook(item.key, item.student, cells, item.files, skip)
+        self._stage(item)
 
     def _event(self, event):
         if event[0] == "verdict":
@@ -195,25 +143,18 @@ class Phase1:
             if item is not None:
                 item.verdicts[ex_id] = verdict
                 self.judged += 1
-                self._maybe_run(item)
-        elif event[0] == "notebook":
-            _, key, execution = event
-            item = self.in_flight.pop(key, None)
-            if item is not None:
-                self._stage(item, execution)
+                self._maybe_stage(item)
 
-    def _stage(self, item, execution):
+    def _stage(self, item):
         student = item.student
         cpu = time.thread_time()
-        apply_execution(item.nb, execution)
+        violations = keep_submitted(item.nb, item.path, self.settings.limits.max_output_bytes)
         summary = apply_verdicts(item.nb, self.assignment, item.verdicts, self.grader.curriculum)
-        violations = list(execution.violations)
-        item.nb.metadata["autograder"].update(sandboxed=self.grader.sandboxed, exercises=summary,
-                                              notebook_violations=violations)
+        unjudged(item.nb)
+        item.nb.metadata["autograder"].update(sandboxed=self.grader.sandboxed, exercises=summary)
         self.staging.write(student, self.assignment, item.path.stem, nbformat.writes(item.nb))
         timing = self.timings[student]
         timing["client_cpu"] += time.thread_time() - cpu
-        timing["execute"] += execution.seconds
         timing["violations"] += violations + [v for ex in summary.values() for v in ex.get("violations", [])]
         self.left[student] -= 1
         if self.left[student] == 0:

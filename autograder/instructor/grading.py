@@ -1,11 +1,12 @@
 """The grade command: parallel, sandboxed, fault-tolerant autograding with one gradebook writer.
 
-Phase 1, in parallel, produces every submission's executed and verified notebook and stages it
+Phase 1, in parallel, produces every submission's verified notebook and stages it
 (`staging.Staging`), with one of two engines:
 
 - `fork` (default, `engine.Phase1`): the judge server and the candidate server
-  (`grader.Grader`), started once, decide every exercise and run every notebook in fresh forks,
-  with no kernel start or `import torch` per notebook;
+  (`grader.Grader`), started once, decide every exercise in fresh forks, with no kernel start or
+  `import torch` per notebook; the notebook itself is not run (grades first: its run, for the
+  feedback only, is `rerun`, after every grade is recorded, with `run=True`);
 - `kernel` (`kernel_engine`): each submission is autograded by nbgrader itself, with this
   course's preprocessors (sandboxed kernel, the judge's verdicts), in a private scratch copy of
   the course and gradebook, in worker processes, under a watchdog for the per-notebook limit.
@@ -33,6 +34,7 @@ from .engine import Phase1, settings_from
 from .grader import Grader
 from .nbgrader_api import ensure_assignment, load_config, snapshot_gradebook
 from .recorder import Recorder
+from .rerun import run_feedback
 from .staging import Staging
 
 ENGINES = ("fork", "kernel")
@@ -53,11 +55,13 @@ def submitted_students(root, assignment):
 
 
 def grade(root, assignment, students=None, workers=None, notebook_timeout=None, progress=True,
-          engine="fork", stats=None):
+          engine="fork", stats=None, run=False):
     """Grade `students` (default: every submission) of `assignment`; returns {student: Outcome}.
 
-    `notebook_timeout`: seconds per notebook (default: `Limits.notebook_timeout`). `stats`, if
-    given, is filled with the seconds spent in each phase."""
+    `run`: once every grade is recorded, the feedback run (`rerun`) of every graded student; its
+    violations join the student's outcome, and no score changes. `notebook_timeout`: seconds per
+    notebook run (default: `Limits.notebook_timeout`). `stats`, if given, is filled with the
+    seconds spent in each phase."""
     stats = {} if stats is None else stats
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
@@ -108,6 +112,14 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=None, 
             outcomes[student] = Outcome(student, "error", reason, previous.seconds, previous.timings)
         stats["record"] = recorder.cpu_seconds  # its work, most of it while phase 1 ran
         stats["record_after_phase1"] = round(time.monotonic() - started, 3)
+        if run:
+            started = time.monotonic()
+            graded = [s for s, o in outcomes.items() if o.status == "graded"]
+            for student, ran in run_feedback(root, assignment, graded, workers, notebook_timeout, progress).items():
+                timings = outcomes[student].timings
+                timings["violations"] = timings.get("violations", []) + ran.violations
+                timings["feedback_run"] = "run" if ran.status == "run" else f"not run: {ran.reason}"
+            stats["feedback_run"] = round(time.monotonic() - started, 3)
     finally:
         if recorder:
             recorder.stop()  # after an error or Ctrl-C: submissions not yet recorded stay as they were

@@ -351,13 +351,17 @@ def write_inboxes(root=SAMPLES):
 
 
 def run_demo(into, workers=None):
-    """Copy the course into `into`, collect and grade the sample class of every assignment,
-    write the reports, what each class got wrong, the course's heat map and the feedback."""
+    """Copy the course into `into`, collect and grade the sample class of every assignment (grades
+    first, then the feedback run), write the reports, what each class got wrong, the course's
+    heat map and the feedback."""
+    import time
+
     from . import misconceptions
     from .collect import collect  # here, not above: the test helpers import samples, never grade
     from .grading import grade, write_log
     from .nbgrader_api import make_api
     from .report import build_report
+    from .rerun import run_feedback
 
     into = Path(into).resolve()
     if into.exists():
@@ -372,8 +376,16 @@ def run_demo(into, workers=None):
     for assignment in assignments(PROJECT_ROOT):
         print(f"\n== {assignment}")
         print(collect(SAMPLES / assignment, into, assignment, [assignment]).summary())
-        outcomes = grade(into, assignment, workers=workers)
-        write_log(into, assignment, outcomes)
+        stats = {}
+        outcomes = grade(into, assignment, workers=workers, stats=stats)
+        write_log(into, assignment, outcomes, stats)
+        graded = [s for s, o in outcomes.items() if o.status == "graded"]
+        print(f"grades: {len(graded)} of {len(outcomes)} in the gradebook after "
+              f"{stats['phase1'] + stats['record_after_phase1']:.1f} s (no notebook run)")
+        started = time.monotonic()
+        ran = run_feedback(into, assignment, graded, workers)
+        print(f"feedback run: {sum(r.status == 'run' for r in ran.values())} notebooks run in "
+              f"{time.monotonic() - started:.1f} s (no score changed)")
         make_api(into).generate_feedback(assignment, force=True)
         reports.append(build_report(into, assignment, into / "reports" / assignment,
                                     grading_log={s: vars(o) for s, o in outcomes.items()}))

@@ -18,12 +18,15 @@ Phase 2 of the grade command, reusing what phase 1 staged instead of doing it ag
     replay_execution   ReplayExecution
 Feedback: no hidden-test code, and nothing a student wrote can run in the reader's browser:
     hide_hidden_tests  HideHiddenTests
+    label_outputs      LabelOutputs: a note saying which outputs are the student's own and
+                       which came from grading
     sanitize_feedback  SanitizeFeedback
 Release (`nbgrader generate_assignment`):
     tag_test_cells     TagTestCells: graded test cells tagged `raises-exception`
 """
 
 from .hide_hidden_tests import HideHiddenTests
+from .label_outputs import LabelOutputs
 from .record_mistakes import RecordMistakes
 from .replay_execution import ReplayExecution
 from .replay_sanitize import ReplaySanitize
@@ -32,5 +35,5 @@ from .sanitize_feedback import SanitizeFeedback
 from .tag_test_cells import TagTestCells
 from .verify_exercises import VerifyExercises
 
-__all__ = ["HideHiddenTests", "RecordMistakes", "ReplayExecution", "ReplaySanitize", "SafeExecute", "SandboxedKernelManager",
-           "SanitizeFeedback", "TagTestCells", "VerifyExercises"]
+__all__ = ["HideHiddenTests", "LabelOutputs", "RecordMistakes", "ReplayExecution", "ReplaySanitize", "SafeExecute",
+           "SandboxedKernelManager", "SanitizeFeedback", "TagTestCells", "VerifyExercises"]
