@@ -146,6 +146,35 @@ def test_servers_lost_while_sending_are_replaced(tmp_path, monkeypatch):
     assert lost and outcomes["ada"].status == "graded" and full_marks(course, "ada")
 
 
+def test_a_stuck_heartbeat_thread_never_hangs_a_kernels_cleanup():
+    """Before: after a kernel died, jupyter_client's heartbeat thread could wait forever on a
+    ping, and the unbounded join in `stop_channels` hung plain nbgrader autograde for good (seen
+    in the tampering tests)."""
+    import shutil
+    import threading
+
+    import zmq.asyncio
+
+    from autograder.instructor.preprocessors.safe_execute import BoundedHBChannel, SandboxedKernelManager
+    manager = SandboxedKernelManager()
+    shutil.rmtree(manager._private, ignore_errors=True)
+    assert manager.client().hb_channel_class is BoundedHBChannel
+    never = threading.Event()
+
+    class Stuck(BoundedHBChannel):
+        stop_timeout = 0.5
+
+        def run(self):
+            never.wait()  # as the ping that is never sent
+
+    channel = Stuck(zmq.asyncio.Context(), address="ipc:///nowhere")
+    channel.start()
+    started = time.monotonic()
+    channel.stop()
+    assert time.monotonic() - started < 5 and channel.is_alive()
+    never.set()
+
+
 def test_malformed_notebook_outputs_are_dropped_not_trusted():
     """Before: outputs without an output_type (or of the wrong types) crashed the grade command."""
     frame = {"notebook_done": "x", "stuck": "3", "dead": None, "seconds": "fast",

@@ -18,6 +18,7 @@ from nbgrader.api import Gradebook
 
 from autograder.instructor import isolation, samples
 from autograder.instructor.grading import grade
+from autograder.instructor.rerun import run_feedback
 from autograder.instructor.sandbox import bwrap_works
 
 from conftest import ASSIGNMENTS, CURRICULUM, copy_course, nbgrader
@@ -100,6 +101,11 @@ def test_every_attack_earns_nothing_under_the_grade_command(assignment, tmp_path
     check_scores(course, assignment, students)
     assert_nothing_left()
     assert (course / "gradebook.db").stat().st_size > 0
+    if assignment == ASSIGNMENTS[0]:  # the feedback run, where the attacks made elsewhere run too
+        ran = run_feedback(course, assignment, workers=3, notebook_timeout=120, progress=False)
+        assert set(ran) == set(students)
+        check_scores(course, assignment, students)
+        assert_nothing_left()
 
 
 def rotation(assignment):

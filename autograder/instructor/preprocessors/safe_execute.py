@@ -18,10 +18,12 @@ import threading
 from pathlib import Path
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import HBChannel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import DottedObjectName, Integer, Type
 
 from ...protocol.limits import DEFAULT as LIMITS
 from ..isolation import kill_uid
@@ -54,10 +56,34 @@ def private_copy(folder):
     return copy, files
 
 
+class BoundedHBChannel(HBChannel):
+    """jupyter_client's heartbeat thread, whose `stop` waits a bounded time: after its kernel
+    died, the thread can wait forever on a ping that is never sent, and the unbounded join of
+    `stop_channels` then hung nbgrader's autograde at the end of that notebook (seen in the
+    tampering tests). The thread is a daemon: left waiting, it ends with the process."""
+
+    stop_timeout = 5.0
+
+    def stop(self):
+        self._running = False
+        self._exit.set()
+        self.join(self.stop_timeout)
+        if not self.is_alive():
+            self.close()  # its socket is the thread's while it runs
+
+
+class BoundedClient(AsyncKernelClient):
+    hb_channel_class = Type(BoundedHBChannel)
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel in the sandbox: its own uid and cgroup, `python -I`, a private working folder,
     talking over IPC sockets (TCP cannot reach a kernel in its own network namespace).
-    Interrupts are sent as messages (a signal would not cross into the sandbox's session)."""
+    Interrupts are sent as messages (a signal would not cross into the sandbox's session).
+    Its clients' heartbeat channel never hangs their cleanup (`BoundedHBChannel`)."""
+
+    client_class = DottedObjectName(f"{__name__}.BoundedClient")
+    client_factory = Type(BoundedClient)
 
     def __init__(self, **kwargs):
         self._private = tempfile.mkdtemp(prefix="autograder-kernel-")
