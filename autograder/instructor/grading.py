@@ -117,7 +117,8 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=None, 
             graded = [s for s, o in outcomes.items() if o.status == "graded"]
             for student, ran in run_feedback(root, assignment, graded, workers, notebook_timeout, progress).items():
                 timings = outcomes[student].timings
-                timings["violations"] = timings.get("violations", []) + ran.violations
+                timings["violations"] = timings.get("violations", []) + [f"in the feedback run: {v}"
+                                                                          for v in ran.violations]
                 timings["feedback_run"] = "run" if ran.status == "run" else f"not run: {ran.reason}"
             stats["feedback_run"] = round(time.monotonic() - started, 3)
     finally:

@@ -181,6 +181,9 @@ def _problems(verdicts, exercises, grading_log):
             for key in ("notebook_violations", "kernel_violations"):
                 for violation in _strings(meta.get(key)):
                     rows.append((student, name, "notebook", "violation", _reason(violation)))
+            run = meta.get("feedback_run") if isinstance(meta.get("feedback_run"), dict) else {}
+            for violation in _strings(run.get("violations")):
+                rows.append((student, name, "notebook", "violation", _reason(f"in the feedback run: {violation}")))
         for violation in _strings(((entry or {}).get("timings") or {}).get("violations")):
             if not any(r[0] == student and r[3] == "violation" and r[4] == _reason(violation) for r in rows):
                 rows.append((student, "", "—", "violation", _reason(violation)))

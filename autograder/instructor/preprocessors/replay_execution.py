@@ -5,7 +5,6 @@ the same cells; anything else is reported, never guessed. A notebook phase 1 did
 graded as an error, with the reason phase 1 gave (`Staging.failure`).
 """
 
-import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Unicode
 
@@ -28,7 +27,7 @@ class ReplayExecution(NbGraderPreprocessor):
         if not staged.exists():
             reason = staging.failure(info["student"], info["assignment"]) or NO_RESULT
         else:
-            done = nbformat.read(str(staged), as_version=4)
+            done = staging.read(staged)
             if [c.source for c in done.cells] != [c.source for c in nb.cells]:
                 reason = "the executed notebook does not match the submission"
         if reason:

@@ -7,7 +7,6 @@ matches, that notebook is the sanitized one. Otherwise the steps run here, as us
 
 from pathlib import Path
 
-import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, List, Unicode
 from traitlets.utils.importstring import import_item
@@ -27,7 +26,7 @@ class ReplaySanitize(NbGraderPreprocessor):
         staged = Staging(self.staging).notebook(info["student"], info["assignment"], info["notebook"])
         submitted = Path(resources["metadata"]["path"]) / f"{info['notebook']}.ipynb"
         if staged.exists() and submitted.exists():
-            done = nbformat.read(str(staged), as_version=4)
+            done = Staging(self.staging).read(staged)
             if done.metadata.get("autograder", {}).get("submission_sha256") == file_digest(submitted):
                 return done, resources
         for step in self.steps:
