@@ -27,7 +27,7 @@ help:
 	@echo "make student-kit    build dist/student-kit/ and dist/student-kit.zip, what students get"
 	@echo "make screenshots    rerun the browser tests and keep their screenshots in docs/"
 	@echo "make demo           grade the sample class of every assignment in demo-course/, with reports"
-	@echo "make bench          time our grade command against plain nbgrader autograde (minutes)"
+	@echo "make bench          time to grades: our grade command vs plain nbgrader autograde, the feedback run, scaling (long)"
 	@echo "make new NAME=NN_topic  the skeleton of a new assignment (python -m autograder new)"
 	@echo "make clean          remove the environment and nbgrader's working folders"
 
