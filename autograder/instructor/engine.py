@@ -5,8 +5,8 @@ outputs cleared); then every exercise to the judge and its candidate (`Grader.ch
 every verdict is in, the notebook is staged for phase 2 (`Staging`): the student's own outputs
 as submitted (`outputs.keep_submitted`), the test cells' outputs from the verdicts. The
 notebook itself is not run: no score depends on it (its run, for the feedback, is `rerun`).
-`done` is called once all of a student's notebooks are staged. Up to LOOKAHEAD notebooks are in
-the servers' hands at once.
+`done` is called once all of a student's notebooks are staged. Up to `ServerLoop.lookahead`
+notebooks are in the servers' hands at once.
 
 Nothing a student did reaches another: a notebook nbgrader cannot read is an error for that
 student alone; a server that dies is replaced and the notebooks it had are tried once more,
@@ -19,13 +19,11 @@ from collections import deque
 import nbformat
 
 from ..protocol.limits import Limits
-from .grader import Grader, ServerLost, Settings
+from .grader import Grader, ServerLoop, Settings
 from .nbgrader_api import load_config, sanitize
 from .outputs import graded_test_cells, keep_submitted
 from .staging import file_digest
 from .verdicts import apply_verdicts, build_job, error_output, nbgrader_meta
-
-LOOKAHEAD = 64
 
 
 def settings_from(config, notebook_timeout, workers):
@@ -61,7 +59,7 @@ class Notebook:
         self.nb, self.jobs, self.verdicts = None, {}, {}
 
 
-class Phase1:
+class Phase1(ServerLoop):
     """One grading run's phase 1 on a Grader (see the module docstring)."""
 
     def __init__(self, root, scratch, staging, assignment, students, done, stats, settings, grader=None):
@@ -84,25 +82,7 @@ class Phase1:
                 self._close(student, "error", "no notebook of this assignment in the submission")
         self.grader = self._ready(self.grader)
         try:
-            while self.todo or self.in_flight:
-                while self.todo and len(self.in_flight) < LOOKAHEAD:
-                    try:
-                        self._send(self.todo.popleft())
-                    except ServerLost as exc:
-                        self._lost(exc)
-                if not self.in_flight:
-                    continue
-                try:
-                    events = self.grader.events(1.0)
-                except ServerLost as exc:
-                    self._lost(exc)
-                    continue
-                for event in events:
-                    try:
-                        self._event(event)
-                    except ServerLost as exc:
-                        self._lost(exc)
-                        break
+            self.pump()
             for name, cpu in self.grader.finish().items():
                 for key, seconds in (cpu or {}).items():  # e.g. judge_children_cpu: every judge
                     self._add_stat(f"{name}_{key}", seconds)

@@ -322,3 +322,34 @@ class Grader:
             server.close()
         self.cgroups.close()
         self.uids.close()
+
+
+class ServerLoop:
+    """Keeps up to `lookahead` items of `todo` in a Grader's hands and hands each event back,
+    for the grade command's phase 1 and the feedback run. A subclass provides `grader`,
+    `todo` (a deque), `in_flight` (a dict), `_send(item)`, `_event(event)` and `_lost(exc)`,
+    which replaces `grader` and puts back what the lost servers had."""
+
+    lookahead = 64
+
+    def pump(self):
+        """Until `todo` and `in_flight` are both empty."""
+        while self.todo or self.in_flight:
+            while self.todo and len(self.in_flight) < self.lookahead:
+                try:
+                    self._send(self.todo.popleft())
+                except ServerLost as exc:
+                    self._lost(exc)
+            if not self.in_flight:
+                continue
+            try:
+                events = self.grader.events(1.0)
+            except ServerLost as exc:
+                self._lost(exc)
+                continue
+            for event in events:
+                try:
+                    self._event(event)
+                except ServerLost as exc:
+                    self._lost(exc)
+                    break

@@ -23,12 +23,10 @@ from tqdm import tqdm
 
 from ..protocol.limits import DEFAULT as LIMITS
 from .engine import settings_from
-from .grader import Grader, ServerLost
+from .grader import Grader, ServerLoop
 from .nbgrader_api import load_config
 from .outputs import apply_run, graded_test_cells
 from .staging import write_atomically
-
-LOOKAHEAD = 64
 
 
 @dataclass
@@ -70,7 +68,7 @@ def test_outputs(nb):
                        for i in sorted(graded_test_cells(nb))], sort_keys=True, default=str)
 
 
-class FeedbackRun:
+class FeedbackRun(ServerLoop):
     """One feedback run of `assignment` for `students` (see the module docstring)."""
 
     def __init__(self, root, assignment, students, settings, scratch, progress):
@@ -90,28 +88,14 @@ class FeedbackRun:
                 self._close(student, "error", "no autograded notebook (grade the submission first)")
         self.grader = Grader(self.scratch / "servers", self.settings).wait_ready()
         try:
-            while self.todo or self.in_flight:
-                while self.todo and len(self.in_flight) < LOOKAHEAD:
-                    try:
-                        self._send(*self.todo.popleft())
-                    except ServerLost as exc:
-                        self._lost(exc)
-                if not self.in_flight:
-                    continue
-                try:
-                    events = self.grader.events(1.0)
-                except ServerLost as exc:
-                    self._lost(exc)
-                    continue
-                for event in events:
-                    if event[0] == "notebook" and event[1] in self.in_flight:
-                        self._done(self.in_flight.pop(event[1]), event[2])
+            self.pump()
         finally:
             self.grader.close()
             self.bar.close()
         return self.outcomes
 
-    def _send(self, student, path):
+    def _send(self, item):
+        student, path = item
         if student in self.closed:
             return
         self.began.setdefault(student, time.monotonic())
@@ -126,6 +110,10 @@ class FeedbackRun:
         self.in_flight[key] = (student, path, nb)
         cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
         self.grader.run_notebook(key, student, cells, files, sorted(graded_test_cells(nb)))
+
+    def _event(self, event):
+        if event[0] == "notebook" and event[1] in self.in_flight:
+            self._done(self.in_flight.pop(event[1]), event[2])
 
     def _done(self, item, execution):
         student, path, nb = item
