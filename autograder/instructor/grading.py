@@ -29,7 +29,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..protocol.limits import DEFAULT as LIMITS
-from . import kernel_engine
+from . import gradelog, kernel_engine
 from .engine import Phase1, settings_from
 from .grader import Grader
 from .nbgrader_api import ensure_assignment, load_config, snapshot_gradebook
@@ -144,12 +144,36 @@ def recorded_exercises(root, assignment, student):
     return found
 
 
-def write_log(root, assignment, outcomes, stats=None):
-    """reports/ASSIGNMENT/grading_log.json (per student: how grading went, and each exercise's
-    status and named mistake, `<exercise>/<slug>`, as recorded) and grading_stats.json (per phase)."""
-    path = Path(root) / "reports" / assignment / "grading_log.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    log = {s: {**asdict(o), "exercises": recorded_exercises(root, assignment, s)} for s, o in outcomes.items()}
-    path.write_text(json.dumps(log, indent=1))
+def recorded_since(root, assignment, students, since):
+    """{student: Outcome} for those of `students` whose autograded copies nbgrader wrote at or
+    after `since` (a time.time()): what an interrupted run did record, so that the log keeps
+    it and a rerun resumes after it. A copy that records an error is an error."""
+    found = {}
+    for student in students:
+        paths = sorted((Path(root) / "autograded" / student / assignment).glob("*.ipynb"))
+        try:
+            if not paths or min(p.stat().st_mtime for p in paths) < since:
+                continue
+            metas = [json.loads(p.read_text(encoding="utf-8")).get("metadata", {}).get("autograder", {})
+                     for p in paths]
+        except (OSError, ValueError, AttributeError):
+            continue
+        errors = [str(m["error"]) for m in metas if isinstance(m, dict) and m.get("error")]
+        found[student] = Outcome(student, "error", errors[0]) if errors else Outcome(student, "graded")
+    return found
+
+
+def write_log(root, assignment, outcomes, stats=None, fingerprints=None, warn=None):
+    """Merge this run's students into reports/ASSIGNMENT/grading_log.json (`gradelog`): per
+    student, how grading went, each exercise's status and named mistake, `<exercise>/<slug>`,
+    as recorded, and the fingerprint of what was graded (`fingerprints`, taken before the run;
+    default: now); every other student's entry is kept. Also writes grading_stats.json (this
+    run's seconds per phase). `warn` is told when an unreadable old log is moved aside."""
+    course = gradelog.course_fingerprint(root, assignment)
+    fingerprints = fingerprints or {}
+    entries = {s: {**asdict(o), "exercises": recorded_exercises(root, assignment, s),
+                   "fingerprint": fingerprints.get(s) or gradelog.fingerprint(root, assignment, s, course)}
+               for s, o in outcomes.items()}
+    path = gradelog.merge_log(root, assignment, entries, warn)
     (path.parent / "grading_stats.json").write_text(json.dumps(stats or {}, indent=1))
     return path

@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
+from . import gradelog
 from .curriculum import exercise_of, table
 
 STATUSES = ("pass", "fail", "error", "tampering", "timeout", "crashed")
@@ -48,6 +49,21 @@ def _course_id(db):
     except sqlite3.Error:
         row = None
     return row[0] if row else "default_course"
+
+
+def in_gradebook(course_root, assignment):
+    """Whether the gradebook exists and holds `assignment` (read-only: changes nothing)."""
+    db = Path(course_root) / "gradebook.db"
+    if not db.is_file():
+        return False
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT 1 FROM assignment WHERE name = ?", (assignment,)).fetchone() is not None
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
 
 
 def _scores(course_root, assignment):
@@ -95,28 +111,72 @@ def _scores(course_root, assignment):
             "students": students}
 
 
-def _write_csv(data, out_csv):
+# --------------------------------------------------------------------------------------------
+# Who was graded: every student of the gradebook and every folder of submitted/
+
+GRADED, NO_SUBMISSION, NOT_GRADED = "graded", "no submission", "not graded"
+NEVER_GRADED = "never graded: run grade"
+
+
+def _roster(course_root, assignment, data, grading_log):
+    """{student: (status, reason)} for every student in the gradebook or with a
+    submitted/<student>/<assignment>/ folder, sorted. Status: graded, error, timeout (the last
+    grading of the student failed, says the log), not graded (a submission with no grade, or
+    no autograded copy) or no submission. Only "graded" students count in means and totals."""
+    root = Path(course_root)
+    folders = {p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir()}
+    log = grading_log or {}
+    roster = {}
+    for student in sorted(set(data["students"]) | folders):
+        row, entry = data["students"].get(student), log.get(student)
+        status = entry.get("status") if isinstance(entry, dict) else None
+        if status and status != GRADED:
+            status = status if status in ("error", "timeout") else "error"
+            roster[student] = (status, str(entry.get("reason") or "(no reason recorded)"))
+        elif row is None:
+            roster[student] = ((NOT_GRADED, NEVER_GRADED) if student in folders
+                               else (NO_SUBMISSION, ""))
+        elif not gradelog.has_autograded_copy(root, assignment, student):
+            roster[student] = (NOT_GRADED, "no autograded copy under autograded/: run grade")
+        else:
+            roster[student] = (GRADED, "")
+    return roster
+
+
+def _write_csv(data, roster, out_csv):
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with open(out_csv, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *data["exercises"], "total", "max_total"])
-        for student, row in data["students"].items():
-            if row is None:
-                cells, total = ["" for _ in data["exercises"]], 0.0
+        writer.writerow(["student", *data["exercises"], "total", "max_total", "status"])
+        for student, (status, _) in roster.items():
+            row = data["students"].get(student)
+            if status == NO_SUBMISSION:
+                cells, total = ["" for _ in data["exercises"]], _fmt(0.0)
+            elif status != GRADED or row is None:  # no grade yet: blank, never a zero
+                cells, total = ["" for _ in data["exercises"]], ""
             else:
                 cells = ["" if row["by_ex"][ex] is None else _fmt(row["by_ex"][ex])
                          for ex in data["exercises"]]
-                total = row["total"]
-            writer.writerow([student, *cells, _fmt(total), _fmt(data["max_total"])])
+                total = _fmt(row["total"])
+            writer.writerow([student, *cells, total, _fmt(data["max_total"]), status])
     return out_csv
 
 
-def export_grades(course_root: Path, assignment: str, out_csv: Path) -> Path:
-    """Write one row per student in the gradebook (sorted by id): the points scored on each
-    exercise (the sum of its test cells), the total and the maximum total. A student without a
-    submission gets empty exercise cells and a total of 0. Returns `out_csv`."""
-    return _write_csv(_scores(course_root, assignment), out_csv)
+def _log_of(course_root, assignment, grading_log):
+    return gradelog.read_log(course_root, assignment) if grading_log is None else grading_log
+
+
+def export_grades(course_root: Path, assignment: str, out_csv: Path, grading_log: dict | None = None) -> Path:
+    """Write one row per student in the gradebook or with a submitted/ folder (sorted by id):
+    the points scored on each exercise (the sum of its test cells), the total, the maximum total
+    and the status (see `_roster`). A student without a grade (never graded, or their last
+    grading failed) gets empty cells, never a zero; one without a submission a total of 0.
+    `grading_log`: the grade command's log (default: reports/ASSIGNMENT/grading_log.json).
+    Returns `out_csv`."""
+    data = _scores(course_root, assignment)
+    return _write_csv(data, _roster(course_root, assignment, data, _log_of(course_root, assignment, grading_log)),
+                      out_csv)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,7 +326,7 @@ def _plot(data, submitted, path, assignment):
     right.set_xlabel(f"total points (max {_fmt(top)})")
     right.set_ylabel("students")
     right.set_title("Totals")
-    fig.suptitle(f"{assignment} scores: {len(submitted)} of {len(data['students'])} students submitted",
+    fig.suptitle(f"{assignment} scores: {len(submitted)} of {len(data['students'])} students graded",
                  fontsize=13)
     fig.savefig(path, dpi=110)
     return path
@@ -279,42 +339,56 @@ def _plot(data, submitted, path, assignment):
 def build_report(course_root: Path, assignment: str, out_dir: Path, grading_log: dict | None = None) -> Path:
     """Write grades.csv, scores.png and report.md into `out_dir`; returns report.md's path.
 
-    `grading_log` is the grade command's {student: {"status", "reason", "seconds"}}, if any.
-    Means, medians and percentages are over the students with a submission.
+    `grading_log` is the grade command's {student: {"status", "reason", "seconds"}} (default:
+    reports/ASSIGNMENT/grading_log.json). Every student with a submission is listed; those
+    without a grade are named with the reason. Means, medians and percentages are over the
+    graded students only: a student not graded is not a zero.
     """
     course_root, out_dir = Path(course_root), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    grading_log = _log_of(course_root, assignment, grading_log)
     data = _scores(course_root, assignment)
-    _write_csv(data, out_dir / "grades.csv")
+    roster = _roster(course_root, assignment, data, grading_log)
+    _write_csv(data, roster, out_dir / "grades.csv")
     exercises = data["exercises"]
-    submitted = {s: row for s, row in data["students"].items() if row is not None}
-    missing = sorted(s for s, row in data["students"].items() if row is None)
+    submitted = {s: row for s, row in data["students"].items()
+                 if row is not None and roster[s][0] == GRADED}  # counted in the means
+    missing = [s for s, (status, _) in roster.items() if status == NO_SUBMISSION]
+    ungraded = {s: v for s, v in roster.items() if v[0] not in (GRADED, NO_SUBMISSION)}
     _plot(data, submitted, out_dir / "scores.png", assignment)
 
-    verdicts = _verdicts(course_root, assignment, data["notebooks"], submitted)
+    in_gradebook = [s for s, row in data["students"].items() if row is not None]
+    verdicts = _verdicts(course_root, assignment, data["notebooks"], in_gradebook)
     counts, unverified = _status_counts(verdicts, exercises)
     problems = _problems(verdicts, exercises, grading_log)
 
     totals = [row["total"] for row in submitted.values()]
     n = len(submitted)
     lines = [f"# Grading report: {assignment}", ""]
-    lines.append(f"- Students: {len(data['students'])} ({n} with a submission, "
+    lines.append(f"- Students: {len(roster)} ({len(roster) - len(missing)} with a submission, "
                  f"{len(missing)} without)")
+    lines.append(f"- Graded: {n}; not graded: {len(ungraded)}"
+                 + (" (named below under \"Students without a grade\")" if ungraded else ""))
     if totals:
         lines.append(f"- Mean total: {statistics.mean(totals):.2f} / {_fmt(data['max_total'])}")
         lines.append(f"- Median total: {_fmt(statistics.median(totals))} / {_fmt(data['max_total'])}")
     else:
-        lines.append("- Mean total: — (no submissions)")
-        lines.append("- Median total: — (no submissions)")
+        lines.append("- Mean total: — (no graded submission)")
+        lines.append("- Median total: — (no graded submission)")
     if missing:
-        lines.append(f"- Without a submission (total 0 in grades.csv): {', '.join(missing)}")
-    not_found = sum(meta is None for per_nb in verdicts.values() for meta in per_nb.values())
-    if not_found:
-        lines.append(f"- {not_found} submitted notebook(s) have no autograded copy under autograded/")
+        lines.append(f"- Without a submission (total 0 in grades.csv): {', '.join(_reason(s) for s in missing)}")
     if unverified:
         lines.append(f"- {unverified} autograded notebook(s) carry no verdicts (graded without the "
                      "course's preprocessors): they are missing from the status counts")
-    lines.append("- Means, medians and percentages are over the students with a submission.")
+    lines.append("- Means, medians and percentages are over the graded students only: a student "
+                 "without a grade is not counted as a zero (their row in grades.csv is blank, "
+                 "with its status).")
+    if ungraded:
+        lines += ["", "## Students without a grade", ""]
+        lines.append("Submitted, but not graded: not in the means, blank in grades.csv. Grade them "
+                     "again (`grade ASSIGNMENT --student ID`) once the cause is fixed.")
+        lines += ["", "| student | status | reason |", "|---|---|---|"]
+        lines += [f"| {_reason(s)} | {status} | {_reason(reason)} |" for s, (status, reason) in ungraded.items()]
     lines += ["", "## Exercises", ""]
     lines.append("| exercise | max points | mean score | full marks | "
                  + " | ".join(STATUSES) + " |")
