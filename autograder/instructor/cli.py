@@ -16,34 +16,81 @@
                                   samples, tests), its exercises from the shared contract or
                                   from --exercise ID SIGNATURE options; nothing is overwritten
 
-Run from the course root (the folder with nbgrader_config.py) or pass --course.
+Run from the course root (the folder with nbgrader_config.py) or pass --course PATH, before or
+after the command (after `export`, whose --course means the whole course: --root PATH).
+"""
+
+EPILOG = """exit codes:
+  0    everything asked for was done
+  1    some students could not be processed: each is named on stderr, with the reason
+       (grade: not graded, or the feedback run failed; feedback: no autograded copy, or no page written)
+  2    a usage or input error (one line on stderr): unknown assignment or student, not a course
+       folder, an assignment never graded, grading servers that do not start; nothing was changed
+  130  interrupted (Ctrl-C): what was finished is kept (students already graded stay recorded),
+       and a rerun resumes
 """
 
 import argparse
-import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from ..protocol.limits import DEFAULT as LIMITS
+from .console import library_warnings_logged, shown
 from .sandbox import UNSANDBOXED, bwrap_works
 
 # Each command imports its module when it runs (deliberately): importing nbgrader takes
 # seconds, which `--help`, `collect` and `kit` never need to spend.
 
+PROG = "python -m autograder"
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# What an interrupted command leaves behind, by command (grade says it itself, with counts).
+KEPT_WHEN_INTERRUPTED = {
+    "collect": "the inbox is never modified; rerun collect",
+    "feedback": "the feedback pages already written are kept; rerun feedback to write the rest",
+    "export": "the reports may be incomplete; rerun export",
+    "demo": "the demo course is rebuilt from scratch by the next run",
+    "kit": "the kit may be incomplete; rerun kit",
+    "new": "rerun new (it never overwrites a file)",
+}
+
+
+class UserError(Exception):
+    """Bad input or a course not ready for the command: one line on stderr, exit 2."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with a line saying what was kept: exit 130."""
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
+
 
 def course_root(path):
     root = Path(path).resolve()
     if not (root / "nbgrader_config.py").exists():
-        raise SystemExit(f"{root} is not a course folder (no nbgrader_config.py); use --course")
+        raise UserError(f"{root} is not a course folder (no nbgrader_config.py): run from the course "
+                        "root or pass --course PATH")
     return root
 
 
 def notebooks_of(root, assignment):
     names = sorted(p.stem for p in (root / "source" / assignment).glob("*.ipynb"))
     if not names:
-        raise SystemExit(f"no assignment {assignment!r} in {root / 'source'}")
+        known = sorted(p.name for p in (root / "source").glob("*") if p.is_dir() and p.name[:2].isdigit())
+        raise UserError(f"no assignment {shown(assignment)!r} in {root / 'source'}"
+                        + (f" (there are: {', '.join(known)})" if known else ""))
     return names
+
+
+def failed_students(what, failures):
+    """Name every student of {student: reason} on stderr, one line each."""
+    if failures:
+        print(f"{what} {len(failures)} student(s):", file=sys.stderr)
+        for student, reason in sorted(failures.items()):
+            print(f"  {shown(student)}: {shown(reason)}", file=sys.stderr)
 
 
 def cmd_collect(args):
@@ -54,93 +101,178 @@ def cmd_collect(args):
     return 0
 
 
+def students_to_grade(root, assignment, args):
+    """(to grade, skipped as unchanged): --student always regrades; otherwise every submission,
+    less those unchanged since their last successful grade unless --force (`gradelog.unchanged`)."""
+    from . import gradelog
+    from .grading import submitted_students
+    everyone = submitted_students(root, assignment)
+    if args.student:
+        unknown = sorted(set(args.student) - set(everyone))
+        if unknown:
+            raise UserError(f"no submission of {', '.join(shown(s) for s in unknown)} in "
+                            f"submitted/<student>/{assignment}/")
+        return sorted(set(args.student)), []
+    if not everyone:
+        raise UserError(f"nothing to grade: no submission of {assignment} in submitted/ (run collect first); "
+                        "nothing was changed")
+    log = gradelog.read_log(root, assignment, warn)
+    skipped = [] if args.force else gradelog.unchanged(root, assignment, everyone, log)
+    return [s for s in everyone if s not in skipped], skipped
+
+
 def cmd_grade(args):
-    from .grading import grade, write_log
+    from . import gradelog
+    from .grader import ServerLost
+    from .grading import grade, recorded_since, write_log
     root = course_root(args.course)
-    notebooks_of(root, args.assignment)
+    assignment = args.assignment
+    notebooks_of(root, assignment)
+    students, skipped = students_to_grade(root, assignment, args)
+    if skipped:
+        print(f"skipped {len(skipped)} student(s) unchanged since their last grade (--force regrades them)")
+    if not students:
+        print(f"nothing to grade: every submission of {assignment} is graded and unchanged")
+        return EXIT_OK
     if not bwrap_works():
         print(f"WARNING: {UNSANDBOXED}", file=sys.stderr)
-    stats = {}
-    outcomes = grade(root, args.assignment, students=args.student or None, workers=args.workers,
-                     notebook_timeout=args.timeout, progress=not args.no_progress,
-                     engine=args.engine, stats=stats, run=args.run_notebooks)
-    log = write_log(root, args.assignment, outcomes, stats)
-    bad = {s: o for s, o in outcomes.items() if o.status != "graded"}
-    print(f"graded {len(outcomes) - len(bad)} of {len(outcomes)} submissions of {args.assignment}"
+    course = gradelog.course_fingerprint(root, assignment)
+    fingerprints = {s: gradelog.fingerprint(root, assignment, s, course) for s in students}
+    stats, started = {}, time.time()
+    try:
+        with library_warnings_logged(root / "reports" / assignment / "warnings.log"):
+            outcomes = grade(root, assignment, students=students, workers=args.workers,
+                             notebook_timeout=args.timeout, progress=not args.no_progress,
+                             engine=args.engine, stats=stats, run=args.run_notebooks)
+    except KeyboardInterrupt:
+        kept = recorded_since(root, assignment, students, started)
+        if kept:
+            write_log(root, assignment, kept, {"interrupted": True}, fingerprints, warn)
+        raise Interrupted(f"{len(kept)} student(s) graded in this run stay recorded (gradebook and "
+                          f"grading log); rerun grade to grade the other {len(students) - len(kept)}") from None
+    except ServerLost as exc:
+        raise UserError(f"nothing was graded: {exc}") from None
+    log = write_log(root, assignment, outcomes, stats, fingerprints, warn)
+    bad = {s: f"{o.status}: {o.reason}" for s, o in outcomes.items() if o.status != "graded"}
+    print(f"graded {len(outcomes) - len(bad)} of {len(outcomes)} submissions of {assignment}"
           f" in {stats.get('phase1', 0) + stats.get('record_after_phase1', 0):.1f} s (log: {log.relative_to(root)})")
-    for student, outcome in bad.items():
-        print(f"  {student}: {outcome.status}: {outcome.reason}")
     if args.run_notebooks:
         ran = [s for s, o in outcomes.items() if o.timings.get("feedback_run") == "run"]
         print(f"then ran {len(ran)} graded notebooks for their feedback in {stats.get('feedback_run', 0):.1f} s "
               "(no score changed)")
         for student, outcome in outcomes.items():
-            if outcome.timings.get("feedback_run", "run") != "run":
-                print(f"  {student}: {outcome.timings['feedback_run']}")
-    return 0
+            if outcome.timings.get("feedback_run", "run") != "run" and student not in bad:
+                bad[student] = f"graded, but the feedback run failed: {outcome.timings['feedback_run']}"
+    failed_students("could not grade", bad)
+    return EXIT_SOME_FAILED if bad else EXIT_OK
 
 
 def feedback_run(root, args, students):
-    """The feedback run (`rerun`): each graded notebook of `students` run for its outputs."""
-    import time
-
+    """The feedback run (`rerun`): each graded notebook of `students` run for its outputs;
+    {student: why it was not run} for those it could not run."""
     from .rerun import run_feedback
     started = time.monotonic()
     outcomes = run_feedback(root, args.assignment, students=students, workers=args.workers,
                             notebook_timeout=args.timeout, progress=not args.no_progress)
-    bad = {s: o for s, o in outcomes.items() if o.status != "run"}
+    bad = {s: f"not run: {o.reason}" for s, o in outcomes.items() if o.status != "run"}
     print(f"ran {len(outcomes) - len(bad)} of {len(outcomes)} graded notebooks of {args.assignment} for "
           f"their feedback in {time.monotonic() - started:.1f} s (no score changed)")
-    for student, outcome in bad.items():
-        print(f"  {student}: not run: {outcome.reason}")
     return bad
 
 
+def written_since(root, assignment, student, since):
+    """Whether every autograded notebook of `student` has its feedback page, written at or after
+    `since` (a time.time())."""
+    names = [p.stem for p in (root / "autograded" / student / assignment).glob("*.ipynb")]
+    pages = [root / "feedback" / student / assignment / f"{name}.html" for name in names]
+    return bool(names) and all(p.is_file() and p.stat().st_mtime >= since - 1 for p in pages)
+
+
+def nbgrader_failure(result):
+    """The line that says why nbgrader failed, from its API's result; KeyboardInterrupt again
+    if that is what it caught (its API catches everything)."""
+    lines = [line for line in (result.get("error") or result.get("log") or "").splitlines() if line.strip()]
+    if lines and lines[-1].startswith("KeyboardInterrupt"):
+        raise KeyboardInterrupt
+    return f"nbgrader could not write the feedback: {lines[-1].strip() if lines else 'no reason given'}"
+
+
 def cmd_feedback(args):
+    from tqdm import tqdm
+
+    from .gradelog import has_autograded_copy
+    from .grading import submitted_students
     from .nbgrader_api import make_api
     root = course_root(args.course)
-    notebooks_of(root, args.assignment)
-    if args.run_notebooks:
-        feedback_run(root, args, args.student or None)
-    api = make_api(root)
-    students = args.student or [None]
-    failed = 0
-    for student in students:
-        result = api.generate_feedback(args.assignment, student_id=student, force=True)
-        if not result.get("success"):
-            failed += 1
-            print(result.get("error", result.get("log", "")), file=sys.stderr)
-    print(f"feedback in {root / 'feedback'}")
-    return 1 if failed else 0
+    assignment = args.assignment
+    notebooks_of(root, assignment)
+    graded = {p.parent.name for p in (root / "autograded").glob(f"*/{assignment}") if p.is_dir()}
+    students = sorted(set(args.student or []) or set(submitted_students(root, assignment)) | graded)
+    failed = {s: "never graded (no autograded copy): run grade first" for s in students
+              if not has_autograded_copy(root, assignment, s)}
+    todo = [s for s in students if s not in failed]
+    if not todo and not args.student:
+        raise UserError(f"no student of {assignment} has been graded: run grade {assignment} first")
+    with library_warnings_logged(root / "reports" / assignment / "warnings.log"):
+        if args.run_notebooks and todo:
+            for student, reason in feedback_run(root, args, todo).items():
+                failed[student] = f"feedback written, with the outputs handed in: the feedback run failed ({reason})"
+        api, started = make_api(root) if todo else None, time.time()
+        for student in tqdm(todo, desc=f"feedback {assignment}", unit="student", disable=args.no_progress):
+            result = api.generate_feedback(assignment, student_id=student, force=True)
+            if not result.get("success"):
+                failed[student] = nbgrader_failure(result)
+            elif not written_since(root, assignment, student, started):
+                failed[student] = "nbgrader reported success but wrote no feedback page"
+    written = sum(written_since(root, assignment, s, started) for s in todo)
+    print(f"feedback for {written} of {len(students)} students in {root / 'feedback'}")
+    failed_students("no feedback for", failed)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def cmd_export(args):
+    from tqdm import tqdm
+
     from . import misconceptions
-    from .report import build_report
+    from .gradelog import read_log
+    from .report import build_report, in_gradebook
     root = course_root(args.course)
     if args.whole_course:
         out = Path(args.out) if args.out else root / "reports" / "course"
         try:
             grades = misconceptions.build_course(root, out, names=args.names)
         except (ValueError, FileNotFoundError) as exc:
-            raise SystemExit(f"export --course: {exc}") from None
+            raise UserError(f"export --course: {exc}") from None
         print(f"course: {out / 'course.html'} (and course.md)\nheat map: {out / 'heatmap.png'}\nLMS grades: {grades}")
-        return 0
+        return EXIT_OK
     if not args.assignment:
-        raise SystemExit("export: name an ASSIGNMENT, or --course for the whole course")
-    out = Path(args.out) if args.out else root / "reports" / args.assignment
-    log_file = root / "reports" / args.assignment / "grading_log.json"
-    log = json.loads(log_file.read_text()) if log_file.exists() else None
-    report = build_report(root, args.assignment, out, grading_log=log)
-    misconceptions.build(root, args.assignment, out)
+        raise UserError("name an ASSIGNMENT, or --course for the whole course")
+    assignment = args.assignment
+    notebooks_of(root, assignment)
+    if not in_gradebook(root, assignment):
+        raise UserError(f"{assignment} was never graded (it is not in {root / 'gradebook.db'}): "
+                        f"run grade {assignment} first")
+    out = Path(args.out) if args.out else root / "reports" / assignment
+    log = read_log(root, assignment, warn)
+    with library_warnings_logged(root / "reports" / assignment / "warnings.log"), \
+            tqdm(total=2, desc=f"export {assignment}", unit="step", disable=args.no_progress) as bar:
+        report = build_report(root, assignment, out, grading_log=log)
+        bar.update(1)
+        misconceptions.build(root, assignment, out)
+        bar.update(1)
     print(f"report: {report}\ngrades: {out / 'grades.csv'}\nplot:   {out / 'scores.png'}\n"
           f"what the class got wrong: {out / 'misconceptions.html'} (and .md)")
-    return 0
+    return EXIT_OK
 
 
 def cmd_demo(args):
-    from .samples import run_demo
-    return run_demo(Path(args.into), workers=args.workers)
+    from .release import assignments
+    from .samples import PROJECT_ROOT, run_demo
+    known = assignments(PROJECT_ROOT)
+    unknown = [a for a in args.assignment or [] if a not in known]
+    if unknown:
+        raise UserError(f"no assignment {', '.join(map(repr, unknown))} (there are: {', '.join(known)})")
+    return run_demo(Path(args.into), workers=args.workers, only=args.assignment or None)
 
 
 def cmd_kit(args):
@@ -158,72 +290,103 @@ def cmd_new(args):
         written = new(args.assignment, course_root(args.course), exercises=exercises or None,
                       contract=Path(args.contract) if args.contract else None)
     except (ValueError, FileExistsError) as exc:  # a bad name, no exercises, files already there
-        raise SystemExit(str(exc)) from None
+        raise UserError(str(exc)) from None
     print("wrote:\n  " + "\n  ".join(str(path) for path in written))
     return 0
 
 
-def parser():
-    p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--course", default=os.getcwd(), help="course root (default: current folder)")
-    sub = p.add_subparsers(dest="command", required=True)
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions as written; every option's default shown, unless it has none worth showing
+    (None, False) or its help already says it."""
 
-    c = sub.add_parser("collect", help="import submissions (one zip or folder per student)")
-    c.add_argument("assignment")
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, epilog=EPILOG, formatter_class=HelpFormatter)
+    p.add_argument("--course", "--root", dest="course", default=os.getcwd(),
+                   help="the course folder (the one with nbgrader_config.py)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help, course_option=("--course", "--root")):
+        c = sub.add_parser(name, help=help, description=help, epilog=EPILOG, formatter_class=HelpFormatter)
+        c.add_argument(*course_option, dest="course", default=argparse.SUPPRESS,
+                       help="the course folder (default: the current folder, or --course before the command)")
+        return c
+
+    def assignment_arg(c):
+        c.add_argument("assignment", help="the assignment, as named in source/ (e.g. 01_tensor_ops)")
+
+    def progress_arg(c):
+        c.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def run_args(c):
+        c.add_argument("--workers", type=int, default=None,
+                       help="notebooks run at once (default: fork engine one more than the cores, "
+                            "kernel engine the cores)")
+        c.add_argument("--timeout", type=int, default=None,
+                       help=f"seconds allowed per notebook (default: {LIMITS.notebook_timeout:g})")
+
+    c = command("collect", "import submissions (one zip or folder per student)")
+    assignment_arg(c)
     c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders")
     c.set_defaults(run=cmd_collect)
 
-    g = sub.add_parser("grade", help="autograde submissions in parallel, sandboxed")
-    g.add_argument("assignment")
-    g.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    g.add_argument("--workers", type=int, default=None,
-                   help="notebooks run at once (default: fork engine one more than the cores, "
-                        "kernel engine the cores)")
-    g.add_argument("--timeout", type=int, default=None,
-                   help=f"seconds allowed per notebook (default: {LIMITS.notebook_timeout:g})")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = command("grade", "autograde submissions in parallel, sandboxed; skips the students whose "
+                         "submission, source and configuration are unchanged since their last grade")
+    assignment_arg(g)
+    g.add_argument("--student", action="append",
+                   help="grade only this student, even if unchanged (repeatable)")
+    g.add_argument("--force", action="store_true",
+                   help="grade every submission again, unchanged ones too")
+    run_args(g)
+    progress_arg(g)
     g.add_argument("--engine", choices=("fork", "kernel"), default="fork",
                    help="fork: every exercise decided by the warm sandboxed servers, no notebook "
-                        "run (fast, default); kernel: nbgrader autograde per student, which runs "
+                        "run (fast); kernel: nbgrader autograde per student, which runs "
                         "each notebook in a sandboxed Jupyter kernel")
     g.add_argument("--run", dest="run_notebooks", action="store_true",
                    help="after every grade is recorded, run each graded notebook for its feedback "
                         "(what feedback --run does; never changes a score)")
     g.set_defaults(run=cmd_grade)
 
-    f = sub.add_parser("feedback", help="feedback HTML for graded students")
-    f.add_argument("assignment")
+    f = command("feedback", "feedback HTML for graded students")
+    assignment_arg(f)
     f.add_argument("--student", action="append", help="only this student (repeatable)")
     f.add_argument("--run", dest="run_notebooks", action="store_true",
                    help="first run each graded notebook, sandboxed, so the feedback shows the run's "
                         "outputs instead of the student's own (never changes a score)")
-    f.add_argument("--workers", type=int, default=None, help="notebooks run at once (default: one more than the cores)")
-    f.add_argument("--timeout", type=int, default=None,
-                   help=f"seconds allowed per notebook run (default: {LIMITS.notebook_timeout:g})")
-    f.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_args(f)
+    progress_arg(f)
     f.set_defaults(run=cmd_feedback)
 
-    e = sub.add_parser("export", help="grades.csv, scores.png, report.md and the misconception report")
+    e = command("export", "grades.csv, scores.png, report.md and the misconception report",
+                course_option=("--root",))
     e.add_argument("assignment", nargs="?", help="the assignment (omit with --course)")
     e.add_argument("--out", help="output folder (default: reports/ASSIGNMENT, or reports/course)")
     e.add_argument("--course", dest="whole_course", action="store_true",
                    help="across every graded assignment: a student x exercise heat map, course.md/.html and "
-                        "course_grades.csv for an LMS")
+                        "course_grades.csv for an LMS (the course folder is then given by --root)")
     e.add_argument("--names", action="store_true",
                    help="name students on the shared pages (default: anonymous rows)")
+    progress_arg(e)
     e.set_defaults(run=cmd_export)
 
-    d = sub.add_parser("demo", help="grade the sample class of every assignment the repository ships")
-    d.add_argument("--into", default="demo-course", help="where to build the demo course")
-    d.add_argument("--workers", type=int, default=None)
+    d = command("demo", "grade the sample class of every assignment the repository ships")
+    d.add_argument("--into", default="demo-course", help="where to build the demo course (replaced)")
+    d.add_argument("--assignment", action="append",
+                   help="only this assignment (repeatable; default: every one)")
+    d.add_argument("--workers", type=int, default=None, help="notebooks run at once (default: from the cores)")
     d.set_defaults(run=cmd_demo)
 
-    k = sub.add_parser("kit", help="build the student kit (release notebooks, course wheel, pins, README)")
+    k = command("kit", "build the student kit (release notebooks, course wheel, pins, README)")
     k.add_argument("--out", default="dist", help="where to write student-kit/ and student-kit.zip")
     k.set_defaults(run=cmd_kit)
 
-    n = sub.add_parser("new", help="the skeleton of a new assignment (notebook, declarations, samples, tests)")
+    n = command("new", "the skeleton of a new assignment (notebook, declarations, samples, tests)")
     n.add_argument("assignment", help="NN_topic, e.g. 06_nn_functional")
     n.add_argument("--exercise", nargs=2, action="append", metavar=("ID", "SIGNATURE"),
                    help="an exercise and the signature its solution defines (repeatable; default: "
@@ -240,7 +403,27 @@ def quiet_library_warnings():
     warnings.filterwarnings("ignore", message=".*missing an id field.*")
 
 
+def environment_bin_first():
+    """nbgrader runs helpers (alembic) from PATH: put this environment's bin/ first, as `release`
+    does, so the command works without activating the environment."""
+    here = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != here:
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+
+
 def main(argv=None):
+    """Run one command; exit with its code (see EPILOG): a UserError is one line and 2, Ctrl-C
+    one line saying what was kept and 130, never a traceback."""
     quiet_library_warnings()
+    environment_bin_first()
     args = parser().parse_args(argv)
-    sys.exit(args.run(args))
+    try:
+        code = args.run(args)
+    except UserError as exc:
+        print(f"{PROG} {args.command}: {exc}", file=sys.stderr)
+        code = EXIT_USAGE
+    except (KeyboardInterrupt, Interrupted) as exc:
+        kept = str(exc) if isinstance(exc, Interrupted) else KEPT_WHEN_INTERRUPTED.get(args.command, "")
+        print(f"\n{PROG} {args.command}: interrupted" + (f": {kept}" if kept else ""), file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)

@@ -40,6 +40,17 @@ from ..protocol.messages import (
 from .isolation import Cgroups, UidBlock, kill_uid
 from .sandbox import Sandbox
 
+LOG_TAIL_LINES = 20
+# (what a server's log says, what it most likely means): shown when a server does not start
+LIKELY_CAUSES = (
+    ("No module named 'autograder'",
+     "the environment's install of the course points at another copy of it, so the sandbox "
+     "cannot import this one's grader: run `pip install -e .` in this course's folder (with this "
+     "environment's pip), or set PYTHONPATH to it"),
+    ("No module named", "a package the grading servers import is missing from this environment: "
+     "reinstall its requirements (`make lab` or `pip install -r requirements.txt`)"),
+)
+
 
 class ServerLost(Exception):
     """A grading server died, stopped answering, or sent something that is not a frame."""
@@ -91,13 +102,29 @@ class ServerProcess:
                 hello = decode_report(frames.receive(self.fileno(), self.reader, timeout))
             except (frames.Closed, frames.Malformed, TimeoutError, OSError) as exc:
                 self.close()
-                raise ServerLost(f"the {self.name} server did not start ({type(exc).__name__}: {exc}); "
-                                 f"see {self.log_path}") from None
+                raise ServerLost(self.start_failure(f"{type(exc).__name__}: {exc}")) from None
             if not isinstance(hello, Hello):
                 self.close()
-                raise ServerLost(f"the {self.name} server did not start")
+                raise ServerLost(self.start_failure("it did not say hello"))
             self.hello, self.ready_after = hello, time.monotonic() - self.launched
         return self.hello
+
+    def start_failure(self, why, lines=LOG_TAIL_LINES):
+        """Why the server did not start, in a few lines: the tail of its own log, read now
+        (the run's scratch folder, where the log is, is deleted when the run ends), and the
+        likely cause when the log names one."""
+        try:
+            tail = Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        except OSError:
+            tail = []
+        text = f"the {self.name} server did not start ({why})"
+        for needle, cause in LIKELY_CAUSES:
+            if any(needle in line for line in tail):
+                text += f"\nlikely cause: {cause}"
+                break
+        if tail:
+            text += f"\nthe last {len(tail)} lines of its log:\n  " + "\n  ".join(tail)
+        return text
 
     def send(self, message, fds=()):
         try:
@@ -190,10 +217,11 @@ class Grader:
                                      "HOME": "/tmp/server"})
         if not candidate_box.available and self.settings.require_sandbox:
             raise RuntimeError("bubblewrap is required (require_sandbox) but cannot run here")
-        log = self.scratch / "servers.log"
-        self.servers = {
-            "judge": ServerProcess("judge", judge_box, "autograder.judge.server", log).launch(),
-            "candidate": ServerProcess("candidate", candidate_box, "autograder.candidate.server", log).launch(),
+        self.servers = {  # each with a log of its own, so a failure shows its own server's
+            "judge": ServerProcess("judge", judge_box, "autograder.judge.server",
+                                   self.scratch / "judge.log").launch(),
+            "candidate": ServerProcess("candidate", candidate_box, "autograder.candidate.server",
+                                       self.scratch / "candidate.log").launch(),
         }
         self.uid_switching = candidate_box.available and self.uids.first is not None
         return self

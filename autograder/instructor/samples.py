@@ -350,14 +350,15 @@ def write_inboxes(root=SAMPLES):
                     assignment)
 
 
-def run_demo(into, workers=None):
-    """Copy the course into `into`, collect and grade the sample class of every assignment (grades
-    first, then the feedback run), write the reports, what each class got wrong, the course's
-    heat map and the feedback."""
+def run_demo(into, workers=None, only=None):
+    """Copy the course into `into`, collect and grade the sample class of every assignment (or
+    of those in `only`: grades first, then the feedback run), write the reports, what each class
+    got wrong, the course's heat map and the feedback."""
     import time
 
     from . import misconceptions
     from .collect import collect  # here, not above: the test helpers import samples, never grade
+    from .gradelog import read_log
     from .grading import grade, write_log
     from .nbgrader_api import make_api
     from .report import build_report
@@ -373,7 +374,7 @@ def run_demo(into, workers=None):
     with open(into / "nbgrader_config.py", "a") as f:  # shorter limits: the demo's loop ends sooner
         f.write("\nc.SafeExecute.timeout = 20\nc.VerifyExercises.time_limit = 20\n")
     reports = []
-    for assignment in assignments(PROJECT_ROOT):
+    for assignment in only or assignments(PROJECT_ROOT):
         print(f"\n== {assignment}")
         print(collect(SAMPLES / assignment, into, assignment, [assignment]).summary())
         stats = {}
@@ -388,7 +389,7 @@ def run_demo(into, workers=None):
               f"{time.monotonic() - started:.1f} s (no score changed)")
         make_api(into).generate_feedback(assignment, force=True)
         reports.append(build_report(into, assignment, into / "reports" / assignment,
-                                    grading_log={s: vars(o) for s, o in outcomes.items()}))
+                                    grading_log=read_log(into, assignment)))
         misconceptions.build(into, assignment, into / "reports" / assignment)
     misconceptions.build_course(into, into / "reports" / "course")
     print("\nreports:  " + "\n          ".join(str(r) for r in reports) + f"\nfeedback: {into / 'feedback'}"
