@@ -147,18 +147,22 @@ def test_report_and_csv(generated, tmp_path):
     before = courses(course)
     assert before == ["pytorch-fundamentals"]
 
-    out = export_grades(course, A, tmp_path / "exported.csv")
+    (course / "submitted" / "hal" / A).mkdir(parents=True)  # collected, never graded
+    out = export_grades(course, A, tmp_path / "exported.csv", grading_log=LOG)
     with open(out, newline="") as f:
         rows = list(csv.reader(f))
+    # a student without a grade (dave's grading errored, grace's timed out, hal was never
+    # graded) has blank cells and a status, never a zero
     assert rows == [
-        ["student", *EXERCISES, "total", "max_total"],
-        ["alice", "2", "2", "2", "2", "3", "11", "11"],
-        ["bob", "2", "1", "0", "0", "1", "4", "11"],
-        ["carol", "2", "2", "2", "2", "0", "8", "11"],
-        ["dave", "0", "0", "0", "0", "0", "0", "11"],
-        ["erin", "", "", "", "", "", "0", "11"],
-        ["frank", "2", "2", "0", "0", "0", "4", "11"],
-        ["grace", "0", "0", "0", "0", "0", "0", "11"],
+        ["student", *EXERCISES, "total", "max_total", "status"],
+        ["alice", "2", "2", "2", "2", "3", "11", "11", "graded"],
+        ["bob", "2", "1", "0", "0", "1", "4", "11", "graded"],
+        ["carol", "2", "2", "2", "2", "0", "8", "11", "graded"],
+        ["dave", "", "", "", "", "", "", "11", "error"],
+        ["erin", "", "", "", "", "", "0", "11", "no submission"],
+        ["frank", "2", "2", "0", "0", "0", "4", "11", "graded"],
+        ["grace", "", "", "", "", "", "", "11", "timeout"],
+        ["hal", "", "", "", "", "", "", "11", "not graded"],
     ]
 
     report = build_report(course, A, tmp_path / "out", grading_log=LOG)
@@ -168,21 +172,28 @@ def test_report_and_csv(generated, tmp_path):
     md = report.read_text()
 
     assert "01_tensor_ops" in md.splitlines()[0]
-    assert "Students: 7 (6 with a submission, 1 without)" in md
-    assert "Mean total: 4.50 / 11" in md  # (11 + 4 + 8 + 0 + 4 + 0) / 6
-    assert "Median total: 4 / 11" in md
+    assert "Students: 8 (7 with a submission, 1 without)" in md
+    assert "Graded: 4; not graded: 3" in md
+    assert "Mean total: 6.75 / 11" in md  # (11 + 4 + 8 + 4) / 4: the ungraded are not zeros
+    assert "Median total: 6 / 11" in md
+    assert "not counted as a zero" in md
     assert "1 autograded notebook(s) carry no verdicts" in md  # frank
-    assert "1 submitted notebook(s) have no autograded copy" in md  # grace
+    assert "have no autograded copy" not in md  # named instead, with the reason:
+    ungraded = {r[0]: r[1:] for r in table(md, "## Students without a grade")}
+    assert ungraded == {"dave": ["error", "worker crashed: MemoryError"],
+                        "grace": ["timeout", "grading took longer than 600 s"],
+                        "hal": ["not graded", "never graded: run grade"]}
     assert "![" in md and "(scores.png)" in md
 
     exercises = {r[0]: r[1:] for r in table(md, "## Exercises")}
     assert list(exercises) == EXERCISES
-    # max, mean, full marks, then pass fail error tampering timeout crashed (dave's notebook
-    # error counts as an error on every exercise; frank's and grace's notebooks have no verdicts)
-    assert exercises["row_normalize"] == ["2", "1.33", "67%", "3", "0", "1", "0", "0", "0"]
-    assert exercises["outer_sum"] == ["2", "1.17", "50%", "2", "1", "1", "0", "0", "0"]
-    assert exercises["pairwise_sq_dists"] == ["2", "0.67", "33%", "2", "0", "2", "0", "0", "0"]
-    assert exercises["max_per_row"] == ["3", "0.67", "17%", "1", "0", "1", "0", "1", "1"]
+    # max, mean and full marks over the graded students (alice, bob, carol, frank), then pass
+    # fail error tampering timeout crashed (dave's notebook error counts as an error on every
+    # exercise; frank's and grace's notebooks have no verdicts)
+    assert exercises["row_normalize"] == ["2", "2.00", "100%", "3", "0", "1", "0", "0", "0"]
+    assert exercises["outer_sum"] == ["2", "1.75", "75%", "2", "1", "1", "0", "0", "0"]
+    assert exercises["pairwise_sq_dists"] == ["2", "1.00", "50%", "2", "0", "2", "0", "0", "0"]
+    assert exercises["max_per_row"] == ["3", "1.00", "25%", "1", "0", "1", "0", "1", "1"]
 
     problems = {(r[0], r[2]): r for r in table(md, "## Submissions that need attention")}
     assert set(problems) == {("bob", "pairwise_sq_dists"), ("bob", "batch_flatten"),

@@ -11,6 +11,7 @@ quotes only those verdict messages: it never reads a cell's source, so hidden te
 """
 
 import csv
+import json
 import sqlite3
 import statistics
 from pathlib import Path
@@ -138,9 +139,23 @@ def _roster(course_root, assignment, data, grading_log):
                                else (NO_SUBMISSION, ""))
         elif not gradelog.has_autograded_copy(root, assignment, student):
             roster[student] = (NOT_GRADED, "no autograded copy under autograded/: run grade")
+        elif (error := _recorded_error(root, assignment, student)) is not None:
+            roster[student] = ("error", error)
         else:
             roster[student] = (GRADED, "")
     return roster
+
+
+def _recorded_error(root, assignment, student):
+    """Why the student's autograded copy says it could not be graded, or None if none says so."""
+    for path in sorted((Path(root) / "autograded" / student / assignment).glob("*.ipynb")):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("autograder", {})
+        except (OSError, ValueError, AttributeError):
+            return f"the autograded notebook {path.name} could not be read"
+        if isinstance(meta, dict) and meta.get("error"):
+            return str(meta["error"])
+    return None
 
 
 def _write_csv(data, roster, out_csv):
