@@ -8,6 +8,7 @@ the real command on three students of 01_tensor_ops.
 """
 
 import json
+import logging
 import os
 import sys
 import warnings
@@ -357,11 +358,15 @@ def test_warnings_during_grading_go_to_a_log_not_into_the_progress_bar(tmp_path,
     def printed(message, category, filename, lineno, file=None, line=None):  # as outside pytest
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
     monkeypatch.setattr(warnings, "showwarning", printed)
-    fake_grade(then=lambda: warnings.warn("Notebook JSON is invalid: additional properties", UserWarning))
+    def library_noise():
+        warnings.warn("Notebook JSON is invalid: additional properties", UserWarning)
+        logging.getLogger("traitlets").error("Attribute 'checksum' for cell test_x has changed!")
+    fake_grade(then=library_noise)
     code, out, err = run(["--course", root, "grade", A], capsys)
     assert code == 0
-    assert "Notebook JSON is invalid" not in err + out
-    assert "Notebook JSON is invalid" in (root / "reports" / A / "warnings.log").read_text()
+    assert "Notebook JSON is invalid" not in err + out and "checksum" not in err + out
+    logged = (root / "reports" / A / "library.log").read_text()
+    assert "Notebook JSON is invalid" in logged and "Attribute 'checksum'" in logged
 
 
 def test_the_log_entry_holds_the_fingerprint_of_what_was_graded(tmp_path, capsys, fake_grade):
@@ -370,3 +375,38 @@ def test_the_log_entry_holds_the_fingerprint_of_what_was_graded(tmp_path, capsys
     run(["--course", root, "grade", A, "--no-progress"], capsys)
     entry = json.loads(gradelog.log_path(root, A).read_text())["ann"]
     assert entry["fingerprint"] == gradelog.fingerprint(root, A, "ann")
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: the real command on three students of 01_tensor_ops
+
+
+@pytest.mark.slow
+def test_partial_runs_keep_every_student_and_the_report_names_the_ungraded(tmp_path, capsys):
+    """Issue 27's silent zeros: after a full run and a `--student` run, the log still has every
+    student; the unchanged are skipped; the one whose submission cannot be graded is named by
+    grade (exit 1), by the report and in grades.csv, and is not a zero in the mean."""
+    from test_grading import make_course
+    course = make_course(tmp_path, ["ada", "cho"], broken=[("zed", "{ this is not json")])
+    code, out, err = run(["--course", course, "grade", A, "--no-progress", "--workers", "2"], capsys)
+    assert code == 1 and "zed: error" in err and "ada" not in err and "cho" not in err, err
+
+    assert run(["--course", course, "grade", A, "--student", "ada", "--no-progress"], capsys)[0] == 0
+    log = gradelog.read_log(course, A)
+    assert set(log) == {"ada", "cho", "zed"} and log["zed"]["status"] == "error"
+
+    code, out, err = run(["--course", course, "grade", A, "--no-progress"], capsys)
+    assert code == 1 and "skipped 2 student(s) unchanged" in out and "graded 0 of 1" in out
+
+    code, out, err = run(["export", A, "--root", course, "--no-progress"], capsys)
+    assert code == 0, err
+    md = (course / "reports" / A / "report.md").read_text()
+    assert "| zed | error |" in md and "Graded: 2; not graded: 1" in md
+    rows = {r.split(",")[0]: r.split(",") for r in (course / "reports" / A / "grades.csv").read_text().splitlines()}
+    assert rows["zed"][-1] == "error" and rows["zed"][-3] == ""  # no total: not a zero
+    assert rows["ada"][-1] == "graded" and rows["ada"][-3] not in ("", "0")
+
+    code, out, err = run(["--course", course, "feedback", A, "--no-progress"], capsys)
+    assert (course / "feedback" / "ada" / A / f"{A}.html").is_file()
+    assert (course / "feedback" / "cho" / A / f"{A}.html").is_file()
+    assert "ada" not in err and "cho" not in err

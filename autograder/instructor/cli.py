@@ -140,7 +140,7 @@ def cmd_grade(args):
     fingerprints = {s: gradelog.fingerprint(root, assignment, s, course) for s in students}
     stats, started = {}, time.time()
     try:
-        with library_warnings_logged(root / "reports" / assignment / "warnings.log"):
+        with library_warnings_logged(root / "reports" / assignment / "library.log"):
             outcomes = grade(root, assignment, students=students, workers=args.workers,
                              notebook_timeout=args.timeout, progress=not args.no_progress,
                              engine=args.engine, stats=stats, run=args.run_notebooks)
@@ -155,7 +155,8 @@ def cmd_grade(args):
     log = write_log(root, assignment, outcomes, stats, fingerprints, warn)
     bad = {s: f"{o.status}: {o.reason}" for s, o in outcomes.items() if o.status != "graded"}
     print(f"graded {len(outcomes) - len(bad)} of {len(outcomes)} submissions of {assignment}"
-          f" in {stats.get('phase1', 0) + stats.get('record_after_phase1', 0):.1f} s (log: {log.relative_to(root)})")
+          f" in {stats.get('phase1', 0) + stats.get('record_after_phase1', 0):.1f} s (log: {log.relative_to(root)}; "
+          f"nbgrader's own messages, if any: {log.parent.relative_to(root) / 'library.log'})")
     if args.run_notebooks:
         ran = [s for s, o in outcomes.items() if o.timings.get("feedback_run") == "run"]
         print(f"then ran {len(ran)} graded notebooks for their feedback in {stats.get('feedback_run', 0):.1f} s "
@@ -197,10 +198,17 @@ def nbgrader_failure(result):
     return f"nbgrader could not write the feedback: {lines[-1].strip() if lines else 'no reason given'}"
 
 
+def not_graded_reason(entry):
+    """Why a student has no autograded copy, from their grading log entry (if any)."""
+    if isinstance(entry, dict) and entry.get("status") not in (None, "graded"):
+        return f"not graded: their last grading failed ({entry['status']}: {shown(entry.get('reason', ''))})"
+    return "never graded (no autograded copy): run grade first"
+
+
 def cmd_feedback(args):
     from tqdm import tqdm
 
-    from .gradelog import has_autograded_copy
+    from .gradelog import has_autograded_copy, read_log
     from .grading import submitted_students
     from .nbgrader_api import make_api
     root = course_root(args.course)
@@ -208,12 +216,12 @@ def cmd_feedback(args):
     notebooks_of(root, assignment)
     graded = {p.parent.name for p in (root / "autograded").glob(f"*/{assignment}") if p.is_dir()}
     students = sorted(set(args.student or []) or set(submitted_students(root, assignment)) | graded)
-    failed = {s: "never graded (no autograded copy): run grade first" for s in students
-              if not has_autograded_copy(root, assignment, s)}
+    log = read_log(root, assignment, warn)
+    failed = {s: not_graded_reason(log.get(s)) for s in students if not has_autograded_copy(root, assignment, s)}
     todo = [s for s in students if s not in failed]
     if not todo and not args.student:
         raise UserError(f"no student of {assignment} has been graded: run grade {assignment} first")
-    with library_warnings_logged(root / "reports" / assignment / "warnings.log"):
+    with library_warnings_logged(root / "reports" / assignment / "library.log"):
         if args.run_notebooks and todo:
             for student, reason in feedback_run(root, args, todo).items():
                 failed[student] = f"feedback written, with the outputs handed in: the feedback run failed ({reason})"
@@ -254,7 +262,7 @@ def cmd_export(args):
                         f"run grade {assignment} first")
     out = Path(args.out) if args.out else root / "reports" / assignment
     log = read_log(root, assignment, warn)
-    with library_warnings_logged(root / "reports" / assignment / "warnings.log"), \
+    with library_warnings_logged(root / "reports" / assignment / "library.log"), \
             tqdm(total=2, desc=f"export {assignment}", unit="step", disable=args.no_progress) as bar:
         report = build_report(root, assignment, out, grading_log=log)
         bar.update(1)

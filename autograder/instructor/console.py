@@ -4,8 +4,11 @@
   quotes a notebook) as one printable line: control characters escaped, so nothing a student
   wrote can move the cursor, recolour or clear the instructor's terminal;
 - `library_warnings_logged(path)`: while a command runs, Python warnings (nbformat's and
-  nbgrader's about their own internals) go to a log file instead of stderr, and log records
-  that do reach the console are written through tqdm, so neither lands inside a progress bar.
+  nbgrader's about their own internals) and nbgrader's own log (its apps log through the
+  `traitlets` logger: checksums, tracebacks of a notebook it could not read) go to a log file
+  instead of stderr, and log records that do reach the console are written through tqdm, so
+  none of it lands inside a progress bar. The command names every student it could not
+  process itself, with the reason, and points to this file for the details.
 """
 
 import contextlib
@@ -15,6 +18,7 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 LINE_CHARS = 300
+LIBRARY_LOGGERS = ("py.warnings", "traitlets")  # Python's warnings; nbgrader's (and nbconvert's) apps
 
 
 def shown(text, limit=LINE_CHARS):
@@ -42,16 +46,18 @@ def library_warnings_logged(path):
     and console log records go through tqdm.write (see the module docstring)."""
     handler = _LazyFileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    warnings_log = logging.getLogger("py.warnings")
-    propagate = warnings_log.propagate
-    warnings_log.addHandler(handler)
-    warnings_log.propagate = False
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    propagate = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.propagate = False
     logging.captureWarnings(True)
     try:
         with logging_redirect_tqdm():
             yield path
     finally:
         logging.captureWarnings(False)
-        warnings_log.removeHandler(handler)
-        warnings_log.propagate = propagate
+        for logger, was in zip(loggers, propagate):
+            logger.removeHandler(handler)
+            logger.propagate = was
         handler.close()
