@@ -410,3 +410,19 @@ def test_partial_runs_keep_every_student_and_the_report_names_the_ungraded(tmp_p
     assert (course / "feedback" / "ada" / A / f"{A}.html").is_file()
     assert (course / "feedback" / "cho" / A / f"{A}.html").is_file()
     assert "ada" not in err and "cho" not in err
+
+
+def test_the_fingerprint_follows_no_link_and_opens_no_pipe(tmp_path):
+    """A submission is hostile: a link out of it is hashed as a link, never followed, and a pipe
+    in it is never opened (that would block the command)."""
+    root = fake_course(tmp_path, ["ann"])
+    secret = tmp_path / "secret.txt"
+    secret.write_text("one")
+    (root / "submitted" / "ann" / A / "data.txt").symlink_to(secret)
+    before = gradelog.submission_fingerprint(root, A, "ann")
+    secret.write_text("two")
+    assert gradelog.submission_fingerprint(root, A, "ann") == before
+    (root / "submitted" / "ann" / A / "data.txt").unlink()
+    fifo = root / "submitted" / "ann" / A / "pipe"
+    os.mkfifo(fifo)  # never opened (it would block)
+    assert gradelog.submission_fingerprint(root, A, "ann") != before

@@ -39,8 +39,14 @@ def _tree_digest(folder, digest):
         elif path.is_file():
             if ".ipynb_checkpoints" in path.parts or "__pycache__" in path.parts:
                 continue
-            data = path.read_bytes()
-            digest.update(b"F" + rel + b"\0" + str(len(data)).encode() + b"\0" + data)
+            digest.update(b"F" + rel + b"\0")
+            try:
+                with open(path, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        digest.update(chunk)
+            except OSError:  # unreadable: grading will say why; never the same as readable
+                digest.update(b"\0unreadable\0")
+            digest.update(b"\0")
 
 
 def course_fingerprint(root, assignment):
