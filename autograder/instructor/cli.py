@@ -47,6 +47,7 @@ PROG = "python -m autograder"
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # What an interrupted command leaves behind, by command (grade says it itself, with counts).
 KEPT_WHEN_INTERRUPTED = {
+    "grade": "students already recorded stay recorded; rerun grade to resume",
     "collect": "the inbox is never modified; rerun collect",
     "feedback": "the feedback pages already written are kept; rerun feedback to write the rest",
     "export": "the reports may be incomplete; rerun export",
@@ -331,10 +332,8 @@ def parser():
     def progress_arg(c):
         c.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def run_args(c):
-        c.add_argument("--workers", type=int, default=None,
-                       help="notebooks run at once (default: fork engine one more than the cores, "
-                            "kernel engine the cores)")
+    def run_args(c, workers="one more than the cores"):
+        c.add_argument("--workers", type=int, default=None, help=f"notebooks run at once (default: {workers})")
         c.add_argument("--timeout", type=int, default=None,
                        help=f"seconds allowed per notebook (default: {LIMITS.notebook_timeout:g})")
 
@@ -350,7 +349,7 @@ def parser():
                    help="grade only this student, even if unchanged (repeatable)")
     g.add_argument("--force", action="store_true",
                    help="grade every submission again, unchanged ones too")
-    run_args(g)
+    run_args(g, workers="fork engine one more than the cores, kernel engine the cores")
     progress_arg(g)
     g.add_argument("--engine", choices=("fork", "kernel"), default="fork",
                    help="fork: every exercise decided by the warm sandboxed servers, no notebook "
