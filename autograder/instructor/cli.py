@@ -3,13 +3,14 @@
     collect  ASSIGNMENT INBOX     import one zip or folder per student into submitted/
     grade    ASSIGNMENT [--run]   every score from the judge's verdicts (sandboxed, in parallel, one
                                   gradebook writer); no notebook is run, unless --run: then the
-                                  feedback run follows, once every grade is recorded
+                                  feedback run follows, once every grade is recorded; skips
+                                  students unchanged since their last grade (--force: all again)
     feedback ASSIGNMENT [--run]   nbgrader feedback HTML for every graded student; --run first runs
                                   each graded notebook (sandboxed) so the feedback shows fresh outputs
     export   ASSIGNMENT           grades.csv, scores.png, report.md and what the class got wrong
                                   (misconceptions.md/.html, mistakes.png) in reports/ASSIGNMENT/
     export   --course [--names]   the course: heat map, course.md/.html, course_grades.csv in reports/course/
-    demo                          all of the above on the sample classes the repository ships
+    demo     [--assignment NN_x]  all of the above on the sample classes the repository ships
     kit      [--out dist]         the student kit: release notebooks, the course package's wheel,
                                   pinned requirements, a README; no solution, no hidden test
     new      NN_topic             the skeleton of a new assignment (notebook, declarations,
