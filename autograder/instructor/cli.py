@@ -3,7 +3,8 @@
     collect  ASSIGNMENT INBOX     import one zip or folder per student into submitted/
     grade    ASSIGNMENT [--run]   every score from the judge's verdicts (sandboxed, in parallel, one
                                   gradebook writer); no notebook is run, unless --run: then the
-                                  feedback run follows, once every grade is recorded
+                                  feedback run follows, once every grade is recorded; with no
+                                  submission in submitted/: says so, changes nothing, exits 0
     feedback ASSIGNMENT [--run]   nbgrader feedback HTML for every graded student; --run first runs
                                   each graded notebook (sandboxed) so the feedback shows fresh outputs
     export   ASSIGNMENT           grades.csv, scores.png, report.md and what the class got wrong
@@ -64,6 +65,9 @@ def cmd_grade(args):
     outcomes = grade(root, args.assignment, students=args.student or None, workers=args.workers,
                      notebook_timeout=args.timeout, progress=not args.no_progress,
                      engine=args.engine, stats=stats, run=args.run_notebooks)
+    if not outcomes:  # nothing to do is no error: exit 0, the gradebook untouched
+        print(f"no submissions of {args.assignment} in submitted/: nothing graded")
+        return 0
     log = write_log(root, args.assignment, outcomes, stats)
     bad = {s: o for s, o in outcomes.items() if o.status != "graded"}
     print(f"graded {len(outcomes) - len(bad)} of {len(outcomes)} submissions of {args.assignment}"
