@@ -89,6 +89,7 @@ my-work:
 	done
 
 lab: setup my-work
+	@echo "your work: $(WORK)/ (git-ignored; make lab adds new notebooks, never overwrites yours)"
 	$(BIN)/jupyter lab --notebook-dir=$(WORK) $(ROOT_FLAG) $(LAB_ARGS)
 
 # The course root: nbgrader's formgrader (Nbgrader > Formgrader) finds nbgrader_config.py here.

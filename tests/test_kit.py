@@ -73,6 +73,9 @@ def test_kit_holds_the_release_the_course_wheel_pins_and_a_readme(kit_zip):
     assert f"./wheels/{wheel.name}" in (kit / "environment.yml").read_text()
     readme = (kit / "README.md").read_text()
     assert "pip install -r requirements.txt" in readme and "Validate" in readme
+    # the kit has no Makefile: nothing in it may send a student to `make`
+    said = [name for name, text in every_text(kit) if re.search(r"\bmake (lab|test|setup)\b", text)]
+    assert not said, f"the kit speaks of make commands it does not have: {said}"
     assert sorted(p.name for p in kit.iterdir()) == ["README.md", "constraints.txt", "environment.yml",
                                                      "notebooks", "requirements.txt", "wheels"]
 
@@ -164,6 +167,22 @@ def test_kit_installs_in_a_fresh_venv_and_runs_every_notebook(kit_zip, tmp_path)
                           cwd=kit, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     installed = time.monotonic() - start
+    # the kit's JupyterLab is a student's: nbgrader's instructor panels off, front end and server
+    env_jupyter = {**env, "JUPYTER_CONFIG_DIR": str(tmp_path / "user-config")}
+    lab = subprocess.run([str(venv / "bin" / "jupyter"), "labextension", "list"], env=env_jupyter,
+                         capture_output=True, text=True, timeout=300)
+    disabled = lab.stdout.split("Disabled extensions:")[-1] + lab.stderr.split("Disabled extensions:")[-1]
+    for plugin in ("create-assignment", "formgrader", "course-list", "assignment-list"):
+        assert f"@jupyter/nbgrader:{plugin}" in disabled, lab.stdout + lab.stderr
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+    server = subprocess.run([str(venv / "bin" / "jupyter"), "server", "extension", "list"], env=env_jupyter,
+                            capture_output=True, text=True, timeout=300)
+    states = dict(re.findall(r"(nbgrader\.server_extensions\.\w+) \S*?(enabled|disabled)",
+                             re.sub(r"\x1b\[[0-9;]*m", "", server.stdout + server.stderr)))
+    assert states == {"nbgrader.server_extensions.formgrader": "disabled",
+                      "nbgrader.server_extensions.course_list": "disabled",
+                      "nbgrader.server_extensions.assignment_list": "disabled",
+                      "nbgrader.server_extensions.validate_assignment": "enabled"}, server.stdout + server.stderr
     notebooks = [str(kit / "notebooks" / n / f"{n}.ipynb") for n in ASSIGNMENTS]
     env.pop("MPLBACKEND", None)  # the kernel draws inline, as in JupyterLab
     proc = subprocess.run([str(python), "-c", RUNNER, *notebooks], cwd=kit, env=env,

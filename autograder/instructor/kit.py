@@ -305,6 +305,10 @@ WHEEL_README = """\
 The `course` package that the notebooks of the PyTorch fundamentals course import: visible
 checks (`course.checks`), a description of the machine's devices (`course.devices`), pictures
 (`course.plots`) and widgets (`course.widgets`). It holds no answer to any exercise.
+
+It also makes the environment's JupyterLab a student's (files under `etc/jupyter/`): nbgrader's
+instructor panels are disabled, and its Validate button lists the exercises that do not pass yet
+first, one short error each (`course.validation`).
 """
 
 REQUIREMENTS = """\
@@ -372,6 +376,10 @@ one).
 .venv/bin/jupyter lab notebooks/
 ```
 
+Your work lives in `notebooks/`, in this folder: keep it (and back it up) as you would any
+file. The JupyterLab installed here is a student's: nbgrader's instructor panels (Create
+Assignment, Formgrader) are switched off, and its **Validate** button is there.
+
 | notebook |
 |---|
 {notebooks}
@@ -384,7 +392,8 @@ one).
 3. Run the test cell below it: `✓ name` means the visible checks pass; otherwise the error says
    what was expected and what came back.
 4. Click **Validate** in the notebook's toolbar: it runs the whole notebook in a fresh kernel
-   and lists every test that still fails.
+   and first lists the exercises that do not pass yet, then each failing test cell with a
+   one-line error.
 5. Passing the visible checks is necessary, not sufficient: your grade comes from more thorough
    tests (more shapes, float32 and float64, every device of the grading machine). Try the tricky
    cases the notebook points out.
