@@ -80,7 +80,7 @@ def test_kit_holds_the_release_the_course_wheel_pins_and_a_readme(kit_zip):
                                                      "notebooks", "requirements.txt", "wheels"]
 
 
-def test_the_zip_dates_its_files_by_the_last_commit_not_years_ago(kit_zip):
+def test_the_zip_dates_its_files_by_the_last_commit_not_years_ago(kit_zip, tmp_path):
     """Students saw every file '6y ago' (a fixed 2020 date): now the course's last commit's."""
     archive, _ = kit_zip
     stamp = int(subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%ct"], capture_output=True,
@@ -89,6 +89,11 @@ def test_the_zip_dates_its_files_by_the_last_commit_not_years_ago(kit_zip):
     with zipfile.ZipFile(archive) as z:
         dates = {info.date_time for info in z.infolist()}
     assert dates == {committed[:5] + (committed[5] // 2 * 2,)}  # zip keeps even seconds
+    again = tmp_path / "again"  # and the same commit gives the same zip, its wheel included
+    proc = subprocess.run([sys.executable, "-m", "autograder", "--course", str(ROOT), "kit", "--out", str(again)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (again / "student-kit.zip").read_bytes() == archive.read_bytes()
 
 
 def test_kit_holds_no_solution_hidden_test_or_grader_code(kit_zip):

@@ -29,12 +29,14 @@ the same zip), not a fixed date students would see as years old.
 
 import io
 import json
+import os
 import re
 import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,7 +106,8 @@ def without_local_version(pin):
 
 
 def build_wheel(root, out_dir):
-    """Build the `course` package alone as a wheel into out_dir; return its path."""
+    """Build the `course` package alone as a wheel into out_dir; return its path. Its files are
+    dated `commit_time` (SOURCE_DATE_EPOCH, which the wheel builder honours)."""
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) / "src"
         shutil.copytree(root / "course", stage / "course",
@@ -124,7 +127,8 @@ def build_wheel(root, out_dir):
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                         "--no-build-isolation", "--disable-pip-version-check",
                         "--wheel-dir", str(Path(out_dir).resolve()), str(stage)],
-                       check=True, cwd=tmp, stdout=subprocess.DEVNULL)
+                       check=True, cwd=tmp, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "SOURCE_DATE_EPOCH": str(commit_time(root))})
     wheel = Path(out_dir) / wheel_name(root)
     if not wheel.exists():
         raise RuntimeError(f"pip wheel did not write {wheel.name}: {sorted(p.name for p in Path(out_dir).iterdir())}")
@@ -180,15 +184,19 @@ def build(out, root=ROOT):
     return kit
 
 
-def zip_time(root=ROOT):
-    """The date the files carry in the zip: the course's last commit (UTC), else now."""
+def commit_time(root=ROOT):
+    """Seconds since the epoch of the course's last commit, else now: the date of every file
+    in the kit's zip and in its wheel (the same commit gives the same files)."""
     try:
-        stamp = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%ct"], capture_output=True,
-                               text=True, timeout=30).stdout.strip()
-        when = datetime.fromtimestamp(int(stamp), UTC)
+        return int(subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%ct"], capture_output=True,
+                                  text=True, timeout=30).stdout.strip())
     except (OSError, ValueError, subprocess.SubprocessError):
-        when = datetime.now(UTC)
-    return when.timetuple()[:6]
+        return int(time.time())
+
+
+def zip_time(root=ROOT):
+    """The date the files carry in the zip (`commit_time`, UTC), as zipfile wants it."""
+    return datetime.fromtimestamp(commit_time(root), UTC).timetuple()[:6]
 
 
 def write_zip(folder, path, when=None):
