@@ -37,11 +37,12 @@ def test_grading_feedback_and_export_of_nothing_leave_the_gradebook_and_git_as_t
     ensure_assignment(course, "01_tensor_ops")  # 01 is being graded; nobody has handed in 02
     (course / "submitted" / "ada" / "01_tensor_ops").mkdir(parents=True)
 
-    proc = run(course, "autograder", "grade", "02_autograd", "--no-progress")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.strip() == "no submissions of 02_autograd in submitted/: nothing graded"
-    assert "Traceback" not in proc.stderr
-    assert gradebook_assignments(course) == {"01_tensor_ops"}
+    for only in ((), ("--student", "ada")):
+        proc = run(course, "autograder", "grade", "02_autograd", "--no-progress", *only)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.strip() == "no submissions of 02_autograd in submitted/: nothing graded"
+        assert "Traceback" not in proc.stderr
+        assert gradebook_assignments(course) == {"01_tensor_ops"}, only
     assert not (course / "reports" / "02_autograd" / "grading_log.json").exists()
 
     for command in (("feedback", "02_autograd"), ("export", "02_autograd")):
