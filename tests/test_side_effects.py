@@ -45,7 +45,9 @@ def test_grading_feedback_and_export_of_nothing_leave_the_gradebook_and_git_as_t
         assert gradebook_assignments(course) == {"01_tensor_ops"}, only
     assert not (course / "reports" / "02_autograd" / "grading_log.json").exists()
 
-    for command in (("feedback", "02_autograd"), ("export", "02_autograd")):
+    (tmp_path / "inbox").mkdir()
+    for command in (("feedback", "02_autograd"), ("export", "02_autograd"),
+                    ("collect", "02_autograd", str(tmp_path / "inbox"))):
         run(course, "autograder", *command)  # their errors and exit codes are tested elsewhere
         assert gradebook_assignments(course) == {"01_tensor_ops"}, command
 
