@@ -1,4 +1,5 @@
-# The two commands: `make lab` (set up, open the course) and `make test` (set up, run every test).
+# The two commands: `make lab` (set up, open your copy of the course) and `make test` (set up, run
+# every test).
 # Everything is installed into .venv/ from requirements.txt + constraints.txt.
 
 PYTHON ?= python3.11
@@ -10,13 +11,14 @@ ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 # nbgrader runs helpers such as `alembic` from the environment's bin/: keep it first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup system sandbox browser fonts lab lab-instructor test test-fast lint screenshots release \
+.PHONY: setup system sandbox browser fonts lab my-work lab-instructor test test-fast lint screenshots release \
         student-kit samples demo bench new clean help
 
 CHROMIUM ?= /usr/bin/chromium
 
 help:
-	@echo "make lab            set up and open JupyterLab on release/ (the student's view, Validate button)"
+	@echo "make lab            set up and open JupyterLab on $(WORK)/, your own copy of release/ (Validate button)"
+	@echo "make my-work        only copy into $(WORK)/ the notebooks of release/ not there yet (never overwrites)"
 	@echo "make lab-instructor set up and open JupyterLab on the course root (nbgrader's formgrader)"
 	@echo "make test           set up, lint, and run every test (browser tests included; what CI runs)"
 	@echo "make test-fast      the same without the slow tests (notebooks, nbgrader, kit, browser)"
@@ -69,8 +71,26 @@ setup: $(STAMP) system
 
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: setup
-	$(BIN)/jupyter lab --notebook-dir=release $(ROOT_FLAG) $(LAB_ARGS)
+# A self-learner's work lives in $(WORK)/ (git-ignored), never in the tracked release/, which
+# `make release` regenerates. Every file of release/ not yet in $(WORK)/ is copied there, and
+# nothing there is ever overwritten: a notebook released later appears, your work stays (delete
+# your copy of a notebook to start it again). The notebooks import `course` from the editable
+# install of this repository (.venv/), wherever they are.
+WORK ?= my-work
+WORK_DIR = $(abspath $(WORK))
+
+my-work:
+	@cd release && find . -type f ! -path '*/.ipynb_checkpoints/*' ! -path '*/__pycache__/*' | sort | \
+	while read -r f; do \
+	  if [ ! -e "$(WORK_DIR)/$$f" ]; then \
+	    mkdir -p "$(WORK_DIR)/$$(dirname "$$f")" && cp "$$f" "$(WORK_DIR)/$$f" && \
+	    echo "$(WORK)/$${f#./}: copied from release/"; \
+	  fi; \
+	done
+
+lab: setup my-work
+	@echo "your work: $(WORK)/ (git-ignored; make lab adds new notebooks, never overwrites yours)"
+	$(BIN)/jupyter lab --notebook-dir=$(WORK) $(ROOT_FLAG) $(LAB_ARGS)
 
 # The course root: nbgrader's formgrader (Nbgrader > Formgrader) finds nbgrader_config.py here.
 lab-instructor: setup

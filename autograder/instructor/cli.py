@@ -4,7 +4,8 @@
     grade    ASSIGNMENT [--run]   every score from the judge's verdicts (sandboxed, in parallel, one
                                   gradebook writer); no notebook is run, unless --run: then the
                                   feedback run follows, once every grade is recorded; skips
-                                  students unchanged since their last grade (--force: all again)
+                                  students unchanged since their last grade (--force: all again);
+                                  nothing submitted: says so, changes nothing, exits 0
     feedback ASSIGNMENT [--run]   nbgrader feedback HTML for every graded student; --run first runs
                                   each graded notebook (sandboxed) so the feedback shows fresh outputs
     export   ASSIGNMENT           grades.csv, scores.png, report.md and what the class got wrong
@@ -109,15 +110,14 @@ def students_to_grade(root, assignment, args):
     from . import gradelog
     from .grading import submitted_students
     everyone = submitted_students(root, assignment)
+    if not everyone:
+        return [], []
     if args.student:
         unknown = sorted(set(args.student) - set(everyone))
         if unknown:
             raise UserError(f"no submission of {', '.join(shown(s) for s in unknown)} in "
                             f"submitted/<student>/{assignment}/")
         return sorted(set(args.student)), []
-    if not everyone:
-        raise UserError(f"nothing to grade: no submission of {assignment} in submitted/ (run collect first); "
-                        "nothing was changed")
     log = gradelog.read_log(root, assignment, warn)
     skipped = [] if args.force else gradelog.unchanged(root, assignment, everyone, log)
     return [s for s in everyone if s not in skipped], skipped
@@ -133,6 +133,9 @@ def cmd_grade(args):
     students, skipped = students_to_grade(root, assignment, args)
     if skipped:
         print(f"skipped {len(skipped)} student(s) unchanged since their last grade (--force regrades them)")
+    if not students and not skipped:  # nothing to do is no error: the gradebook untouched
+        print(f"no submissions of {assignment} in submitted/: nothing graded")
+        return EXIT_OK
     if not students:
         print(f"nothing to grade: every submission of {assignment} is graded and unchanged")
         return EXIT_OK

@@ -68,6 +68,8 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=None, 
     if notebook_timeout is None:
         notebook_timeout = LIMITS.notebook_timeout
     root = Path(root).resolve()
+    if not submitted_students(root, assignment):
+        return {}  # nobody handed it in: grading nothing changes nothing, the gradebook untouched
     scratch = Path(tempfile.mkdtemp(prefix="autograder-grade-"))
     outcomes, grader, recorder = {}, None, None
     try:

@@ -8,7 +8,8 @@
         constraints.txt        the versions of everything those pull in, as the course tested them
         environment.yml        the same for conda
         wheels/pytorch_course_helpers-<version>-py3-none-any.whl
-                               the `course` package the notebooks import, and nothing else
+                               the `course` package the notebooks import, and the student's
+                               Jupyter configuration (`STUDENT_CONFIG`), nothing else
         notebooks/NN_name/NN_name.ipynb
                                the student versions (release/), exactly as committed
     dist/student-kit.zip       the same folder, zipped
@@ -17,17 +18,27 @@ Built from release/ (never from source/), the `course` package and the pins of
 requirements.txt/constraints.txt. Before it writes the zip it scans every file of the kit, the
 wheel's contents included, for solution code, hidden tests and anything of the grader
 (`leaks`), and refuses to finish if it finds one.
+
+Installing the wheel also makes the environment's JupyterLab a student's (`STUDENT_CONFIG`, into
+`{sys.prefix}/etc/jupyter/`): nbgrader's instructor panels (Create Assignment, Formgrader, Course
+List, the exchange's Assignment List) are disabled, front end and server, and only Validate is
+left, which then lists the failing exercises first, one short error each (`course.validation`).
+The zip's files carry the date of the course's last commit (reproducible: the same commit gives
+the same zip), not a fixed date students would see as years old.
 """
 
 import io
 import json
+import os
 import re
 import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .release import ROOT, assignments
@@ -40,7 +51,29 @@ STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "ipykernel", "
 # Words that must appear nowhere in a kit: solution and hidden-test markers, the grader.
 FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
              "hidden_tests", "autograder")
-ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed times: the same inputs give the same zip
+NBGRADER = "@jupyter/nbgrader"
+# nbgrader's lab plugins an instructor uses; a student keeps only f"{NBGRADER}:validate-assignment"
+INSTRUCTOR_PLUGINS = ("create-assignment", "formgrader", "course-list", "assignment-list", "menu")
+INSTRUCTOR_SERVER_EXTENSIONS = ("formgrader", "course_list", "assignment_list")
+STUDENT_NBGRADER_CONFIG = """\
+# The student's nbgrader configuration, installed with the course's helpers: Validate lists the
+# exercises that do not pass yet first, then one short error per failing test cell.
+from course.validation import shorten_failure, start_notebook
+
+c = get_config()  # noqa: F821
+c.Execute.on_notebook_start = start_notebook
+c.Execute.on_cell_error = shorten_failure
+"""
+# {path under the environment's prefix: text}: what makes its JupyterLab a student's. Jupyter
+# merges the *.d/ files; the server's after nbgrader's own nbgrader.json (alphabetical order).
+STUDENT_CONFIG = {
+    "etc/jupyter/labconfig/page_config.d/pytorch-course-student.json": json.dumps(
+        {"disabledExtensions": {f"{NBGRADER}:{p}": True for p in INSTRUCTOR_PLUGINS}}, indent=1) + "\n",
+    "etc/jupyter/jupyter_server_config.d/pytorch-course-student.json": json.dumps(
+        {"ServerApp": {"jpserver_extensions": {f"nbgrader.server_extensions.{e}": False
+                                               for e in INSTRUCTOR_SERVER_EXTENSIONS}}}, indent=1) + "\n",
+    "etc/jupyter/nbgrader_config.py": STUDENT_NBGRADER_CONFIG,
+}
 
 
 def course_version(root=ROOT):
@@ -73,7 +106,8 @@ def without_local_version(pin):
 
 
 def build_wheel(root, out_dir):
-    """Build the `course` package alone as a wheel into out_dir; return its path."""
+    """Build the `course` package alone as a wheel into out_dir; return its path. Its files are
+    dated `commit_time` (SOURCE_DATE_EPOCH, which the wheel builder honours)."""
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) / "src"
         shutil.copytree(root / "course", stage / "course",
@@ -81,10 +115,20 @@ def build_wheel(root, out_dir):
         (stage / "pyproject.toml").write_text(PYPROJECT.format(
             name=DISTRIBUTION, version=course_version(root)), encoding="utf-8")
         (stage / "README.md").write_text(WHEEL_README, encoding="utf-8")
+        data_files = {}
+        for path, text in STUDENT_CONFIG.items():
+            (stage / "jupyter" / path).parent.mkdir(parents=True, exist_ok=True)
+            (stage / "jupyter" / path).write_text(text, encoding="utf-8")
+            data_files.setdefault(str(Path(path).parent), []).append(f"jupyter/{path}")
+        (stage / "pyproject.toml").write_text(
+            (stage / "pyproject.toml").read_text(encoding="utf-8") + "\n[tool.setuptools.data-files]\n"
+            + "".join(f'"{folder}" = {json.dumps(files)}\n' for folder, files in data_files.items()),
+            encoding="utf-8")
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                         "--no-build-isolation", "--disable-pip-version-check",
                         "--wheel-dir", str(Path(out_dir).resolve()), str(stage)],
-                       check=True, cwd=tmp, stdout=subprocess.DEVNULL)
+                       check=True, cwd=tmp, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "SOURCE_DATE_EPOCH": str(commit_time(root))})
     wheel = Path(out_dir) / wheel_name(root)
     if not wheel.exists():
         raise RuntimeError(f"pip wheel did not write {wheel.name}: {sorted(p.name for p in Path(out_dir).iterdir())}")
@@ -136,16 +180,33 @@ def build(out, root=ROOT):
         shutil.rmtree(kit)
         raise SystemExit("refusing to build a student kit holding instructor material:\n  "
                          + "\n  ".join(found))
-    write_zip(kit, out / f"{KIT}.zip")
+    write_zip(kit, out / f"{KIT}.zip", zip_time(root))
     return kit
 
 
-def write_zip(folder, path):
-    """Zip `folder` (as its own top-level folder), files in sorted order with fixed times."""
+def commit_time(root=ROOT):
+    """Seconds since the epoch of the course's last commit, else now: the date of every file
+    in the kit's zip and in its wheel (the same commit gives the same files)."""
+    try:
+        return int(subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%ct"], capture_output=True,
+                                  text=True, timeout=30).stdout.strip())
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return int(time.time())
+
+
+def zip_time(root=ROOT):
+    """The date the files carry in the zip (`commit_time`, UTC), as zipfile wants it."""
+    return datetime.fromtimestamp(commit_time(root), UTC).timetuple()[:6]
+
+
+def write_zip(folder, path, when=None):
+    """Zip `folder` (as its own top-level folder), files in sorted order, each dated `when`
+    (default: `zip_time()`): the same files and date give the same zip."""
+    when = when or zip_time()
     path.unlink(missing_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(str(Path(folder.name) / file.relative_to(folder)), ZIP_TIME)
+            info = zipfile.ZipInfo(str(Path(folder.name) / file.relative_to(folder)), when)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             z.writestr(info, file.read_bytes())
@@ -252,6 +313,10 @@ WHEEL_README = """\
 The `course` package that the notebooks of the PyTorch fundamentals course import: visible
 checks (`course.checks`), a description of the machine's devices (`course.devices`), pictures
 (`course.plots`) and widgets (`course.widgets`). It holds no answer to any exercise.
+
+It also makes the environment's JupyterLab a student's (files under `etc/jupyter/`): nbgrader's
+instructor panels are disabled, and its Validate button lists the exercises that do not pass yet
+first, one short error each (`course.validation`).
 """
 
 REQUIREMENTS = """\
@@ -319,6 +384,10 @@ one).
 .venv/bin/jupyter lab notebooks/
 ```
 
+Your work lives in `notebooks/`, in this folder: keep it (and back it up) as you would any
+file. The JupyterLab installed here is a student's: nbgrader's instructor panels (Create
+Assignment, Formgrader) are switched off, and its **Validate** button is there.
+
 | notebook |
 |---|
 {notebooks}
@@ -331,7 +400,8 @@ one).
 3. Run the test cell below it: `✓ name` means the visible checks pass; otherwise the error says
    what was expected and what came back.
 4. Click **Validate** in the notebook's toolbar: it runs the whole notebook in a fresh kernel
-   and lists every test that still fails.
+   and first lists the exercises that do not pass yet, then each failing test cell with a
+   one-line error.
 5. Passing the visible checks is necessary, not sufficient: your grade comes from more thorough
    tests (more shapes, float32 and float64, every device of the grading machine). Try the tricky
    cases the notebook points out.
