@@ -8,6 +8,7 @@ the real command on three students of 01_tensor_ops.
 """
 
 import json
+import shutil
 import logging
 import os
 import sys
@@ -183,7 +184,7 @@ def test_feedback_of_a_student_never_graded_names_them_without_a_traceback(tmp_p
 # 3. Resume
 
 
-def test_grade_skips_unchanged_students_and_regrades_what_changed(tmp_path, capsys, fake_grade):
+def test_grade_skips_unchanged_students_and_regrades_what_changed(tmp_path, capsys, fake_grade, monkeypatch):
     root = fake_course(tmp_path, ["ann", "bo", "cy"])
     fake = fake_grade(fail={"cy": "it broke"})
     assert run(["--course", root, "grade", A, "--no-progress"], capsys)[0] == 1
@@ -201,6 +202,15 @@ def test_grade_skips_unchanged_students_and_regrades_what_changed(tmp_path, caps
 
     with open(root / "nbgrader_config.py", "a") as f:  # the instructor fixes the course: all again
         f.write("c.SafeExecute.timeout = 5\n")
+    run(["--course", root, "grade", A, "--no-progress"], capsys)
+    assert fake.calls[-1] == ["ann", "bo", "cy"]
+
+    grader = tmp_path / "grader"  # a fix to the grader's own code (a judge's check): all again
+    shutil.copytree(gradelog.GRADER, grader, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(gradelog, "GRADER", grader)
+    run(["--course", root, "grade", A, "--no-progress"], capsys)
+    assert fake.calls[-1] == ["cy"]
+    (grader / "judge" / "exercises" / "tensor_ops.py").write_text("# a fixed check\n", encoding="utf-8")
     run(["--course", root, "grade", A, "--no-progress"], capsys)
     assert fake.calls[-1] == ["ann", "bo", "cy"]
 

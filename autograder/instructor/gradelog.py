@@ -7,10 +7,10 @@ few students never makes the others disappear from the report. An unreadable log
 aside (`grading_log.json.corrupt-<n>`), never trusted and never a crash.
 
 The fingerprint lets `grade` resume: a student whose submission (every file under
-`submitted/<student>/<assignment>/`), the assignment's `source/` and `nbgrader_config.py` are
-byte for byte what their last successful grade saw, and whose autograded copy is still there,
-need not be graded again. An instructor's fix to the source or the configuration changes the
-fingerprint of everyone, so everyone is graded again.
+`submitted/<student>/<assignment>/`), the assignment's `source/`, `nbgrader_config.py` and the
+grader's own code are byte for byte what their last successful grade saw, and whose autograded
+copy is still there, need not be graded again. An instructor's fix to the source, the
+configuration or the grader changes the fingerprint of everyone, so everyone is graded again.
 """
 
 import hashlib
@@ -49,10 +49,16 @@ def _tree_digest(folder, digest):
             digest.update(b"\0")
 
 
+GRADER = Path(__file__).resolve().parents[1]  # the autograder package doing the grading
+
+
 def course_fingerprint(root, assignment):
-    """sha256 of the assignment's source/ folder and of nbgrader_config.py."""
+    """sha256 of the assignment's source/ folder, of nbgrader_config.py and of the grader's own
+    code (the `autograder` package: the judge's declarations and checks live there), so that
+    any fix to what grades a submission regrades everyone."""
     digest = hashlib.sha256()
     _tree_digest(Path(root) / "source" / assignment, digest)
+    _tree_digest(GRADER, digest)
     config = Path(root) / "nbgrader_config.py"
     digest.update(config.read_bytes() if config.is_file() else b"\0missing\0")
     return digest.hexdigest()
