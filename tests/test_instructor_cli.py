@@ -8,9 +8,9 @@ the real command on three students of 01_tensor_ops.
 """
 
 import json
-import shutil
 import logging
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
