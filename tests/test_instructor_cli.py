@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -306,6 +307,22 @@ def test_a_server_that_does_not_start_shows_its_log_and_the_likely_cause(tmp_pat
     assert "No module named 'autograder'" in text and "pip install -e ." in text
     assert "line 12" in text and "line 11" not in text, "the last 20 lines of its log, no more"
     assert len(text.splitlines()) <= 23
+
+
+@pytest.mark.slow
+def test_the_servers_import_the_grader_that_runs_them_not_the_installed_copy(tmp_path):
+    """A second copy of the course (a fork, a worktree) with the environment's editable install
+    still pointing here: its servers start and run its own grader, in the sandbox too."""
+    copy = tmp_path / "fork"
+    for name in ("autograder", "course"):
+        shutil.copytree(gradelog.GRADER.parent / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("import sys, autograder; assert autograder.__file__.startswith(sys.argv[1]), autograder.__file__\n"
+              "from autograder.instructor.grader import Grader\n"
+              "g = Grader(sys.argv[2]); g.wait_ready(); print('judge ready', bool(g.curriculum)); g.close()\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(copy), str(tmp_path / "scratch")],
+                          cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "judge ready True" in proc.stdout, proc.stderr[-3000:]
 
 
 def test_grade_reports_a_server_that_does_not_start_in_a_few_lines(tmp_path, capsys, monkeypatch):

@@ -38,8 +38,12 @@ from ..protocol.messages import (
     decode_report,
 )
 from .isolation import Cgroups, UidBlock, kill_uid
-from .sandbox import Sandbox
+from .sandbox import PACKAGE, Sandbox
 
+# `python -I -m module`, but importing this very copy of the grader (the one bound into the
+# sandbox), even when the environment's editable install points at another copy of the course.
+BOOT = ("import runpy, sys; root, module = sys.argv[1:3]; del sys.argv[1:3]; sys.path.insert(0, root); "
+        "runpy.run_module(module, run_name='__main__', alter_sys=True)")
 LOG_TAIL_LINES = 20
 # (what a server's log says, what it most likely means): shown when a server does not start
 LIKELY_CAUSES = (
@@ -84,7 +88,7 @@ class ServerProcess:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         os.set_inheritable(theirs.fileno(), True)
         python = os.path.normpath(os.path.abspath(sys.executable))  # no `..` through folders the sandbox lacks
-        cmd = self.sandbox.wrap([python, "-I", "-m", self.module, str(theirs.fileno())])
+        cmd = self.sandbox.wrap([python, "-I", "-c", BOOT, str(PACKAGE.parent), self.module, str(theirs.fileno())])
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=log, pass_fds=(theirs.fileno(),), start_new_session=True)
