@@ -22,6 +22,7 @@ from ..protocol.limits import Limits
 from .grader import Grader, ServerLoop, Settings
 from .nbgrader_api import load_config, sanitize
 from .outputs import graded_test_cells, keep_submitted
+from .preprocessors.restore_structure import repairs_of
 from .staging import file_digest
 from .verdicts import apply_verdicts, build_job, error_output, nbgrader_meta
 
@@ -100,7 +101,8 @@ class Phase1(ServerLoop):
         cpu = time.thread_time()
         try:
             item.nb = sanitize(self.config, self.scratch / "base.db", self.assignment, student, item.path)
-            item.nb.metadata["autograder"] = {"submission_sha256": file_digest(item.path)}
+            item.nb.metadata["autograder"] = {"submission_sha256": file_digest(item.path),
+                                              **({"repairs": repairs_of(item.nb)} if repairs_of(item.nb) else {})}
             item.jobs, item.verdicts = build_job(item.nb, self.assignment, self.grader.curriculum)
         except Exception as exc:  # a notebook nbgrader cannot read, say
             self._close(student, "error", f"{type(exc).__name__}: {exc}")
