@@ -220,3 +220,38 @@ def test_slips_cost_only_what_they_break_under_plain_nbgrader(tmp_path):
     check_scores(course)
     nb = nbformat.read(str(course / "autograded" / "dup_test" / A / f"{A}.ipynb"), as_version=4)
     assert repairs_of(nb) and "test_row_normalize" in repairs_of(nb)[0]
+
+
+def test_an_untouched_submission_is_left_as_it_was():
+    release = release_nb(A)
+    nb = slips.samples.notebook(release, RIGHT)
+    before = json.loads(json.dumps(nb))
+    assert restore(nb, EXPECTED) == []
+    drop = ("checksum", "cell_type")
+    for old, new in zip(before["cells"], nb.cells, strict=True):
+        assert old.get("id") == new.get("id")
+        if not nbgrader_meta(new).get("locked"):  # locked cells get the instructor's, as OverwriteCells does
+            assert old["source"] == new.source
+        assert {k: v for k, v in old["metadata"].get("nbgrader", {}).items() if k not in drop} == \
+            {k: v for k, v in nbgrader_meta(new).items() if k not in drop}
+
+
+def test_a_stripped_stub_is_graded_as_the_stub_it_is():
+    nb = slips.samples.notebook(release_nb(A), {})
+    del nb.cells[slips.index_of(nb, "row_normalize")].metadata["nbgrader"]
+    found = restore(nb, EXPECTED)
+    jobs, known = build_job(nb, A, {A: {ex: {"signature": "", "depends": []} for ex in EXERCISES}})
+    assert "row_normalize" in jobs and any("row_normalize" in r for r in found)
+
+
+def test_malformed_cells_are_repaired_not_fatal():
+    nb = nbformat.from_dict({"cells": [{"cell_type": "code", "metadata": "x", "source": ["def row_normalize(x):\n",
+                                                                                      "    return x\n"]},
+                                       {"metadata": {"nbgrader": "junk"}}],
+                             "metadata": {}, "nbformat": 4, "nbformat_minor": 4})
+    found = restore(nb, EXPECTED)
+    # every test and read-only cell put back, and the one solution the notebook defines found
+    want = {e.name for e in EXPECTED if not e.solution} | {"row_normalize"}
+    assert sorted(g for g, _ in structure(nb)) == sorted(want)
+    assert all("id" not in c for c in nb.cells)  # nbformat 4.4 has no cell ids
+    assert found

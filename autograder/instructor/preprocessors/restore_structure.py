@@ -85,9 +85,12 @@ def expected_cells(db_url, assignment, notebook):
 def _defs(source):
     """{name: [ast node]} of the top-level functions and classes `source` defines."""
     try:
-        tree = ast.parse(to_python(source))
+        tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return {}
+        try:  # IPython syntax (magics, !shell) as the kernel would run it: slower, so only then
+            tree = ast.parse(to_python(source))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return {}
     found = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -108,11 +111,27 @@ def _is_stub(node):
     return all(raises(s) for s in body)
 
 
-def defines(source, name):
+def defines(source, name, found=None):
     """Whether `source` defines `name` at top level with real code (its last definition, as
-    Python would keep, is not the stub)."""
-    nodes = _defs(source).get(name)
+    Python would keep, is not the stub). `found`: `source`'s `_defs`, if already parsed."""
+    nodes = (found if found is not None else _defs(source)).get(name)
     return bool(nodes) and not _is_stub(nodes[-1])
+
+
+def _source(cell):
+    """A cell's source as text, whatever the file held."""
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(s for s in source if isinstance(s, str))
+    return source if isinstance(source, str) else ""
+
+
+def _new_cell(nb, cell_type):
+    """An empty cell for `nb` (with an id only where its nbformat version has them)."""
+    cell = nbformat.v4.new_code_cell("") if cell_type == "code" else nbformat.v4.new_markdown_cell("")
+    if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) < (4, 5):
+        cell.pop("id", None)
+    return cell
 
 
 def contract_name(expected):
@@ -138,8 +157,9 @@ def _claim(cell):
 
 def _give(cell, expected, keep_source):
     """Make `cell` the instructor's `expected` cell (its source too, unless `keep_source`)."""
-    if cell.cell_type != expected.cell_type:
-        new = (nbformat.v4.new_code_cell if expected.cell_type == "code" else nbformat.v4.new_markdown_cell)("")
+    if cell.get("cell_type") != expected.cell_type:
+        new = _new_cell({}, expected.cell_type)
+        new.pop("id", None)
         new.metadata = cell.metadata
         if "id" in cell:
             new.id = cell.id
@@ -160,6 +180,8 @@ def restore(nb, expected, config=None):
     by_name = {e.name: e for e in expected}
     original = {}
     for i, cell in enumerate(nb.cells):
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = nbformat.NotebookNode()
         grade_id, had = _claim(cell)
         if had:
             original[i] = cell.metadata.pop("nbgrader")
@@ -172,9 +194,9 @@ def restore(nb, expected, config=None):
                        "assignment does not have: removed (they count as ordinary cells).")
 
     def changed(i, e):
-        was = original.get(i) or {}
+        was = original.get(i) if isinstance(original.get(i), dict) else {}
         keys = ("grade", "solution", "locked", "task", "points")
-        return (nb.cells[i].cell_type != e.cell_type
+        return (nb.cells[i].get("cell_type") != e.cell_type
                 or any(bool(was.get(k)) != bool(e.meta.get(k)) for k in keys if k != "points")
                 or (e.meta["grade"] and _points(was) != e.meta["points"]))
 
@@ -184,7 +206,7 @@ def restore(nb, expected, config=None):
         claimed = claims.get(e.name, [])
         visible = visible_source(e, config)
         if claimed:  # the copy that still looks like the instructor's, else the first
-            claimed.sort(key=lambda i: nb.cells[i].get("source", "").strip() != visible)
+            claimed.sort(key=lambda i: _source(nb.cells[i]).strip() != visible)
             owner[e.name] = claimed[0]
             if changed(claimed[0], e):
                 repairs.append(f"The nbgrader metadata of {e.kind} {e.name} was changed; the "
@@ -193,20 +215,28 @@ def restore(nb, expected, config=None):
                 repairs.append(f"{e.kind.capitalize()} {e.name} appeared {len(claimed)} times; one counts "
                                "(the copies were kept as ordinary cells).")
             continue
-        plain = [i for i, c in enumerate(nb.cells) if i not in original and c.cell_type == e.cell_type
-                 and c.source.strip() == visible]
+        plain = [i for i, c in enumerate(nb.cells) if i not in original and i not in owner.values()
+                 and c.get("cell_type") == e.cell_type and _source(c).strip() == visible]
         if plain:
             owner[e.name] = plain[0]
             repairs.append(f"{e.kind.capitalize()} {e.name} had lost its nbgrader metadata; the "
                            "instructor's version was restored.")
     # solution cells: the cell that holds the student's code for the exercise
     taken = set(owner.values())
+    parsed = {}
+
+    def defined(i, name):
+        if not name or nb.cells[i].get("cell_type") != "code" or name not in _source(nb.cells[i]):
+            return False
+        if i not in parsed:
+            parsed[i] = _defs(_source(nb.cells[i]))
+        return defines(None, name, parsed[i])
+
     solutions = [e for e in expected if e.solution]
     names = {e.name: contract_name(e) for e in solutions}
     for e in solutions:  # a claiming cell that defines the exercise keeps it
         for i in claims.get(e.name, []):
-            if i not in taken and nb.cells[i].cell_type == "code" and names[e.name] \
-                    and defines(nb.cells[i].source, names[e.name]):
+            if i not in taken and defined(i, names[e.name]):
                 owner[e.name] = i
                 taken.add(i)
                 if changed(i, e):
@@ -217,21 +247,28 @@ def restore(nb, expected, config=None):
         if e.name in owner:
             continue
         name = names[e.name]
-        found = [i for i, c in enumerate(nb.cells) if i not in taken and c.cell_type == "code"
-                 and name and defines(c.source, name)]
+        found = [i for i in range(len(nb.cells)) if i not in taken and defined(i, name)]
         if found:
             owner[e.name] = found[-1]
             taken.add(found[-1])
             repairs.append(f"Your solution to {name} was found in a cell not marked as its solution cell "
                            "(moved, or its nbgrader metadata removed), and graded from there.")
             continue
-        claimed = [i for i in claims.get(e.name, []) if i not in taken and nb.cells[i].cell_type == "code"]
+        claimed = [i for i in claims.get(e.name, []) if i not in taken and nb.cells[i].get("cell_type") == "code"]
         if claimed:  # graded as it is (the stub, or code that defines something else)
             owner[e.name] = claimed[0]
             taken.add(claimed[0])
             if changed(claimed[0], e):
                 repairs.append(f"The nbgrader metadata of your solution cell for {name} was changed; "
                                "the instructor's version was restored.")
+            continue
+        stubs = [i for i in range(len(nb.cells)) if i not in taken and nb.cells[i].get("cell_type") == "code"
+                 and name and name in _source(nb.cells[i]) and name in _defs(_source(nb.cells[i]))]
+        if stubs:  # only the stub is left, in a cell that lost its metadata: graded as it is
+            owner[e.name] = stubs[-1]
+            taken.add(stubs[-1])
+            repairs.append(f"The solution cell for {name} had lost its nbgrader metadata; it was "
+                           "graded as it is.")
     for e in expected:
         if e.name in owner:
             _give(nb.cells[owner[e.name]], e, keep_source=e.solution)
@@ -241,7 +278,7 @@ def restore(nb, expected, config=None):
             continue
         before = [owner[p.name] for p in expected[:k] if p.name in owner]
         at = max(before) + 1 if before else 0
-        cell = nbformat.v4.new_code_cell("") if e.cell_type == "code" else nbformat.v4.new_markdown_cell("")
+        cell = _new_cell(nb, e.cell_type)
         _give(cell, e, keep_source=False)
         if e.cell_type == "code":
             cell.source = RESTORED_NOTE + e.source
