@@ -73,6 +73,14 @@ def solution_stripped(nb):
     return nb
 
 
+def deleted_test(nb):
+    """test_row_normalize deleted, and its solution cell's metadata stripped (nbgrader's own
+    put-back then looked for the solution cell: KeyError)."""
+    del nb.cells[index_of(nb, "row_normalize")].metadata["nbgrader"]
+    del nb.cells[index_of(nb, "test_row_normalize")]
+    return nb
+
+
 def solution_moved(nb):
     """The stub left in the solution cell, the correct solution written in a new cell below."""
     i = index_of(nb, "row_normalize")
@@ -107,6 +115,7 @@ def hostile(nb):
 
 SLIPS = {"dup_test": duplicated_test, "grade_false": grade_false, "flags_changed": flags_changed,
          "reordered": reordered, "test_stripped": test_cell_stripped, "solution_stripped": solution_stripped,
+         "test_deleted": deleted_test,
          "solution_moved": solution_moved, "hostile": hostile}
 RELEASE = []  # the release notebook, set by `class_of`
 

@@ -82,7 +82,7 @@ def test_every_slip_leaves_one_instructor_cell_each(student):
 
 
 @pytest.mark.parametrize("student", ["dup_test", "grade_false", "flags_changed", "reordered",
-                                     "test_stripped", "solution_stripped", "solution_moved"])
+                                     "test_stripped", "solution_stripped", "test_deleted", "solution_moved"])
 def test_the_judge_gets_every_solution_the_student_wrote(student):
     nb, found = repaired(student)
     jobs, known = build_job(nb, A, {A: {ex: {"signature": "", "depends": []} for ex in EXERCISES}})

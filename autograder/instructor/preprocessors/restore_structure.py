@@ -39,8 +39,6 @@ from traitlets import Bool
 
 from ..verdicts import to_python
 
-RESTORED_NOTE = "# This cell was missing from the submission; the grader put it back.\n"
-
 
 @dataclass
 class Expected:
@@ -279,9 +277,7 @@ def restore(nb, expected, config=None):
         before = [owner[p.name] for p in expected[:k] if p.name in owner]
         at = max(before) + 1 if before else 0
         cell = _new_cell(nb, e.cell_type)
-        _give(cell, e, keep_source=False)
-        if e.cell_type == "code":
-            cell.source = RESTORED_NOTE + e.source
+        _give(cell, e, keep_source=False)  # said in the repairs (a comment in it would break its checksum)
         nb.cells.insert(at, cell)
         owner = {n: (i + 1 if i >= at else i) for n, i in owner.items()}
         owner[e.name] = at
