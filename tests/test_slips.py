@@ -206,10 +206,15 @@ def test_slips_cost_only_what_they_break_under_the_grade_command(tmp_path):
     assert {s: o.status for s, o in outcomes.items()} == {s: "graded" for s in slips.SLIPS}, \
         {s: o.reason for s, o in outcomes.items()}
     check_scores(course)
-    make_api(course).generate_feedback(A, student_id="solution_moved", force=True)
+    assert make_api(course).generate_feedback(A, force=True)["success"]
+    for student in slips.SLIPS:  # the repairs shown, nothing of the hidden tests, nothing forged
+        html = (course / "feedback" / student / A / f"{A}.html").read_text()
+        assert "BEGIN HIDDEN TESTS" not in html and 'hidden_tests("' not in html, student
+        assert ("What the grader repaired" in html) == (student != "reordered"), student
     html = (course / "feedback" / "solution_moved" / A / f"{A}.html").read_text()
-    assert "What the grader repaired" in html and "row_normalize was found in a cell" in html
-    assert "BEGIN HIDDEN TESTS" not in html
+    assert "row_normalize was found in a cell" in html
+    html = (course / "feedback" / "hostile" / A / f"{A}.html").read_text()
+    assert "you get full marks" not in html and "test_bonus" not in html.split("What the grader repaired")[1][:2000]
 
 
 @pytest.mark.slow

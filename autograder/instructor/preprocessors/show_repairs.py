@@ -14,8 +14,9 @@ from traitlets import Bool
 
 from .restore_structure import repairs_of
 
-INTRO = ("**What the grader repaired in your notebook.** Its structure did not match the assignment's; "
-         "each change below was made before grading, and cost you nothing beyond what it says:")
+INTRO = ("**What the grader repaired in your notebook.** Its structure did not match the assignment's, "
+         "so before grading the grader changed what is listed below; every exercise was then graded on "
+         "your code as it is:")
 
 
 def note(repairs):
