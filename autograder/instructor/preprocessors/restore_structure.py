@@ -9,22 +9,24 @@ trusting nothing in the submission:
 
 - every nbgrader cell of the submission loses its metadata first; a claim (`grade_id`) only
   says which cell may receive the instructor's metadata again, never what that metadata is;
+  a claim the assignment does not have is simply dropped;
 - each test or read-only cell of the instructor appears exactly once, with the instructor's
   type, source and metadata: a cell claiming it (one still holding its visible source first),
-  else a plain cell holding its visible
-  source (metadata stripped), else a copy inserted after the previous instructor cell; other
-  copies become plain cells;
+  else a plain cell holding its visible source (its metadata stripped), else a copy inserted
+  after the previous instructor cell (deleted); other copies stay as plain cells;
 - each solution cell: the cell claiming it, if it defines the instructor's function or class
-  (not the untouched stub); else the last cell anywhere that does (as Python would run it);
-  else the claiming cell as it is. It gets the instructor's solution metadata, nothing else
-  does;
+  with real code (not the stub); else the last cell anywhere that does (a solution written in
+  a new cell, or whose cell lost its metadata); else the claiming cell as it is; else a cell
+  holding the stub. It gets the instructor's solution metadata, and no other cell does, so a
+  cell claiming another exercise's grade_id gains nothing: it is judged as that exercise;
 - what was repaired is said in plain words in `metadata.autograder.repairs` (names the
   instructor chose only, never text from the submission), which the feedback shows
   (`ShowRepairs`). Anything the student stored under `metadata.autograder` is dropped.
 
 Cells keep the places the student gave them (the order of cells changes no score: each exercise
-is judged on its own), so nothing nbgrader's `OverwriteCells.add_missing_cells` would insert
-by position is left missing.
+is judged on its own), and no instructor cell is left missing, so nbgrader's
+`OverwriteCells.add_missing_cells` (which inserts by position, and failed when a neighbour had
+lost its metadata) has nothing left to do.
 """
 
 import ast
