@@ -42,6 +42,20 @@ c.GenerateAssignment.preprocessors = [
 # read-only cells are restored from the gradebook, and deleted ones are put back.
 c.OverwriteCells.add_missing_cells = True
 
+# A student's structural slips (a copied or reordered test cell, a flag flipped in the Create
+# Assignment sidebar, stripped metadata, a solution written in another cell) cost only what they
+# break: RestoreStructure rebuilds the submission's nbgrader cells from the gradebook before
+# nbgrader's own sanitize steps (its default list, in its order), and records each repair for
+# the feedback (ShowRepairs). autograder/instructor/preprocessors/restore_structure.py.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "autograder.instructor.preprocessors.RestoreStructure",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 
 # Never copy caches and checkpoints from source/ into release/ or from submissions.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".hypothesis", ".pytest_cache"]
@@ -80,6 +94,7 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "autograder.instructor.preprocessors.HideHiddenTests",
     "autograder.instructor.preprocessors.LabelOutputs",
+    "autograder.instructor.preprocessors.ShowRepairs",
     "autograder.instructor.preprocessors.SanitizeFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

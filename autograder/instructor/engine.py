@@ -1,11 +1,12 @@
 """Phase 1 of the grade command on the two warm servers (the default `fork` engine).
 
-Per notebook: nbgrader's own sanitize preprocessors (test cells restored from the gradebook,
-outputs cleared); then every exercise to the judge and its candidate (`Grader.check`); once
-every verdict is in, the notebook is staged for phase 2 (`Staging`): the student's own outputs
-as submitted (`outputs.keep_submitted`), the test cells' outputs from the verdicts. The
-notebook itself is not run: no score depends on it (its run, for the feedback, is `rerun`).
-`done` is called once all of a student's notebooks are staged. Up to `ServerLoop.lookahead`
+Per notebook: the course's sanitize preprocessors (its structure rebuilt from the gradebook by
+`RestoreStructure`, then nbgrader's own: test cells restored, outputs cleared); then every
+exercise to the judge and its candidate (`Grader.check`); once every verdict is in, the
+notebook is staged for phase 2 (`Staging`): the student's own outputs as submitted
+(`outputs.keep_submitted`), the test cells' outputs from the verdicts. The notebook itself
+is not run: no score depends on it (its run, for the feedback, is `rerun`). `done` is called
+once all of a student's notebooks are staged. Up to `ServerLoop.lookahead`
 notebooks are in the servers' hands at once.
 
 Nothing a student did reaches another: a notebook nbgrader cannot read is an error for that
@@ -22,6 +23,7 @@ from ..protocol.limits import Limits
 from .grader import Grader, ServerLoop, Settings
 from .nbgrader_api import load_config, sanitize
 from .outputs import graded_test_cells, keep_submitted
+from .preprocessors.restore_structure import repairs_of
 from .staging import file_digest
 from .verdicts import apply_verdicts, build_job, error_output, nbgrader_meta
 
@@ -100,7 +102,9 @@ class Phase1(ServerLoop):
         cpu = time.thread_time()
         try:
             item.nb = sanitize(self.config, self.scratch / "base.db", self.assignment, student, item.path)
-            item.nb.metadata["autograder"] = {"submission_sha256": file_digest(item.path)}
+            repairs = repairs_of(item.nb)  # RestoreStructure's, the only part of it kept
+            item.nb.metadata["autograder"] = {"submission_sha256": file_digest(item.path),
+                                              **({"repairs": repairs} if repairs else {})}
             item.jobs, item.verdicts = build_job(item.nb, self.assignment, self.grader.curriculum)
         except Exception as exc:  # a notebook nbgrader cannot read, say
             self._close(student, "error", f"{type(exc).__name__}: {exc}")
