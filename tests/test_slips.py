@@ -215,6 +215,10 @@ def test_slips_cost_only_what_they_break_under_the_grade_command(tmp_path):
     assert "row_normalize was found in a cell" in html
     html = (course / "feedback" / "hostile" / A / f"{A}.html").read_text()
     assert "you get full marks" not in html and "test_bonus" not in html.split("What the grader repaired")[1][:2000]
+    from autograder.instructor.report import build_report
+    report = build_report(course, A, tmp_path / "report").read_text()
+    repaired = report.split("## Structural slips repaired")[1].split("##")[0]
+    assert "| solution_moved | 01_tensor_ops |" in repaired and "| reordered |" not in repaired
 
 
 @pytest.mark.slow

@@ -347,7 +347,10 @@ def parser():
     c.set_defaults(run=cmd_collect)
 
     g = command("grade", "autograde submissions in parallel, sandboxed; skips the students whose "
-                         "submission, source and configuration are unchanged since their last grade")
+                         "submission, source and configuration are unchanged since their last grade; "
+                         "a student's copied, edited or stripped test cells are restored from the "
+                         "instructor's version and a solution written in another cell is found by "
+                         "name (each repair is in the feedback and the report)")
     assignment_arg(g)
     g.add_argument("--student", action="append",
                    help="grade only this student, even if unchanged (repeatable)")

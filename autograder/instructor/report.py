@@ -207,6 +207,17 @@ def _reason(message, limit=REASON_CHARS):
     return line.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
 
 
+def _repairs(verdicts):
+    """[(student, notebook, repair)] as `RestoreStructure` recorded them in the autograded copies."""
+    found = []
+    for student, notebooks in verdicts.items():
+        for name, meta in (notebooks or {}).items():
+            repairs = meta.get("repairs") if isinstance(meta, dict) else None
+            if isinstance(repairs, list):
+                found += [(student, name, r) for r in repairs if isinstance(r, str)]
+    return found
+
+
 def _verdicts(course_root, assignment, notebooks, students):
     """{student: {notebook: metadata["autograder"] | {} (none stored) | None (no file)}}."""
     found = {}
@@ -427,6 +438,14 @@ def build_report(course_root: Path, assignment: str, out_dir: Path, grading_log:
     else:
         lines.append("No problems: every submission was graded in the sandbox, and no exercise "
                      "errored, timed out, crashed or was caught tampering.")
+    repaired = _repairs(verdicts)
+    if repaired:
+        lines += ["", "## Structural slips repaired", ""]
+        lines.append("Copied, edited or stripped test cells restored from the instructor's version, and "
+                     "solutions found by name in another cell: each costs only what it broke, and the "
+                     "student's feedback says so.")
+        lines += ["", "| student | notebook | repair |", "|---|---|---|"]
+        lines += [f"| {_reason(s)} | {_reason(nb)} | {_reason(r)} |" for s, nb, r in repaired]
     lines += ["", "## Score distribution", "", f"![Scores for {assignment}](scores.png)", ""]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines), encoding="utf-8")
