@@ -36,7 +36,8 @@ def nb_bytes(tag):
 
 
 V3 = json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": ""},
-                 "worksheets": [{"cells": [], "metadata": {}}]}).encode()
+                 "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 3", "language": "python",
+                                            "outputs": [], "metadata": {}}], "metadata": {}}]}).encode()
 # nbformat reads this (format 4, a list of cells) but its schema validation fails (unknown cell key).
 SCHEMA_INVALID = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
                              "cells": [{"cell_type": "code", "id": "a1", "metadata": {}, "source": "1",
@@ -90,7 +91,7 @@ def inbox(tmp_path):
     box = tmp_path / "inbox"
     box.mkdir()
     want = {}
-    # alice: exact names; checkpoints, macOS litter and non-notebooks are ignored.
+    # alice: exact names; checkpoints and macOS litter are ignored, a non-notebook is reported.
     want["alice", A] = put(box / "alice" / "01_tensor_ops.ipynb", nb_bytes("alice 1"), T0)
     want["alice", "02_autograd"] = put(box / "alice" / "02_autograd.ipynb", nb_bytes("alice 2"), T0 + 60)
     put(box / "alice" / ".ipynb_checkpoints" / "01_tensor_ops-checkpoint.ipynb", b"", T0)
@@ -108,7 +109,7 @@ def inbox(tmp_path):
     }, T0)
     # carol: an empty notebook and a missing one.
     put(box / "carol" / "01_tensor_ops.ipynb", b"", T0)
-    # dave: not JSON, and a format-3 notebook.
+    # dave: not JSON, and a format-3 notebook (upgraded to format 4).
     make_zip(box / "dave.zip", {
         "01_tensor_ops.ipynb": (b'{"cells": [', (2026, 11, 21, 8, 0, 0)),
         "02_autograd.ipynb": (V3, (2026, 11, 21, 8, 0, 0)),
@@ -149,12 +150,14 @@ def inbox(tmp_path):
 
 EXPECTED_PROBLEMS = [  # (student, kind, a name the detail must contain)
     ("", "extra", "grades.csv"),
+    ("alice", "skipped", "alice/notes.txt"),
+    ("bob", "late", "Bob_12345_late.zip"),
     ("bob", "renamed", "Bob_12345_late.zip!sub/Copy of 01-Tensor Ops (1).ipynb"),
     ("bob", "extra", "Bob_12345_late.zip!sub/scratch.ipynb"),
     ("carol", "empty", "carol/01_tensor_ops.ipynb"),
     ("carol", "missing", "02_autograd.ipynb"),
     ("dave", "invalid_json", "dave.zip!01_tensor_ops.ipynb"),
-    ("dave", "bad_nbformat", "dave.zip!02_autograd.ipynb"),
+    ("dave", "upgraded", "dave.zip!02_autograd.ipynb"),
     ("eve", "duplicate", "eve.zip"),
     ("frank", "unreadable", "frank.zip"),
     ("grace", "duplicate", "grace/01_tensor_ops (1).ipynb"),
@@ -179,8 +182,8 @@ def test_collect_layout_problems_and_untouched_inbox(inbox, tmp_path):
     assert not Path("/tmp/escape").exists()
     sub = course / "submitted"
     assert files_under(sub) == sorted(
-        f"{s}/{A}/{name}" for s in ("alice", "bob", "eve", "grace", "heidi", "ivan")
-        for name in (["timestamp.txt"] + [f"{n}.ipynb" for n in NBS] if s != "heidi"
+        f"{s}/{A}/{name}" for s in ("alice", "bob", "dave", "eve", "grace", "heidi", "ivan")
+        for name in (["timestamp.txt"] + [f"{n}.ipynb" for n in NBS] if s not in ("heidi", "dave")
                      else ["timestamp.txt", "02_autograd.ipynb"]))
     for (s, n), data in want.items():
         assert (sub / s / A / f"{n}.ipynb").read_bytes() == data, (s, n)
@@ -188,18 +191,29 @@ def test_collect_layout_problems_and_untouched_inbox(inbox, tmp_path):
     assert [(p.student, p.kind) for p in report.problems] == [(s, k) for s, k, _ in EXPECTED_PROBLEMS]
     for p, (_, _, name) in zip(report.problems, EXPECTED_PROBLEMS):
         assert name in p.detail, p
-    eve_dup = report.problems[7].detail
+    eve_dup = report.problems[9].detail
     assert "'eve/'" in eve_dup and "kept 'eve.zip'" in eve_dup
-    grace_01 = report.problems[9].detail
+    grace_01 = report.problems[11].detail
     assert "chose 'grace/01_tensor_ops.ipynb'" in grace_01 and "ignored 'grace/01_tensor_ops (1).ipynb'" in grace_01
-    assert "chose 'grace/old/02-Autograd_grace.ipynb'" in report.problems[10].detail
-    assert "format 3" in report.problems[6].detail
+    assert "chose 'grace/old/02-Autograd_grace.ipynb'" in report.problems[12].detail
+    assert "format 3" in report.problems[8].detail
+    # dave's format-3 notebook arrives as format 4 (what nbgrader needs), its code kept.
+    upgraded = nbformat.read(sub / "dave" / A / "02_autograd.ipynb", as_version=nbformat.NO_CONVERT)
+    assert upgraded.nbformat == 4 and [c.source for c in upgraded.cells] == ["x = 3"]
+    # who could not be collected, and which notebooks
+    assert report.not_collected() == {"carol": NBS, "dave": [A], "frank": NBS, "heidi": [A]}
+    # each collected student's time and where it came from; the LMS's late mark kept
+    assert {s: (t.source, t.marked_late) for s, t in report.times.items()} == {
+        "alice": ("file_mtime", False), "bob": ("zip_member", True), "dave": ("zip_member", False),
+        "eve": ("zip_member", False), "grace": ("file_mtime", False), "heidi": ("file_mtime", False),
+        "ivan": ("zip_member", False)}
 
     assert [(c.student, c.source, c.dest) for c in report.collected] == [
         ("alice", "alice/01_tensor_ops.ipynb", sub / "alice" / A / "01_tensor_ops.ipynb"),
         ("alice", "alice/02_autograd.ipynb", sub / "alice" / A / "02_autograd.ipynb"),
         ("bob", "Bob_12345_late.zip!sub/Copy of 01-Tensor Ops (1).ipynb", sub / "bob" / A / "01_tensor_ops.ipynb"),
         ("bob", "Bob_12345_late.zip!sub/02_autograd.ipynb", sub / "bob" / A / "02_autograd.ipynb"),
+        ("dave", "dave.zip!02_autograd.ipynb", sub / "dave" / A / "02_autograd.ipynb"),
         ("eve", "eve.zip!01_tensor_ops.ipynb", sub / "eve" / A / "01_tensor_ops.ipynb"),
         ("eve", "eve.zip!02_autograd.ipynb", sub / "eve" / A / "02_autograd.ipynb"),
         ("grace", "grace/01_tensor_ops.ipynb", sub / "grace" / A / "01_tensor_ops.ipynb"),
@@ -220,8 +234,9 @@ def test_collect_layout_problems_and_untouched_inbox(inbox, tmp_path):
     assert parse_utc(stamps["alice"]) == utc(T0 + 60)
 
     text = report.summary()
-    assert "Collected 11 notebook(s) for 6 student(s); 14 problem(s)." in text
+    assert "Collected 12 notebook(s) for 7 student(s); 16 problem(s)." in text
     assert "renamed: 3" in text and "duplicate: 3" in text and "extra: 2" in text
+    assert "skipped: 1" in text and "upgraded: 1" in text and "late: 1" in text
     for p in report.problems:
         assert p.detail in text
     assert len(text.splitlines()) == 2 + len(report.problems)

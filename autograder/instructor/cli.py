@@ -47,10 +47,25 @@ def notebooks_of(root, assignment):
 
 
 def cmd_collect(args):
-    from .collect import collect
+    """Exit 0: every student's notebooks collected; 1: some students' were not (named); 2: a bad
+    inbox (missing, or overlapping submitted/), nothing read or written."""
+    from .collect import collect, printable, write_log
     root = course_root(args.course)
-    report = collect(Path(args.inbox), root, args.assignment, notebooks_of(root, args.assignment))
+    try:
+        report = collect(Path(args.inbox), root, args.assignment, notebooks_of(root, args.assignment),
+                         progress=not args.no_progress)
+    except (NotADirectoryError, ValueError) as exc:
+        print(f"collect: {exc}", file=sys.stderr)
+        return 2
     print(report.summary())
+    if report.times:
+        print(f"submission times: {write_log(report, root, args.assignment).relative_to(root)}")
+    missing = report.not_collected()
+    if missing:
+        print(f"not collected ({len(missing)} student(s)): " + "; ".join(
+            f"{printable(s)} ({', '.join(n + '.ipynb' for n in names)})" for s, names in missing.items()),
+            file=sys.stderr)
+        return 1
     return 0
 
 
@@ -169,9 +184,17 @@ def parser():
     p.add_argument("--course", default=os.getcwd(), help="course root (default: current folder)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("collect", help="import submissions (one zip or folder per student)")
+    c = sub.add_parser("collect", help="import submissions (one zip or folder per student)",
+                       description="Copy each student's notebooks into submitted/<student>/ASSIGNMENT/ with "
+                                   "timestamp.txt, and list every file skipped, renamed, upgraded or marked "
+                                   "late. Exit status: 0 all collected; 1 some students' notebooks not "
+                                   "collected (named on stderr); 2 a missing inbox or one overlapping "
+                                   "submitted/.")
     c.add_argument("assignment")
-    c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders")
+    c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders (an LMS "
+                                 "export), or nbgrader's exchange inbound folder "
+                                 "(<student>+<assignment>+<timestamp>/, the latest per student)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(run=cmd_collect)
 
     g = sub.add_parser("grade", help="autograde submissions in parallel, sandboxed")

@@ -78,13 +78,27 @@ from pathlib import Path, PurePosixPath
 
 import nbformat.reader
 
-__all__ = ["Problem", "Collected", "CollectReport", "collect", "student_id", "match_tier"]
+__all__ = ["Problem", "Collected", "CollectReport", "SubmissionTime", "collect", "student_id", "lms_name",
+           "match_tier", "write_log", "read_log", "LOG_NAME"]
+LOG_NAME = "collect_log.json"  # in reports/<assignment>/
 
-KINDS = ("missing", "renamed", "invalid_json", "bad_nbformat", "empty", "duplicate", "unreadable", "extra")
+KINDS = ("missing", "renamed", "invalid_json", "bad_nbformat", "empty", "duplicate", "unreadable", "extra",
+         "skipped", "upgraded", "late")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+# Where a submission's time came from (CollectReport.times, the collect log, grades.csv).
+TIME_SOURCES = {"exchange": "timestamp.txt of nbgrader's exchange", "exchange_name": "the exchange folder's name",
+                "zip_member": "the zip member's date", "file_mtime": "the file's modification time",
+                "entry_mtime": "the inbox entry's modification time"}
+PROGRESS_FROM = 20  # entries: a progress bar from this many on
 
-_LMS_SUFFIX = re.compile(r"^(?P<id>.+?)_\d{3,}(?:_.*)?$")
+_LMS_SUFFIX = re.compile(r"^(?P<id>.+?)(?P<late>_late)?_\d{3,}(?:_(?P<rest>.*))?$")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def printable(text: str) -> str:
+    """`text` with every control or other unprintable character escaped as Python would
+    (``\\x1b``, ``\\n``): names come from students and are never printed raw."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
 
 
 @dataclass
@@ -92,6 +106,9 @@ class Problem:
     student: str  # student id ('' if unknown)
     kind: str  # one of KINDS
     detail: str  # a sentence an instructor understands, naming the file
+
+    def __post_init__(self):
+        self.student, self.detail = printable(self.student), printable(self.detail)
 
 
 @dataclass
@@ -102,9 +119,28 @@ class Collected:
 
 
 @dataclass
+class SubmissionTime:
+    """When a student's collected submission was handed in, and how we know."""
+    timestamp: datetime  # naive UTC, as written to timestamp.txt
+    source: str  # a key of TIME_SOURCES
+    entry: str  # the inbox entry it came from
+    marked_late: bool = False  # the LMS's name says late ('pat_lee_123456_late.zip')
+
+
+@dataclass
 class CollectReport:
     collected: list[Collected] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    times: dict[str, SubmissionTime] = field(default_factory=dict)  # per student collected
+    expected: dict[str, list[str]] = field(default_factory=dict)  # per student seen: the notebooks wanted
+
+    def not_collected(self) -> dict[str, list[str]]:
+        """{student: [notebooks expected of them and not collected]}, for every student with one."""
+        got: dict[str, set[str]] = {}
+        for c in self.collected:
+            got.setdefault(c.student, set()).add(c.dest.stem)
+        return {s: missing for s, names in sorted(self.expected.items())
+                if (missing := [n for n in names if n not in got.get(s, set())])}
 
     def summary(self) -> str:
         students = len({c.student for c in self.collected})
@@ -122,13 +158,20 @@ class CollectReport:
 # Names
 
 
-def student_id(name: str) -> str:
-    """The student id for an inbox entry named ``name`` (folder name or zip stem); see the module doc."""
+def lms_name(name: str) -> tuple[str, bool]:
+    """(student id, whether the name marks the submission late) for an inbox entry named
+    ``name`` (folder name or zip stem); see the module doc."""
     sid = name.strip().lower()
     m = _LMS_SUFFIX.match(sid)
     if m and m.group("id").rstrip("_ ").strip():
-        sid = m.group("id").rstrip("_ ").strip()
-    return sid
+        late = bool(m.group("late")) or "late" in (m.group("rest") or "").split("_")
+        return m.group("id").rstrip("_ ").strip(), late
+    return sid, False
+
+
+def student_id(name: str) -> str:
+    """The student id for an inbox entry named ``name`` (folder name or zip stem); see the module doc."""
+    return lms_name(name)[0]
 
 
 def _normalize(stem: str) -> str:
@@ -152,6 +195,9 @@ def match_tier(filename: str, expected: str) -> int | None:
     if norm.startswith(want + "_"):
         return 2
     return None
+
+
+LONE = 3  # the tier of a submission's only notebook, taken for the assignment's only one
 
 
 def _ignored(parts) -> bool:
@@ -178,12 +224,57 @@ class _File:
         return PurePosixPath(self.relpath).name
 
 
+def parse_timestamp(text: str) -> datetime | None:
+    """A timestamp as nbgrader writes them ('2026-12-01 23:59:12.123456 UTC', or with a numeric
+    offset or zone name) as naive UTC, the way nbgrader's ``parse_utc`` reads it; None if unreadable."""
+    import dateutil.parser
+    import dateutil.tz
+    parts = str(text).strip().split(" ")
+    try:
+        if len(parts) == 3:
+            try:
+                zone = int(parts[2])
+            except ValueError:
+                zone = dateutil.tz.gettz(parts[2])
+            when = dateutil.parser.parse(" ".join(parts[:2] + ["TZ"]), tzinfos={"TZ": zone})
+        else:
+            when = dateutil.parser.parse(str(text).strip())
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if when.tzinfo is not None:
+        when = (when - when.utcoffset()).replace(tzinfo=None)
+    return when
+
+
+def exchange_parts(name: str) -> tuple[str, str, str] | None:
+    """(student, assignment, timestamp text) of a folder of nbgrader's exchange inbound,
+    ``<student>+<assignment>+<timestamp>[+<random>]``; None for any other name."""
+    parts = name.split("+")
+    return (parts[0], parts[1], parts[2]) if len(parts) >= 3 else None
+
+
 class _Entry:
     def __init__(self, path: Path):
         self.path = path
         self.label = path.name + ("/" if path.is_dir() else "")
         self.is_zip = not path.is_dir()
-        self.sid = student_id(path.stem if self.is_zip else path.name)
+        self.sid, self.late = lms_name(path.stem if self.is_zip else path.name)
+        self.stamp: datetime | None = None  # from the exchange, when it is one of its folders
+        self.stamp_source = ""
+        self.exchange = exchange_parts(path.name) if path.is_dir() else None
+        if self.exchange:
+            self.sid, self.late = self.exchange[0].strip(), False
+            self.stamp, self.stamp_source = parse_timestamp(self.exchange[2]), "exchange_name"
+            try:
+                written = parse_timestamp((path / "timestamp.txt").read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                written = None
+            if written is not None:
+                self.stamp, self.stamp_source = written, "exchange"
+
+    def when(self) -> datetime:
+        """For duplicates: the exchange's time of submission, else `modified()`, as naive UTC."""
+        return self.stamp if self.stamp is not None else _utc(self.modified())
 
     def modified(self) -> float:
         """For duplicates: a zip's own mtime; a folder's newest mtime, itself included (hidden files not)."""
@@ -258,27 +349,46 @@ class _ZipSubmission:
 # Validation
 
 
-def _validate(data: bytes, source: str) -> tuple[str, str] | None:
-    """None if ``data`` is a notebook we can collect, else (kind, detail)."""
+def upgrade(data: bytes) -> bytes:
+    """A notebook of format 1 to 3 as format 4, as Jupyter converts it when it opens one
+    (``nbformat.reads(..., as_version=4)``), its cell ids numbered (not random: the same bytes
+    every time, so a re-collect changes nothing); raises what nbformat raises."""
+    nb = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"upgraded-{i}"
+    return nbformat.writes(nb).encode()
+
+
+def _validate(data: bytes, source: str) -> tuple[bytes | None, tuple[str, str] | None]:
+    """(the bytes to collect or None, a problem (kind, detail) or None); see the module doc."""
     if not data:
-        return "empty", f"'{source}' is empty (0 bytes); not collected."
+        return None, ("empty", f"'{source}' is empty (0 bytes); not collected.")
     try:
         nb = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as e:
-        return "invalid_json", f"'{source}' is not valid JSON ({_short(e)}), so not a notebook; not collected."
+        return None, ("invalid_json", f"'{source}' is not valid JSON ({_short(e)}), so not a notebook; "
+                                      f"not collected.")
     if not isinstance(nb, dict) or "cells" not in nb and "worksheets" not in nb:
-        return "bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no 'cells'); not collected."
+        return None, ("bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no 'cells'); not collected.")
     major = nb.get("nbformat")
-    if not isinstance(major, int) or major < 4:
-        return "bad_nbformat", (f"'{source}' is in notebook format {major} (nbgrader needs format 4; "
-                                f"opening and saving it in Jupyter converts it); not collected.")
+    if isinstance(major, int) and 1 <= major < 4:
+        try:
+            return upgrade(data), ("upgraded", f"'{source}' is in notebook format {major}; upgraded to format 4 "
+                                               f"(as Jupyter does when it opens it) and collected.")
+        except Exception as e:
+            return None, ("bad_nbformat", f"'{source}' is in notebook format {major} and cannot be upgraded "
+                                          f"to format 4 ({_short(e)}); not collected.")
+    if major != 4:
+        return None, ("bad_nbformat", f"'{source}' is in notebook format {major} (nbgrader needs format 4); "
+                                      f"not collected.")
     if not isinstance(nb.get("cells"), list):
-        return "bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no list of 'cells'); not collected."
+        return None, ("bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no list of 'cells'); "
+                                      f"not collected.")
     try:
         nbformat.reader.reads(data)
     except Exception as e:
-        return "bad_nbformat", f"nbformat cannot read '{source}' ({_short(e)}); not collected."
-    return None
+        return None, ("bad_nbformat", f"nbformat cannot read '{source}' ({_short(e)}); not collected.")
+    return data, None
 
 
 def _short(e: Exception) -> str:
@@ -320,14 +430,20 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
-def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str]) -> CollectReport:
-    """Copy each student's notebooks from ``inbox`` to ``course_root/submitted``; see the module doc."""
+def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str],
+            progress: bool = False) -> CollectReport:
+    """Copy each student's notebooks from ``inbox`` to ``course_root/submitted``; see the module doc.
+    `progress`: a progress bar (tqdm, on stderr) when there are `PROGRESS_FROM` entries or more.
+    Raises NotADirectoryError (no inbox) or ValueError (the inbox and submitted/ overlap) before
+    anything is read or written."""
     inbox, course_root = Path(inbox), Path(course_root)
     if not inbox.is_dir():
-        raise NotADirectoryError(f"inbox {inbox} is not a folder")
+        raise NotADirectoryError(f"the inbox {printable(inbox)} is not a folder"
+                                 f"{'' if inbox.exists() else ' (it does not exist)'}")
     submitted = course_root / "submitted"
     if _inside(submitted.resolve(), inbox.resolve()) or _inside(inbox.resolve(), submitted.resolve()):
-        raise ValueError(f"{submitted} and the inbox {inbox} overlap; collecting would write into the inbox")
+        raise ValueError(f"{printable(submitted)} and the inbox {printable(inbox)} overlap (one is inside the "
+                         f"other); collecting would write into the inbox: collect from a folder outside submitted/")
     if not notebooks or len(set(notebooks)) != len(notebooks):
         raise ValueError("notebooks must be a non-empty list of distinct names")
     report = CollectReport()
@@ -339,9 +455,14 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
             continue
         if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
             entry = _Entry(path)
-            if not entry.sid:
+            if not entry.sid or entry.sid.startswith("."):
                 report.problems.append(Problem("", "extra", f"Cannot tell whose submission '{entry.label}' is "
                                                             f"(no student id in its name); not collected."))
+                continue
+            if entry.exchange and entry.exchange[1] != assignment:
+                report.problems.append(Problem(entry.sid, "skipped", (
+                    f"'{entry.label}' is a submission of another assignment ({entry.exchange[1]!r}) in "
+                    f"nbgrader's exchange; not collected.")))
                 continue
             by_student.setdefault(entry.sid, []).append(entry)
         else:
@@ -349,18 +470,28 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
                                                         f"zip; not collected."))
 
     # 2. One student at a time, in sorted order.
-    for sid in sorted(by_student):
+    from tqdm import tqdm
+    bar = tqdm(sorted(by_student), desc=f"collecting {assignment}", unit="student",
+               disable=not progress or len(by_student) < PROGRESS_FROM)
+    for sid in bar:
         entries = by_student[sid]
         if len(entries) > 1:
-            ranked = sorted(entries, key=lambda e: (e.modified(), e.path.name), reverse=True)
+            ranked = sorted(entries, key=lambda e: (e.when(), e.path.name), reverse=True)
             entry = ranked[0]
             others = ", ".join(f"'{e.label}'" for e in sorted(ranked[1:], key=lambda e: e.path.name))
+            how = "the latest submission" if entry.stamp is not None else "the most recently modified"
             report.problems.append(Problem(sid, "duplicate", (
-                f"{len(entries)} inbox entries belong to student '{sid}': kept '{entry.label}' (the most "
-                f"recently modified) and ignored {others}.")))
+                f"{len(entries)} inbox entries belong to student '{sid}': kept '{entry.label}' ({how}) "
+                f"and ignored {others}.")))
         else:
             entry = entries[0]
+        report.expected[sid] = list(notebooks)
+        if entry.late:
+            report.problems.append(Problem(sid, "late", (
+                f"'{entry.label}': the LMS marks this submission late (its name says so); its time is "
+                f"recorded and export's late column shows it.")))
         _collect_student(entry, sid, submitted / sid / assignment, notebooks, report)
+    bar.close()
     return report
 
 
@@ -378,6 +509,9 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
         extras = []
         for f in sub.files:
             if not f.name.lower().endswith(".ipynb"):
+                if not (entry.exchange and f.relpath == "timestamp.txt"):
+                    report.problems.append(Problem(sid, "skipped", f"'{f.source}' is not a notebook; not "
+                                                                   f"collected."))
                 continue
             matches = [(tier, -len(name), name) for name in notebooks
                        if (tier := match_tier(f.name, name)) is not None]
@@ -386,6 +520,8 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
                 candidates[name].append((tier, f))
             else:
                 extras.append(f)
+        if len(notebooks) == 1 and not candidates[notebooks[0]] and len(extras) == 1:
+            candidates[notebooks[0]].append((LONE, extras.pop()))  # the one notebook, whatever its name
 
         collected: dict[str, bytes] = {}
         sources: dict[str, _File] = {}
@@ -410,7 +546,10 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
                 report.problems.append(Problem(sid, "duplicate", (
                     f"{len(found)} files could be '{expected}': chose '{chosen.source}' ({why}) and "
                     f"ignored {others}.")))
-            if tier > 0:
+            if tier == LONE:
+                report.problems.append(Problem(sid, "renamed", (
+                    f"'{chosen.source}' is the only notebook in '{entry.label}'; taken as '{expected}'.")))
+            elif tier > 0:
                 report.problems.append(Problem(sid, "renamed", (
                     f"'{chosen.source}' is not named '{expected}'; taken as '{expected}'.")))
             try:
@@ -419,9 +558,10 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
                 report.problems.append(Problem(sid, "unreadable", f"'{chosen.source}' cannot be read "
                                                                   f"({_short(e)}); not collected."))
                 continue
-            bad = _validate(data, chosen.source)
-            if bad:
-                report.problems.append(Problem(sid, *bad))
+            data, problem = _validate(data, chosen.source)
+            if problem:
+                report.problems.append(Problem(sid, *problem))
+            if data is None:
                 continue
             collected[name] = data
             sources[name] = chosen
@@ -433,9 +573,45 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
         sub.close()
 
     if collected:
-        timestamp = max(sources[name].mtime for name in collected)
-        if timestamp == datetime.min:
-            timestamp = _utc(entry.path.stat().st_mtime)
+        if entry.stamp is not None:
+            timestamp, source = entry.stamp, entry.stamp_source
+        else:
+            timestamp = max(sources[name].mtime for name in collected)
+            source = "zip_member" if entry.is_zip else "file_mtime"
+            if timestamp == datetime.min:
+                timestamp, source = _utc(entry.path.stat().st_mtime), "entry_mtime"
         _write_submission(dest, collected, timestamp)
+        report.times[sid] = SubmissionTime(timestamp, source, entry.label, entry.late)
         for name in collected:
             report.collected.append(Collected(sid, sources[name].source, dest / f"{name}.ipynb"))
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The log: where each student's submission and its time came from
+
+
+def write_log(report: CollectReport, course_root: Path, assignment: str) -> Path:
+    """Record, in ``reports/<assignment>/collect_log.json``, each collected student's inbox entry,
+    submission time and its source, and whether the LMS marked it late; students collected
+    before and not this time keep their entries. Returns the log's path."""
+    path = Path(course_root) / "reports" / assignment / LOG_NAME
+    log = read_log(course_root, assignment)
+    for sid, when in report.times.items():
+        log[sid] = {"entry": when.entry, "timestamp": when.timestamp.strftime(TIMESTAMP_FORMAT),
+                    "timestamp_source": when.source, "marked_late": when.marked_late}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(dict(sorted(log.items())), indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_log(course_root: Path, assignment: str) -> dict:
+    """The collect log of `assignment` ({student: {...}}), or {} when there is none (or it is unreadable)."""
+    path = Path(course_root) / "reports" / assignment / LOG_NAME
+    try:
+        log = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {s: e for s, e in log.items() if isinstance(e, dict)} if isinstance(log, dict) else {}

@@ -1,0 +1,197 @@
+"""Due dates and late work, kept where nbgrader keeps them: the gradebook.
+
+    due = parse_due("2026-12-01 23:59", "Asia/Seoul")   # naive UTC, as nbgrader stores it
+    resolve_due(root, assignment, option)               # (due, where it came from)
+    store_due(root, assignment, due)                    # the gradebook's Assignment.duedate
+    reprice(root, assignment)                           # late penalties again, after a new due date
+
+A due date comes from, first to last: the command's `--due`, the course's
+`c.Deadlines.due = {"01_tensor_ops": "2026-12-01 23:59"}` in nbgrader_config.py, the gradebook's
+own (`nbgrader db assignment add 01_tensor_ops --duedate ...`, or the formgrader). The first two
+are written to the gradebook, so that plain `nbgrader export` and the formgrader agree. A date
+without a time zone is in the course's time zone: `c.NbGraderAPI.timezone` (what the formgrader
+shows and reads due dates in; default UTC).
+
+How late a submission is, and its penalty, are nbgrader's: the submission's time (its
+`timestamp.txt`, read by autograde) minus the due date; the penalty comes from
+`AssignLatePenalties` (in the course's autograde pipeline, so both engines and plain
+`nbgrader autograde` apply it) with the plugin below.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from nbgrader.plugins import LateSubmissionPlugin
+from traitlets import Dict, Enum, Float
+from traitlets.config import Configurable
+
+FORMATS = "'YYYY-MM-DD HH:MM', optionally with seconds and a UTC offset (+09:00, Z) or a zone name"
+
+
+class Deadlines(Configurable):
+    """The course's due dates (nbgrader_config.py: `c.Deadlines.due`)."""
+
+    due = Dict(help="{assignment: due date}, e.g. {'01_tensor_ops': '2026-12-01 23:59'}; a date "
+                    "without a zone is in the course's time zone (c.NbGraderAPI.timezone)").tag(config=True)
+
+
+class LatePenalty(LateSubmissionPlugin):
+    """nbgrader's late penalty plugin ('none', 'zero') plus 'per_hour': `points_per_hour`
+    for every hour or part of one late, per notebook; nbgrader caps a penalty at the
+    notebook's score.
+
+        c.AssignLatePenalties.plugin_class = "autograder.instructor.deadlines.LatePenalty"
+        c.LatePenalty.penalty_method = "per_hour"
+        c.LatePenalty.points_per_hour = 1.0
+    """
+
+    penalty_method = Enum(("none", "zero", "per_hour"), default_value="none",
+                          help="'none': no penalty; 'zero': the notebook scores 0; 'per_hour': "
+                               "points_per_hour for each started hour late").tag(config=True)
+    points_per_hour = Float(0.0, help="points off per started hour late ('per_hour')").tag(config=True)
+
+    def late_submission_penalty(self, student_id, score, total_seconds_late):
+        if self.penalty_method == "per_hour":
+            return math.ceil(total_seconds_late / 3600) * self.points_per_hour
+        return super().late_submission_penalty(student_id, score, total_seconds_late)
+
+
+# ---------------------------------------------------------------------------------------------
+# Due dates
+
+
+def course_timezone(config) -> str:
+    """The course's time zone name (c.NbGraderAPI.timezone), default UTC."""
+    if "NbGraderAPI" in config and "timezone" in config.NbGraderAPI:
+        return str(config.NbGraderAPI.timezone)
+    return "UTC"
+
+
+def parse_due(text: str, timezone: str = "UTC") -> datetime:
+    """`text` as a naive UTC datetime (how nbgrader stores due dates). A date without an offset
+    or zone is in `timezone`. Raises ValueError with a one-line reason."""
+    from dateutil.tz import gettz
+    raw = str(text).strip()
+    zone_name = None
+    parts = raw.split()
+    if len(parts) == 3:  # '2026-12-01 23:59 Asia/Seoul'
+        raw, zone_name = " ".join(parts[:2]), parts[2]
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"cannot read the due date {text!r}: use {FORMATS}") from None
+    if when.tzinfo is None:
+        zone = gettz(zone_name or timezone)
+        if zone is None:
+            raise ValueError(f"unknown time zone {zone_name or timezone!r} for the due date {text!r}")
+        when = when.replace(tzinfo=zone)
+    elif zone_name:
+        raise ValueError(f"the due date {text!r} has both a UTC offset and a zone name")
+    return (when - when.utcoffset()).replace(tzinfo=None)
+
+
+def configured_due(config, assignment):
+    """The course's due date text for `assignment` (c.Deadlines.due), or None."""
+    if "Deadlines" in config and "due" in config.Deadlines:
+        due = config.Deadlines.due
+        if not isinstance(due, dict):
+            raise ValueError("c.Deadlines.due in nbgrader_config.py must be a dict {assignment: due date}")
+        return due.get(assignment)
+    return None
+
+
+def _gradebook(root):
+    """The course's gradebook, opened with the course's id (so no 'default_course' row is added)."""
+    from nbgrader.api import Gradebook
+
+    from .nbgrader_api import db_path, load_config
+    config = load_config(root)
+    course = config.CourseDirectory.course_id if "course_id" in config.CourseDirectory else "default_course"
+    return Gradebook(f"sqlite:///{db_path(root)}", course_id=course)
+
+
+def gradebook_due(root, assignment):
+    """The gradebook's due date of `assignment` (naive UTC), or None."""
+    from nbgrader.api import MissingEntry
+
+    from .nbgrader_api import db_path
+    if not db_path(root).is_file():
+        return None
+    with _gradebook(root) as gb:
+        try:
+            return gb.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
+
+
+def resolve_due(root, assignment, option=None):
+    """(due date as naive UTC or None, where it came from: '--due', 'nbgrader_config.py',
+    'gradebook' or None). Raises ValueError for a date that cannot be read."""
+    from .nbgrader_api import load_config
+    config = load_config(root)
+    zone = course_timezone(config)
+    if option:
+        return parse_due(option, zone), "--due"
+    text = configured_due(config, assignment)
+    if text:
+        try:
+            return parse_due(text, zone), "nbgrader_config.py"
+        except ValueError as exc:
+            raise ValueError(f"nbgrader_config.py, c.Deadlines.due[{assignment!r}]: {exc}") from None
+    due = gradebook_due(root, assignment)
+    return (due, "gradebook") if due is not None else (None, None)
+
+
+def store_due(root, assignment, due):
+    """Write `due` (naive UTC) as the gradebook's due date of `assignment`, which must be there
+    (the grade command puts it there first). Returns the previous one."""
+    from nbgrader.api import MissingEntry
+    with _gradebook(root) as gb:
+        try:
+            found = gb.find_assignment(assignment)
+        except MissingEntry:
+            raise ValueError(f"{assignment} is not in the gradebook yet: grade it first") from None
+        previous = found.duedate
+        found.duedate = due
+        gb.db.commit()
+    return previous
+
+
+def reprice(root, assignment):
+    """Each submitted notebook's late penalty again, as nbgrader's AssignLatePenalties sets it
+    at grading, with the course's plugin: for a due date changed after grading (`export
+    --due`). Returns {student: total penalty}."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    from .nbgrader_api import load_config
+    step = AssignLatePenalties(config=load_config(root))
+    step.init_plugin()
+    penalties = {}
+    with _gradebook(root) as gb:
+        for submission in gb.find_assignment(assignment).submissions:
+            late = submission.total_seconds_late
+            for notebook in submission.notebooks:
+                notebook.late_submission_penalty = None
+                if late > 0:
+                    penalty = step.plugin_inst.late_submission_penalty(submission.student.id, notebook.score, late)
+                    if penalty is not None:
+                        notebook.late_submission_penalty = step._check_late_penalty(notebook, penalty)
+            penalties[submission.student.id] = sum(nb.late_submission_penalty or 0.0 for nb in submission.notebooks)
+        gb.db.commit()
+    return penalties
+
+
+def describe_late(seconds):
+    """3725 -> '1 h 2 min late'; 0 -> ''."""
+    if not seconds or seconds <= 0:
+        return ""
+    if seconds < 60:
+        return "less than a minute late"
+    delta = timedelta(seconds=round(seconds))
+    days, rest = delta.days, delta.seconds
+    hours, minutes = rest // 3600, (rest % 3600) // 60
+    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + \
+            ([f"{minutes} min"] if minutes or not (days or hours) else [])
+    return " ".join(parts) + " late"
