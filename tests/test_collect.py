@@ -360,3 +360,151 @@ def test_report_dataclasses():
         "  missing: 1",
         "[missing] amy: No notebook 'y.ipynb' in 'amy/'.",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 27: late marks, skipped files, nbgrader's exchange, a lone notebook, hostile names, exit codes
+
+
+def test_late_mark_in_an_lms_name_is_reported_not_dropped(tmp_path):
+    box = tmp_path / "inbox"
+    box.mkdir()
+    make_zip(box / "pat_lee_123456_late.zip", {"01_tensor_ops.ipynb": (nb_bytes("pat"), (2026, 12, 2, 1, 0, 0))}, T0)
+    make_zip(box / "doejohn_LATE_12345_67890.zip", {"01_tensor_ops.ipynb": (nb_bytes("doe"), (2026, 12, 2, 1, 0, 0))},
+             T0)
+    report = collect(box, tmp_path / "course", A, [A])
+    assert [(p.student, p.kind) for p in report.problems] == [("doejohn", "late"), ("pat_lee", "late")]
+    assert "'pat_lee_123456_late.zip'" in report.problems[1].detail
+    assert report.times["pat_lee"].marked_late and report.times["doejohn"].marked_late
+    assert "late: 2" in report.summary()
+
+
+@pytest.mark.parametrize("name, sid, late", [
+    ("pat_lee_123456_late", "pat_lee", True),
+    ("doejohn_LATE_12345_67890", "doejohn", True),
+    ("Bob_Smith_998877_attempt_2", "bob_smith", False),
+    ("late", "late", False),
+    ("latecomer_12345", "latecomer", False),
+])
+def test_lms_name_late_mark(name, sid, late):
+    from autograder.instructor.collect import lms_name
+    assert lms_name(name) == (sid, late)
+
+
+def test_every_skipped_file_is_listed_with_its_student(tmp_path):
+    box = tmp_path / "inbox"
+    put(box / "amy" / "01_tensor_ops.ipynb", nb_bytes("amy"), T0)
+    put(box / "amy" / "data" / "weights.pt", b"\0", T0)
+    make_zip(box / "ben.zip", {"01_tensor_ops.ipynb": (nb_bytes("ben"), (2026, 11, 24, 0, 0, 0)),
+                               "helper.py": (b"x = 1", (2026, 11, 24, 0, 0, 0))}, T0)
+    report = collect(box, tmp_path / "course", A, [A])
+    assert [(p.student, p.kind, p.detail.split("'")[1]) for p in report.problems] == [
+        ("amy", "skipped", "amy/data/weights.pt"), ("ben", "skipped", "ben.zip!helper.py")]
+    assert report.not_collected() == {}
+
+
+def exchange_submission(inbound, student, stamp, data, *, assignment=A, suffix="+abc123", timestamp_txt=True):
+    folder = inbound / f"{student}+{assignment}+{stamp}{suffix}"
+    put(folder / f"{assignment}.ipynb", data, T0)
+    if timestamp_txt:
+        put(folder / "timestamp.txt", stamp.encode(), T0)
+    return folder
+
+
+def test_exchange_inbound_layout_latest_submission_per_student(tmp_path):
+    """Pointed at <exchange>/<course>/inbound: the student is the part before the first '+', the
+    time the third part (or timestamp.txt), the latest submission wins; no invented ids."""
+    inbound = tmp_path / "exchange" / "course" / "inbound"
+    exchange_submission(inbound, "alice", "2026-12-01 10:00:00.000000 UTC", nb_bytes("alice early"))
+    exchange_submission(inbound, "alice", "2026-12-02 09:30:00.500000 UTC", nb_bytes("alice late"))
+    exchange_submission(inbound, "bob", "2026-12-01 12:00:00.000000 KST", nb_bytes("bob"), timestamp_txt=False)
+    exchange_submission(inbound, "bob", "2026-12-01 12:00:00.000000 UTC", nb_bytes("bob other"),
+                        assignment="02_autograd")
+    course = tmp_path / "course"
+    report = collect(inbound, course, A, [A])
+
+    sub = course / "submitted"
+    assert sorted(p.name for p in sub.iterdir()) == ["alice", "bob"]  # never 'alice+01_tensor_ops+...'
+    assert (sub / "alice" / A / f"{A}.ipynb").read_bytes() == nb_bytes("alice late")
+    assert (sub / "alice" / A / "timestamp.txt").read_text().strip() == "2026-12-02 09:30:00.500000 UTC"
+    assert report.times["alice"].source == "exchange"
+    assert report.times["bob"].source == "exchange_name"
+    assert [(p.student, p.kind) for p in report.problems] == [("bob", "skipped"), ("alice", "duplicate")]
+    assert "another assignment ('02_autograd')" in report.problems[0].detail
+    assert "kept 'alice+01_tensor_ops+2026-12-02 09:30:00.500000 UTC+abc123/' (the latest submission)" in \
+        report.problems[1].detail
+    assert not any("timestamp.txt" in p.detail for p in report.problems)
+
+
+def test_a_lone_notebook_is_taken_for_the_only_expected_one(tmp_path):
+    box = tmp_path / "inbox"
+    put(box / "amy" / "homework.ipynb", nb_bytes("amy"), T0)
+    put(box / "ben" / "homework.ipynb", nb_bytes("ben"), T0)  # two notebooks: ambiguous, not taken
+    put(box / "ben" / "scratch.ipynb", nb_bytes("ben 2"), T0)
+    report = collect(box, tmp_path / "course", A, [A])
+    assert [(c.student, c.source) for c in report.collected] == [("amy", "amy/homework.ipynb")]
+    assert [(p.student, p.kind) for p in report.problems] == [
+        ("amy", "renamed"), ("ben", "missing"), ("ben", "extra"), ("ben", "extra")]
+    assert "'amy/homework.ipynb' is the only notebook in 'amy/'; taken as '01_tensor_ops.ipynb'" in \
+        report.problems[0].detail
+    # with two expected notebooks a lone one is not guessed at
+    report = collect(box, tmp_path / "course2", A, NBS)
+    assert not report.collected
+
+
+def test_control_characters_in_names_are_escaped_in_the_report(tmp_path):
+    box = tmp_path / "inbox"
+    box.mkdir()
+    make_zip(box / "eve.zip", {"01_tensor_ops.ipynb": (nb_bytes("eve"), (2026, 11, 24, 0, 0, 0)),
+                               "\x1b[2J\x1b]0;pwned\x07.txt": (b"x", (2026, 11, 24, 0, 0, 0))}, T0)
+    put(box / "mal\x1b[31mlory" / "01_tensor_ops.ipynb", nb_bytes("m"), T0)
+    put(box / "mal\x1b[31mlory" / "x\rnotes.txt", b"x", T0)
+    text = collect(box, tmp_path / "course", A, [A]).summary()
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert "\\x1b[2J\\x1b]0;pwned\\x07.txt" in text and "mal\\x1b[31mlory" in text and "x\\rnotes.txt" in text
+
+
+def run_cli(*args, cwd):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+
+
+@pytest.fixture
+def course(tmp_path):
+    root = tmp_path / "course"
+    put(root / "nbgrader_config.py", b"c = get_config()\n", T0)
+    put(root / "source" / A / f"{A}.ipynb", nb_bytes("source"), T0)
+    return root
+
+
+def test_cli_bad_inbox_is_one_line_and_exit_2(course, tmp_path):
+    missing = run_cli("collect", A, str(tmp_path / "nowhere"), cwd=course)
+    put(course / "submitted" / "inbox" / "amy" / f"{A}.ipynb", nb_bytes("amy"), T0)
+    inside = run_cli("collect", A, str(course / "submitted" / "inbox"), cwd=course)
+    containing = run_cli("collect", A, str(course), cwd=course)
+    for proc, words in ((missing, "does not exist"), (inside, "overlap"), (containing, "overlap")):
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert words in proc.stderr and proc.stdout == ""
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["inbox"]  # nothing written
+
+
+def test_cli_exit_1_names_the_students_not_collected(course, tmp_path):
+    box = tmp_path / "inbox"
+    put(box / "amy" / f"{A}.ipynb", nb_bytes("amy"), T0)
+    put(box / "ben" / f"{A}.ipynb", b"", T0)
+    put(box / "cat" / "notes.txt", b"x", T0)
+    proc = run_cli("collect", A, str(box), cwd=course)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "not collected (2 student(s)): ben (01_tensor_ops.ipynb); cat (01_tensor_ops.ipynb)" in proc.stderr
+    assert "[skipped] cat: 'cat/notes.txt' is not a notebook" in proc.stdout
+    log = json.loads((course / "reports" / A / "collect_log.json").read_text())
+    assert log == {"amy": {"entry": "amy/", "timestamp": ts(utc(T0)), "timestamp_source": "file_mtime",
+                           "marked_late": False}}
+    ok = tmp_path / "ok"
+    put(ok / "dan" / f"{A}.ipynb", nb_bytes("dan"), T0)
+    proc = run_cli("collect", A, str(ok), cwd=course)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(json.loads((course / "reports" / A / "collect_log.json").read_text())) == ["amy", "dan"]
