@@ -508,3 +508,23 @@ def test_cli_exit_1_names_the_students_not_collected(course, tmp_path):
     proc = run_cli("collect", A, str(ok), cwd=course)
     assert proc.returncode == 0, proc.stderr
     assert sorted(json.loads((course / "reports" / A / "collect_log.json").read_text())) == ["amy", "dan"]
+
+
+def test_format_3_is_upgraded_as_grading_reads_it(tmp_path):
+    """collect upgrades a format-3 notebook to the notebook grading sees when one is put in
+    submitted/ directly (nbgrader_api.sanitize reads with as_version=4): same cells, same
+    nbgrader metadata, so both paths grade it the same (a correct one full marks, as any)."""
+    from nbformat.v4 import new_notebook as v4_notebook
+    cell = new_code_cell("def f():\n    return 1", id="sol")
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "f", "locked": False,
+                                 "schema_version": 3}
+    v3 = nbformat.writes(nbformat.convert(v4_notebook(cells=[cell]), 3), version=3).encode()
+    put(tmp_path / "inbox" / "amy" / f"{A}.ipynb", v3, T0)
+    report = collect(tmp_path / "inbox", tmp_path / "course", A, [A])
+    assert [p.kind for p in report.problems] == ["upgraded"]
+    collected = nbformat.read(report.collected[0].dest, as_version=nbformat.NO_CONVERT)
+    graded = nbformat.read(tmp_path / "inbox" / "amy" / f"{A}.ipynb", as_version=4)  # what grading reads
+    assert collected.nbformat == 4
+    assert [(c.cell_type, c.source, c.metadata) for c in collected.cells] == \
+        [(c.cell_type, c.source, c.metadata) for c in graded.cells]
+    assert collected.cells[0].metadata["nbgrader"]["grade_id"] == "f"

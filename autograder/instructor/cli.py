@@ -69,12 +69,44 @@ def cmd_collect(args):
     return 0
 
 
+def due_date(root, args, graded):
+    """The due date (`--due`, else c.Deadlines.due, else the gradebook's) written to the
+    gradebook before grading (`graded`: False for export), so that nbgrader's AssignLatePenalties
+    and plain `nbgrader export` use it; late penalties already recorded are computed again
+    when it changed. A date that cannot be read: one line, exit 2."""
+    from . import deadlines
+    try:
+        due, origin = deadlines.resolve_due(root, args.assignment, args.due)
+    except ValueError as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if due is None or origin == "gradebook":
+        return due, origin
+    if graded:
+        from .grading import submitted_students
+        if not (args.student or submitted_students(root, args.assignment)):
+            return due, origin  # nothing to grade: the gradebook stays as it is
+        from .nbgrader_api import ensure_assignment
+        ensure_assignment(root, args.assignment)
+    try:
+        previous = deadlines.store_due(root, args.assignment, due)
+    except ValueError as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if previous != due:
+        deadlines.reprice(root, args.assignment)
+    return due, origin
+
+
 def cmd_grade(args):
     from .grading import grade, write_log
     root = course_root(args.course)
     notebooks_of(root, args.assignment)
     if not bwrap_works():
         print(f"WARNING: {UNSANDBOXED}", file=sys.stderr)
+    due, origin = due_date(root, args, graded=True)
+    if due is not None:
+        print(f"due {due:%Y-%m-%d %H:%M} UTC (from {origin})")
     stats = {}
     outcomes = grade(root, args.assignment, students=args.student or None, workers=args.workers,
                      notebook_timeout=args.timeout, progress=not args.no_progress,
@@ -144,6 +176,7 @@ def cmd_export(args):
     if not args.assignment:
         raise SystemExit("export: name an ASSIGNMENT, or --course for the whole course")
     out = Path(args.out) if args.out else root / "reports" / args.assignment
+    due_date(root, args, graded=False)
     log_file = root / "reports" / args.assignment / "grading_log.json"
     log = json.loads(log_file.read_text()) if log_file.exists() else None
     report = build_report(root, args.assignment, out, grading_log=log)
@@ -176,6 +209,12 @@ def cmd_new(args):
         raise SystemExit(str(exc)) from None
     print("wrote:\n  " + "\n  ".join(str(path) for path in written))
     return 0
+
+
+DUE_HELP = ("the due date, stored in the gradebook (plain `nbgrader export` and the formgrader agree): "
+            "'YYYY-MM-DD HH:MM' in the course's time zone (c.NbGraderAPI.timezone, default UTC), or with "
+            "an offset ('2026-12-01 23:59+09:00') or a zone name ('2026-12-01 23:59 Asia/Seoul'); default: "
+            "c.Deadlines.due in nbgrader_config.py, else the gradebook's own")
 
 
 def parser():
@@ -213,6 +252,7 @@ def parser():
     g.add_argument("--run", dest="run_notebooks", action="store_true",
                    help="after every grade is recorded, run each graded notebook for its feedback "
                         "(what feedback --run does; never changes a score)")
+    g.add_argument("--due", help=DUE_HELP)
     g.set_defaults(run=cmd_grade)
 
     f = sub.add_parser("feedback", help="feedback HTML for graded students")
@@ -235,6 +275,7 @@ def parser():
                         "course_grades.csv for an LMS")
     e.add_argument("--names", action="store_true",
                    help="name students on the shared pages (default: anonymous rows)")
+    e.add_argument("--due", help=DUE_HELP + "; late penalties are computed again for it")
     e.set_defaults(run=cmd_export)
 
     d = sub.add_parser("demo", help="grade the sample class of every assignment the repository ships")

@@ -195,3 +195,77 @@ def describe_late(seconds):
     parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + \
             ([f"{minutes} min"] if minutes or not (days or hours) else [])
     return " ".join(parts) + " late"
+
+
+# ---------------------------------------------------------------------------------------------
+# What export shows
+
+
+LATE_COLUMNS = ("timestamp", "timestamp_source", "duedate", "seconds_late", "late", "raw_score",
+                "late_submission_penalty", "score", "max_score")
+
+
+def submissions(root, assignment):
+    """{student: {column: value}} for LATE_COLUMNS, from the gradebook (nbgrader export's fields:
+    timestamp, duedate, raw_score, late_submission_penalty, score = raw_score - penalty,
+    max_score; seconds_late, extensions included) and the collect log (where the time came
+    from; `late` is 'yes' when the submission is past its due date or the LMS marked it late).
+    Students without a submission get empty cells but for max_score."""
+    from nbgrader.api import MissingEntry
+
+    from .collect import TIMESTAMP_FORMAT, read_log
+    collected = read_log(root, assignment)
+    rows = {}
+    with _gradebook(root) as gb:
+        found = gb.find_assignment(assignment)
+        due, max_score = found.duedate, found.max_score
+        for student in sorted(s.id for s in gb.students):
+            row = dict.fromkeys(LATE_COLUMNS, "")
+            row["max_score"], row["duedate"] = _num(max_score), _stamp(due)
+            try:
+                sub = gb.find_submission(assignment, student)
+            except MissingEntry:
+                rows[student] = row
+                continue
+            entry = collected.get(student) or {}
+            stamp = sub.timestamp
+            if stamp is not None:
+                same = entry.get("timestamp") == stamp.strftime(TIMESTAMP_FORMAT)
+                row["timestamp_source"] = entry.get("timestamp_source", "") if same else "timestamp.txt"
+            late = sub.total_seconds_late
+            penalty = sub.late_submission_penalty or 0.0
+            row.update(timestamp=_stamp(stamp), duedate=_stamp(sub.duedate), seconds_late=_num(late) if stamp else "",
+                       late="yes" if late > 0 or entry.get("marked_late") else "",
+                       raw_score=_num(sub.score), late_submission_penalty=_num(penalty),
+                       score=_num(max(0.0, sub.score - penalty)))
+            row["_marked_late"] = bool(entry.get("marked_late"))
+            rows[student] = row
+    return due, rows
+
+
+def report_lines(due, rows):
+    """report.md's lines on due date and late work."""
+    if due is None and not any(r["late"] for r in rows.values()):
+        return ["- Due date: none set (grade or export --due, or c.Deadlines.due in nbgrader_config.py)"]
+    lines = [f"- Due date: {_stamp(due)} UTC" if due is not None else "- Due date: none set"]
+    late = []
+    for student, row in rows.items():
+        if not row["late"]:
+            continue
+        seconds = float(row["seconds_late"] or 0)
+        what = describe_late(seconds) or "on time by its timestamp"
+        if row.get("_marked_late"):
+            what += ", marked late by the LMS"
+        if float(row["late_submission_penalty"] or 0):
+            what += f", penalty {row['late_submission_penalty']} (score {row['score']})"
+        late.append(f"{student} ({what})")
+    lines.append(f"- Late ({len(late)}): {'; '.join(late)}" if late else "- Late: none")
+    return lines
+
+
+def _stamp(when):
+    return when.strftime("%Y-%m-%d %H:%M:%S") if when is not None else ""
+
+
+def _num(x):
+    return f"{x:g}" if x is not None else ""

@@ -19,6 +19,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from .curriculum import exercise_of, table
+from .deadlines import LATE_COLUMNS, report_lines, submissions
 
 STATUSES = ("pass", "fail", "error", "tampering", "timeout", "crashed")
 # Verdicts an instructor should look at (a plain "fail" is a wrong answer, not a grading problem).
@@ -91,16 +92,18 @@ def _scores(course_root, assignment):
                         by_ex[ex] = (by_ex[ex] or 0.0) + score
             students[student] = {"by_ex": by_ex, "total": total} if found else None
         names = [nb.name for nb in notebooks]
+    due, late = submissions(course_root, assignment)
     return {"exercises": exercises, "notebooks": names, "max": max_by_ex, "max_total": max_total,
-            "students": students}
+            "students": students, "due": due, "late": late}
 
 
 def _write_csv(data, out_csv):
+    late = data.get("late") or {}  # deadlines.submissions: nbgrader export's fields and the late flag
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with open(out_csv, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *data["exercises"], "total", "max_total"])
+        writer.writerow(["student", *data["exercises"], "total", "max_total", *LATE_COLUMNS])
         for student, row in data["students"].items():
             if row is None:
                 cells, total = ["" for _ in data["exercises"]], 0.0
@@ -108,14 +111,18 @@ def _write_csv(data, out_csv):
                 cells = ["" if row["by_ex"][ex] is None else _fmt(row["by_ex"][ex])
                          for ex in data["exercises"]]
                 total = row["total"]
-            writer.writerow([student, *cells, _fmt(total), _fmt(data["max_total"])])
+            writer.writerow([student, *cells, _fmt(total), _fmt(data["max_total"]),
+                             *((late.get(student) or {}).get(c, "") for c in LATE_COLUMNS)])
     return out_csv
 
 
 def export_grades(course_root: Path, assignment: str, out_csv: Path) -> Path:
     """Write one row per student in the gradebook (sorted by id): the points scored on each
-    exercise (the sum of its test cells), the total and the maximum total. A student without a
-    submission gets empty exercise cells and a total of 0. Returns `out_csv`."""
+    exercise (the sum of its test cells), the total (before any late penalty) and the maximum
+    total, then nbgrader export's fields and the late flag (`deadlines.LATE_COLUMNS`: timestamp
+    and where it came from, duedate, seconds_late, late, raw_score, late_submission_penalty,
+    score, max_score). A student without a submission gets empty exercise cells and a total of
+    0. Returns `out_csv`."""
     return _write_csv(_scores(course_root, assignment), out_csv)
 
 
@@ -308,6 +315,7 @@ def build_report(course_root: Path, assignment: str, out_dir: Path, grading_log:
         lines.append("- Median total: — (no submissions)")
     if missing:
         lines.append(f"- Without a submission (total 0 in grades.csv): {', '.join(missing)}")
+    lines += report_lines(data["due"], {s: data["late"][s] for s in submitted if s in data["late"]})
     not_found = sum(meta is None for per_nb in verdicts.values() for meta in per_nb.values())
     if not_found:
         lines.append(f"- {not_found} submitted notebook(s) have no autograded copy under autograded/")
