@@ -528,3 +528,21 @@ def test_format_3_is_upgraded_as_grading_reads_it(tmp_path):
     assert [(c.cell_type, c.source, c.metadata) for c in collected.cells] == \
         [(c.cell_type, c.source, c.metadata) for c in graded.cells]
     assert collected.cells[0].metadata["nbgrader"]["grade_id"] == "f"
+
+
+def test_canvas_bulk_download_files_are_grouped_per_student(tmp_path):
+    """Canvas's 'Download submissions' puts every file in the inbox itself, named
+    <name>[_LATE]_<user id>_<attachment id>_<file>; a resubmission gets '-1'."""
+    box = tmp_path / "inbox"
+    put(box / "leepat_LATE_123456_7654321_01_tensor_ops.ipynb", nb_bytes("pat"), T0)
+    put(box / "kimmin_234567_7654322_01_tensor_ops.ipynb", nb_bytes("min old"), T0 - DAY)
+    put(box / "kimmin_234567_7654399_01_tensor_ops-1.ipynb", nb_bytes("min new"), T0)
+    put(box / "kimmin_234567_7654323_notes.txt", b"x", T0)  # not a notebook: reported, no student known
+    report = collect(box, tmp_path / "course", A, [A])
+    sub = tmp_path / "course" / "submitted"
+    assert sorted(p.name for p in sub.iterdir()) == ["kimmin", "leepat"]
+    assert (sub / "leepat" / A / f"{A}.ipynb").read_bytes() == nb_bytes("pat")
+    assert (sub / "kimmin" / A / f"{A}.ipynb").read_bytes() == nb_bytes("min old")  # exact name beats '-1'
+    assert [(p.student, p.kind) for p in report.problems] == [
+        ("", "extra"), ("kimmin", "duplicate"), ("leepat", "late")]
+    assert report.times["leepat"].marked_late and report.times["leepat"].source == "file_mtime"

@@ -11,10 +11,18 @@ anywhere: the destination path is built from the student id and the expected not
 
 The inbox
 ---------
-One entry per student: a folder ``<name>/`` or a zip ``<name>.zip`` (any case of ``.zip``).
-Entries whose name starts with ``.`` and ``__MACOSX`` are ignored, at any depth inside a
-submission too (so ``.ipynb_checkpoints`` copies are never candidates). Other top-level files
-are reported as ``extra`` with student ``''``.
+One entry per student: a folder ``<name>/`` or a zip ``<name>.zip`` (any case of ``.zip``), or
+notebooks lying in the inbox itself as a Canvas bulk download names them
+(``<name>[_LATE]_<user id>_<attachment id>_<file>.ipynb``: one entry per ``<name>``, each file
+under its own ``<file>`` name). Entries whose name starts with ``.`` and ``__MACOSX`` are
+ignored, at any depth inside a submission too (so ``.ipynb_checkpoints`` copies are never
+candidates). Other top-level files are reported as ``extra`` with student ``''``; files inside a
+submission that are not notebooks as ``skipped``, with the student.
+
+nbgrader's exchange inbound (``<exchange>/<course>/inbound``) is read as it is: a folder
+``<student>+<assignment>+<timestamp>[+<random>]`` is that student's submission (the student is
+the part before the first ``+``, used as it is), one of another assignment is ``skipped``, and
+of several the latest (by its ``timestamp.txt``, else the folder name's timestamp) is kept.
 
 Student ids
 -----------
@@ -22,7 +30,11 @@ Student ids
 ``<id>_<digits>`` or ``<id>_<digits>_<anything>`` with at least 3 digits and a non-empty
 ``<id>``, the LMS suffix is dropped and the id is the part before that first ``_<digits>``:
 ``alice_12345_late.zip`` -> ``alice``, ``Bob_Smith_998877.zip`` -> ``bob_smith``. Shorter digit
-groups are kept (``team_07`` stays ``team_07``), as is everything else (``bob_smith``).
+groups are kept (``team_07`` stays ``team_07``), as is everything else (``bob_smith``). A
+``late`` right before the digits (Canvas's ``doejohn_LATE_12345_67890``) is dropped too; a
+``late`` there or among the ``_``-separated words after them (``pat_lee_123456_late.zip``)
+means the LMS marked the submission late: reported as ``late`` and kept in the submission time's
+record (`SubmissionTime.marked_late`), never silently dropped.
 Two entries that map to the same id are a ``duplicate``: the most recently modified is kept
 (a zip's own modification time; for a folder, the newest modification time of the folder and
 anything in it; ties go to the entry whose name sorts last).
@@ -43,22 +55,29 @@ A file belongs to the expected notebook it matches in the best tier (on a tie, t
 expected name, so ``01_ops_extra`` is not taken for ``01_ops``). For each expected notebook the
 best candidate wins: lowest tier, then most recently modified, then path. Anything but tier 0 is
 reported as ``renamed``; several candidates are reported as ``duplicate`` (naming the one kept);
-no candidate is ``missing``; ``.ipynb`` files that match no expected notebook are ``extra``.
+no candidate is ``missing``; ``.ipynb`` files that match no expected notebook are ``extra``. When
+the assignment has exactly one notebook and a submission holds exactly one ``.ipynb`` matching
+nothing (``homework.ipynb``), that one is taken for it and reported as ``renamed``.
 
 Validation
 ----------
 The chosen file must be non-empty (else ``empty``), JSON (else ``invalid_json``) and a notebook of
 format 4 that nbformat can read: a JSON object with a list of ``cells`` (else ``bad_nbformat``).
+A notebook of format 1 to 3 is upgraded to format 4 with nbformat, as Jupyter does when it opens
+one and as grading reads one put in ``submitted/`` directly, and reported as ``upgraded``.
 Such files are not collected, and another candidate is not tried in their place (the student's
 latest file is what they meant to hand in; the problem tells the instructor what to look at).
 A notebook nbformat reads but whose schema validation fails is still collected: nbgrader copes.
 
 Output
 ------
-The bytes are copied unchanged. ``timestamp.txt`` holds the newest modification time of the
-collected notebooks as ``YYYY-mm-dd HH:MM:SS.ffffff UTC`` (what nbgrader's ``parse_utc`` reads):
-for a file in a folder its mtime; for a zip member the member's ``date_time``, which zip stores
-without a time zone and is taken as UTC. A student's ``submitted/<student>/<assignment>/`` folder
+The bytes are copied unchanged (but an upgraded notebook's). ``timestamp.txt`` holds the
+submission's time as ``YYYY-mm-dd HH:MM:SS.ffffff UTC`` (what nbgrader's ``parse_utc`` reads):
+the exchange's (its ``timestamp.txt``, else its folder name's), else the newest modification
+time of the collected notebooks: for a file its mtime; for a zip member the member's
+``date_time``, which zip stores without a time zone and is taken as UTC. Where each student's
+time came from (`TIME_SOURCES`) is in `CollectReport.times`, which `write_log` keeps in
+``reports/<assignment>/collect_log.json`` for export's late column. A student's ``submitted/<student>/<assignment>/`` folder
 is replaced as a whole when at least one notebook was collected for them (so a re-collect never
 mixes old and new files), and left as it was when none was.
 """
@@ -265,16 +284,15 @@ class _Entry:
         if self.exchange:
             self.sid, self.late = self.exchange[0].strip(), False
             self.stamp, self.stamp_source = parse_timestamp(self.exchange[2]), "exchange_name"
+            written, stamp_file = None, path / "timestamp.txt"
             try:
-                written = parse_timestamp((path / "timestamp.txt").read_text(encoding="utf-8", errors="replace"))
+                if stamp_file.is_file() and not stamp_file.is_symlink():  # never a link, never more than a line
+                    with open(stamp_file, "rb") as fh:
+                        written = parse_timestamp(fh.read(200).decode("utf-8", errors="replace"))
             except OSError:
-                written = None
+                pass
             if written is not None:
                 self.stamp, self.stamp_source = written, "exchange"
-
-    def when(self) -> datetime:
-        """For duplicates: the exchange's time of submission, else `modified()`, as naive UTC."""
-        return self.stamp if self.stamp is not None else _utc(self.modified())
 
     def modified(self) -> float:
         """For duplicates: a zip's own mtime; a folder's newest mtime, itself included (hidden files not)."""
@@ -288,6 +306,42 @@ class _Entry:
                     except OSError:
                         pass
         return newest
+
+    def when(self) -> datetime:
+        """For duplicates: the exchange's time of submission, else `modified()`, as naive UTC."""
+        return self.stamp if self.stamp is not None else _utc(self.modified())
+
+    def open(self):
+        return _ZipSubmission(self) if self.is_zip else _FolderSubmission(self)
+
+
+_CANVAS_FILE = re.compile(r"^(?P<id>.+?)(?P<late>_late)?_\d{3,}_\d+_(?P<file>.+\.ipynb)$", re.IGNORECASE)
+
+
+def canvas_file(name: str) -> tuple[str, bool, str] | None:
+    """(student id, marked late, the student's own file name) for a file of a Canvas bulk download,
+    ``<name>[_LATE]_<user id>_<attachment id>_<file>.ipynb``; None for any other name."""
+    m = _CANVAS_FILE.match(name.strip())
+    if not m or not m.group("id").strip("_ "):
+        return None
+    return m.group("id").strip("_ ").lower(), bool(m.group("late")), m.group("file")
+
+
+class _LooseEntry(_Entry):
+    """A student's notebooks lying in the inbox itself, named as Canvas names them."""
+
+    def __init__(self, sid: str, paths: list[Path], late: bool):
+        self.paths, self.path = sorted(paths), sorted(paths)[0]
+        self.label = self.path.name + (f" (and {len(paths) - 1} more)" if len(paths) > 1 else "")
+        self.is_zip, self.sid, self.late = False, sid, late
+        self.stamp, self.stamp_source, self.exchange = None, "", None
+
+    def modified(self) -> float:
+        return max(p.stat().st_mtime for p in self.paths)
+
+    def open(self):
+        return _LooseSubmission(self)
+
 
 
 class _FolderSubmission:
@@ -310,6 +364,23 @@ class _FolderSubmission:
     def read(self, f: _File) -> bytes:
         with open(self.root / f.relpath, "rb") as fh:
             return fh.read()
+
+    def close(self):
+        pass
+
+
+class _LooseSubmission:
+    """A `_LooseEntry`'s files, each under the student's own file name."""
+
+    def __init__(self, entry: _LooseEntry):
+        self.files, self.paths = [], {}
+        for path in entry.paths:
+            rel = canvas_file(path.name)[2]
+            self.files.append(_File(rel, path.name, _utc(path.stat().st_mtime)))
+            self.paths[path.name] = path
+
+    def read(self, f: _File) -> bytes:
+        return self.paths[f.source].read_bytes()
 
     def close(self):
         pass
@@ -450,6 +521,8 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
 
     # 1. Inbox entries, grouped by student id.
     by_student: dict[str, list[_Entry]] = {}
+    loose: dict[str, list[Path]] = {}
+    loose_late: dict[str, bool] = {}
     for path in sorted(inbox.iterdir(), key=lambda p: p.name):
         if _ignored([path.name]):
             continue
@@ -465,9 +538,15 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
                     f"nbgrader's exchange; not collected.")))
                 continue
             by_student.setdefault(entry.sid, []).append(entry)
+        elif path.is_file() and (canvas := canvas_file(path.name)):
+            sid, late, _ = canvas
+            loose.setdefault(sid, []).append(path)
+            loose_late[sid] = loose_late.get(sid, False) or late
         else:
             report.problems.append(Problem("", "extra", f"'{path.name}' is neither a student folder nor a "
                                                         f"zip; not collected."))
+    for sid, paths in loose.items():  # a student's loose LMS files are one entry
+        by_student.setdefault(sid, []).append(_LooseEntry(sid, paths, loose_late[sid]))
 
     # 2. One student at a time, in sorted order.
     from tqdm import tqdm
@@ -497,7 +576,7 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
 
 def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], report: CollectReport) -> None:
     try:
-        sub = _ZipSubmission(entry) if entry.is_zip else _FolderSubmission(entry)
+        sub = entry.open()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
         report.problems.append(Problem(sid, "unreadable", f"'{entry.label}' cannot be opened as a "
                                                           f"{'zip' if entry.is_zip else 'folder'} ({_short(e)}); "
@@ -579,7 +658,7 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
             timestamp = max(sources[name].mtime for name in collected)
             source = "zip_member" if entry.is_zip else "file_mtime"
             if timestamp == datetime.min:
-                timestamp, source = _utc(entry.path.stat().st_mtime), "entry_mtime"
+                timestamp, source = _utc(entry.modified()), "entry_mtime"
         _write_submission(dest, collected, timestamp)
         report.times[sid] = SubmissionTime(timestamp, source, entry.label, entry.late)
         for name in collected:
