@@ -108,3 +108,47 @@ def test_grade_due_then_export_late_column_agrees_with_nbgrader_export(tmp_path)
     assert ours["late"]["late"] == "" and ours["late"]["late_submission_penalty"] == "0"
     nbgrader("export", "--to", str(tmp_path / "plain2.csv"), cwd=course)
     assert float(rows_of(tmp_path / "plain2.csv")["late"]["late_submission_penalty"] or 0) == 0
+
+
+@pytest.mark.slow  # imports nbgrader
+@pytest.mark.filterwarnings("ignore:Object of type:sqlalchemy.exc.SAWarning")
+def test_which_due_date_wins_and_penalties_follow_it(tmp_path):
+    """--due over c.Deadlines.due (in the course's zone) over the gradebook's own; storing a new one
+    computes the recorded penalties again with the course's plugin."""
+    from nbgrader.api import Gradebook
+
+    from autograder.instructor.deadlines import reprice, resolve_due, store_due, submissions
+    (tmp_path / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.CourseDirectory.course_id = "c1"\nc.NbGraderAPI.timezone = "Asia/Seoul"\n'
+        'c.Deadlines.due = {"hw": "2026-12-01 23:59"}\nc.LatePenalty.penalty_method = "zero"\n'
+        'c.AssignLatePenalties.plugin_class = "autograder.instructor.deadlines.LatePenalty"\n')
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", course_id="c1") as gb:
+        for name in ("hw", "other"):
+            gb.add_assignment(name, duedate=datetime(2026, 11, 30, 12, 0))
+            gb.add_notebook(name, name)
+            gb.add_grade_cell("test_x", name, name, max_score=4, cell_type="code")
+        gb.add_student("amy")
+        gb.add_submission("hw", "amy", timestamp=datetime(2026, 12, 1, 15, 0))
+        gb.find_grade("test_x", "hw", "hw", "amy").auto_score = 4
+        gb.db.commit()
+
+    assert resolve_due(tmp_path, "hw") == (datetime(2026, 12, 1, 14, 59), "nbgrader_config.py")
+    assert resolve_due(tmp_path, "hw", "2026-12-02 00:00Z") == (datetime(2026, 12, 2), "--due")
+    assert resolve_due(tmp_path, "other") == (datetime(2026, 11, 30, 12, 0), "gradebook")
+
+    store_due(tmp_path, "hw", datetime(2026, 12, 1, 14, 59))  # amy: 1 min late, 'zero'
+    assert reprice(tmp_path, "hw") == {"amy": 4.0}
+    due, rows = submissions(tmp_path, "hw")
+    assert (rows["amy"]["late"], rows["amy"]["seconds_late"], rows["amy"]["score"]) == ("yes", "60", "0")
+    store_due(tmp_path, "hw", datetime(2026, 12, 2))
+    assert reprice(tmp_path, "hw") == {"amy": 0.0}
+    assert submissions(tmp_path, "hw")[1]["amy"]["late"] == ""
+    with pytest.raises(ValueError, match="not in the gradebook"):
+        store_due(tmp_path, "nope", datetime(2026, 12, 2))
+
+    # the command: a bad configured date, or a due date for an assignment never graded: one line, exit 2
+    (tmp_path / "source" / "nope").mkdir(parents=True)
+    (tmp_path / "source" / "nope" / "nope.ipynb").write_text("{}")
+    proc = run("export", "nope", "--due", "2026-12-02 00:00", cwd=tmp_path, ok=False)
+    assert proc.returncode == 2 and "not in the gradebook yet" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

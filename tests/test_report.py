@@ -150,6 +150,12 @@ def test_report_and_csv(generated, tmp_path):
     out = export_grades(course, A, tmp_path / "exported.csv")
     with open(out, newline="") as f:
         rows = list(csv.reader(f))
+    # then nbgrader export's fields and the late flag (tests/test_deadlines.py): no due date here
+    assert rows[0][8:] == ["timestamp", "timestamp_source", "duedate", "seconds_late", "late", "raw_score",
+                           "late_submission_penalty", "score", "max_score"]
+    assert rows[1][8:] == ["", "", "", "", "", "11", "0", "11", "11"]  # alice: no timestamp, no penalty
+    assert rows[5][8:] == ["", "", "", "", "", "", "", "", "11"]  # erin: no submission
+    rows = [row[:8] for row in rows]
     assert rows == [
         ["student", *EXERCISES, "total", "max_total"],
         ["alice", "2", "2", "2", "2", "3", "11", "11"],
