@@ -546,3 +546,15 @@ def test_canvas_bulk_download_files_are_grouped_per_student(tmp_path):
     assert [(p.student, p.kind) for p in report.problems] == [
         ("", "extra"), ("kimmin", "duplicate"), ("leepat", "late")]
     assert report.times["leepat"].marked_late and report.times["leepat"].source == "file_mtime"
+
+
+def test_progress_bar_from_many_entries_only(tmp_path, capsys):
+    box = tmp_path / "inbox"
+    for i in range(25):
+        put(box / f"s{i:02d}" / f"{A}.ipynb", nb_bytes(i), T0)
+    collect(box, tmp_path / "course", A, [A], progress=True)
+    assert "collecting 01_tensor_ops" in capsys.readouterr().err
+    few = tmp_path / "few"
+    put(few / "amy" / f"{A}.ipynb", nb_bytes("amy"), T0)
+    collect(few, tmp_path / "course", A, [A], progress=True)
+    assert capsys.readouterr().err == ""
