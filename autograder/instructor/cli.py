@@ -1,13 +1,15 @@
 """`python -m autograder` (or `course-grade`): the instructor's grading command.
 
-    collect  ASSIGNMENT INBOX     import one zip or folder per student into submitted/
+    collect  ASSIGNMENT INBOX     import one zip or folder per student (or nbgrader's exchange
+                                  inbound) into submitted/, with each submission's time
     grade    ASSIGNMENT [--run]   every score from the judge's verdicts (sandboxed, in parallel, one
                                   gradebook writer); no notebook is run, unless --run: then the
                                   feedback run follows, once every grade is recorded
     feedback ASSIGNMENT [--run]   nbgrader feedback HTML for every graded student; --run first runs
                                   each graded notebook (sandboxed) so the feedback shows fresh outputs
-    export   ASSIGNMENT           grades.csv, scores.png, report.md and what the class got wrong
-                                  (misconceptions.md/.html, mistakes.png) in reports/ASSIGNMENT/
+    export   ASSIGNMENT           grades.csv (late work included), scores.png, report.md and what
+                                  the class got wrong (misconceptions.md/.html, mistakes.png) in
+                                  reports/ASSIGNMENT/; grade and export take --due DATE
     export   --course [--names]   the course: heat map, course.md/.html, course_grades.csv in reports/course/
     demo                          all of the above on the sample classes the repository ships
     kit      [--out dist]         the student kit: release notebooks, the course package's wheel,
@@ -69,33 +71,15 @@ def cmd_collect(args):
     return 0
 
 
-def due_date(root, args, graded):
-    """The due date (`--due`, else c.Deadlines.due, else the gradebook's) written to the
-    gradebook before grading (`graded`: False for export), so that nbgrader's AssignLatePenalties
-    and plain `nbgrader export` use it; late penalties already recorded are computed again
-    when it changed. A date that cannot be read: one line, exit 2."""
-    from . import deadlines
+def due_date(root, args, grading):
+    """`deadlines.settle_due` for this command; a date that cannot be read: one line, exit 2."""
+    from .deadlines import settle_due
     try:
-        due, origin = deadlines.resolve_due(root, args.assignment, args.due)
+        return settle_due(root, args.assignment, args.due, grading=grading,
+                          students=(args.student or None) if grading else None)
     except ValueError as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    if due is None or origin == "gradebook":
-        return due, origin
-    if graded:
-        from .grading import submitted_students
-        if not (args.student or submitted_students(root, args.assignment)):
-            return due, origin  # nothing to grade: the gradebook stays as it is
-        from .nbgrader_api import ensure_assignment
-        ensure_assignment(root, args.assignment)
-    try:
-        previous = deadlines.store_due(root, args.assignment, due)
-    except ValueError as exc:
-        print(f"{args.command}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if previous != due:
-        deadlines.reprice(root, args.assignment)
-    return due, origin
 
 
 def cmd_grade(args):
@@ -104,7 +88,7 @@ def cmd_grade(args):
     notebooks_of(root, args.assignment)
     if not bwrap_works():
         print(f"WARNING: {UNSANDBOXED}", file=sys.stderr)
-    due, origin = due_date(root, args, graded=True)
+    due, origin = due_date(root, args, grading=True)
     if due is not None:
         print(f"due {due:%Y-%m-%d %H:%M} UTC (from {origin})")
     stats = {}
@@ -176,7 +160,7 @@ def cmd_export(args):
     if not args.assignment:
         raise SystemExit("export: name an ASSIGNMENT, or --course for the whole course")
     out = Path(args.out) if args.out else root / "reports" / args.assignment
-    due_date(root, args, graded=False)
+    due_date(root, args, grading=False)
     log_file = root / "reports" / args.assignment / "grading_log.json"
     log = json.loads(log_file.read_text()) if log_file.exists() else None
     report = build_report(root, args.assignment, out, grading_log=log)

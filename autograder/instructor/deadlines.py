@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Dict, Enum, Float
@@ -157,6 +158,26 @@ def store_due(root, assignment, due):
         found.duedate = due
         gb.db.commit()
     return previous
+
+
+def settle_due(root, assignment, option=None, grading=False, students=None):
+    """The due date for a grade (`grading`) or export run, (due as naive UTC or None, origin):
+    `resolve_due`'s, written to the gradebook when it came from `--due` or nbgrader_config.py,
+    so that AssignLatePenalties and plain `nbgrader export` use it; the penalties already
+    recorded are computed again when it changed. Grading nothing (no `students`, nothing in
+    submitted/) leaves the gradebook alone; grading puts the assignment in it first. Raises
+    ValueError with a one-line reason."""
+    due, origin = resolve_due(root, assignment, option)
+    if due is None or origin == "gradebook":
+        return due, origin
+    if grading:
+        if not (students or any((Path(root) / "submitted").glob(f"*/{assignment}"))):
+            return due, origin
+        from .nbgrader_api import ensure_assignment
+        ensure_assignment(root, assignment)
+    if store_due(root, assignment, due) != due:
+        reprice(root, assignment)
+    return due, origin
 
 
 def reprice(root, assignment):
