@@ -104,13 +104,13 @@ def configured_due(config, assignment):
 
 
 def _gradebook(root):
-    """The course's gradebook, opened with the course's id (so no 'default_course' row is added)."""
+    """The course's gradebook, opened with the course id its assignments have (so opening it
+    adds no 'default_course' row)."""
     from nbgrader.api import Gradebook
 
-    from .nbgrader_api import db_path, load_config
-    config = load_config(root)
-    course = config.CourseDirectory.course_id if "course_id" in config.CourseDirectory else "default_course"
-    return Gradebook(f"sqlite:///{db_path(root)}", course_id=course)
+    from .nbgrader_api import db_path
+    from .report import _course_id
+    return Gradebook(f"sqlite:///{db_path(root)}", course_id=_course_id(db_path(root)))
 
 
 def gradebook_due(root, assignment):
