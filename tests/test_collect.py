@@ -459,9 +459,13 @@ def test_control_characters_in_names_are_escaped_in_the_report(tmp_path):
                                "\x1b[2J\x1b]0;pwned\x07.txt": (b"x", (2026, 11, 24, 0, 0, 0))}, T0)
     put(box / "mal\x1b[31mlory" / "01_tensor_ops.ipynb", nb_bytes("m"), T0)
     put(box / "mal\x1b[31mlory" / "x\rnotes.txt", b"x", T0)
-    text = collect(box, tmp_path / "course", A, [A]).summary()
+    report = collect(box, tmp_path / "course", A, [A])
+    text = report.summary()
     assert "\x1b" not in text and "\x07" not in text and "\r" not in text
-    assert "\\x1b[2J\\x1b]0;pwned\\x07.txt" in text and "mal\\x1b[31mlory" in text and "x\\rnotes.txt" in text
+    assert "\\x1b[2J\\x1b]0;pwned\\x07.txt" in text and "'mal\\x1b[31mlory/' has control characters" in text
+    # such a name is no student id: nothing is written under it
+    assert [c.student for c in report.collected] == ["eve"]
+    assert sorted(p.name for p in (tmp_path / "course" / "submitted").iterdir()) == ["eve"]
 
 
 def run_cli(*args, cwd):

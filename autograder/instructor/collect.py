@@ -34,7 +34,9 @@ groups are kept (``team_07`` stays ``team_07``), as is everything else (``bob_sm
 ``late`` right before the digits (Canvas's ``doejohn_LATE_12345_67890``) is dropped too; a
 ``late`` there or among the ``_``-separated words after them (``pat_lee_123456_late.zip``)
 means the LMS marked the submission late: reported as ``late`` and kept in the submission time's
-record (`SubmissionTime.marked_late`), never silently dropped.
+record (`SubmissionTime.marked_late`), never silently dropped. A name with control characters
+(an escape sequence, a carriage return) is no student id: reported as ``extra``, not collected.
+Every name in the report is printed with such characters escaped (`printable`).
 Two entries that map to the same id are a ``duplicate``: the most recently modified is kept
 (a zip's own modification time; for a folder, the newest modification time of the folder and
 anything in it; ties go to the entry whose name sorts last).
@@ -532,13 +534,18 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
                 report.problems.append(Problem("", "extra", f"Cannot tell whose submission '{entry.label}' is "
                                                             f"(no student id in its name); not collected."))
                 continue
+            if not entry.sid.isprintable():  # it would name folders and every later report line
+                report.problems.append(Problem("", "extra", f"'{entry.label}' has control characters in its "
+                                                            f"name, so it is no student id; not collected "
+                                                            f"(rename it to the student's id)."))
+                continue
             if entry.exchange and entry.exchange[1] != assignment:
                 report.problems.append(Problem(entry.sid, "skipped", (
                     f"'{entry.label}' is a submission of another assignment ({entry.exchange[1]!r}) in "
                     f"nbgrader's exchange; not collected.")))
                 continue
             by_student.setdefault(entry.sid, []).append(entry)
-        elif path.is_file() and (canvas := canvas_file(path.name)):
+        elif path.is_file() and (canvas := canvas_file(path.name)) and canvas[0].isprintable():
             sid, late, _ = canvas
             loose.setdefault(sid, []).append(path)
             loose_late[sid] = loose_late.get(sid, False) or late
