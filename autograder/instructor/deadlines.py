@@ -20,7 +20,9 @@ How late a submission is, and its penalty, are nbgrader's: the submission's time
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -109,8 +111,16 @@ def _gradebook(root):
     from nbgrader.api import Gradebook
 
     from .nbgrader_api import db_path
-    from .report import _course_id
-    return Gradebook(f"sqlite:///{db_path(root)}", course_id=_course_id(db_path(root)))
+    db = db_path(root)
+    course = "default_course"
+    if db.is_file():
+        try:
+            with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as con:
+                row = con.execute("SELECT course_id FROM assignment LIMIT 1").fetchone()
+                course = row[0] if row else course
+        except sqlite3.Error:  # nbgrader says what is wrong with it
+            pass
+    return Gradebook(f"sqlite:///{db}", course_id=course)
 
 
 def gradebook_due(root, assignment):
