@@ -562,3 +562,15 @@ def test_progress_bar_from_many_entries_only(tmp_path, capsys):
     put(few / "amy" / f"{A}.ipynb", nb_bytes("amy"), T0)
     collect(few, tmp_path / "course", A, [A], progress=True)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("level", ["exchange", "course"])
+def test_the_exchange_itself_is_refused_naming_its_inbound(tmp_path, level):
+    inbound = tmp_path / "exchange" / "course" / "inbound"
+    exchange_submission(inbound, "alice", "2026-12-01 10:00:00.000000 UTC", nb_bytes("alice"))
+    (tmp_path / "exchange" / "course" / "outbound" / A).mkdir(parents=True)
+    inbox = tmp_path / "exchange" if level == "exchange" else tmp_path / "exchange" / "course"
+    with pytest.raises(ValueError, match="not its inbound folder") as info:
+        collect(inbox, tmp_path / "course", A, [A])
+    assert str(inbound) in str(info.value)
+    assert not (tmp_path / "course").exists()

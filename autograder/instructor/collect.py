@@ -23,6 +23,7 @@ nbgrader's exchange inbound (``<exchange>/<course>/inbound``) is read as it is: 
 ``<student>+<assignment>+<timestamp>[+<random>]`` is that student's submission (the student is
 the part before the first ``+``, used as it is), one of another assignment is ``skipped``, and
 of several the latest (by its ``timestamp.txt``, else the folder name's timestamp) is kept.
+Pointed at the exchange itself or its course folder, collect refuses and names the inbound folder.
 
 Student ids
 -----------
@@ -441,6 +442,18 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
+def _exchange_inbound_below(inbox: Path) -> Path | None:
+    """``<inbox>/inbound`` or ``<inbox>/<course>/inbound`` when it holds exchange submissions."""
+    try:
+        below = [inbox / "inbound"] + [p / "inbound" for p in inbox.iterdir() if p.is_dir()]
+        for candidate in below:
+            if candidate.is_dir() and any(exchange_parts(q.name) for q in candidate.iterdir()):
+                return candidate
+    except OSError:
+        pass
+    return None
+
+
 def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str],
             progress: bool = False) -> CollectReport:
     """Copy each student's notebooks from ``inbox`` to ``course_root/submitted``; see the module doc.
@@ -457,6 +470,10 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
                          f"other); collecting would write into the inbox: collect from a folder outside submitted/")
     if not notebooks or len(set(notebooks)) != len(notebooks):
         raise ValueError("notebooks must be a non-empty list of distinct names")
+    inbound = _exchange_inbound_below(inbox)
+    if inbound is not None:
+        raise ValueError(f"{printable(inbox)} is nbgrader's exchange, not its inbound folder (its folders "
+                         f"would be taken for students): collect from {printable(inbound)}")
     report = CollectReport()
 
     # 1. Inbox entries, grouped by student id.
