@@ -117,7 +117,7 @@ def test_which_due_date_wins_and_penalties_follow_it(tmp_path):
     computes the recorded penalties again with the course's plugin."""
     from nbgrader.api import Gradebook
 
-    from autograder.instructor.deadlines import reprice, resolve_due, store_due, submissions
+    from autograder.instructor.deadlines import gradebook_due, reprice, resolve_due, settle_due, store_due, submissions
     (tmp_path / "nbgrader_config.py").write_text(
         'c = get_config()\nc.CourseDirectory.course_id = "c1"\nc.NbGraderAPI.timezone = "Asia/Seoul"\n'
         'c.Deadlines.due = {"hw": "2026-12-01 23:59"}\nc.LatePenalty.penalty_method = "zero"\n'
@@ -143,6 +143,17 @@ def test_which_due_date_wins_and_penalties_follow_it(tmp_path):
     store_due(tmp_path, "hw", datetime(2026, 12, 2))
     assert reprice(tmp_path, "hw") == {"amy": 0.0}
     assert submissions(tmp_path, "hw")[1]["amy"]["late"] == ""
+
+    # export (settle_due, not grading): the configured date is stored, penalties follow the policy now
+    assert settle_due(tmp_path, "hw") == (datetime(2026, 12, 1, 14, 59), "nbgrader_config.py")
+    assert submissions(tmp_path, "hw")[1]["amy"]["late_submission_penalty"] == "4"
+    config = tmp_path / "nbgrader_config.py"
+    config.write_text(config.read_text().replace('"zero"', '"none"'))
+    settle_due(tmp_path, "hw")
+    assert submissions(tmp_path, "hw")[1]["amy"]["late_submission_penalty"] == "0"
+    # grading with nothing submitted stores nothing
+    assert settle_due(tmp_path, "other", "2026-12-05 00:00", grading=True)[1] == "--due"
+    assert gradebook_due(tmp_path, "other") == datetime(2026, 11, 30, 12, 0)
     with pytest.raises(ValueError, match="not in the gradebook"):
         store_due(tmp_path, "nope", datetime(2026, 12, 2))
 

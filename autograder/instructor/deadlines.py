@@ -173,19 +173,24 @@ def store_due(root, assignment, due):
 def settle_due(root, assignment, option=None, grading=False, students=None):
     """The due date for a grade (`grading`) or export run, (due as naive UTC or None, origin):
     `resolve_due`'s, written to the gradebook when it came from `--due` or nbgrader_config.py,
-    so that AssignLatePenalties and plain `nbgrader export` use it; the penalties already
-    recorded are computed again when it changed. Grading nothing (no `students`, nothing in
-    submitted/) leaves the gradebook alone; grading puts the assignment in it first. Raises
-    ValueError with a one-line reason."""
+    so that AssignLatePenalties and plain `nbgrader export` use it. The penalties recorded are
+    computed again when grading changed the due date (for the students not graded again), and
+    on every export with a due date (so that a policy changed in nbgrader_config.py after
+    grading applies too). Grading nothing (no `students`, nothing in submitted/) leaves the
+    gradebook alone; grading puts the assignment in it first. Raises ValueError with a one-line
+    reason."""
     due, origin = resolve_due(root, assignment, option)
-    if due is None or origin == "gradebook":
+    if due is None:
         return due, origin
-    if grading:
-        if not (students or any((Path(root) / "submitted").glob(f"*/{assignment}"))):
-            return due, origin
-        from .nbgrader_api import ensure_assignment
-        ensure_assignment(root, assignment)
-    if store_due(root, assignment, due) != due:
+    changed = False
+    if origin != "gradebook":
+        if grading:
+            if not (students or any((Path(root) / "submitted").glob(f"*/{assignment}"))):
+                return due, origin
+            from .nbgrader_api import ensure_assignment
+            ensure_assignment(root, assignment)
+        changed = store_due(root, assignment, due) != due
+    if changed or not grading:
         reprice(root, assignment)
     return due, origin
 
