@@ -163,3 +163,16 @@ def test_which_due_date_wins_and_penalties_follow_it(tmp_path):
     proc = run("export", "nope", "--due", "2026-12-02 00:00", cwd=tmp_path, ok=False)
     assert proc.returncode == 2 and "not in the gradebook yet" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_configured_due_dates_are_read_through_the_deadlines_setting():
+    from traitlets.config import Config
+
+    from autograder.instructor.deadlines import configured_due
+    config = Config()
+    config.Deadlines.due = {A: "2026-12-01 23:59"}
+    assert configured_due(config, A) == "2026-12-01 23:59" and configured_due(config, "02_autograd") is None
+    assert configured_due(Config(), A) is None
+    config.Deadlines.due = "2026-12-01"
+    with pytest.raises(ValueError, match="must be a dict"):
+        configured_due(config, A)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from nbgrader.plugins import LateSubmissionPlugin
-from traitlets import Dict, Enum, Float
+from traitlets import Dict, Enum, Float, TraitError
 from traitlets.config import Configurable
 
 FORMATS = "'YYYY-MM-DD HH:MM', optionally with seconds and a UTC offset (+09:00, Z) or a zone name"
@@ -97,12 +97,11 @@ def parse_due(text: str, timezone: str = "UTC") -> datetime:
 
 def configured_due(config, assignment):
     """The course's due date text for `assignment` (c.Deadlines.due), or None."""
-    if "Deadlines" in config and "due" in config.Deadlines:
-        due = config.Deadlines.due
-        if not isinstance(due, dict):
-            raise ValueError("c.Deadlines.due in nbgrader_config.py must be a dict {assignment: due date}")
-        return due.get(assignment)
-    return None
+    try:
+        due = Deadlines(config=config).due
+    except TraitError:
+        raise ValueError("c.Deadlines.due in nbgrader_config.py must be a dict {assignment: due date}") from None
+    return due.get(assignment)
 
 
 def _gradebook(root):
