@@ -574,3 +574,20 @@ def test_the_exchange_itself_is_refused_naming_its_inbound(tmp_path, level):
         collect(inbox, tmp_path / "course", A, [A])
     assert str(inbound) in str(info.value)
     assert not (tmp_path / "course").exists()
+
+
+def test_blackboard_download_time_of_the_attempt_from_the_file_name(tmp_path):
+    """Blackboard names each file <assignment>_<user>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>, with a
+    .txt receipt per attempt; the time is the LMS's local time (the course's time zone)."""
+    box = tmp_path / "inbox"
+    put(box / "HW 1_jsmith_attempt_2026-12-01-23-59-12_01_tensor_ops.ipynb", nb_bytes("js"), T0)
+    put(box / "HW 1_jsmith_attempt_2026-12-01-23-59-12.txt", b"receipt", T0)
+    put(box / "HW 1_akim_attempt_2026-12-02-08-00-00_homework.ipynb", nb_bytes("ak"), T0)
+    report = collect(box, tmp_path / "course", A, [A], timezone="Asia/Seoul")
+    sub = tmp_path / "course" / "submitted"
+    assert (sub / "jsmith" / A / f"{A}.ipynb").read_bytes() == nb_bytes("js")
+    assert (sub / "akim" / A / f"{A}.ipynb").read_bytes() == nb_bytes("ak")  # its only notebook
+    assert (sub / "jsmith" / A / "timestamp.txt").read_text().strip() == "2026-12-01 14:59:12.000000 UTC"
+    assert {s: t.source for s, t in report.times.items()} == {"akim": "lms_name", "jsmith": "lms_name"}
+    assert [(p.student, p.kind) for p in report.problems] == [("akim", "renamed"), ("jsmith", "skipped")]
+    assert "HW 1_jsmith_attempt_2026-12-01-23-59-12.txt" in report.problems[1].detail

@@ -52,10 +52,13 @@ def cmd_collect(args):
     """Exit 0: every student's notebooks collected; 1: some students' were not (named); 2: a bad
     inbox (missing, or overlapping submitted/), nothing read or written."""
     from .collect import collect, printable, write_log
+    from .nbgrader_api import load_config
     root = course_root(args.course)
+    config = load_config(root)  # the course's time zone, for times an LMS writes in file names
+    zone = config.NbGraderAPI.timezone if "timezone" in config.NbGraderAPI else "UTC"
     try:
         report = collect(Path(args.inbox), root, args.assignment, notebooks_of(root, args.assignment),
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, timezone=zone)
     except (NotADirectoryError, ValueError) as exc:
         print(f"collect: {exc}", file=sys.stderr)
         return 2

@@ -12,9 +12,11 @@ anywhere: the destination path is built from the student id and the expected not
 The inbox
 ---------
 One entry per student: a folder ``<name>/`` or a zip ``<name>.zip`` (any case of ``.zip``), or
-notebooks lying in the inbox itself as a Canvas bulk download names them
-(``<name>[_LATE]_<user id>_<attachment id>_<file>.ipynb``: one entry per ``<name>``, each file
-under its own ``<file>`` name). Entries whose name starts with ``.`` and ``__MACOSX`` are
+files lying in the inbox itself as an LMS's bulk download names them, one entry per student,
+each file under its own name: Canvas's notebooks
+``<name>[_LATE]_<user id>_<attachment id>_<file>.ipynb``, Blackboard's files
+``<assignment>_<user>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` and receipts (``...<time>.txt``),
+the attempt's time read in `collect`'s ``timezone`` (the course's). Entries whose name starts with ``.`` and ``__MACOSX`` are
 ignored, at any depth inside a submission too (so ``.ipynb_checkpoints`` copies are never
 candidates). Other top-level files are reported as ``extra`` with student ``''``; files inside a
 submission that are not notebooks as ``skipped``, with the student.
@@ -76,7 +78,8 @@ Output
 ------
 The bytes are copied unchanged (but an upgraded notebook's). ``timestamp.txt`` holds the
 submission's time as ``YYYY-mm-dd HH:MM:SS.ffffff UTC`` (what nbgrader's ``parse_utc`` reads):
-the exchange's (its ``timestamp.txt``, else its folder name's), else the newest modification
+the exchange's (its ``timestamp.txt``, else its folder name's), else the LMS's file name's
+(Blackboard's attempt), else the newest modification
 time of the collected notebooks: for a file its mtime; for a zip member the member's
 ``date_time``, which zip stores without a time zone and is taken as UTC. Where each student's
 time came from (`TIME_SOURCES`) is in `CollectReport.times`, which `write_log` keeps in
@@ -98,9 +101,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+import dateutil.tz
 import nbformat.reader
 
-from .inbox_names import canvas_file, exchange_parts, lms_name, parse_timestamp, printable, student_id
+from .inbox_names import LooseFile, exchange_parts, lms_name, loose_file, parse_timestamp, printable, student_id
 
 __all__ = ["Problem", "Collected", "CollectReport", "SubmissionTime", "collect", "student_id", "lms_name",
            "match_tier", "write_log", "read_log", "LOG_NAME"]
@@ -111,6 +115,7 @@ KINDS = ("missing", "renamed", "invalid_json", "bad_nbformat", "empty", "duplica
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 # Where a submission's time came from (CollectReport.times, the collect log, grades.csv).
 TIME_SOURCES = {"exchange": "timestamp.txt of nbgrader's exchange", "exchange_name": "the exchange folder's name",
+                "lms_name": "the LMS's file name (Blackboard's attempt time)",
                 "zip_member": "the zip member's date", "file_mtime": "the file's modification time",
                 "entry_mtime": "the inbox entry's modification time"}
 PROGRESS_FROM = 20  # entries: a progress bar from this many on
@@ -269,20 +274,24 @@ class _Entry:
 
 
 class _LooseEntry(_Entry):
-    """A student's notebooks lying in the inbox itself, named as Canvas names them."""
+    """A student's files lying in the inbox itself, named as an LMS's bulk download names them
+    (`inbox_names.loose_file`): Canvas's late mark, Blackboard's time of the attempt."""
 
-    def __init__(self, sid: str, paths: list[Path], late: bool):
-        self.paths, self.path = sorted(paths), sorted(paths)[0]
-        self.label = self.path.name + (f" (and {len(paths) - 1} more)" if len(paths) > 1 else "")
-        self.is_zip, self.sid, self.late = False, sid, late
-        self.stamp, self.stamp_source, self.exchange = None, "", None
+    def __init__(self, sid: str, files: list[tuple[Path, LooseFile]], zone):
+        self.files = sorted(files, key=lambda pf: pf[0].name)
+        self.path = self.files[0][0]
+        self.label = self.path.name + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
+        self.is_zip, self.sid, self.exchange = False, sid, None
+        self.late = any(f.late for _, f in files)
+        stamps = [f.stamp.replace(tzinfo=zone) for _, f in files if f.stamp is not None]
+        self.stamp = max(stamps).astimezone(UTC).replace(tzinfo=None) if stamps else None
+        self.stamp_source = "lms_name" if stamps else ""
 
     def modified(self) -> float:
-        return max(p.stat().st_mtime for p in self.paths)
+        return max(p.stat().st_mtime for p, _ in self.files)
 
     def open(self):
         return _LooseSubmission(self)
-
 
 
 class _FolderSubmission:
@@ -315,9 +324,8 @@ class _LooseSubmission:
 
     def __init__(self, entry: _LooseEntry):
         self.files, self.paths = [], {}
-        for path in entry.paths:
-            rel = canvas_file(path.name)[2]
-            self.files.append(_File(rel, path.name, _utc(path.stat().st_mtime)))
+        for path, named in entry.files:
+            self.files.append(_File(named.own_name or path.name, path.name, _utc(path.stat().st_mtime)))
             self.paths[path.name] = path
 
     def read(self, f: _File) -> bytes:
@@ -455,9 +463,10 @@ def _exchange_inbound_below(inbox: Path) -> Path | None:
 
 
 def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str],
-            progress: bool = False) -> CollectReport:
+            progress: bool = False, timezone: str = "UTC") -> CollectReport:
     """Copy each student's notebooks from ``inbox`` to ``course_root/submitted``; see the module doc.
     `progress`: a progress bar (tqdm, on stderr) when there are `PROGRESS_FROM` entries or more.
+    `timezone`: the LMS's local time zone, for times read from file names (the course's).
     Raises NotADirectoryError (no inbox) or ValueError (the inbox and submitted/ overlap) before
     anything is read or written."""
     inbox, course_root = Path(inbox), Path(course_root)
@@ -478,8 +487,7 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
 
     # 1. Inbox entries, grouped by student id.
     by_student: dict[str, list[_Entry]] = {}
-    loose: dict[str, list[Path]] = {}
-    loose_late: dict[str, bool] = {}
+    loose: dict[str, list[tuple[Path, LooseFile]]] = {}
     for path in sorted(inbox.iterdir(), key=lambda p: p.name):
         if _ignored([path.name]):
             continue
@@ -500,15 +508,14 @@ def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str
                     f"nbgrader's exchange; not collected.")))
                 continue
             by_student.setdefault(entry.sid, []).append(entry)
-        elif path.is_file() and (canvas := canvas_file(path.name)) and canvas[0].isprintable():
-            sid, late, _ = canvas
-            loose.setdefault(sid, []).append(path)
-            loose_late[sid] = loose_late.get(sid, False) or late
+        elif path.is_file() and (named := loose_file(path.name)) and named.student.isprintable():
+            loose.setdefault(named.student, []).append((path, named))
         else:
             report.problems.append(Problem("", "extra", f"'{path.name}' is neither a student folder nor a "
                                                         f"zip; not collected."))
-    for sid, paths in loose.items():  # a student's loose LMS files are one entry
-        by_student.setdefault(sid, []).append(_LooseEntry(sid, paths, loose_late[sid]))
+    zone = dateutil.tz.gettz(timezone) or UTC
+    for sid, files in loose.items():  # a student's loose LMS files are one entry
+        by_student.setdefault(sid, []).append(_LooseEntry(sid, files, zone))
 
     # 2. One student at a time, in sorted order.
     from tqdm import tqdm

@@ -3,6 +3,7 @@ when nbgrader's exchange received it (see collect's module doc for the rules).
 
     lms_name("pat_lee_123456_late")                  # ('pat_lee', True)
     canvas_file("doejohn_LATE_12345_67890_hw.ipynb")  # ('doejohn', True, 'hw.ipynb')
+    loose_file("HW1_jsmith_attempt_2026-12-01-23-59-12_hw.ipynb")  # Blackboard, or Canvas
     exchange_parts("alice+01_tensor_ops+2026-12-01 10:00:00.000000 UTC+x1")
     parse_timestamp("2026-12-01 10:00:00.000000 UTC")  # naive UTC, as nbgrader's parse_utc
 
@@ -12,6 +13,7 @@ Every name comes from a student: `printable` is how one is shown.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 _LMS_SUFFIX = re.compile(r"^(?P<id>.+?)(?P<late>_late)?_\d{3,}(?:_(?P<rest>.*))?$")
@@ -76,3 +78,32 @@ def exchange_parts(name: str) -> tuple[str, str, str] | None:
     ``<student>+<assignment>+<timestamp>[+<random>]``; None for any other name."""
     parts = name.split("+")
     return (parts[0], parts[1], parts[2]) if len(parts) >= 3 else None
+
+
+@dataclass
+class LooseFile:
+    """What the name of a file lying in the inbox itself says, in an LMS's bulk download."""
+    student: str
+    own_name: str  # the file's name as the student handed it in ('' for an LMS receipt)
+    late: bool = False  # the LMS marked it late (Canvas)
+    stamp: datetime | None = None  # when the LMS received it (Blackboard), in the LMS's local time
+
+
+_BLACKBOARD_FILE = re.compile(r"^(?:.*_)?(?P<id>[^_]+)_attempt_(?P<stamp>\d{4}(?:-\d{2}){5})"
+                              r"(?:_(?P<file>.+)|\.txt)$")
+
+
+def loose_file(name: str) -> LooseFile | None:
+    """A Canvas notebook (`canvas_file`) or any file of a Blackboard download,
+    ``<assignment>_<user>_attempt_<YYYY-MM-DD-HH-MM-SS>[_<file>|.txt]`` (the time of the attempt
+    in the LMS's local time; the ``.txt`` is its receipt); None for any other name."""
+    m = _BLACKBOARD_FILE.match(name.strip())
+    if m and m.group("id").strip():
+        try:
+            stamp = datetime.strptime(m.group("stamp"), "%Y-%m-%d-%H-%M-%S")
+        except ValueError:
+            stamp = None
+        if stamp is not None:
+            return LooseFile(m.group("id").strip().lower(), m.group("file") or "", False, stamp)
+    canvas = canvas_file(name)
+    return LooseFile(canvas[0], canvas[2], canvas[1]) if canvas else None
