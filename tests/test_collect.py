@@ -591,3 +591,17 @@ def test_blackboard_download_time_of_the_attempt_from_the_file_name(tmp_path):
     assert {s: t.source for s, t in report.times.items()} == {"akim": "lms_name", "jsmith": "lms_name"}
     assert [(p.student, p.kind) for p in report.problems] == [("akim", "renamed"), ("jsmith", "skipped")]
     assert "HW 1_jsmith_attempt_2026-12-01-23-59-12.txt" in report.problems[1].detail
+
+
+def test_links_in_a_folder_are_reported_never_followed(tmp_path):
+    secret = tmp_path / "secret" / "answers.ipynb"
+    put(secret, nb_bytes("instructor only"), T0)
+    box = tmp_path / "inbox"
+    (box / "amy").mkdir(parents=True)
+    (box / "amy" / f"{A}.ipynb").symlink_to(secret)
+    (box / "amy" / "more").symlink_to(secret.parent, target_is_directory=True)
+    report = collect(box, tmp_path / "course", A, [A])
+    assert report.collected == [] and not (tmp_path / "course" / "submitted").exists()
+    assert [(p.student, p.kind) for p in report.problems] == [("amy", "skipped"), ("amy", "skipped"),
+                                                             ("amy", "missing")]
+    assert all("symbolic link" in p.detail for p in report.problems[:2])

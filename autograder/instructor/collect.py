@@ -16,7 +16,8 @@ files lying in the inbox itself as an LMS's bulk download names them, one entry 
 each file under its own name: Canvas's notebooks
 ``<name>[_LATE]_<user id>_<attachment id>_<file>.ipynb``, Blackboard's files
 ``<assignment>_<user>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` and receipts (``...<time>.txt``),
-the attempt's time read in `collect`'s ``timezone`` (the course's). Entries whose name starts with ``.`` and ``__MACOSX`` are
+the attempt's time read in `collect`'s ``timezone`` (the course's). A symbolic link inside a folder is
+never followed (reported as ``skipped``). Entries whose name starts with ``.`` and ``__MACOSX`` are
 ignored, at any depth inside a submission too (so ``.ipynb_checkpoints`` copies are never
 candidates). Other top-level files are reported as ``extra`` with student ``''``; files inside a
 submission that are not notebooks as ``skipped``, with the student.
@@ -224,6 +225,7 @@ class _File:
     source: str  # as reported: 'alice/sub/x.ipynb' or 'alice.zip!sub/x.ipynb'
     mtime: datetime  # naive UTC
     member: zipfile.ZipInfo | None = None  # for a zip
+    link: bool = False  # a symbolic link in a folder: never followed
 
     @property
     def name(self) -> str:
@@ -300,6 +302,10 @@ class _FolderSubmission:
         self.files = []
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(d for d in dirnames if not _ignored([d]))
+            for d in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:  # reported, never walked
+                rel = (Path(dirpath) / d).relative_to(self.root).as_posix()
+                self.files.append(_File(rel, f"{entry.path.name}/{rel}", datetime.min, link=True))
+                dirnames.remove(d)
             for n in sorted(filenames):
                 if _ignored([n]):
                     continue
@@ -309,7 +315,7 @@ class _FolderSubmission:
                     mtime = _utc(full.stat().st_mtime)
                 except OSError:
                     mtime = datetime.min
-                self.files.append(_File(rel, f"{entry.path.name}/{rel}", mtime))
+                self.files.append(_File(rel, f"{entry.path.name}/{rel}", mtime, link=full.is_symlink()))
 
     def read(self, f: _File) -> bytes:
         with open(self.root / f.relpath, "rb") as fh:
@@ -556,6 +562,10 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
         candidates: dict[str, list[tuple[int, _File]]] = {name: [] for name in notebooks}
         extras = []
         for f in sub.files:
+            if f.link:
+                report.problems.append(Problem(sid, "skipped", f"'{f.source}' is a symbolic link; not followed, "
+                                                               f"not collected."))
+                continue
             if not f.name.lower().endswith(".ipynb"):
                 if not (entry.exchange and f.relpath == "timestamp.txt"):
                     report.problems.append(Problem(sid, "skipped", f"'{f.source}' is not a notebook; not "
@@ -632,7 +642,6 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
         report.times[sid] = SubmissionTime(timestamp, source, entry.label, entry.late)
         for name in collected:
             report.collected.append(Collected(sid, sources[name].source, dest / f"{name}.ipynb"))
-
 
 
 # ---------------------------------------------------------------------------------------------
