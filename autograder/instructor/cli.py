@@ -50,7 +50,7 @@ def notebooks_of(root, assignment):
 
 def cmd_collect(args):
     """Exit 0: every student's notebooks collected; 1: some students' were not (named); 2: a bad
-    inbox (missing, or overlapping submitted/), nothing read or written."""
+    inbox (missing, overlapping submitted/, the exchange itself), nothing read or written."""
     from .collect import collect, printable, write_log
     from .nbgrader_api import load_config
     root = course_root(args.course)
@@ -214,8 +214,8 @@ def parser():
                        description="Copy each student's notebooks into submitted/<student>/ASSIGNMENT/ with "
                                    "timestamp.txt, and list every file skipped, renamed, upgraded or marked "
                                    "late. Exit status: 0 all collected; 1 some students' notebooks not "
-                                   "collected (named on stderr); 2 a missing inbox or one overlapping "
-                                   "submitted/.")
+                                   "collected (named on stderr); 2 a missing inbox, one overlapping "
+                                   "submitted/, or nbgrader's exchange instead of its inbound folder.")
     c.add_argument("assignment")
     c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders (an LMS "
                                  "export), or nbgrader's exchange inbound folder "
