@@ -78,6 +78,20 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.SafeExecute.interrupt_on_timeout = True
+
+# Due dates and late work (autograder/instructor/deadlines.py). The course's time zone: a due
+# date without one is read in it, and the formgrader shows and reads due dates in it.
+c.NbGraderAPI.timezone = "UTC"  # e.g. "Asia/Seoul"
+# Due dates per assignment; `grade --due` / `export --due` win over these. Either is written to
+# the gradebook's due date (what `nbgrader db assignment add --duedate` sets), so plain
+# `nbgrader export` and the formgrader agree. Without either, the gradebook's own is used.
+c.Deadlines.due = {}  # e.g. {"01_tensor_ops": "2026-12-01 23:59"}
+# A submission's time is its timestamp.txt (written by `collect` and by `nbgrader collect`);
+# AssignLatePenalties (above) records a late penalty per notebook with this plugin, nbgrader's
+# own ('none': no penalty, 'zero': the notebook scores 0) plus 'per_hour':
+c.AssignLatePenalties.plugin_class = "autograder.instructor.deadlines.LatePenalty"
+c.LatePenalty.penalty_method = "none"  # or "zero", or "per_hour" with:
+c.LatePenalty.points_per_hour = 0.0  # points off per started hour late (capped at the notebook's score)
 # The limits (seconds per cell and per exercise's check, memory, output kept per cell) default
 # to autograder/protocol/limits.py, which the grade command and both grading servers read too.
 # To change one for this course, set it here, and the grade command follows:

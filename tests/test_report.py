@@ -153,6 +153,12 @@ def test_report_and_csv(generated, tmp_path):
         rows = list(csv.reader(f))
     # a student without a grade (dave's grading errored, grace's timed out, hal was never
     # graded) has blank cells and a status, never a zero
+    # then nbgrader export's fields and the late flag (tests/test_deadlines.py): no due date here
+    assert rows[0][9:] == ["timestamp", "timestamp_source", "duedate", "seconds_late", "late", "raw_score",
+                           "late_submission_penalty", "score", "max_score"]
+    assert rows[1][9:] == ["", "", "", "", "", "11", "0", "11", "11"]  # alice: no timestamp, no penalty
+    assert rows[5][9:] == ["", "", "", "", "", "", "", "", "11"]  # erin: no submission
+    rows = [row[:9] for row in rows]
     assert rows == [
         ["student", *EXERCISES, "total", "max_total", "status"],
         ["alice", "2", "2", "2", "2", "3", "11", "11", "graded"],

@@ -2,7 +2,10 @@
 
     cli              the command (`python -m autograder`): collect, grade, feedback, export,
                      demo, kit, new
-    collect          submissions from an LMS export or folders into submitted/
+    collect          submissions from an LMS export, folders or nbgrader's exchange into
+                     submitted/, with each submission's time
+    inbox_names      what an inbox entry's name says: student id, LMS late mark, exchange time
+    deadlines        due dates (option, config, gradebook), the late penalty plugin, late columns
     grading          the grade command: phase 1 (either engine), phase 2, the log
     engine           phase 1 with the `fork` engine: every exercise through the two servers,
                      no notebook run

@@ -1,6 +1,7 @@
 """`python -m autograder` (or `course-grade`): the instructor's grading command.
 
-    collect  ASSIGNMENT INBOX     import one zip or folder per student into submitted/
+    collect  ASSIGNMENT INBOX     import one zip or folder per student (or nbgrader's exchange
+                                  inbound) into submitted/, with each submission's time
     grade    ASSIGNMENT [--run]   every score from the judge's verdicts (sandboxed, in parallel, one
                                   gradebook writer); no notebook is run, unless --run: then the
                                   feedback run follows, once every grade is recorded; skips
@@ -8,8 +9,9 @@
                                   nothing submitted: says so, changes nothing, exits 0
     feedback ASSIGNMENT [--run]   nbgrader feedback HTML for every graded student; --run first runs
                                   each graded notebook (sandboxed) so the feedback shows fresh outputs
-    export   ASSIGNMENT           grades.csv, scores.png, report.md and what the class got wrong
-                                  (misconceptions.md/.html, mistakes.png) in reports/ASSIGNMENT/
+    export   ASSIGNMENT           grades.csv (late work included), scores.png, report.md and what
+                                  the class got wrong (misconceptions.md/.html, mistakes.png) in
+                                  reports/ASSIGNMENT/; grade and export take --due DATE
     export   --course [--names]   the course: heat map, course.md/.html, course_grades.csv in reports/course/
     demo     [--assignment NN_x]  all of the above on the sample classes the repository ships
     kit      [--out dist]         the student kit: release notebooks, the course package's wheel,
@@ -97,10 +99,28 @@ def failed_students(what, failures):
 
 
 def cmd_collect(args):
-    from .collect import collect
+    """Exit 0: every student's notebooks collected; 1: some students' were not (named); 2: a bad
+    inbox (missing, overlapping submitted/, the exchange itself), nothing read or written."""
+    from .collect import collect, printable, write_log
+    from .nbgrader_api import load_config
     root = course_root(args.course)
-    report = collect(Path(args.inbox), root, args.assignment, notebooks_of(root, args.assignment))
+    config = load_config(root)  # the course's time zone, for times an LMS writes in file names
+    zone = config.NbGraderAPI.timezone if "timezone" in config.NbGraderAPI else "UTC"
+    try:
+        report = collect(Path(args.inbox), root, args.assignment, notebooks_of(root, args.assignment),
+                         progress=not args.no_progress, timezone=zone)
+    except (NotADirectoryError, ValueError) as exc:
+        print(f"collect: {exc}", file=sys.stderr)
+        return 2
     print(report.summary())
+    if report.times:
+        print(f"submission times: {write_log(report, root, args.assignment).relative_to(root)}")
+    missing = report.not_collected()
+    if missing:
+        print(f"not collected ({len(missing)} student(s)): " + "; ".join(
+            f"{printable(s)} ({', '.join(n + '.ipynb' for n in names)})" for s, names in missing.items()),
+            file=sys.stderr)
+        return 1
     return 0
 
 
@@ -123,6 +143,16 @@ def students_to_grade(root, assignment, args):
     return [s for s in everyone if s not in skipped], skipped
 
 
+def due_date(root, args, grading, students=None):
+    """`deadlines.settle_due` for this command; a date that cannot be read: one line, exit 2."""
+    from .deadlines import settle_due
+    try:
+        return settle_due(root, args.assignment, args.due, grading=grading,
+                          students=students if grading else None)
+    except ValueError as exc:
+        raise UserError(f"{args.command}: {exc}") from None
+
+
 def cmd_grade(args):
     from . import gradelog
     from .grader import ServerLost
@@ -136,6 +166,9 @@ def cmd_grade(args):
     if not students and not skipped:  # nothing to do is no error: the gradebook untouched
         print(f"no submissions of {assignment} in submitted/: nothing graded")
         return EXIT_OK
+    due, origin = due_date(root, args, grading=True, students=students or skipped)
+    if due is not None:
+        print(f"due {due:%Y-%m-%d %H:%M} UTC (from {origin})")
     if not students:
         print(f"nothing to grade: every submission of {assignment} is graded and unchanged")
         return EXIT_OK
@@ -266,6 +299,7 @@ def cmd_export(args):
         raise UserError(f"{assignment} was never graded (it is not in {root / 'gradebook.db'}): "
                         f"run grade {assignment} first")
     out = Path(args.out) if args.out else root / "reports" / assignment
+    due_date(root, args, grading=False)
     log = read_log(root, assignment, warn)
     with library_warnings_logged(root / "reports" / assignment / "library.log"), \
             tqdm(total=2, desc=f"export {assignment}", unit="step", disable=args.no_progress) as bar:
@@ -308,6 +342,12 @@ def cmd_new(args):
     return 0
 
 
+DUE_HELP = ("the due date, stored in the gradebook (plain `nbgrader export` and the formgrader agree): "
+            "'YYYY-MM-DD HH:MM' in the course's time zone (c.NbGraderAPI.timezone, default UTC), or with "
+            "an offset ('2026-12-01 23:59+09:00') or a zone name ('2026-12-01 23:59 Asia/Seoul'); default: "
+            "c.Deadlines.due in nbgrader_config.py, else the gradebook's own")
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Descriptions as written; every option's default shown, unless it has none worth showing
     (None, False) or its help already says it."""
@@ -342,8 +382,13 @@ def parser():
                        help=f"seconds allowed per notebook (default: {LIMITS.notebook_timeout:g})")
 
     c = command("collect", "import submissions (one zip or folder per student)")
+    c.description = ("Copy each student's notebooks into submitted/<student>/ASSIGNMENT/ with "
+                     "timestamp.txt, and list every file skipped, renamed, upgraded or marked late.")
     assignment_arg(c)
-    c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders")
+    c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders (an LMS "
+                                 "export), or nbgrader's exchange inbound folder "
+                                 "(<student>+<assignment>+<timestamp>/, the latest per student)")
+    progress_arg(c)
     c.set_defaults(run=cmd_collect)
 
     g = command("grade", "autograde submissions in parallel, sandboxed; skips the students whose "
@@ -365,6 +410,7 @@ def parser():
     g.add_argument("--run", dest="run_notebooks", action="store_true",
                    help="after every grade is recorded, run each graded notebook for its feedback "
                         "(what feedback --run does; never changes a score)")
+    g.add_argument("--due", help=DUE_HELP)
     g.set_defaults(run=cmd_grade)
 
     f = command("feedback", "feedback HTML for graded students")
@@ -387,6 +433,7 @@ def parser():
     e.add_argument("--names", action="store_true",
                    help="name students on the shared pages (default: anonymous rows)")
     progress_arg(e)
+    e.add_argument("--due", help=DUE_HELP + "; late penalties are computed again for it")
     e.set_defaults(run=cmd_export)
 
     d = command("demo", "grade the sample class of every assignment the repository ships")

@@ -11,10 +11,22 @@ anywhere: the destination path is built from the student id and the expected not
 
 The inbox
 ---------
-One entry per student: a folder ``<name>/`` or a zip ``<name>.zip`` (any case of ``.zip``).
-Entries whose name starts with ``.`` and ``__MACOSX`` are ignored, at any depth inside a
-submission too (so ``.ipynb_checkpoints`` copies are never candidates). Other top-level files
-are reported as ``extra`` with student ``''``.
+One entry per student: a folder ``<name>/`` or a zip ``<name>.zip`` (any case of ``.zip``), or
+files lying in the inbox itself as an LMS's bulk download names them, one entry per student,
+each file under its own name: Canvas's notebooks
+``<name>[_LATE]_<user id>_<attachment id>_<file>.ipynb``, Blackboard's files
+``<assignment>_<user>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` and receipts (``...<time>.txt``),
+the attempt's time read in `collect`'s ``timezone`` (the course's). A symbolic link inside a folder is
+never followed (reported as ``skipped``). Entries whose name starts with ``.`` and ``__MACOSX`` are
+ignored, at any depth inside a submission too (so ``.ipynb_checkpoints`` copies are never
+candidates). Other top-level files are reported as ``extra`` with student ``''``; files inside a
+submission that are not notebooks as ``skipped``, with the student.
+
+nbgrader's exchange inbound (``<exchange>/<course>/inbound``) is read as it is: a folder
+``<student>+<assignment>+<timestamp>[+<random>]`` is that student's submission (the student is
+the part before the first ``+``, used as it is), one of another assignment is ``skipped``, and
+of several the latest (by its ``timestamp.txt``, else the folder name's timestamp) is kept.
+Pointed at the exchange itself or its course folder, collect refuses and names the inbound folder.
 
 Student ids
 -----------
@@ -22,7 +34,13 @@ Student ids
 ``<id>_<digits>`` or ``<id>_<digits>_<anything>`` with at least 3 digits and a non-empty
 ``<id>``, the LMS suffix is dropped and the id is the part before that first ``_<digits>``:
 ``alice_12345_late.zip`` -> ``alice``, ``Bob_Smith_998877.zip`` -> ``bob_smith``. Shorter digit
-groups are kept (``team_07`` stays ``team_07``), as is everything else (``bob_smith``).
+groups are kept (``team_07`` stays ``team_07``), as is everything else (``bob_smith``). A
+``late`` right before the digits (Canvas's ``doejohn_LATE_12345_67890``) is dropped too; a
+``late`` there or among the ``_``-separated words after them (``pat_lee_123456_late.zip``)
+means the LMS marked the submission late: reported as ``late`` and kept in the submission time's
+record (`SubmissionTime.marked_late`), never silently dropped. A name with control characters
+(an escape sequence, a carriage return) is no student id: reported as ``extra``, not collected.
+Every name in the report is printed with such characters escaped (`printable`).
 Two entries that map to the same id are a ``duplicate``: the most recently modified is kept
 (a zip's own modification time; for a folder, the newest modification time of the folder and
 anything in it; ties go to the entry whose name sorts last).
@@ -43,22 +61,30 @@ A file belongs to the expected notebook it matches in the best tier (on a tie, t
 expected name, so ``01_ops_extra`` is not taken for ``01_ops``). For each expected notebook the
 best candidate wins: lowest tier, then most recently modified, then path. Anything but tier 0 is
 reported as ``renamed``; several candidates are reported as ``duplicate`` (naming the one kept);
-no candidate is ``missing``; ``.ipynb`` files that match no expected notebook are ``extra``.
+no candidate is ``missing``; ``.ipynb`` files that match no expected notebook are ``extra``. When
+the assignment has exactly one notebook and a submission holds exactly one ``.ipynb`` matching
+nothing (``homework.ipynb``), that one is taken for it and reported as ``renamed``.
 
 Validation
 ----------
 The chosen file must be non-empty (else ``empty``), JSON (else ``invalid_json``) and a notebook of
 format 4 that nbformat can read: a JSON object with a list of ``cells`` (else ``bad_nbformat``).
+A notebook of format 1 to 3 is upgraded to format 4 with nbformat, as Jupyter does when it opens
+one and as grading reads one put in ``submitted/`` directly, and reported as ``upgraded``.
 Such files are not collected, and another candidate is not tried in their place (the student's
 latest file is what they meant to hand in; the problem tells the instructor what to look at).
 A notebook nbformat reads but whose schema validation fails is still collected: nbgrader copes.
 
 Output
 ------
-The bytes are copied unchanged. ``timestamp.txt`` holds the newest modification time of the
-collected notebooks as ``YYYY-mm-dd HH:MM:SS.ffffff UTC`` (what nbgrader's ``parse_utc`` reads):
-for a file in a folder its mtime; for a zip member the member's ``date_time``, which zip stores
-without a time zone and is taken as UTC. A student's ``submitted/<student>/<assignment>/`` folder
+The bytes are copied unchanged (but an upgraded notebook's). ``timestamp.txt`` holds the
+submission's time as ``YYYY-mm-dd HH:MM:SS.ffffff UTC`` (what nbgrader's ``parse_utc`` reads):
+the exchange's (its ``timestamp.txt``, else its folder name's), else the LMS's file name's
+(Blackboard's attempt), else the newest modification
+time of the collected notebooks: for a file its mtime; for a zip member the member's
+``date_time``, which zip stores without a time zone and is taken as UTC. Where each student's
+time came from (`TIME_SOURCES`) is in `CollectReport.times`, which `write_log` keeps in
+``reports/<assignment>/collect_log.json`` for export's late column. A student's ``submitted/<student>/<assignment>/`` folder
 is replaced as a whole when at least one notebook was collected for them (so a re-collect never
 mixes old and new files), and left as it was when none was.
 """
@@ -76,14 +102,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+import dateutil.tz
 import nbformat.reader
 
-__all__ = ["Problem", "Collected", "CollectReport", "collect", "student_id", "match_tier"]
+from .inbox_names import LooseFile, exchange_parts, lms_name, loose_file, parse_timestamp, printable, student_id
 
-KINDS = ("missing", "renamed", "invalid_json", "bad_nbformat", "empty", "duplicate", "unreadable", "extra")
+__all__ = ["Problem", "Collected", "CollectReport", "SubmissionTime", "collect", "student_id", "lms_name",
+           "match_tier", "write_log", "read_log", "LOG_NAME"]
+LOG_NAME = "collect_log.json"  # in reports/<assignment>/
+
+KINDS = ("missing", "renamed", "invalid_json", "bad_nbformat", "empty", "duplicate", "unreadable", "extra",
+         "skipped", "upgraded", "late")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+# Where a submission's time came from (CollectReport.times, the collect log, grades.csv).
+TIME_SOURCES = {"exchange": "timestamp.txt of nbgrader's exchange", "exchange_name": "the exchange folder's name",
+                "lms_name": "the LMS's file name (Blackboard's attempt time)",
+                "zip_member": "the zip member's date", "file_mtime": "the file's modification time",
+                "entry_mtime": "the inbox entry's modification time"}
+PROGRESS_FROM = 20  # entries: a progress bar from this many on
 
-_LMS_SUFFIX = re.compile(r"^(?P<id>.+?)_\d{3,}(?:_.*)?$")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
@@ -92,6 +129,9 @@ class Problem:
     student: str  # student id ('' if unknown)
     kind: str  # one of KINDS
     detail: str  # a sentence an instructor understands, naming the file
+
+    def __post_init__(self):
+        self.student, self.detail = printable(self.student), printable(self.detail)
 
 
 @dataclass
@@ -102,9 +142,28 @@ class Collected:
 
 
 @dataclass
+class SubmissionTime:
+    """When a student's collected submission was handed in, and how we know."""
+    timestamp: datetime  # naive UTC, as written to timestamp.txt
+    source: str  # a key of TIME_SOURCES
+    entry: str  # the inbox entry it came from
+    marked_late: bool = False  # the LMS's name says late ('pat_lee_123456_late.zip')
+
+
+@dataclass
 class CollectReport:
     collected: list[Collected] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    times: dict[str, SubmissionTime] = field(default_factory=dict)  # per student collected
+    expected: dict[str, list[str]] = field(default_factory=dict)  # per student seen: the notebooks wanted
+
+    def not_collected(self) -> dict[str, list[str]]:
+        """{student: [notebooks expected of them and not collected]}, for every student with one."""
+        got: dict[str, set[str]] = {}
+        for c in self.collected:
+            got.setdefault(c.student, set()).add(c.dest.stem)
+        return {s: missing for s, names in sorted(self.expected.items())
+                if (missing := [n for n in names if n not in got.get(s, set())])}
 
     def summary(self) -> str:
         students = len({c.student for c in self.collected})
@@ -120,15 +179,6 @@ class CollectReport:
 
 # ---------------------------------------------------------------------------------------------
 # Names
-
-
-def student_id(name: str) -> str:
-    """The student id for an inbox entry named ``name`` (folder name or zip stem); see the module doc."""
-    sid = name.strip().lower()
-    m = _LMS_SUFFIX.match(sid)
-    if m and m.group("id").rstrip("_ ").strip():
-        sid = m.group("id").rstrip("_ ").strip()
-    return sid
 
 
 def _normalize(stem: str) -> str:
@@ -154,6 +204,9 @@ def match_tier(filename: str, expected: str) -> int | None:
     return None
 
 
+LONE = 3  # the tier of a submission's only notebook, taken for the assignment's only one
+
+
 def _ignored(parts) -> bool:
     return any((p.startswith(".") and p not in (".", "..")) or p == "__MACOSX" for p in parts)
 
@@ -172,6 +225,7 @@ class _File:
     source: str  # as reported: 'alice/sub/x.ipynb' or 'alice.zip!sub/x.ipynb'
     mtime: datetime  # naive UTC
     member: zipfile.ZipInfo | None = None  # for a zip
+    link: bool = False  # a symbolic link in a folder: never followed
 
     @property
     def name(self) -> str:
@@ -183,7 +237,22 @@ class _Entry:
         self.path = path
         self.label = path.name + ("/" if path.is_dir() else "")
         self.is_zip = not path.is_dir()
-        self.sid = student_id(path.stem if self.is_zip else path.name)
+        self.sid, self.late = lms_name(path.stem if self.is_zip else path.name)
+        self.stamp: datetime | None = None  # from the exchange, when it is one of its folders
+        self.stamp_source = ""
+        self.exchange = exchange_parts(path.name) if path.is_dir() else None
+        if self.exchange:
+            self.sid, self.late = self.exchange[0].strip(), False
+            self.stamp, self.stamp_source = parse_timestamp(self.exchange[2]), "exchange_name"
+            written, stamp_file = None, path / "timestamp.txt"
+            try:
+                if stamp_file.is_file() and not stamp_file.is_symlink():  # never a link, never more than a line
+                    with open(stamp_file, "rb") as fh:
+                        written = parse_timestamp(fh.read(200).decode("utf-8", errors="replace"))
+            except OSError:
+                pass
+            if written is not None:
+                self.stamp, self.stamp_source = written, "exchange"
 
     def modified(self) -> float:
         """For duplicates: a zip's own mtime; a folder's newest mtime, itself included (hidden files not)."""
@@ -198,6 +267,34 @@ class _Entry:
                         pass
         return newest
 
+    def when(self) -> datetime:
+        """For duplicates: the exchange's time of submission, else `modified()`, as naive UTC."""
+        return self.stamp if self.stamp is not None else _utc(self.modified())
+
+    def open(self):
+        return _ZipSubmission(self) if self.is_zip else _FolderSubmission(self)
+
+
+class _LooseEntry(_Entry):
+    """A student's files lying in the inbox itself, named as an LMS's bulk download names them
+    (`inbox_names.loose_file`): Canvas's late mark, Blackboard's time of the attempt."""
+
+    def __init__(self, sid: str, files: list[tuple[Path, LooseFile]], zone):
+        self.files = sorted(files, key=lambda pf: pf[0].name)
+        self.path = self.files[0][0]
+        self.label = self.path.name + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
+        self.is_zip, self.sid, self.exchange = False, sid, None
+        self.late = any(f.late for _, f in files)
+        stamps = [f.stamp.replace(tzinfo=zone) for _, f in files if f.stamp is not None]
+        self.stamp = max(stamps).astimezone(UTC).replace(tzinfo=None) if stamps else None
+        self.stamp_source = "lms_name" if stamps else ""
+
+    def modified(self) -> float:
+        return max(p.stat().st_mtime for p, _ in self.files)
+
+    def open(self):
+        return _LooseSubmission(self)
+
 
 class _FolderSubmission:
     def __init__(self, entry: _Entry):
@@ -205,6 +302,10 @@ class _FolderSubmission:
         self.files = []
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(d for d in dirnames if not _ignored([d]))
+            for d in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:  # reported, never walked
+                rel = (Path(dirpath) / d).relative_to(self.root).as_posix()
+                self.files.append(_File(rel, f"{entry.path.name}/{rel}", datetime.min, link=True))
+                dirnames.remove(d)
             for n in sorted(filenames):
                 if _ignored([n]):
                     continue
@@ -214,11 +315,27 @@ class _FolderSubmission:
                     mtime = _utc(full.stat().st_mtime)
                 except OSError:
                     mtime = datetime.min
-                self.files.append(_File(rel, f"{entry.path.name}/{rel}", mtime))
+                self.files.append(_File(rel, f"{entry.path.name}/{rel}", mtime, link=full.is_symlink()))
 
     def read(self, f: _File) -> bytes:
         with open(self.root / f.relpath, "rb") as fh:
             return fh.read()
+
+    def close(self):
+        pass
+
+
+class _LooseSubmission:
+    """A `_LooseEntry`'s files, each under the student's own file name."""
+
+    def __init__(self, entry: _LooseEntry):
+        self.files, self.paths = [], {}
+        for path, named in entry.files:
+            self.files.append(_File(named.own_name or path.name, path.name, _utc(path.stat().st_mtime)))
+            self.paths[path.name] = path
+
+    def read(self, f: _File) -> bytes:
+        return self.paths[f.source].read_bytes()
 
     def close(self):
         pass
@@ -258,27 +375,46 @@ class _ZipSubmission:
 # Validation
 
 
-def _validate(data: bytes, source: str) -> tuple[str, str] | None:
-    """None if ``data`` is a notebook we can collect, else (kind, detail)."""
+def upgrade(data: bytes) -> bytes:
+    """A notebook of format 1 to 3 as format 4, as Jupyter converts it when it opens one
+    (``nbformat.reads(..., as_version=4)``), its cell ids numbered (not random: the same bytes
+    every time, so a re-collect changes nothing); raises what nbformat raises."""
+    nb = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"upgraded-{i}"
+    return nbformat.writes(nb).encode()
+
+
+def _validate(data: bytes, source: str) -> tuple[bytes | None, tuple[str, str] | None]:
+    """(the bytes to collect or None, a problem (kind, detail) or None); see the module doc."""
     if not data:
-        return "empty", f"'{source}' is empty (0 bytes); not collected."
+        return None, ("empty", f"'{source}' is empty (0 bytes); not collected.")
     try:
         nb = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as e:
-        return "invalid_json", f"'{source}' is not valid JSON ({_short(e)}), so not a notebook; not collected."
+        return None, ("invalid_json", f"'{source}' is not valid JSON ({_short(e)}), so not a notebook; "
+                                      f"not collected.")
     if not isinstance(nb, dict) or "cells" not in nb and "worksheets" not in nb:
-        return "bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no 'cells'); not collected."
+        return None, ("bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no 'cells'); not collected.")
     major = nb.get("nbformat")
-    if not isinstance(major, int) or major < 4:
-        return "bad_nbformat", (f"'{source}' is in notebook format {major} (nbgrader needs format 4; "
-                                f"opening and saving it in Jupyter converts it); not collected.")
+    if isinstance(major, int) and 1 <= major < 4:
+        try:
+            return upgrade(data), ("upgraded", f"'{source}' is in notebook format {major}; upgraded to format 4 "
+                                               f"(as Jupyter does when it opens it) and collected.")
+        except Exception as e:
+            return None, ("bad_nbformat", f"'{source}' is in notebook format {major} and cannot be upgraded "
+                                          f"to format 4 ({_short(e)}); not collected.")
+    if major != 4:
+        return None, ("bad_nbformat", f"'{source}' is in notebook format {major} (nbgrader needs format 4); "
+                                      f"not collected.")
     if not isinstance(nb.get("cells"), list):
-        return "bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no list of 'cells'); not collected."
+        return None, ("bad_nbformat", f"'{source}' is JSON but not a Jupyter notebook (no list of 'cells'); "
+                                      f"not collected.")
     try:
         nbformat.reader.reads(data)
     except Exception as e:
-        return "bad_nbformat", f"nbformat cannot read '{source}' ({_short(e)}); not collected."
-    return None
+        return None, ("bad_nbformat", f"nbformat cannot read '{source}' ({_short(e)}); not collected.")
+    return data, None
 
 
 def _short(e: Exception) -> str:
@@ -320,53 +456,102 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
-def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str]) -> CollectReport:
-    """Copy each student's notebooks from ``inbox`` to ``course_root/submitted``; see the module doc."""
+def _exchange_inbound_below(inbox: Path) -> Path | None:
+    """``<inbox>/inbound`` or ``<inbox>/<course>/inbound`` when it holds exchange submissions."""
+    try:
+        below = [inbox / "inbound"] + [p / "inbound" for p in inbox.iterdir() if p.is_dir()]
+        for candidate in below:
+            if candidate.is_dir() and any(exchange_parts(q.name) for q in candidate.iterdir()):
+                return candidate
+    except OSError:
+        pass
+    return None
+
+
+def collect(inbox: Path, course_root: Path, assignment: str, notebooks: list[str],
+            progress: bool = False, timezone: str = "UTC") -> CollectReport:
+    """Copy each student's notebooks from ``inbox`` to ``course_root/submitted``; see the module doc.
+    `progress`: a progress bar (tqdm, on stderr) when there are `PROGRESS_FROM` entries or more.
+    `timezone`: the LMS's local time zone, for times read from file names (the course's).
+    Raises NotADirectoryError (no inbox) or ValueError (the inbox and submitted/ overlap) before
+    anything is read or written."""
     inbox, course_root = Path(inbox), Path(course_root)
     if not inbox.is_dir():
-        raise NotADirectoryError(f"inbox {inbox} is not a folder")
+        raise NotADirectoryError(f"the inbox {printable(inbox)} is not a folder"
+                                 f"{'' if inbox.exists() else ' (it does not exist)'}")
     submitted = course_root / "submitted"
     if _inside(submitted.resolve(), inbox.resolve()) or _inside(inbox.resolve(), submitted.resolve()):
-        raise ValueError(f"{submitted} and the inbox {inbox} overlap; collecting would write into the inbox")
+        raise ValueError(f"{printable(submitted)} and the inbox {printable(inbox)} overlap (one is inside the "
+                         f"other); collecting would write into the inbox: collect from a folder outside submitted/")
     if not notebooks or len(set(notebooks)) != len(notebooks):
         raise ValueError("notebooks must be a non-empty list of distinct names")
+    inbound = _exchange_inbound_below(inbox)
+    if inbound is not None:
+        raise ValueError(f"{printable(inbox)} is nbgrader's exchange, not its inbound folder (its folders "
+                         f"would be taken for students): collect from {printable(inbound)}")
     report = CollectReport()
 
     # 1. Inbox entries, grouped by student id.
     by_student: dict[str, list[_Entry]] = {}
+    loose: dict[str, list[tuple[Path, LooseFile]]] = {}
     for path in sorted(inbox.iterdir(), key=lambda p: p.name):
         if _ignored([path.name]):
             continue
         if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
             entry = _Entry(path)
-            if not entry.sid:
+            if not entry.sid or entry.sid.startswith("."):
                 report.problems.append(Problem("", "extra", f"Cannot tell whose submission '{entry.label}' is "
                                                             f"(no student id in its name); not collected."))
                 continue
+            if not entry.sid.isprintable():  # it would name folders and every later report line
+                report.problems.append(Problem("", "extra", f"'{entry.label}' has control characters in its "
+                                                            f"name, so it is no student id; not collected "
+                                                            f"(rename it to the student's id)."))
+                continue
+            if entry.exchange and entry.exchange[1] != assignment:
+                report.problems.append(Problem(entry.sid, "skipped", (
+                    f"'{entry.label}' is a submission of another assignment ({entry.exchange[1]!r}) in "
+                    f"nbgrader's exchange; not collected.")))
+                continue
             by_student.setdefault(entry.sid, []).append(entry)
+        elif path.is_file() and (named := loose_file(path.name)) and named.student.isprintable():
+            loose.setdefault(named.student, []).append((path, named))
         else:
             report.problems.append(Problem("", "extra", f"'{path.name}' is neither a student folder nor a "
                                                         f"zip; not collected."))
+    zone = dateutil.tz.gettz(timezone) or UTC
+    for sid, files in loose.items():  # a student's loose LMS files are one entry
+        by_student.setdefault(sid, []).append(_LooseEntry(sid, files, zone))
 
     # 2. One student at a time, in sorted order.
-    for sid in sorted(by_student):
+    from tqdm import tqdm
+    bar = tqdm(sorted(by_student), desc=f"collecting {assignment}", unit="student",
+               disable=not progress or len(by_student) < PROGRESS_FROM)
+    for sid in bar:
         entries = by_student[sid]
         if len(entries) > 1:
-            ranked = sorted(entries, key=lambda e: (e.modified(), e.path.name), reverse=True)
+            ranked = sorted(entries, key=lambda e: (e.when(), e.path.name), reverse=True)
             entry = ranked[0]
             others = ", ".join(f"'{e.label}'" for e in sorted(ranked[1:], key=lambda e: e.path.name))
+            how = "the latest submission" if entry.stamp is not None else "the most recently modified"
             report.problems.append(Problem(sid, "duplicate", (
-                f"{len(entries)} inbox entries belong to student '{sid}': kept '{entry.label}' (the most "
-                f"recently modified) and ignored {others}.")))
+                f"{len(entries)} inbox entries belong to student '{sid}': kept '{entry.label}' ({how}) "
+                f"and ignored {others}.")))
         else:
             entry = entries[0]
+        report.expected[sid] = list(notebooks)
+        if entry.late:
+            report.problems.append(Problem(sid, "late", (
+                f"'{entry.label}': the LMS marks this submission late (its name says so); its time is "
+                f"recorded and export's late column shows it.")))
         _collect_student(entry, sid, submitted / sid / assignment, notebooks, report)
+    bar.close()
     return report
 
 
 def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], report: CollectReport) -> None:
     try:
-        sub = _ZipSubmission(entry) if entry.is_zip else _FolderSubmission(entry)
+        sub = entry.open()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
         report.problems.append(Problem(sid, "unreadable", f"'{entry.label}' cannot be opened as a "
                                                           f"{'zip' if entry.is_zip else 'folder'} ({_short(e)}); "
@@ -377,7 +562,14 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
         candidates: dict[str, list[tuple[int, _File]]] = {name: [] for name in notebooks}
         extras = []
         for f in sub.files:
+            if f.link:
+                report.problems.append(Problem(sid, "skipped", f"'{f.source}' is a symbolic link; not followed, "
+                                                               f"not collected."))
+                continue
             if not f.name.lower().endswith(".ipynb"):
+                if not (entry.exchange and f.relpath == "timestamp.txt"):
+                    report.problems.append(Problem(sid, "skipped", f"'{f.source}' is not a notebook; not "
+                                                                   f"collected."))
                 continue
             matches = [(tier, -len(name), name) for name in notebooks
                        if (tier := match_tier(f.name, name)) is not None]
@@ -386,6 +578,8 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
                 candidates[name].append((tier, f))
             else:
                 extras.append(f)
+        if len(notebooks) == 1 and not candidates[notebooks[0]] and len(extras) == 1:
+            candidates[notebooks[0]].append((LONE, extras.pop()))  # the one notebook, whatever its name
 
         collected: dict[str, bytes] = {}
         sources: dict[str, _File] = {}
@@ -410,7 +604,10 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
                 report.problems.append(Problem(sid, "duplicate", (
                     f"{len(found)} files could be '{expected}': chose '{chosen.source}' ({why}) and "
                     f"ignored {others}.")))
-            if tier > 0:
+            if tier == LONE:
+                report.problems.append(Problem(sid, "renamed", (
+                    f"'{chosen.source}' is the only notebook in '{entry.label}'; taken as '{expected}'.")))
+            elif tier > 0:
                 report.problems.append(Problem(sid, "renamed", (
                     f"'{chosen.source}' is not named '{expected}'; taken as '{expected}'.")))
             try:
@@ -419,9 +616,10 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
                 report.problems.append(Problem(sid, "unreadable", f"'{chosen.source}' cannot be read "
                                                                   f"({_short(e)}); not collected."))
                 continue
-            bad = _validate(data, chosen.source)
-            if bad:
-                report.problems.append(Problem(sid, *bad))
+            data, problem = _validate(data, chosen.source)
+            if problem:
+                report.problems.append(Problem(sid, *problem))
+            if data is None:
                 continue
             collected[name] = data
             sources[name] = chosen
@@ -433,9 +631,44 @@ def _collect_student(entry: _Entry, sid: str, dest: Path, notebooks: list[str], 
         sub.close()
 
     if collected:
-        timestamp = max(sources[name].mtime for name in collected)
-        if timestamp == datetime.min:
-            timestamp = _utc(entry.path.stat().st_mtime)
+        if entry.stamp is not None:
+            timestamp, source = entry.stamp, entry.stamp_source
+        else:
+            timestamp = max(sources[name].mtime for name in collected)
+            source = "zip_member" if entry.is_zip else "file_mtime"
+            if timestamp == datetime.min:
+                timestamp, source = _utc(entry.modified()), "entry_mtime"
         _write_submission(dest, collected, timestamp)
+        report.times[sid] = SubmissionTime(timestamp, source, entry.label, entry.late)
         for name in collected:
             report.collected.append(Collected(sid, sources[name].source, dest / f"{name}.ipynb"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The log: where each student's submission and its time came from
+
+
+def write_log(report: CollectReport, course_root: Path, assignment: str) -> Path:
+    """Record, in ``reports/<assignment>/collect_log.json``, each collected student's inbox entry,
+    submission time and its source, and whether the LMS marked it late; students collected
+    before and not this time keep their entries. Returns the log's path."""
+    path = Path(course_root) / "reports" / assignment / LOG_NAME
+    log = read_log(course_root, assignment)
+    for sid, when in report.times.items():
+        log[sid] = {"entry": when.entry, "timestamp": when.timestamp.strftime(TIMESTAMP_FORMAT),
+                    "timestamp_source": when.source, "marked_late": when.marked_late}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(dict(sorted(log.items())), indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_log(course_root: Path, assignment: str) -> dict:
+    """The collect log of `assignment` ({student: {...}}), or {} when there is none (or it is unreadable)."""
+    path = Path(course_root) / "reports" / assignment / LOG_NAME
+    try:
+        log = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {s: e for s, e in log.items() if isinstance(e, dict)} if isinstance(log, dict) else {}

@@ -21,6 +21,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from . import gradelog
 from .curriculum import exercise_of, table
+from .deadlines import LATE_COLUMNS, report_lines, submissions
 
 STATUSES = ("pass", "fail", "error", "tampering", "timeout", "crashed")
 # Verdicts an instructor should look at (a plain "fail" is a wrong answer, not a grading problem).
@@ -108,8 +109,9 @@ def _scores(course_root, assignment):
                         by_ex[ex] = (by_ex[ex] or 0.0) + score
             students[student] = {"by_ex": by_ex, "total": total} if found else None
         names = [nb.name for nb in notebooks]
+    due, late = submissions(course_root, assignment)
     return {"exercises": exercises, "notebooks": names, "max": max_by_ex, "max_total": max_total,
-            "students": students}
+            "students": students, "due": due, "late": late}
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,11 +161,12 @@ def _recorded_error(root, assignment, student):
 
 
 def _write_csv(data, roster, out_csv):
+    late = data.get("late") or {}  # deadlines.submissions: nbgrader export's fields and the late flag
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with open(out_csv, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *data["exercises"], "total", "max_total", "status"])
+        writer.writerow(["student", *data["exercises"], "total", "max_total", "status", *LATE_COLUMNS])
         for student, (status, _) in roster.items():
             row = data["students"].get(student)
             if status == NO_SUBMISSION:
@@ -174,7 +177,8 @@ def _write_csv(data, roster, out_csv):
                 cells = ["" if row["by_ex"][ex] is None else _fmt(row["by_ex"][ex])
                          for ex in data["exercises"]]
                 total = _fmt(row["total"])
-            writer.writerow([student, *cells, total, _fmt(data["max_total"]), status])
+            writer.writerow([student, *cells, total, _fmt(data["max_total"]), status,
+                             *((late.get(student) or {}).get(c, "") for c in LATE_COLUMNS)])
     return out_csv
 
 
@@ -184,9 +188,12 @@ def _log_of(course_root, assignment, grading_log):
 
 def export_grades(course_root: Path, assignment: str, out_csv: Path, grading_log: dict | None = None) -> Path:
     """Write one row per student in the gradebook or with a submitted/ folder (sorted by id):
-    the points scored on each exercise (the sum of its test cells), the total, the maximum total
-    and the status (see `_roster`). A student without a grade (never graded, or their last
-    grading failed) gets empty cells, never a zero; one without a submission a total of 0.
+    the points scored on each exercise (the sum of its test cells), the total (before any late
+    penalty), the maximum total and the status (see `_roster`), then nbgrader export's fields and
+    the late flag (`deadlines.LATE_COLUMNS`: timestamp and where it came from, duedate,
+    seconds_late, late, raw_score, late_submission_penalty, score, max_score). A student without
+    a grade (never graded, or their last grading failed) gets empty cells, never a zero; one
+    without a submission a total of 0.
     `grading_log`: the grade command's log (default: reports/ASSIGNMENT/grading_log.json).
     Returns `out_csv`."""
     data = _scores(course_root, assignment)
@@ -403,6 +410,7 @@ def build_report(course_root: Path, assignment: str, out_dir: Path, grading_log:
         lines.append("- Median total: — (no graded submission)")
     if missing:
         lines.append(f"- Without a submission (total 0 in grades.csv): {', '.join(_reason(s) for s in missing)}")
+    lines += report_lines(data["due"], {s: data["late"][s] for s in submitted if s in data["late"]})
     if unverified:
         lines.append(f"- {unverified} autograded notebook(s) carry no verdicts (graded without the "
                      "course's preprocessors): they are missing from the status counts")
