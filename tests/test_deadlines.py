@@ -161,7 +161,7 @@ def test_which_due_date_wins_and_penalties_follow_it(tmp_path):
     (tmp_path / "source" / "nope").mkdir(parents=True)
     (tmp_path / "source" / "nope" / "nope.ipynb").write_text("{}")
     proc = run("export", "nope", "--due", "2026-12-02 00:00", cwd=tmp_path, ok=False)
-    assert proc.returncode == 2 and "not in the gradebook yet" in proc.stderr
+    assert proc.returncode == 2 and "nope was never graded" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
