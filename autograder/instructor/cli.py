@@ -25,11 +25,13 @@ after the command (after `export`, whose --course means the whole course: --root
 """
 
 EPILOG = """exit codes:
-  0    everything asked for was done
+  0    everything asked for was done (grade with nothing submitted: says so, changes nothing)
   1    some students could not be processed: each is named on stderr, with the reason
-       (grade: not graded, or the feedback run failed; feedback: no autograded copy, or no page written)
+       (grade: not graded, or the feedback run failed; feedback: no autograded copy, or no page
+       written; collect: notebooks not collected)
   2    a usage or input error (one line on stderr): unknown assignment or student, not a course
-       folder, an assignment never graded, grading servers that do not start; nothing was changed
+       folder, an assignment never graded, an unreadable due date, a missing inbox or one
+       overlapping submitted/, grading servers that do not start; nothing was changed
   130  interrupted (Ctrl-C): what was finished is kept (students already graded stay recorded),
        and a rerun resumes
 """
