@@ -81,6 +81,13 @@ def deleted_test(nb):
     return nb
 
 
+def unsolved_deleted(nb):
+    """The unsolved exercise's solution cell (the stub) deleted outright (nbgrader's own
+    put-back then failed on the whole notebook: KeyError)."""
+    del nb.cells[index_of(nb, UNSOLVED)]
+    return nb
+
+
 def solution_moved(nb):
     """The stub left in the solution cell, the correct solution written in a new cell below."""
     i = index_of(nb, "row_normalize")
@@ -115,7 +122,7 @@ def hostile(nb):
 
 SLIPS = {"dup_test": duplicated_test, "grade_false": grade_false, "flags_changed": flags_changed,
          "reordered": reordered, "test_stripped": test_cell_stripped, "solution_stripped": solution_stripped,
-         "test_deleted": deleted_test,
+         "test_deleted": deleted_test, "unsolved_deleted": unsolved_deleted,
          "solution_moved": solution_moved, "hostile": hostile}
 RELEASE = []  # the release notebook, set by `class_of`
 

@@ -82,7 +82,8 @@ def test_every_slip_leaves_one_instructor_cell_each(student):
 
 
 @pytest.mark.parametrize("student", ["dup_test", "grade_false", "flags_changed", "reordered",
-                                     "test_stripped", "solution_stripped", "test_deleted", "solution_moved"])
+                                     "test_stripped", "solution_stripped", "test_deleted", "solution_moved",
+                                     "unsolved_deleted"])
 def test_the_judge_gets_every_solution_the_student_wrote(student):
     nb, found = repaired(student)
     jobs, known = build_job(nb, A, {A: {ex: {"signature": "", "depends": []} for ex in EXERCISES}})
@@ -92,6 +93,13 @@ def test_the_judge_gets_every_solution_the_student_wrote(student):
         assert (code.strip() == RIGHT[ex].strip()) == (ex != slips.UNSOLVED), ex
     if student != "reordered":
         assert found, "the repair must be said"
+
+
+def test_a_deleted_solution_cell_comes_back_as_the_stub_and_is_named():
+    nb, found = repaired("unsolved_deleted")
+    assert any(slips.UNSOLVED in r and "missing" in r for r in found), found
+    stub = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == slips.UNSOLVED)
+    assert "NotImplementedError" in stub.source
 
 
 def test_a_moved_solution_is_named_in_the_repairs():
@@ -259,8 +267,10 @@ def test_malformed_cells_are_repaired_not_fatal():
                                        {"metadata": {"nbgrader": "junk"}}],
                              "metadata": {}, "nbformat": 4, "nbformat_minor": 4})
     found = restore(nb, EXPECTED)
-    # every test and read-only cell put back, and the one solution the notebook defines found
-    want = {e.name for e in EXPECTED if not e.solution} | {"row_normalize"}
-    assert sorted(g for g, _ in structure(nb)) == sorted(want)
+    # every instructor cell there: the one solution the notebook defines found, the others'
+    # stubs and every test and read-only cell put back
+    assert sorted(g for g, _ in structure(nb)) == sorted(e.name for e in EXPECTED)
+    mine = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "row_normalize")
+    assert "return x" in mine.source
     assert all("id" not in c for c in nb.cells)  # nbformat 4.4 has no cell ids
     assert found

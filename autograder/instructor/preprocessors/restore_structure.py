@@ -17,8 +17,9 @@ trusting nothing in the submission:
 - each solution cell: the cell claiming it, if it defines the instructor's function or class
   with real code (not the stub); else the last cell anywhere that does (a solution written in
   a new cell, or whose cell lost its metadata); else the claiming cell as it is; else a cell
-  holding the stub. It gets the instructor's solution metadata, and no other cell does, so a
-  cell claiming another exercise's grade_id gains nothing: it is judged as that exercise;
+  holding the stub; else (the cell deleted) the release's stub put back. It gets the
+  instructor's solution metadata, and no other cell does, so a cell claiming another
+  exercise's grade_id gains nothing: it is judged as that exercise;
 - what was repaired is said in plain words in `metadata.autograder.repairs` (names the
   instructor chose only, never text from the submission), which the feedback shows
   (`ShowRepairs`). Anything the student stored under `metadata.autograder` is dropped.
@@ -272,9 +273,10 @@ def restore(nb, expected, config=None):
     for e in expected:
         if e.name in owner:
             _give(nb.cells[owner[e.name]], e, keep_source=e.solution)
-    # instructor cells still missing: put back after the previous instructor cell
+    # instructor cells still missing (a solution cell too: its stub, which scores what a stub
+    # scores): put back after the previous instructor cell
     for k, e in enumerate(expected):
-        if e.name in owner or e.solution:
+        if e.name in owner:
             continue
         before = [owner[p.name] for p in expected[:k] if p.name in owner]
         at = max(before) + 1 if before else 0
@@ -283,7 +285,11 @@ def restore(nb, expected, config=None):
         nb.cells.insert(at, cell)
         owner = {n: (i + 1 if i >= at else i) for n, i in owner.items()}
         owner[e.name] = at
-        repairs.append(f"{e.kind.capitalize()} {e.name} was missing; the instructor's version was put back.")
+        if e.solution:
+            repairs.append(f"The solution cell for {names[e.name] or e.name} was missing (deleted?); the "
+                           "release's version was put back and graded as it is.")
+        else:
+            repairs.append(f"{e.kind.capitalize()} {e.name} was missing; the instructor's version was put back.")
     return repairs
 
 
