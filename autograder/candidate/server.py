@@ -21,6 +21,7 @@ sent is checked (framing, sizes, types) before it is passed on.
 """
 
 import base64
+import binascii
 import importlib
 import os
 import pkgutil
@@ -51,6 +52,7 @@ for _module in pkgutil.iter_modules(course.__path__):
 
 from ..protocol import fixtures, frames, values  # noqa: E402,F401
 from ..protocol.forkserver import Child, Poller, cpu_wait, run_server  # noqa: E402
+from ..protocol.limits import NOTEBOOK_OUTPUTS, OUTPUT_SLACK  # noqa: E402
 from ..protocol.messages import (  # noqa: E402
     CandidateDone,
     CandidateRequest,
@@ -60,7 +62,7 @@ from ..protocol.messages import (  # noqa: E402
     NotebookRequest,
     decode_cell_frame,
 )
-from ..protocol.verdicts import Killed  # noqa: E402
+from ..protocol.verdicts import Ended, Killed  # noqa: E402
 from . import confine, describe, notebook, operations, respond  # noqa: E402,F401
 
 WORK = "/tmp/work"
@@ -79,7 +81,38 @@ class Task:
         self.key, self.limits, self.uid = request.key, request.limits, request.uid
         self.workdir = None
         self.cells, self.cell, self.cell_started, self.cell_waited = {}, None, 0.0, 0.0
-        self.violations, self.poisoned = [], False
+        self.violations, self.poisoned, self.dropped = [], False, 0
+        if self.kind == "notebook":
+            self.indices = {i for i, _ in request.cells}
+            self.outputs = KeptOutputs(self.limits.cell_outputs(), NOTEBOOK_OUTPUTS)
+
+
+class KeptOutputs:
+    """What a notebook run keeps of its cells' outputs: at most `per_cell` bytes of JSON a
+    cell and `per_notebook` in all. A cell over either keeps a notice instead (the first such
+    cell says the notebook's outputs are full; the cells after it keep nothing)."""
+
+    def __init__(self, per_cell, per_notebook):
+        self.per_cell, self.left, self.full, self.notes = per_cell, per_notebook, False, []
+
+    def keep(self, index, outputs):
+        if self.full:
+            return []
+        size = frames.size_of(outputs)
+        if size > self.per_cell + OUTPUT_SLACK:  # more than the child itself would have kept
+            self.notes.append(f"cell {index + 1} sent {size} bytes of outputs, over its {self.per_cell}: dropped")
+            outputs, size = [notice(f"[outputs dropped: this cell's outputs are over {self.per_cell} bytes]")], 0
+        if size > self.left:
+            self.full = True
+            self.notes.append(f"the notebook's outputs are over {NOTEBOOK_OUTPUTS >> 20} MiB: the outputs "
+                              f"from cell {index + 1} on were dropped")
+            return [notice(f"[outputs dropped: the notebook's outputs are over {NOTEBOOK_OUTPUTS >> 20} MiB]")]
+        self.left -= size
+        return outputs
+
+
+def notice(text):
+    return {"output_type": "stream", "name": "stdout", "text": f"\n{text}\n"}
 
 
 def make_workdir(task, files=()):
@@ -92,15 +125,22 @@ def make_workdir(task, files=()):
         target = os.path.normpath(os.path.join(path, relpath))
         if not target.startswith(path + os.sep):
             continue  # a name that climbs out of the folder
-        raw = base64.b64decode(data)
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (ValueError, binascii.Error):
+            task.violations.append("a file of the submission was not base64: not copied")
+            continue
         total += len(raw)
         if total > task.limits.submission_bytes:
             task.violations.append(f"the submission's files are over {task.limits.submission_bytes >> 20} MB: "
                                    "the rest were not copied")
             break
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "wb") as f:
-            f.write(raw)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(raw)
+        except (OSError, ValueError) as exc:  # a name that is a folder too, a NUL byte, a full /tmp
+            task.violations.append(f"a file of the submission could not be copied ({type(exc).__name__})")
     if task.uid and os.geteuid() == 0:
         for root, dirs, names in os.walk(path):
             for name in [*dirs, *names]:
@@ -119,12 +159,24 @@ class Server:
 
     # --- requests ------------------------------------------------------------------------
     def receive(self):
-        for _, request, fds in self.control.requests((CandidateRequest, NotebookRequest)):
+        for frame, request, fds in self.control.requests((CandidateRequest, NotebookRequest)):
             if request is None:
+                self.refuse(frame)
                 continue
             self.check_slots = request.slots.checks or self.check_slots
             self.notebook_slots = request.slots.notebooks or self.notebook_slots
             self.queue.append(Task(request, fds))
+
+    def refuse(self, frame):
+        """A request this server cannot read: if it names its key, say it ended unread, so that
+        nobody waits for it (the command checks its requests first: this is the backstop)."""
+        if not (isinstance(frame, dict) and type(frame.get("key")) is str and len(frame["key"]) <= 500):
+            return
+        ended = Ended("killed", killed=Killed.UNREADABLE_REQUEST)
+        if frame.get("op") == "candidate":
+            self.control.send(CandidateDone(frame["key"], ended, 0.0, (Killed.UNREADABLE_REQUEST.value,)).to_wire())
+        elif frame.get("op") == "notebook":
+            self.control.send(NotebookDone(frame["key"], dead=Killed.UNREADABLE_REQUEST.value).to_wire())
 
     def active(self, kind):
         return sum(1 for c in self.children.values() if c.task.kind == kind and not c.reniced)
@@ -175,7 +227,8 @@ class Server:
                     os._exit(0)
             os.close(write_fd)
             child = Child(task, pid, limits.notebook_timeout, out_fd=read_fd,
-                          out_limit=notebook_output_limit(task.request))
+                          out_limit=notebook_output_limit(task.request),
+                          frame_limit=notebook_frame_limit(task.request))
         self.children[child.pid] = child
 
     # --- children --------------------------------------------------------------------------
@@ -210,19 +263,21 @@ class Server:
             child.kill(Killed.FORGED_CHANNEL)
 
     def take_frames(self, child):
+        """Each frame the notebook child sent, decoded (`decode_cell_frame`) and its outputs
+        bounded where they arrive: a cell keeps at most its `cell_outputs` bytes, the notebook
+        NOTEBOOK_OUTPUTS, whatever the child claims, so that `NotebookDone` always fits a frame."""
         task = child.task
-        indices = {i for i, _ in task.request.cells}
+        indices = task.indices
         for frame in child.reader.frames():
             said = decode_cell_frame(frame, indices)
             if isinstance(said, CellStarted):
                 task.cell, task.cell_started = said.index, time.monotonic()
                 task.cell_waited = cpu_wait(child.pid)
             else:
-                task.cells[said.index] = {"outputs": said.outputs, "execution_count": said.execution_count}
+                task.cells[said.index] = {"outputs": task.outputs.keep(said.index, said.outputs),
+                                          "execution_count": said.execution_count}
                 task.cell = None
-                if said.dropped:
-                    task.violations.append(f"{said.dropped} malformed output{'s' if said.dropped > 1 else ''} "
-                                           "from the notebook dropped")
+                task.dropped += said.dropped
 
     def tick(self, now):
         """Time limits and renicing."""
@@ -291,7 +346,17 @@ class Server:
             if dead is None and (ended.how != "exited" or stuck is not None):
                 dead = "the code called os._exit, crashed, or ran out of memory"
             cells = {k: CellResult(v["outputs"], v["execution_count"]) for k, v in task.cells.items()}
-            self.control.send(NotebookDone(task.key, cells, stuck, dead, seconds, tuple(task.violations)).to_wire())
+            violations = task.violations + task.outputs.notes
+            if task.dropped:
+                violations.append(f"{task.dropped} malformed output{'s' if task.dropped > 1 else ''} "
+                                  "from the notebook dropped")
+            done = NotebookDone(task.key, cells, stuck, dead, seconds, tuple(violations))
+            try:
+                frame = frames.encode(done.to_wire())
+            except frames.TooLarge as exc:  # cannot happen (KeptOutputs): a student never costs the server
+                frame = frames.encode(NotebookDone(task.key, {}, stuck, dead or "its outputs were too large",
+                                                   seconds, (f"outputs of {exc.size} bytes dropped",)).to_wire())
+            self.control.send_encoded(frame)
 
     def serve(self):
         while self.control.open or self.queue or self.children:
@@ -318,9 +383,14 @@ def child_limits(limits, kind):
             "processes": limits.candidate_processes if kind == "candidate" else limits.notebook_processes}
 
 
+def notebook_frame_limit(request):
+    """The largest frame a notebook child may send: one cell's outputs and their frame."""
+    return request.limits.cell_outputs() + 2 * OUTPUT_SLACK
+
+
 def notebook_output_limit(request):
-    cells = max(1, len(request.cells))
-    return (request.limits.max_output_bytes + 64_000) * (cells + 1) * 2
+    """All a notebook child may send: its outputs and, per cell, two frames around them."""
+    return NOTEBOOK_OUTPUTS + (len(request.cells) + 1) * 2 * OUTPUT_SLACK
 
 
 def main():

@@ -15,7 +15,8 @@ answers of `autograder.candidate.respond`, decoded by `autograder.judge.seen`.)
 from dataclasses import dataclass, field
 
 from . import fields as f
-from .limits import Limits
+from . import frames
+from .limits import Limits, MiB
 from .verdicts import Ended, Verdict
 
 KEY = 500  # longest key
@@ -158,6 +159,32 @@ class NotebookRequest:
 
 
 REQUESTS = {kind.op: kind for kind in (JudgeRequest, Gone, CandidateRequest, NotebookRequest)}
+CONTENTS = {CandidateRequest: "the exercise's cells", NotebookRequest: "the notebook and its files"}
+
+
+class Refused(Exception):
+    """A request built from one student's work that its server would not read (too big, or a
+    field over its decoder's limits): that student's failure, with the reason, never the run's."""
+
+
+def mib(size):
+    return f"{size / MiB:.1f}"
+
+
+def encoded_request(request, fds=0):
+    """`request` as the bytes of one frame, once it is certain that its server will read it: it
+    goes through the server's own decoder and fits in a frame. Refused (saying why) otherwise."""
+    wire = dict(request.to_wire(), fds=fds)
+    what = CONTENTS.get(type(request), "the request")
+    try:
+        type(request).from_wire(wire)
+    except frames.Malformed as exc:
+        raise Refused(f"{what} cannot be sent to the grader: {exc}") from None
+    try:
+        return frames.encode(wire)
+    except frames.TooLarge as exc:
+        raise Refused(f"{what} are {mib(exc.size)} MiB as sent to the grader, over the "
+                      f"{mib(exc.limit)} MiB limit") from None
 
 
 def decode_request(frame, allowed):
