@@ -52,18 +52,16 @@ for _module in pkgutil.iter_modules(course.__path__):
 
 from ..protocol import fixtures, frames, values  # noqa: E402,F401
 from ..protocol.forkserver import Child, Poller, cpu_wait, run_server  # noqa: E402
-from ..protocol.limits import NOTEBOOK_OUTPUTS, OUTPUT_SLACK  # noqa: E402
 from ..protocol.messages import (  # noqa: E402
     CandidateDone,
     CandidateRequest,
-    CellResult,
     CellStarted,
-    NotebookDone,
     NotebookRequest,
-    decode_cell_frame,
+    unread,
 )
-from ..protocol.verdicts import Ended, Killed  # noqa: E402
-from . import confine, describe, notebook, operations, respond  # noqa: E402,F401
+from ..protocol.verdicts import Killed  # noqa: E402
+from . import confine, describe, notebook, notebook_channel, operations, respond  # noqa: E402,F401
+from .notebook_channel import NotebookChannel  # noqa: E402
 
 WORK = "/tmp/work"
 RENICE_AFTER = 3.0  # seconds; then a child yields the CPU to quick ones and frees its slot
@@ -80,39 +78,10 @@ class Task:
         self.kind = request.op
         self.key, self.limits, self.uid = request.key, request.limits, request.uid
         self.workdir = None
-        self.cells, self.cell, self.cell_started, self.cell_waited = {}, None, 0.0, 0.0
-        self.violations, self.poisoned, self.dropped = [], False, 0
-        if self.kind == "notebook":
-            self.indices = {i for i, _ in request.cells}
-            self.outputs = KeptOutputs(self.limits.cell_outputs(), NOTEBOOK_OUTPUTS)
+        self.cell, self.cell_started, self.cell_waited = None, 0.0, 0.0
+        self.violations, self.poisoned = [], False
+        self.channel = NotebookChannel(request) if self.kind == "notebook" else None
 
-
-class KeptOutputs:
-    """What a notebook run keeps of its cells' outputs: at most `per_cell` bytes of JSON a
-    cell and `per_notebook` in all. A cell over either keeps a notice instead (the first such
-    cell says the notebook's outputs are full; the cells after it keep nothing)."""
-
-    def __init__(self, per_cell, per_notebook):
-        self.per_cell, self.left, self.full, self.notes = per_cell, per_notebook, False, []
-
-    def keep(self, index, outputs):
-        if self.full:
-            return []
-        size = frames.size_of(outputs)
-        if size > self.per_cell + OUTPUT_SLACK:  # more than the child itself would have kept
-            self.notes.append(f"cell {index + 1} sent {size} bytes of outputs, over its {self.per_cell}: dropped")
-            outputs, size = [notice(f"[outputs dropped: this cell's outputs are over {self.per_cell} bytes]")], 0
-        if size > self.left:
-            self.full = True
-            self.notes.append(f"the notebook's outputs are over {NOTEBOOK_OUTPUTS >> 20} MiB: the outputs "
-                              f"from cell {index + 1} on were dropped")
-            return [notice(f"[outputs dropped: the notebook's outputs are over {NOTEBOOK_OUTPUTS >> 20} MiB]")]
-        self.left -= size
-        return outputs
-
-
-def notice(text):
-    return {"output_type": "stream", "name": "stdout", "text": f"\n{text}\n"}
 
 
 def make_workdir(task, files=()):
@@ -161,22 +130,13 @@ class Server:
     def receive(self):
         for frame, request, fds in self.control.requests((CandidateRequest, NotebookRequest)):
             if request is None:
-                self.refuse(frame)
+                said = unread(frame)  # a request it cannot read: nobody may wait for it
+                if said is not None:
+                    self.control.send(said.to_wire())
                 continue
             self.check_slots = request.slots.checks or self.check_slots
             self.notebook_slots = request.slots.notebooks or self.notebook_slots
             self.queue.append(Task(request, fds))
-
-    def refuse(self, frame):
-        """A request this server cannot read: if it names its key, say it ended unread, so that
-        nobody waits for it (the command checks its requests first: this is the backstop)."""
-        if not (isinstance(frame, dict) and type(frame.get("key")) is str and len(frame["key"]) <= 500):
-            return
-        ended = Ended("killed", killed=Killed.UNREADABLE_REQUEST)
-        if frame.get("op") == "candidate":
-            self.control.send(CandidateDone(frame["key"], ended, 0.0, (Killed.UNREADABLE_REQUEST.value,)).to_wire())
-        elif frame.get("op") == "notebook":
-            self.control.send(NotebookDone(frame["key"], dead=Killed.UNREADABLE_REQUEST.value).to_wire())
 
     def active(self, kind):
         return sum(1 for c in self.children.values() if c.task.kind == kind and not c.reniced)
@@ -227,8 +187,8 @@ class Server:
                     os._exit(0)
             os.close(write_fd)
             child = Child(task, pid, limits.notebook_timeout, out_fd=read_fd,
-                          out_limit=notebook_output_limit(task.request),
-                          frame_limit=notebook_frame_limit(task.request))
+                          out_limit=notebook_channel.total_limit(task.request),
+                          frame_limit=notebook_channel.frame_limit(task.request))
         self.children[child.pid] = child
 
     # --- children --------------------------------------------------------------------------
@@ -263,21 +223,15 @@ class Server:
             child.kill(Killed.FORGED_CHANNEL)
 
     def take_frames(self, child):
-        """Each frame the notebook child sent, decoded (`decode_cell_frame`) and its outputs
-        bounded where they arrive: a cell keeps at most its `cell_outputs` bytes, the notebook
-        NOTEBOOK_OUTPUTS, whatever the child claims, so that `NotebookDone` always fits a frame."""
+        """Each frame the notebook child sent, decoded and bounded (`NotebookChannel`)."""
         task = child.task
-        indices = task.indices
         for frame in child.reader.frames():
-            said = decode_cell_frame(frame, indices)
+            said = task.channel.take(frame)
             if isinstance(said, CellStarted):
                 task.cell, task.cell_started = said.index, time.monotonic()
                 task.cell_waited = cpu_wait(child.pid)
             else:
-                task.cells[said.index] = {"outputs": task.outputs.keep(said.index, said.outputs),
-                                          "execution_count": said.execution_count}
                 task.cell = None
-                task.dropped += said.dropped
 
     def tick(self, now):
         """Time limits and renicing."""
@@ -345,17 +299,7 @@ class Server:
             dead = None if child.killed is None else child.killed.value
             if dead is None and (ended.how != "exited" or stuck is not None):
                 dead = "the code called os._exit, crashed, or ran out of memory"
-            cells = {k: CellResult(v["outputs"], v["execution_count"]) for k, v in task.cells.items()}
-            violations = task.violations + task.outputs.notes
-            if task.dropped:
-                violations.append(f"{task.dropped} malformed output{'s' if task.dropped > 1 else ''} "
-                                  "from the notebook dropped")
-            done = NotebookDone(task.key, cells, stuck, dead, seconds, tuple(violations))
-            try:
-                frame = frames.encode(done.to_wire())
-            except frames.TooLarge as exc:  # cannot happen (KeptOutputs): a student never costs the server
-                frame = frames.encode(NotebookDone(task.key, {}, stuck, dead or "its outputs were too large",
-                                                   seconds, (f"outputs of {exc.size} bytes dropped",)).to_wire())
+            frame = task.channel.report(task.key, stuck, dead, seconds, task.violations)
             self.control.send_encoded(frame)
 
     def serve(self):
@@ -381,16 +325,6 @@ def child_limits(limits, kind):
     return {"memory_bytes": limits.memory_bytes, "cpu_seconds": int(seconds) + 15,
             "file_bytes": limits.file_bytes,
             "processes": limits.candidate_processes if kind == "candidate" else limits.notebook_processes}
-
-
-def notebook_frame_limit(request):
-    """The largest frame a notebook child may send: one cell's outputs and their frame."""
-    return request.limits.cell_outputs() + 2 * OUTPUT_SLACK
-
-
-def notebook_output_limit(request):
-    """All a notebook child may send: its outputs and, per cell, two frames around them."""
-    return NOTEBOOK_OUTPUTS + (len(request.cells) + 1) * 2 * OUTPUT_SLACK
 
 
 def main():

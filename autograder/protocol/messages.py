@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from . import fields as f
 from . import frames
 from .limits import Limits, MiB
-from .verdicts import Ended, Verdict
+from .verdicts import Ended, Killed, Verdict
 
 KEY = 500  # longest key
 
@@ -277,13 +277,31 @@ def cell_output(out):
         return {"output_type": kind, "ename": out["ename"], "evalue": out["evalue"], "traceback": tb}
     data, meta = out.get("data"), out.get("metadata", {})
     if not (isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, (str, dict, list))
-                                           for k, v in data.items()) and isinstance(meta, dict)):
+                                           for k, v in data.items()) and isinstance(meta, dict)
+            and shallow(data) and shallow(meta)):
         return None
     item = {"output_type": kind, "data": data, "metadata": meta}
     if kind == "execute_result":
         count = out.get("execution_count")
         item["execution_count"] = count if type(count) is int else None
     return item
+
+
+OUTPUT_DEPTH = 32  # nesting of an output's data or metadata (JSON a notebook shows is flat)
+
+
+def shallow(value, limit=OUTPUT_DEPTH):
+    """True when `value` nests lists and objects at most `limit` deep. What is kept must be
+    re-encoded later (by the server, by nbformat) from deeper in the stack than it was parsed:
+    a deep value would raise RecursionError there instead of being refused here."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth >= limit:
+                return False
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return True
 
 
 def cell_outputs(outputs):
@@ -355,6 +373,20 @@ class ServerCpu:
     def from_wire(cls, frame):
         f.obj(frame, "a frame")
         return cls(f.number(frame.get("server_cpu"), "CPU seconds"), f.number(frame.get("children_cpu"), "CPU seconds"))
+
+
+def unread(frame):
+    """What a server says of a request it could not read (`frame`, as parsed), so that nobody
+    waits for it: CandidateDone or NotebookDone, ended unread; None when it names no key.
+    (The command checks every request with `encoded_request` first: this is the backstop.)"""
+    if not (isinstance(frame, dict) and type(frame.get("key")) is str and len(frame["key"]) <= KEY):
+        return None
+    why = Killed.UNREADABLE_REQUEST
+    if frame.get("op") == "candidate":
+        return CandidateDone(frame["key"], Ended("killed", killed=why), 0.0, (why.value,))
+    if frame.get("op") == "notebook":
+        return NotebookDone(frame["key"], dead=why.value)
+    return None
 
 
 REPORTS = {"hello": Hello, "judged": Judged, "candidate_done": CandidateDone,
