@@ -177,14 +177,15 @@ def encoded_request(request, fds=0):
     wire = dict(request.to_wire(), fds=fds)
     what = CONTENTS.get(type(request), "the request")
     try:
-        type(request).from_wire(wire)
-    except frames.Malformed as exc:
-        raise Refused(f"{what} cannot be sent to the grader: {exc}") from None
-    try:
-        return frames.encode(wire)
+        data = frames.encode(wire)
     except frames.TooLarge as exc:
         raise Refused(f"{what} are {mib(exc.size)} MiB as sent to the grader, over the "
                       f"{mib(exc.limit)} MiB limit") from None
+    try:
+        type(request).from_wire(wire)
+    except frames.Malformed as exc:
+        raise Refused(f"{what} cannot be sent to the grader: {exc}") from None
+    return data
 
 
 def decode_request(frame, allowed):
