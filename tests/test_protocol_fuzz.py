@@ -129,12 +129,14 @@ def test_parse_gives_json_of_valid_text_or_malformed(body):
     json.dumps(value, ensure_ascii=False).encode("utf-8")  # every string is text a file can hold
 
 
-def test_only_lone_surrogates_are_refused():
+def test_lone_surrogates_become_replacement_characters():
+    """Before: a lone surrogate (JSON allows the escape) reached the command, and writing the
+    notebook that held it raised UnicodeEncodeError there."""
     assert frames.parse(b'"\\ud83d\\ude00"') == "\U0001F600"
     assert frames.parse(b'"\\\\ud800"') == "\\ud800"  # an escaped backslash, then text
-    for lone in (b'"\\ud800"', b'{"\\udc00": 1}', b'["a", ["\\ud83d"]]', b'"\xed\xa0\x80"'):
-        with pytest.raises(Malformed):
-            frames.parse(lone)
+    assert frames.parse(b'["a", {"\\udc00": ["\\ud83d!"]}]') == ["a", {"\ufffd": ["\ufffd!"]}]
+    with pytest.raises(Malformed):
+        frames.parse(b'"\xed\xa0\x80"')  # a surrogate in raw bytes is not UTF-8
 
 
 # --------------------------------------------------------------------------- the notebook channel
@@ -344,3 +346,47 @@ def test_a_notebook_whose_files_do_not_fit_leaves_them_out(tmp_path):
     request = NotebookRequest("k", tuple(cells), tuple(map(tuple, files)))
     assert len(encoded_request(request)) < MAX_FRAME
     assert files_room(Limits(submission_bytes=GiB), cells) * 4 // 3 < MAX_FRAME
+
+
+# --------------------------------------------------------------------------- kernel messages (plain nbgrader)
+
+def test_a_kernel_message_over_its_cap_is_dropped_by_zmq_before_it_is_read(tmp_path, monkeypatch):
+    """Before: a 200 MB message from a student's kernel was read and parsed whole by nbgrader's
+    client (1.5 GiB in the instructor's `nbgrader autograde`) before any size was checked. Now
+    every socket to the kernel has zmq's MAXMSGSIZE: the message never reaches the client (zmq
+    ends that connection: the rest of that notebook's outputs are lost, its own loss only)."""
+    import zmq
+
+    from autograder.instructor.preprocessors import safe_execute
+    monkeypatch.setattr(safe_execute, "KERNEL_MESSAGE", 1 << 20)
+    client = safe_execute.BoundedClient(transport="ipc", ip=str(tmp_path / "kernel"), iopub_port=1)
+    context = zmq.Context()
+    kernel = context.socket(zmq.PUB)
+    kernel.bind(client._make_url("iopub"))
+    sub = client.connect_iopub()
+    try:
+        assert sub.getsockopt(zmq.MAXMSGSIZE) == 1 << 20
+        poller = zmq.Poller()
+        poller.register(sub, zmq.POLLIN)
+
+        def next_message(mark):
+            for _ in range(200):  # until the subscription is through (zmq's slow joiner)
+                kernel.send(mark)
+                if poller.poll(50):
+                    message = sub.recv()  # the client's sockets are asyncio ones: a finished Future
+                    return message.result() if hasattr(message, "result") else message
+            raise AssertionError("nothing arrived")
+
+        assert next_message(b"before") == b"before"
+        kernel.send(b"x" * (2 << 20))
+        kernel.send(b"after")
+        arrived = []
+        while poller.poll(1000):
+            message = sub.recv()
+            arrived.append(message.result() if hasattr(message, "result") else message)
+        assert all(len(m) < 1 << 20 for m in arrived)  # zmq dropped it (and that kernel's channel)
+    finally:
+        sub.close(0)
+        kernel.close(0)
+        context.term()
+        del client

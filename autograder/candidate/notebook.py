@@ -201,8 +201,7 @@ def run(shell, request, out_fd):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         try:
-            # as JSON holds it, and as valid text (a lone surrogate becomes "?": the server refuses them)
-            items = json.loads(json.dumps(current[0].items, default=str, ensure_ascii=False).encode("utf-8", "replace"))
+            items = json.loads(json.dumps(current[0].items, default=str))  # as JSON holds it
             left[0] = max(0, left[0] - frames.size_of(items))
             frames.send(out_fd, CellDone(index, items, count).to_wire())
         except (ValueError, TypeError, RecursionError):  # outputs JSON cannot hold, or too many

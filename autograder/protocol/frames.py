@@ -67,34 +67,45 @@ _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def parse(body):
-    """A frame's body, parsed: strict UTF-8 JSON whose strings are all valid text. Anything
-    else (bytes that are not UTF-8, not JSON, nested too deep, numbers with thousands of digits,
-    a lone surrogate that no file or notebook could hold) is Malformed."""
+    """A frame's body, parsed: strict UTF-8 JSON (anything else, or nested too deep, or a number
+    of thousands of digits, is Malformed) whose strings are all valid text: a lone surrogate,
+    which no file or notebook can hold (writing it would raise far from here), becomes U+FFFD."""
     try:
-        value = json.loads(bytes(body).decode("utf-8"))  # strict: no UTF-16/32 guessing, no surrogates
+        value = json.loads(bytes(body).decode("utf-8"))  # strict: no UTF-16/32 guessing, no raw surrogates
     except (ValueError, RecursionError, UnicodeDecodeError, MemoryError) as exc:
         raise Malformed(f"not JSON ({type(exc).__name__})") from None
-    if _SURROGATE.search(body) and not _valid_text(value):
-        raise Malformed("a string that is not valid text (a lone surrogate)")
+    if _SURROGATE.search(body):
+        value = _valid_text(value)
     return value
 
 
-def _valid_text(value):
-    """True when every string (and key) in the parsed `value` encodes to UTF-8."""
-    stack = [value]
+def _text(s):
     try:
-        while stack:
-            item = stack.pop()
-            if isinstance(item, str):
-                item.encode("utf-8")
-            elif isinstance(item, list):
-                stack.extend(item)
-            elif isinstance(item, dict):
-                stack.extend(item.keys())
-                stack.extend(item.values())
+        s.encode("utf-8")
+        return s
     except UnicodeEncodeError:
-        return False
-    return True
+        return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _valid_text(value):
+    """`value` with every lone surrogate in its strings (and keys) replaced, in place."""
+    if isinstance(value, str):
+        return _text(value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            for i, v in enumerate(item):
+                if isinstance(v, str):
+                    item[i] = _text(v)
+                elif isinstance(v, (list, dict)):
+                    stack.append(v)
+        elif isinstance(item, dict):
+            pairs = [(_text(k), _text(v) if isinstance(v, str) else v) for k, v in item.items()]
+            item.clear()
+            item.update(pairs)
+            stack.extend(v for _, v in pairs if isinstance(v, (list, dict)))
+    return value
 
 
 def send(fd, obj, fds=()):
