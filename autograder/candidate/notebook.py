@@ -112,7 +112,7 @@ class Stream:
     def write(self, text):
         if text:
             text = str(text)
-            self.sink().add({"output_type": "stream", "name": self.name, "text": text}, json_size(text))
+            self.sink().add({"output_type": "stream", "name": self.name, "text": text}, json_size(text) - 2)
         return len(text)
 
     def flush(self):
