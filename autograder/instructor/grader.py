@@ -361,6 +361,7 @@ class Grader:
 
     def forget(self, key):
         """Drop everything pending for notebook `key` (after a server was lost)."""
+        self.refused = [event for event in self.refused if event[1] != key]
         for ckey in [k for k, c in self.checks.items() if c.key == key]:
             self._free(self.checks.pop(ckey).uid)
         entry = self.notebooks.pop(key, None)
