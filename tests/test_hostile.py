@@ -312,3 +312,23 @@ def test_oversized_frames_and_requests_cost_only_their_student(tmp_path):
     assert not full_marks(course, "huge_cell")
     assert outcomes["huge_cell"].timings["feedback_run"].startswith("not run:")
     assert "MiB" in outcomes["huge_cell"].timings["feedback_run"]
+
+
+def test_outputs_no_file_can_hold_are_an_error_for_their_student_alone(tmp_path):
+    """Before: outputs that no UTF-8 file can hold (a lone surrogate, from anywhere a decoder let
+    one through) raised UnicodeEncodeError in the command while the feedback run wrote the
+    notebook back, and ended the run for everyone. Now it is that student's error."""
+    from tqdm import tqdm
+
+    from autograder.instructor.rerun import FeedbackRun, RunOutcome
+    path = tmp_path / f"{A}.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hi')")], metadata={"autograder": {}})
+    nbformat.write(nb, str(path))
+    run = FeedbackRun.__new__(FeedbackRun)
+    run.outcomes, run.closed, run.began, run.left = {"eve": RunOutcome("eve", "run")}, set(), {}, {"eve": 1}
+    run.bar = tqdm(disable=True)
+    run.grader = type("Grader", (), {"student_done": lambda self, student: 0})()
+    execution = NotebookDone("eve/x", {0: CellResult([{"output_type": "stream", "name": "stdout", "text": "\ud800"}], 1)})
+    run._done(("eve", path, nb), execution)
+    assert run.outcomes["eve"].status == "error" and "could not be written" in run.outcomes["eve"].reason
+    assert nbformat.read(str(path), as_version=4).cells[0].outputs == []  # left as it was
