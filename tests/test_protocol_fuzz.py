@@ -390,3 +390,23 @@ def test_a_kernel_message_over_its_cap_is_dropped_by_zmq_before_it_is_read(tmp_p
         kernel.close(0)
         context.term()
         del client
+
+
+# --------------------------------------------------------------------------- the notebook child's side
+
+@fuzz(100)
+@given(st.lists(st.text(max_size=3000) | st.sampled_from(["é" * 5000, "\U0001F600" * 3000, "\0" * 4000, "\ud800"]),
+                max_size=8), st.integers(0, 20_000))
+def test_the_notebook_child_keeps_a_cell_within_its_limit_as_it_travels(writes, limit):
+    """Before: a cell's cap counted characters, and a cell of non-ASCII text (6 or 12 bytes a
+    character in JSON) sent its server up to 12 times its limit. Now the child counts what
+    its outputs take in the frame, as its server does."""
+    from autograder.candidate.notebook import CellOutputs, Stream
+    cell = CellOutputs(limit)
+    out = Stream("stdout", lambda: cell)
+    for text in writes:
+        out.write(text)
+    notice = 120  # the "[output truncated ...]" line
+    assert frames.size_of(cell.items) <= limit + notice + 40 * len(cell.items)
+    if not cell.truncated:
+        assert "".join(i["text"] for i in cell.items) == "".join(writes)
