@@ -17,16 +17,18 @@ bounded *before* it is encoded, so no sender ever meets that cap with a student'
   (outputs past them are dropped, with a notice in the cell and a line in the report), so the
   server's own `NotebookDone` always fits in a frame;
 - the command's requests: a request is built, checked with the server's own decoder and
-  measured before it is sent (`messages.encoded_request`); one that would not fit is refused for that
-  student alone, with the reason ("the notebook and its files are N MiB, over the M MiB
-  limit"), and the others are graded;
+  measured before it is sent (`messages.encoded_request`); one that would not fit, or that
+  the decoder would refuse, is refused for that student alone, with the reason ("the notebook
+  and its files are N MiB as sent to the grader, over the 64.0 MiB limit"): an exercise scores
+  0 saying so, a feedback run is not run saying so; the others are graded;
 - a notebook's files for its feedback run: at most `submission_bytes` (40 MiB: 53 MiB in
   base64), and only as much as fits in the request beside the notebook's cells. A file that
   does not fit is left out and the report says which (a 60 MiB notebook saved with its images
   is run from its cells; its own file, which the run does not need, is the one left out); only
   cells that alone are over the frame refuse the run, for that student;
 - kernel messages under plain nbgrader: at most `KERNEL_MESSAGE` bytes per message part,
-  refused by zmq before anything parses them (`SafeExecute`).
+  refused by zmq before anything parses them (`SafeExecute`); zmq then closes that channel, so
+  the rest of that notebook's outputs are lost: the loss of the student who sent it, alone.
 """
 
 from dataclasses import asdict, dataclass, fields, replace
