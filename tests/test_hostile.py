@@ -241,3 +241,94 @@ def test_a_submission_that_fills_its_folder_costs_only_itself(tmp_path):
     grade(course, A, workers=2, notebook_timeout=120, progress=False, run=True)
     assert psutil.disk_usage(str(tmp_path)).free > free - (200 << 20), "student files reached the disk"
     assert full_marks(course, "ada") and full_marks(course, "filler")
+
+
+FORGE_START = """import os, stat, struct
+body = b'{"start":[0]}'
+for fd in range(3, 256):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.write(fd, struct.pack(">I", len(body)) + body)
+    except OSError:
+        pass
+"""
+FORGE_40_MB = """import json, os, stat, struct
+body = json.dumps({"cell": 0, "outputs": [{"output_type": "stream", "name": "stdout", "text": "x" * (40 << 20)}],
+                   "execution_count": 1}).encode()
+for fd in range(3, 256):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            for _ in range(2):
+                os.write(fd, struct.pack(">I", len(body)) + body)
+    except OSError:
+        pass
+"""
+
+
+def with_huge_solution_cell(nb):
+    """The first solution cell, with 17 MB of non-ASCII text in a comment: 102 MB as JSON."""
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution"))
+    cell.source += "\n# " + "é" * (17 << 20)
+    return nb
+
+
+def with_big_image(nb, mib=49):
+    """An honest notebook saved with a `mib` MiB image output (its file is that big)."""
+    image = "A" * (mib << 20)
+    nb.cells.insert(1, nbformat.v4.new_code_cell("show_the_plot = True", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": image, "text/plain": "<Figure>"})]))
+    return nb
+
+
+def exercise_statuses(course, student):
+    nb = nbformat.read(str(course / "autograded" / student / A / f"{A}.ipynb"), as_version=4)
+    return {ex: (s["status"], s["message"]) for ex, s in nb.metadata["autograder"]["exercises"].items()}
+
+
+@pytest.mark.slow
+def test_oversized_frames_and_requests_cost_only_their_student(tmp_path):
+    """Before, each of these ended a grading server or the whole grade command, and classmates
+    in the same run got 0 or were never recorded: a notebook child writing the 20-byte frame
+    `{"start": [0]}` (TypeError in the candidate server), one forging two 40 MB output frames
+    (the server's own NotebookDone over the frame cap), a 17 MB non-ASCII solution cell (the
+    command's request over the frame cap: ValueError in the command) and an honest notebook
+    saved at 49 MiB with its images (50 MiB of files is 66.7 MiB of base64)."""
+    course = course_with(tmp_path, {"forger": right(FORGE_START), "flooder": right(FORGE_40_MB),
+                                    "huge_cell": with_huge_solution_cell(right()),
+                                    "big_honest": with_big_image(right()), "ada": right()})
+    outcomes = grade(course, A, workers=2, notebook_timeout=120, progress=False, run=True)
+    assert set(outcomes) == {"forger", "flooder", "huge_cell", "big_honest", "ada"}
+    for student in ("forger", "flooder", "big_honest", "ada"):
+        assert outcomes[student].status == "graded" and full_marks(course, student), (student, outcomes[student])
+    for student in ("big_honest", "ada"):  # their feedback ran, in the same servers as the attacks
+        assert outcomes[student].timings["feedback_run"] == "run", outcomes[student]
+    assert any("big_honest" in v or f"{A}.ipynb" in v for v in outcomes["big_honest"].timings["violations"]
+               if "left out" in v), outcomes["big_honest"].timings["violations"]
+    for student in ("forger", "flooder"):  # their own run was stopped, and says why
+        assert any("did not write" in v for v in outcomes[student].timings["violations"]), outcomes[student]
+    statuses = exercise_statuses(course, "huge_cell")
+    refused = {ex for ex, (status, message) in statuses.items() if status == "error" and "over the 64.0 MiB" in message}
+    assert refused and all(statuses[ex][0] == "pass" for ex in set(statuses) - refused), statuses
+    assert not full_marks(course, "huge_cell")
+    assert outcomes["huge_cell"].timings["feedback_run"].startswith("not run:")
+    assert "MiB" in outcomes["huge_cell"].timings["feedback_run"]
+
+
+def test_outputs_no_file_can_hold_are_an_error_for_their_student_alone(tmp_path):
+    """Before: outputs that no UTF-8 file can hold (a lone surrogate, from anywhere a decoder let
+    one through) raised UnicodeEncodeError in the command while the feedback run wrote the
+    notebook back, and ended the run for everyone. Now it is that student's error."""
+    from tqdm import tqdm
+
+    from autograder.instructor.rerun import FeedbackRun, RunOutcome
+    path = tmp_path / f"{A}.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hi')")], metadata={"autograder": {}})
+    nbformat.write(nb, str(path))
+    run = FeedbackRun.__new__(FeedbackRun)
+    run.outcomes, run.closed, run.began, run.left = {"eve": RunOutcome("eve", "run")}, set(), {}, {"eve": 1}
+    run.bar = tqdm(disable=True)
+    run.grader = type("Grader", (), {"student_done": lambda self, student: 0})()
+    execution = NotebookDone("eve/x", {0: CellResult([{"output_type": "stream", "name": "stdout", "text": "\ud800"}], 1)})
+    run._done(("eve", path, nb), execution)
+    assert run.outcomes["eve"].status == "error" and "could not be written" in run.outcomes["eve"].reason
+    assert nbformat.read(str(path), as_version=4).cells[0].outputs == []  # left as it was

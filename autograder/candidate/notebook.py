@@ -25,6 +25,7 @@ from traitlets.config import Config
 
 from ..protocol import frames
 from ..protocol.forkserver import cpu_wait
+from ..protocol.limits import NOTEBOOK_OUTPUTS
 from ..protocol.messages import CellDone, CellStarted
 
 NOT_RUN = "not run: this exercise's hidden tests timed out in a clean process"
@@ -60,11 +61,26 @@ def warm_figures():
     matplotlib.pyplot.close(figure)
 
 
-class CellOutputs:
-    """Outputs of the running cell, as nbformat dicts, capped at `limit` bytes."""
+def json_size(value):
+    """Bytes `value` takes in a frame (JSON, ASCII only), whatever it holds."""
+    return len(json.dumps(value, default=str))
 
-    def __init__(self, limit):
+
+def fitting(text, room):
+    """The longest start of `text` whose JSON takes at most `room` bytes."""
+    cut = text[:room]
+    while cut and json_size(cut) > room:
+        cut = cut[:max(0, room * len(cut) // json_size(cut) - 1)]
+    return cut
+
+
+class CellOutputs:
+    """Outputs of the running cell, as nbformat dicts, capped at `limit` bytes of JSON (what
+    they take on the pipe, so that the server, which checks the same, keeps them whole)."""
+
+    def __init__(self, limit, shown=None):
         self.items, self.size, self.truncated, self.limit = [], 0, False, limit
+        self.shown = limit if shown is None else shown  # the limit the notice names
 
     def add(self, output, size):
         if self.truncated:
@@ -73,9 +89,9 @@ class CellOutputs:
         if size > room:
             self.truncated = True
             if output["output_type"] == "stream" and room > 0:
-                self._append(dict(output, text=output["text"][:room]))  # what fits
+                self._append(dict(output, text=fitting(output["text"], room)))  # what fits
             self.items.append({"output_type": "stream", "name": "stdout",
-                               "text": f"\n[output truncated: this cell printed more than {self.limit} bytes]\n"})
+                               "text": f"\n[output truncated: this cell printed more than {self.shown} bytes]\n"})
             return
         self.size += size
         self._append(output)
@@ -96,7 +112,7 @@ class Stream:
     def write(self, text):
         if text:
             text = str(text)
-            self.sink().add({"output_type": "stream", "name": self.name, "text": text}, len(text))
+            self.sink().add({"output_type": "stream", "name": self.name, "text": text}, json_size(text) - 2)
         return len(text)
 
     def flush(self):
@@ -113,7 +129,7 @@ class Stream:
 class Publisher(DisplayPublisher):
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
         self.sink().add({"output_type": "display_data", "data": data, "metadata": metadata or {}},
-                        len(json.dumps(data, default=str)))
+                        json_size(data) + json_size(metadata or {}))
 
     def clear_output(self, wait=False):
         self.sink().items.clear()
@@ -126,7 +142,7 @@ class Hook(DisplayHook):
     def write_format_data(self, format_dict, md_dict=None):
         self.sink().add({"output_type": "execute_result", "data": format_dict,
                          "metadata": md_dict or {}, "execution_count": self.shell.execution_count},
-                        len(json.dumps(format_dict, default=str)))
+                        json_size(format_dict) + json_size(md_dict or {}))
 
     def finish_displayhook(self):
         pass
@@ -135,7 +151,8 @@ class Hook(DisplayHook):
 def run(shell, request, out_fd):
     """In the (confined) child: run each code cell of `request` (a NotebookRequest), send its
     outputs; never returns."""
-    limit_bytes = request.limits.max_output_bytes
+    limit_bytes = request.limits.cell_outputs()
+    left = [NOTEBOOK_OUTPUTS]  # what the notebook's outputs may still take (its server checks too)
     shell.execution_count = 1
     current = [CellOutputs(limit_bytes)]
     sink = lambda: current[0]  # noqa: E731
@@ -149,7 +166,8 @@ def run(shell, request, out_fd):
 
     def show(etype, evalue, stb):
         sink().add({"output_type": "error", "ename": etype.__name__ if etype else "Error",
-                    "evalue": str(evalue), "traceback": [str(s) for s in stb]}, sum(len(s) for s in stb))
+                    "evalue": str(evalue), "traceback": [str(s) for s in stb]},
+                   json_size(str(evalue)) + json_size([str(s) for s in stb]))
 
     shell._showtraceback = show
     limit = request.limits.cell_timeout
@@ -167,7 +185,7 @@ def run(shell, request, out_fd):
     signal.signal(signal.SIGALRM, time_limit)
     skip = set(request.skip)
     for index, source in request.cells:
-        current[0] = CellOutputs(limit_bytes)
+        current[0] = CellOutputs(min(limit_bytes, left[0]), limit_bytes)
         if index in skip:
             show(TimeoutError, NOT_RUN, [f"TimeoutError: {NOT_RUN}"])
             frames.send(out_fd, CellDone(index, current[0].items, None).to_wire())
@@ -183,7 +201,9 @@ def run(shell, request, out_fd):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         try:
-            frames.send(out_fd, json.loads(json.dumps(CellDone(index, current[0].items, count).to_wire(), default=str)))
-        except (ValueError, TypeError):
+            items = json.loads(json.dumps(current[0].items, default=str))  # as JSON holds it
+            left[0] = max(0, left[0] - frames.size_of(items))
+            frames.send(out_fd, CellDone(index, items, count).to_wire())
+        except (ValueError, TypeError, RecursionError):  # outputs JSON cannot hold, or too many
             frames.send(out_fd, CellDone(index, [], count).to_wire())
     os._exit(0)

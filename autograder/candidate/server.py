@@ -21,6 +21,7 @@ sent is checked (framing, sizes, types) before it is passed on.
 """
 
 import base64
+import binascii
 import importlib
 import os
 import pkgutil
@@ -54,14 +55,13 @@ from ..protocol.forkserver import Child, Poller, cpu_wait, run_server  # noqa: E
 from ..protocol.messages import (  # noqa: E402
     CandidateDone,
     CandidateRequest,
-    CellResult,
     CellStarted,
-    NotebookDone,
     NotebookRequest,
-    decode_cell_frame,
+    unread,
 )
 from ..protocol.verdicts import Killed  # noqa: E402
-from . import confine, describe, notebook, operations, respond  # noqa: E402,F401
+from . import confine, describe, notebook, notebook_channel, operations, respond  # noqa: E402,F401
+from .notebook_channel import NotebookChannel  # noqa: E402
 
 WORK = "/tmp/work"
 RENICE_AFTER = 3.0  # seconds; then a child yields the CPU to quick ones and frees its slot
@@ -78,8 +78,10 @@ class Task:
         self.kind = request.op
         self.key, self.limits, self.uid = request.key, request.limits, request.uid
         self.workdir = None
-        self.cells, self.cell, self.cell_started, self.cell_waited = {}, None, 0.0, 0.0
+        self.cell, self.cell_started, self.cell_waited = None, 0.0, 0.0
         self.violations, self.poisoned = [], False
+        self.channel = NotebookChannel(request) if self.kind == "notebook" else None
+
 
 
 def make_workdir(task, files=()):
@@ -92,15 +94,22 @@ def make_workdir(task, files=()):
         target = os.path.normpath(os.path.join(path, relpath))
         if not target.startswith(path + os.sep):
             continue  # a name that climbs out of the folder
-        raw = base64.b64decode(data)
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (ValueError, binascii.Error):
+            task.violations.append("a file of the submission was not base64: not copied")
+            continue
         total += len(raw)
         if total > task.limits.submission_bytes:
             task.violations.append(f"the submission's files are over {task.limits.submission_bytes >> 20} MB: "
                                    "the rest were not copied")
             break
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "wb") as f:
-            f.write(raw)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(raw)
+        except (OSError, ValueError) as exc:  # a name that is a folder too, a NUL byte, a full /tmp
+            task.violations.append(f"a file of the submission could not be copied ({type(exc).__name__})")
     if task.uid and os.geteuid() == 0:
         for root, dirs, names in os.walk(path):
             for name in [*dirs, *names]:
@@ -119,8 +128,11 @@ class Server:
 
     # --- requests ------------------------------------------------------------------------
     def receive(self):
-        for _, request, fds in self.control.requests((CandidateRequest, NotebookRequest)):
+        for frame, request, fds in self.control.requests((CandidateRequest, NotebookRequest)):
             if request is None:
+                said = unread(frame)  # a request it cannot read: nobody may wait for it
+                if said is not None:
+                    self.control.send(said.to_wire())
                 continue
             self.check_slots = request.slots.checks or self.check_slots
             self.notebook_slots = request.slots.notebooks or self.notebook_slots
@@ -175,7 +187,8 @@ class Server:
                     os._exit(0)
             os.close(write_fd)
             child = Child(task, pid, limits.notebook_timeout, out_fd=read_fd,
-                          out_limit=notebook_output_limit(task.request))
+                          out_limit=notebook_channel.total_limit(task.request),
+                          frame_limit=notebook_channel.frame_limit(task.request))
         self.children[child.pid] = child
 
     # --- children --------------------------------------------------------------------------
@@ -210,19 +223,15 @@ class Server:
             child.kill(Killed.FORGED_CHANNEL)
 
     def take_frames(self, child):
+        """Each frame the notebook child sent, decoded and bounded (`NotebookChannel`)."""
         task = child.task
-        indices = {i for i, _ in task.request.cells}
         for frame in child.reader.frames():
-            said = decode_cell_frame(frame, indices)
+            said = task.channel.take(frame)
             if isinstance(said, CellStarted):
                 task.cell, task.cell_started = said.index, time.monotonic()
                 task.cell_waited = cpu_wait(child.pid)
             else:
-                task.cells[said.index] = {"outputs": said.outputs, "execution_count": said.execution_count}
                 task.cell = None
-                if said.dropped:
-                    task.violations.append(f"{said.dropped} malformed output{'s' if said.dropped > 1 else ''} "
-                                           "from the notebook dropped")
 
     def tick(self, now):
         """Time limits and renicing."""
@@ -290,8 +299,8 @@ class Server:
             dead = None if child.killed is None else child.killed.value
             if dead is None and (ended.how != "exited" or stuck is not None):
                 dead = "the code called os._exit, crashed, or ran out of memory"
-            cells = {k: CellResult(v["outputs"], v["execution_count"]) for k, v in task.cells.items()}
-            self.control.send(NotebookDone(task.key, cells, stuck, dead, seconds, tuple(task.violations)).to_wire())
+            frame = task.channel.report(task.key, stuck, dead, seconds, task.violations)
+            self.control.send_encoded(frame)
 
     def serve(self):
         while self.control.open or self.queue or self.children:
@@ -316,11 +325,6 @@ def child_limits(limits, kind):
     return {"memory_bytes": limits.memory_bytes, "cpu_seconds": int(seconds) + 15,
             "file_bytes": limits.file_bytes,
             "processes": limits.candidate_processes if kind == "candidate" else limits.notebook_processes}
-
-
-def notebook_output_limit(request):
-    cells = max(1, len(request.cells))
-    return (request.limits.max_output_bytes + 64_000) * (cells + 1) * 2
 
 
 def main():

@@ -411,7 +411,11 @@ def parser():
                         "each notebook in a sandboxed Jupyter kernel")
     g.add_argument("--run", dest="run_notebooks", action="store_true",
                    help="after every grade is recorded, run each graded notebook for its feedback "
-                        "(what feedback --run does; never changes a score)")
+                        "(what feedback --run does; never changes a score). Its request to the "
+                        "sandbox must fit in one 64 MiB frame: the submission's files go along as "
+                        "far as they fit (at most 40 MiB; the report names those left out), and a "
+                        "notebook whose cells alone are over the limit is not run, for that "
+                        "student only, saying by how much")
     g.add_argument("--due", help=DUE_HELP)
     g.set_defaults(run=cmd_grade)
 

@@ -9,9 +9,10 @@ is not run: no score depends on it (its run, for the feedback, is `rerun`). `don
 once all of a student's notebooks are staged. Up to `ServerLoop.lookahead`
 notebooks are in the servers' hands at once.
 
-Nothing a student did reaches another: a notebook nbgrader cannot read is an error for that
-student alone; a server that dies is replaced and the notebooks it had are tried once more,
-then reported as errors.
+Nothing a student did reaches another: a notebook nbgrader cannot read, or that cannot be
+written back (text no file can hold), is an error for that student alone; an exercise whose
+request would not fit a frame scores 0 and says why (`Grader.check`); a server that dies is
+replaced and the notebooks it had are tried once more, then reported as errors.
 """
 
 import time
@@ -132,11 +133,16 @@ class Phase1(ServerLoop):
     def _stage(self, item):
         student = item.student
         cpu = time.thread_time()
-        violations = keep_submitted(item.nb, item.path, self.settings.limits.max_output_bytes)
-        summary = apply_verdicts(item.nb, self.assignment, item.verdicts, self.grader.curriculum)
-        unjudged(item.nb)
-        item.nb.metadata["autograder"].update(sandboxed=self.grader.sandboxed, exercises=summary)
-        self.staging.write(student, self.assignment, item.path.stem, nbformat.writes(item.nb))
+        try:  # the student's own notebook and what their code said: anything wrong is theirs
+            violations = keep_submitted(item.nb, item.path, self.settings.limits.max_output_bytes)
+            summary = apply_verdicts(item.nb, self.assignment, item.verdicts, self.grader.curriculum)
+            unjudged(item.nb)
+            item.nb.metadata["autograder"].update(sandboxed=self.grader.sandboxed, exercises=summary)
+            self.staging.write(student, self.assignment, item.path.stem, nbformat.writes(item.nb))
+        except Exception as exc:
+            self.grader.student_done(student)
+            self._close(student, "error", f"the graded notebook could not be written ({type(exc).__name__}: {exc})")
+            return
         timing = self.timings[student]
         timing["client_cpu"] += time.thread_time() - cpu
         timing["violations"] += violations + [v for ex in summary.values() for v in ex.get("violations", [])]

@@ -33,10 +33,13 @@ from ..protocol.messages import (
     JudgeRequest,
     NotebookDone,
     NotebookRequest,
+    Refused,
     ServerCpu,
     Slots,
     decode_report,
+    encoded_request,
 )
+from ..protocol.verdicts import Status, Verdict
 from .isolation import Cgroups, UidBlock, kill_uid
 from .sandbox import PACKAGE, Sandbox
 
@@ -131,8 +134,13 @@ class ServerProcess:
         return text
 
     def send(self, message, fds=()):
+        """Send a request the command made itself (Refused if it would not be read)."""
+        self.send_encoded(encoded_request(message, len(fds)), fds)
+
+    def send_encoded(self, data, fds=()):
+        """Send a request `encoded_request` made (and so checked)."""
         try:
-            frames.send(self.fileno(), dict(message.to_wire(), fds=len(fds)), fds=fds)
+            frames.send_encoded(self.fileno(), data, fds=fds)
         except OSError as exc:
             raise ServerLost(f"the {self.name} server stopped listening ({exc})") from None
 
@@ -203,6 +211,7 @@ class Grader:
         self.cgroups = Cgroups(memory_bytes=limits.memory_bytes, processes=limits.processes)
         self.checks = {}       # exercise key -> Check
         self.notebooks = {}    # notebook key -> (uid, student)
+        self.refused = []      # verdicts of exercises never sent (Refused), for `events`
         self.servers = {}
         self.devices, self.curriculum = None, None
         self.launch()
@@ -253,33 +262,50 @@ class Grader:
         return self.uids.take() if self.uid_switching else None
 
     def check(self, key, assignment, student, jobs):
-        """Send every exercise of `jobs` ({exercise id: Job}) to be judged."""
+        """Send every exercise of `jobs` ({exercise id: Job}) to be judged. An exercise whose
+        request its server would not read (a solution cell of tens of MiB) is not sent: its
+        verdict, an error that says why, comes back from `events` like any other."""
         for ex_id, job in jobs.items():
             ckey = f"{key}#{ex_id}"
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             uid = self._uid()
+            try:
+                to_judge = encoded_request(JudgeRequest(ckey, assignment, ex_id), 1)
+                to_candidate = encoded_request(CandidateRequest(
+                    ckey, job, self.limits(), uid, tuple(self.cgroups.student(student)), self.settings.slots()), 1)
+            except Refused as exc:
+                self._free(uid)
+                self.refused.append(("verdict", key, ex_id, refused(str(exc))))
+                continue
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             self.checks[ckey] = Check(key, ex_id, uid, student)
             try:
-                self.servers["judge"].send(JudgeRequest(ckey, assignment, ex_id), fds=[ours.fileno()])
-                self.servers["candidate"].send(
-                    CandidateRequest(ckey, job, self.limits(), uid, tuple(self.cgroups.student(student)),
-                                     self.settings.slots()), fds=[theirs.fileno()])
+                self.servers["judge"].send_encoded(to_judge, fds=[ours.fileno()])
+                self.servers["candidate"].send_encoded(to_candidate, fds=[theirs.fileno()])
             finally:
                 ours.close()
                 theirs.close()
 
     def run_notebook(self, key, student, cells, files, skip):
         """Send a notebook (code cells [(index, source)], the submission's files, the cells not
-        to run) to run for the student's feedback."""
+        to run) to run for the student's feedback; Refused (nothing sent) when its server
+        would not read the request."""
         uid = self._uid()
+        try:
+            data = encoded_request(NotebookRequest(
+                key, tuple(map(tuple, cells)), tuple(map(tuple, files)), tuple(skip), self.limits(), uid,
+                tuple(self.cgroups.student(student)), self.settings.slots()))
+        except Refused:
+            self._free(uid)
+            raise
         self.notebooks[key] = (uid, student)
-        self.servers["candidate"].send(NotebookRequest(
-            key, tuple(map(tuple, cells)), tuple(map(tuple, files)), tuple(skip), self.limits(), uid,
-            tuple(self.cgroups.student(student)), self.settings.slots()))
+        self.servers["candidate"].send_encoded(data)
 
     def events(self, timeout):
         """What finished within `timeout` seconds: ("verdict", key, exercise, Verdict) and
         ("notebook", key, NotebookDone) tuples. ServerLost if a server is gone."""
+        if self.refused:  # decided here, without a server: handed back first
+            out, self.refused = self.refused, []
+            return out
         socks = {s.fileno(): s for s in self.servers.values()}
         ready, _, _ = select.select(list(socks), [], [], timeout)
         out = []
@@ -335,6 +361,7 @@ class Grader:
 
     def forget(self, key):
         """Drop everything pending for notebook `key` (after a server was lost)."""
+        self.refused = [event for event in self.refused if event[1] != key]
         for ckey in [k for k, c in self.checks.items() if c.key == key]:
             self._free(self.checks.pop(ckey).uid)
         entry = self.notebooks.pop(key, None)
@@ -354,6 +381,11 @@ class Grader:
             server.close()
         self.cgroups.close()
         self.uids.close()
+
+
+def refused(reason):
+    """The verdict of an exercise whose request was refused: 0 points, and why."""
+    return Verdict(Status.ERROR, f"This exercise could not be graded: {reason}.", violations=(reason,))
 
 
 class ServerLoop:

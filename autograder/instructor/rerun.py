@@ -21,9 +21,11 @@ from pathlib import Path
 import nbformat
 from tqdm import tqdm
 
+from ..protocol.frames import MAX_FRAME, size_of
 from ..protocol.limits import DEFAULT as LIMITS
+from ..protocol.messages import Refused, mib
 from .engine import settings_from
-from .grader import Grader, ServerLoop
+from .grader import Grader, ServerLoop, ServerLost
 from .nbgrader_api import load_config
 from .outputs import apply_run, graded_test_cells
 from .staging import write_atomically
@@ -43,10 +45,12 @@ def graded_students(root, assignment):
     return sorted(p.parent.name for p in (Path(root) / "autograded").glob(f"*/{assignment}") if p.is_dir())
 
 
-def submission_files(folder, limit):
+def submission_files(folder, limit, left_out=None):
     """The submission folder's regular files (never links), base64, for the notebook's run:
-    files that would take the total past `limit` bytes are left out."""
+    files that would take the total past `limit` bytes are left out (their names appended
+    to `left_out`)."""
     files, total = [], 0
+    left_out = [] if left_out is None else left_out
     for root, dirs, names in os.walk(folder, followlinks=False):
         dirs[:] = [d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d))]
         for name in sorted(names):
@@ -55,11 +59,22 @@ def submission_files(folder, limit):
                 continue
             size = os.path.getsize(path)
             if total + size > limit:
+                left_out.append(os.path.relpath(path, folder))
                 continue
             total += size
             with open(path, "rb") as f:
                 files.append([os.path.relpath(path, folder), base64.b64encode(f.read()).decode()])
     return files
+
+
+REQUEST_MARGIN = 1 << 20  # the request's other fields (key, limits, cgroups, file names)
+
+
+def files_room(limits, cells):
+    """How many bytes of files a notebook's run may carry: `submission_bytes`, and no more than
+    fits in its request (a frame) beside its cells, in base64 (4 bytes for every 3)."""
+    room = MAX_FRAME - REQUEST_MARGIN - size_of(cells)
+    return max(0, min(limits.submission_bytes, room * 3 // 4))
 
 
 def test_outputs(nb):
@@ -104,12 +119,29 @@ class FeedbackRun(ServerLoop):
         except Exception as exc:
             self._close(student, "error", f"{path.name} cannot be read: {type(exc).__name__}: {exc}")
             return
-        folder = self.root / "submitted" / student / self.assignment
-        files = submission_files(folder, self.settings.limits.submission_bytes) if folder.is_dir() else []
         key = f"{student}/{path.name}"
-        self.in_flight[key] = (student, path, nb)
-        cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        self.grader.run_notebook(key, student, cells, files, sorted(graded_test_cells(nb)))
+        try:
+            cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+            folder = self.root / "submitted" / student / self.assignment
+            left_out = []
+            files = submission_files(folder, files_room(self.settings.limits, cells), left_out) if folder.is_dir() else []
+            self.in_flight[key] = (student, path, nb)  # before sending: a server lost meanwhile retries it
+            self.grader.run_notebook(key, student, cells, files, sorted(graded_test_cells(nb)))
+        except Refused as exc:
+            self.in_flight.pop(key, None)
+            self._close(student, "error", f"{path.name} was not run: {exc}")
+            return
+        except ServerLost:
+            raise
+        except Exception as exc:  # the student's folder or notebook: theirs alone
+            self.in_flight.pop(key, None)
+            self._close(student, "error", f"{path.name} was not run ({type(exc).__name__}: {exc})")
+            return
+        if left_out:
+            self.outcomes[student].violations.append(
+                f"files left out of the run of {path.name} (over the {mib(self.settings.limits.submission_bytes)} "
+                f"MiB a run's files may take, beside its cells): {', '.join(left_out[:10])}"
+                + (f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""))
 
     def _event(self, event):
         if event[0] == "notebook" and event[1] in self.in_flight:
@@ -117,14 +149,19 @@ class FeedbackRun(ServerLoop):
 
     def _done(self, item, execution):
         student, path, nb = item
-        before = test_outputs(nb)
-        apply_run(nb, execution)
-        if test_outputs(nb) != before:  # cannot happen (apply_run skips them): checked anyway
-            self._close(student, "error", "the run would have changed a graded cell; nothing written")
+        try:  # what the student's code printed: anything wrong with it is theirs alone
+            before = test_outputs(nb)
+            apply_run(nb, execution)
+            if test_outputs(nb) != before:  # cannot happen (apply_run skips them): checked anyway
+                self._close(student, "error", "the run would have changed a graded cell; nothing written")
+                return
+            nb.metadata["autograder"]["feedback_run"] = {"seconds": round(execution.seconds, 2),
+                                                         "violations": list(execution.violations)}
+            write_atomically(path, nbformat.writes(nb))
+        except Exception as exc:
+            self.grader.student_done(student)
+            self._close(student, "error", f"the run's outputs could not be written ({type(exc).__name__}: {exc})")
             return
-        nb.metadata["autograder"]["feedback_run"] = {"seconds": round(execution.seconds, 2),
-                                                     "violations": list(execution.violations)}
-        write_atomically(path, nbformat.writes(nb))
         outcome = self.outcomes[student]
         outcome.violations += list(execution.violations)
         self.left[student] -= 1

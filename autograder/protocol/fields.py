@@ -35,12 +35,14 @@ def boolean(v, what):
 
 
 def string(v, what, limit=100_000):
-    need(type(v) is str and len(v) <= limit, f"{what} is not a string")
+    need(type(v) is str, f"{what} is not a string")
+    need(len(v) <= limit, f"{what} is over {limit} characters")
     return v
 
 
 def array(v, what, limit=1_000_000):
-    need(type(v) is list and len(v) <= limit, f"{what} is not a list")
+    need(type(v) is list, f"{what} is not a list")
+    need(len(v) <= limit, f"{what} has more than {limit} items")
     return v
 
 

@@ -94,7 +94,11 @@ class Control:
         return out
 
     def send(self, message):
-        self.outbox += frames.encode(message)
+        self.send_encoded(frames.encode(message))
+
+    def send_encoded(self, data):
+        """Queue a frame `frames.encode` made, and write what the command will take now."""
+        self.outbox += data
         self.flush()
 
     def flush(self, block=False):
@@ -136,13 +140,13 @@ def run_server(fd, make_server, **hello):
 class Child:
     """A forked child: what it is for, its pidfd, its output pipe, its own-time limit."""
 
-    def __init__(self, task, pid, limit, out_fd=None, out_limit=None):
+    def __init__(self, task, pid, limit, out_fd=None, out_limit=None, frame_limit=None):
         self.task, self.pid, self.limit = task, pid, limit
         self.pidfd = os.pidfd_open(pid)
         self.out_fd = out_fd
         if out_fd is not None:
             os.set_blocking(out_fd, False)
-        self.reader = frames.Reader(limit=out_limit or frames.MAX_FRAME, total=out_limit)
+        self.reader = frames.Reader(limit=frame_limit or out_limit or frames.MAX_FRAME, total=out_limit)
         self.started = time.monotonic()
         self.waited_at_start = cpu_wait(pid)
         self.killed, self.status, self.exited = None, None, False

@@ -13,6 +13,7 @@ and `Reader` hands them out in order with the frames.
 
 import json
 import os
+import re
 import select
 import socket
 import struct
@@ -28,27 +29,92 @@ class Malformed(Exception):
     """The peer sent something that is not a frame of this protocol."""
 
 
+class TooLarge(ValueError):
+    """What a process was about to send does not fit in one frame: `size` bytes of JSON.
+    A sender checks what it builds from a student's work before sending it (`fits`), so
+    this is that student's problem, never the sender's death."""
+
+    def __init__(self, size, limit=None):
+        self.size, self.limit = size, MAX_FRAME if limit is None else limit
+        super().__init__(f"frame of {size} bytes is over the {self.limit} byte limit")
+
+
 class Closed(Exception):
     """The peer closed the channel (or died) before a whole frame arrived."""
 
 
-def encode(obj):
-    body = json.dumps(obj, separators=(",", ":"), allow_nan=True).encode()
-    if len(body) > MAX_FRAME:
-        raise ValueError(f"frame of {len(body)} bytes is over the {MAX_FRAME} byte limit")
+def body_of(obj):
+    """`obj` as a frame's body: compact JSON, ASCII only (what `size_of` measures)."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=True).encode()
+
+
+def size_of(obj):
+    """How many bytes `obj` takes in a frame (its JSON, ASCII only: a non-ASCII character
+    counts the 6 or 12 bytes of its escape)."""
+    return len(body_of(obj))
+
+
+def encode(obj, limit=MAX_FRAME):
+    """`obj` as a whole frame; TooLarge when its JSON is over `limit` bytes (nothing sent)."""
+    body = body_of(obj)
+    if len(body) > min(limit, MAX_FRAME):
+        raise TooLarge(len(body), min(limit, MAX_FRAME))
     return HEADER.pack(len(body)) + body
 
 
+# an escaped UTF-16 surrogate: only in pairs (high then low) is it a character
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def parse(body):
+    """A frame's body, parsed: strict UTF-8 JSON (anything else, or nested too deep, or a number
+    of thousands of digits, is Malformed) whose strings are all valid text: a lone surrogate,
+    which no file or notebook can hold (writing it would raise far from here), becomes U+FFFD."""
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        value = json.loads(bytes(body).decode("utf-8"))  # strict: no UTF-16/32 guessing, no raw surrogates
+    except (ValueError, RecursionError, UnicodeDecodeError, MemoryError) as exc:
         raise Malformed(f"not JSON ({type(exc).__name__})") from None
+    if _SURROGATE.search(body):
+        value = _valid_text(value)
+    return value
+
+
+def _text(s):
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _valid_text(value):
+    """`value` with every lone surrogate in its strings (and keys) replaced, in place."""
+    if isinstance(value, str):
+        return _text(value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            for i, v in enumerate(item):
+                if isinstance(v, str):
+                    item[i] = _text(v)
+                elif isinstance(v, (list, dict)):
+                    stack.append(v)
+        elif isinstance(item, dict):
+            pairs = [(_text(k), _text(v) if isinstance(v, str) else v) for k, v in item.items()]
+            item.clear()
+            item.update(pairs)
+            stack.extend(v for _, v in pairs if isinstance(v, (list, dict)))
+    return value
 
 
 def send(fd, obj, fds=()):
     """Write one frame to `fd` (blocking), with `fds` attached when it is a socket."""
-    data = encode(obj)
+    send_encoded(fd, encode(obj), fds)
+
+
+def send_encoded(fd, data, fds=()):
+    """Write `data`, a frame `encode` made, to `fd` (blocking), with `fds` as `send` does."""
     if fds:
         sock = socket.socket(fileno=os.dup(fd))
         try:

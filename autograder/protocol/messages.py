@@ -15,8 +15,9 @@ answers of `autograder.candidate.respond`, decoded by `autograder.judge.seen`.)
 from dataclasses import dataclass, field
 
 from . import fields as f
-from .limits import Limits
-from .verdicts import Ended, Verdict
+from . import frames
+from .limits import Limits, MiB
+from .verdicts import Ended, Killed, Verdict
 
 KEY = 500  # longest key
 
@@ -158,6 +159,33 @@ class NotebookRequest:
 
 
 REQUESTS = {kind.op: kind for kind in (JudgeRequest, Gone, CandidateRequest, NotebookRequest)}
+CONTENTS = {CandidateRequest: "the exercise's cells", NotebookRequest: "the notebook and its files"}
+
+
+class Refused(Exception):
+    """A request built from one student's work that its server would not read (too big, or a
+    field over its decoder's limits): that student's failure, with the reason, never the run's."""
+
+
+def mib(size):
+    return f"{size / MiB:.1f}"
+
+
+def encoded_request(request, fds=0):
+    """`request` as the bytes of one frame, once it is certain that its server will read it: it
+    goes through the server's own decoder and fits in a frame. Refused (saying why) otherwise."""
+    wire = dict(request.to_wire(), fds=fds)
+    what = CONTENTS.get(type(request), "the request")
+    try:
+        data = frames.encode(wire)
+    except frames.TooLarge as exc:
+        raise Refused(f"{what} are {mib(exc.size)} MiB as sent to the grader, over the "
+                      f"{mib(exc.limit)} MiB limit") from None
+    try:
+        type(request).from_wire(wire)
+    except frames.Malformed as exc:
+        raise Refused(f"{what} cannot be sent to the grader: {exc}") from None
+    return data
 
 
 def decode_request(frame, allowed):
@@ -250,13 +278,31 @@ def cell_output(out):
         return {"output_type": kind, "ename": out["ename"], "evalue": out["evalue"], "traceback": tb}
     data, meta = out.get("data"), out.get("metadata", {})
     if not (isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, (str, dict, list))
-                                           for k, v in data.items()) and isinstance(meta, dict)):
+                                           for k, v in data.items()) and isinstance(meta, dict)
+            and shallow(data) and shallow(meta)):
         return None
     item = {"output_type": kind, "data": data, "metadata": meta}
     if kind == "execute_result":
         count = out.get("execution_count")
         item["execution_count"] = count if type(count) is int else None
     return item
+
+
+OUTPUT_DEPTH = 32  # nesting of an output's data or metadata (JSON a notebook shows is flat)
+
+
+def shallow(value, limit=OUTPUT_DEPTH):
+    """True when `value` nests lists and objects at most `limit` deep. What is kept must be
+    re-encoded later (by the server, by nbformat) from deeper in the stack than it was parsed:
+    a deep value would raise RecursionError there instead of being refused here."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth >= limit:
+                return False
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return True
 
 
 def cell_outputs(outputs):
@@ -328,6 +374,20 @@ class ServerCpu:
     def from_wire(cls, frame):
         f.obj(frame, "a frame")
         return cls(f.number(frame.get("server_cpu"), "CPU seconds"), f.number(frame.get("children_cpu"), "CPU seconds"))
+
+
+def unread(frame):
+    """What a server says of a request it could not read (`frame`, as parsed), so that nobody
+    waits for it: CandidateDone or NotebookDone, ended unread; None when it names no key.
+    (The command checks every request with `encoded_request` first: this is the backstop.)"""
+    if not (isinstance(frame, dict) and type(frame.get("key")) is str and len(frame["key"]) <= KEY):
+        return None
+    why = Killed.UNREADABLE_REQUEST
+    if frame.get("op") == "candidate":
+        return CandidateDone(frame["key"], Ended("killed", killed=why), 0.0, (why.value,))
+    if frame.get("op") == "notebook":
+        return NotebookDone(frame["key"], dead=why.value)
+    return None
 
 
 REPORTS = {"hello": Hello, "judged": Judged, "candidate_done": CandidateDone,

@@ -47,6 +47,7 @@ class Killed(str, Enum):
     MALFORMED_VERDICT = "the judge sent a malformed verdict"
     BACKSTOP = "the judge ran past its backstop limit"
     CANDIDATE_ENDED = "its candidate had ended"
+    UNREADABLE_REQUEST = "the grader's request to run it could not be read"
 
 
 CRASH_SIGNALS = ("SIGKILL", "SIGSEGV", "SIGXCPU")

@@ -18,14 +18,17 @@ import threading
 from pathlib import Path
 
 import nbformat
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import HBChannel
+from jupyter_client.connect import channel_socket_types
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import DottedObjectName, Integer, Type
 
 from ...protocol.limits import DEFAULT as LIMITS
+from ...protocol.limits import KERNEL_MESSAGE
 from ..isolation import kill_uid
 from ..sandbox import Sandbox, matplotlib_cache, warn_unsandboxed
 from ..verdicts import error_output
@@ -72,15 +75,39 @@ class BoundedHBChannel(HBChannel):
             self.close()  # its socket is the thread's while it runs
 
 
-class BoundedClient(AsyncKernelClient):
+class BoundedSockets:
+    """Every socket to the kernel refuses a message part over KERNEL_MESSAGE bytes in zmq
+    itself (MAXMSGSIZE, set before it connects): a kernel that sends more is disconnected and
+    the message dropped before jupyter_client reads or parses a byte of it, so a student's 200 MB
+    message costs the grading machine nothing (nbclient then waits for the cell, up to its limit).
+    A mixin over jupyter_client's `_create_connected_socket` (clients and the manager's control
+    socket)."""
+
+    def _create_connected_socket(self, channel, identity=None):
+        sock = self.context.socket(channel_socket_types[channel])
+        sock.setsockopt(zmq.MAXMSGSIZE, KERNEL_MESSAGE)
+        sock.linger = 1000  # as jupyter_client: no hang at exit
+        if identity:
+            sock.identity = identity
+        if getattr(self, "curve_publickey", None) is not None:
+            sock.curve_secretkey = self.curve_secretkey
+            sock.curve_publickey = self.curve_publickey
+            sock.curve_serverkey = self.curve_publickey
+        sock.connect(self._make_url(channel))
+        return sock
+
+
+class BoundedClient(BoundedSockets, AsyncKernelClient):
+    """nbclient's kernel client with bounded messages and a heartbeat that never hangs."""
     hb_channel_class = Type(BoundedHBChannel)
 
 
-class SandboxedKernelManager(AsyncKernelManager):
+class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
     """A kernel in the sandbox: its own uid and cgroup, `python -I`, a private working folder,
     talking over IPC sockets (TCP cannot reach a kernel in its own network namespace).
     Interrupts are sent as messages (a signal would not cross into the sandbox's session).
-    Its clients' heartbeat channel never hangs their cleanup (`BoundedHBChannel`)."""
+    Its clients' heartbeat channel never hangs their cleanup (`BoundedHBChannel`), and no
+    socket to the kernel takes a message part over KERNEL_MESSAGE bytes (`BoundedSockets`)."""
 
     client_class = DottedObjectName(f"{__name__}.BoundedClient")
     client_factory = Type(BoundedClient)
