@@ -150,14 +150,14 @@ def test_a_stuck_heartbeat_thread_never_hangs_a_kernels_cleanup():
     """Before: after a kernel died, jupyter_client's heartbeat thread could wait forever on a
     ping, and the unbounded join in `stop_channels` hung plain nbgrader autograde for good (seen
     in the tampering tests)."""
-    import shutil
     import threading
 
     import zmq.asyncio
 
+    from autograder.instructor.isolation import remove_private
     from autograder.instructor.preprocessors.safe_execute import BoundedHBChannel, SandboxedKernelManager
     manager = SandboxedKernelManager()
-    shutil.rmtree(manager._private, ignore_errors=True)
+    remove_private(manager._private)
     assert manager.client().hb_channel_class is BoundedHBChannel
     never = threading.Event()
 
