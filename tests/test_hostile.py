@@ -218,6 +218,35 @@ def test_students_cannot_see_each_others_work(tmp_path):
     assert "'PATH'" in text and "GRADER" not in text and "SUDO" not in text
 
 
+PROCESSES = """import os
+others = set()
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        uid = int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        continue
+    if uid != os.getuid():
+        others.add(uid)
+print("other uids seen:", sorted(others))
+"""
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_students_cannot_see_each_others_processes(tmp_path):
+    """Before: every process forked by the candidate server shares its PID namespace, and its
+    /proc showed every classmate's pid, uid and command line (no hidepid)."""
+    slow = "import time; time.sleep(3)"
+    course = course_with(tmp_path, {"peeker": right(PROCESSES, slow), "victim": right(slow),
+                                    "zoe": right(slow)})
+    outcomes = grade(course, A, workers=3, notebook_timeout=120, progress=False, run=True)
+    assert all(o.status == "graded" for o in outcomes.values()), outcomes
+    nb = nbformat.read(str(course / "autograded" / "peeker" / A / f"{A}.ipynb"), as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "other uids seen: []" in text, text[-2000:]
+    assert all(full_marks(course, s) for s in ("peeker", "victim", "zoe"))
+
+
 FILL = """written = 0
 try:
     for i in range(400):
