@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -174,3 +175,79 @@ def test_hooks_cannot_hold_a_notebook_past_its_limit(tmp_path):
     stopped = next(i for i, out in enumerate(outputs) if "time limit (14 s)" in out)
     assert 1 < stopped < len(cells) - 1 and all("time limit (14 s)" in out for out in outputs[stopped:])
     assert any("time limit" in v for v in nb.metadata["autograder"]["kernel_violations"])
+
+
+# The judge server (unprivileged, as in a grading run) with the groups the grader delegated to
+# it; `judge` is replaced so that one exercise's check allocates 4 GiB and the other passes.
+JUDGES = """
+import json, os, socket, sys, threading
+sys.path.insert(0, {root!r})
+import autograder.judge.server as S
+from autograder.protocol import frames
+from autograder.protocol.forkserver import Control
+from autograder.protocol.messages import JudgeRequest
+from autograder.protocol.verdicts import Status, Verdict
+
+def judge(assignment, exercise, transport, devices):
+    if exercise == {hog!r}:
+        import torch
+        torch.ones(1 << 30)
+    return Verdict(Status.PASS)
+
+S.judge, S.JUDGE_MEMORY = judge, 512 << 20
+ours, theirs = socket.socketpair()
+server = S.Server(Control(theirs.fileno()), [], {groups!r})
+server.address_space = {address_space!r}
+for exercise in ({hog!r}, {fine!r}):
+    candidate, judges_end = socket.socketpair()
+    candidate.send(b"hello")  # it has spoken: its judge is forked
+    frames.send(ours.fileno(), dict(JudgeRequest(exercise, {assignment!r}, exercise).to_wire(), fds=1),
+                fds=[judges_end.fileno()])
+    judges_end.close()
+threading.Thread(target=server.serve, daemon=True).start()
+reader, said = frames.Reader(), {{}}
+while len(said) < 2:
+    frame = frames.receive(ours.fileno(), reader, 120)
+    said[frame["judged"]] = frame["verdict"]
+print(json.dumps(said))
+"""
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("limit", ["cgroup", "address space"])
+def test_a_judge_that_allocates_beyond_its_limit_fails_that_check_alone(limit):
+    """Before: judge children had no memory limit and no cgroup: a check driven to allocate
+    without bound took the machine's memory."""
+    import json
+
+    from autograder.instructor.isolation import JUDGE_GROUPS_ENV, Cgroups
+    from autograder.judge import server
+    from autograder.judge.exercises import REGISTRY
+
+    from conftest import ROOT
+    assert server.GROUPS_ENV == JUDGE_GROUPS_ENV
+    assignment = "01_tensor_ops"
+    hog, fine = list(REGISTRY[assignment])[:2]
+    judge_uid = STUDENTS[0]
+    cgroups = Cgroups()
+    try:
+        groups = cgroups.delegate(judge_uid) if limit == "cgroup" else []
+        if limit == "cgroup" and not groups:
+            pytest.skip("no cgroups to delegate on this machine")
+        script = JUDGES.format(root=str(ROOT), hog=hog, fine=fine, groups=groups, assignment=assignment,
+                               address_space=limit == "address space")
+        env = {"PATH": os.environ["PATH"], "HOME": "/tmp", "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run(["setpriv", f"--reuid={judge_uid}", f"--regid={judge_uid}", "--clear-groups",
+                               sys.executable, "-I", "-c", script], capture_output=True, text=True,
+                              timeout=300, env=env, cwd="/tmp")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        said = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert said[fine]["status"] == "pass"
+        assert said[hog]["status"] == "error" and "please tell the instructor" in said[hog]["message"]
+        if limit == "cgroup":
+            assert "ran out of memory" in said[hog]["message"], said[hog]
+            assert [p.name for p in Path(groups[0]).iterdir() if p.is_dir()] == ["server"], \
+                "each judge's group is removed once it is reaped"
+    finally:
+        cgroups.close()
+    assert not any(Path(r).exists() for r in groups)

@@ -14,7 +14,9 @@ that writes them (the student's).
 (`autograder-<pid>-<n>`) in each cgroup v1 controller it can write (pids, memory, freezer), or
 under the cgroup v2 root: a limit on processes and on memory (the student's tmpfs files
 included), and, when the student is done, freeze, kill, remove. Groups the grader did not
-create are never touched. Where the machine allows none of this, `available` is False and the
+create are never touched. `delegate(uid)` hands a run's groups to the judge server (its uid): it
+runs in their `server` group and makes one group per judge child under them, with that judge's
+memory and pids limits (`judge.server`). Where the machine allows none of this, `available` is False and the
 uid sweeps do the killing alone.
 """
 
@@ -36,6 +38,10 @@ BLOCK = 4096
 BLOCKS = 256
 V1 = Path("/sys/fs/cgroup")
 CONTROLLERS = ("pids", "memory", "freezer")
+# What a delegated root's new owner must be able to write (cgroup v2 moves need the common
+# ancestor's cgroup.procs; v1 needs only the folder).
+JUDGE_GROUPS_ENV = "JUDGE_CGROUPS"  # how the judge server learns its groups (judge.server.GROUPS_ENV)
+DELEGATED_FILES = ("cgroup.procs", "cgroup.subtree_control", "cgroup.threads")
 _serial = itertools.count()
 MNT_DETACH, MS_NOSUID, MS_NODEV = 2, 2, 4
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -307,9 +313,52 @@ class Cgroups:
             except OSError:
                 time.sleep(0.02)
 
+    def delegate(self, uid):
+        """Give these groups to `uid` (the judge server's): a `server` group under each root
+        for the server itself (it joins at start, `join`), and the roots made writable by it so
+        it can make, limit, join and remove a group per child. The roots where it makes them
+        (pids and memory; freezer is not needed); [] when there are no groups."""
+        if not self.available:
+            return []
+        delegated = []
+        try:
+            for root in self.roots:
+                if root.parent.name == "freezer":
+                    continue
+                (root / "server").mkdir(exist_ok=True)
+                for path in [root, root / "server", *(root / f for f in DELEGATED_FILES)]:
+                    if path.exists():
+                        os.chown(path, uid, uid)
+                for path in (root / "server").iterdir():
+                    os.chown(path, uid, uid)
+                delegated.append(str(root))
+        except OSError:
+            return []
+        return delegated
+
+    def server_groups(self):
+        """The `server` groups `delegate` made (for `join`)."""
+        return [str(r / "server") for r in self.roots if (r / "server").is_dir()]
+
     def close(self):
         for key in list(self.students):
             self.end(key)
-        for root in self.roots:
+        for root in self.roots:  # groups made under it by others (a delegated root), deepest first
+            for sub in sorted(root.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+                if sub != root:
+                    self._kill_tasks(sub)
+                    self._remove(sub)
             self._remove(root)
         self.roots = []
+
+    @staticmethod
+    def _kill_tasks(path):
+        try:
+            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
