@@ -247,6 +247,28 @@ def test_students_cannot_see_each_others_processes(tmp_path):
     assert all(full_marks(course, s) for s in ("peeker", "victim", "zoe"))
 
 
+HOOKED = "import time\nget_ipython().events.register('pre_run_cell', lambda *a: time.sleep(8))"
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_hooks_cannot_hold_plain_nbgrader_past_the_notebook_limit(tmp_path):
+    """Before: an IPython pre_run_cell hook sleeping just under the cell limit in every cell
+    held plain nbgrader autograde for (cells x cell limit), ~100 minutes with the defaults: there
+    was no limit on a whole notebook."""
+    course = course_with(tmp_path, {"hooked": right(top=[HOOKED]), "ada": right()},
+                         "c.SafeExecute.notebook_timeout = 25\n")
+    nbgrader("generate_assignment", A, "--force", cwd=course)
+    nbgrader("autograde", A, "--force", cwd=course)
+    nb = nbformat.read(str(course / "autograded" / "hooked" / A / f"{A}.ipynb"), as_version=4)
+    said = ["".join(o.get("evalue", "") + o.get("text", "") for o in c.outputs)
+            for c in nb.cells if c.cell_type == "code"]
+    stopped = next(i for i, text in enumerate(said) if "time limit (25 s)" in text)
+    assert stopped < len(said) - 2, "the hook's 8 s per cell passed the 25 s limit well before the end"
+    assert any("did not run: the notebook ran past its time limit (25 s)" in text for text in said[stopped + 1:])
+    assert full_marks(course, "ada")
+
+
 FILL = """written = 0
 try:
     for i in range(400):
