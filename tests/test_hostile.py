@@ -6,6 +6,7 @@ Each test here failed on the engine before the judge/candidate split (each says 
 
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -218,6 +219,17 @@ def test_students_cannot_see_each_others_work(tmp_path):
     assert "'PATH'" in text and "GRADER" not in text and "SUDO" not in text
 
 
+def grading_groups():
+    """This process's grading cgroups (every controller), and their groups."""
+    return {str(p) for p in Path("/sys/fs/cgroup").glob(f"**/autograder-{os.getpid()}-*")}
+
+
+def assert_nothing_left(groups_before):
+    from autograder.instructor import isolation
+    assert not isolation.orphans(), "processes outlived their grading run"
+    assert grading_groups() <= groups_before, "cgroups outlived their grading run"
+
+
 PROCESSES = """import os
 others = set()
 for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
@@ -239,7 +251,9 @@ def test_students_cannot_see_each_others_processes(tmp_path):
     slow = "import time; time.sleep(3)"
     course = course_with(tmp_path, {"peeker": right(PROCESSES, slow), "victim": right(slow),
                                     "zoe": right(slow)})
+    groups = grading_groups()
     outcomes = grade(course, A, workers=3, notebook_timeout=120, progress=False, run=True)
+    assert_nothing_left(groups)
     assert all(o.status == "graded" for o in outcomes.values()), outcomes
     nb = nbformat.read(str(course / "autograded" / "peeker" / A / f"{A}.ipynb"), as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
@@ -258,6 +272,7 @@ def test_hooks_cannot_hold_plain_nbgrader_past_the_notebook_limit(tmp_path):
     was no limit on a whole notebook."""
     course = course_with(tmp_path, {"hooked": right(top=[HOOKED]), "ada": right()},
                          "c.SafeExecute.notebook_timeout = 25\n")
+    groups = grading_groups()
     nbgrader("generate_assignment", A, "--force", cwd=course)
     nbgrader("autograde", A, "--force", cwd=course)
     nb = nbformat.read(str(course / "autograded" / "hooked" / A / f"{A}.ipynb"), as_version=4)
@@ -266,6 +281,7 @@ def test_hooks_cannot_hold_plain_nbgrader_past_the_notebook_limit(tmp_path):
     stopped = next(i for i, text in enumerate(said) if "time limit (25 s)" in text)
     assert stopped < len(said) - 2, "the hook's 8 s per cell passed the 25 s limit well before the end"
     assert any("did not run: the notebook ran past its time limit (25 s)" in text for text in said[stopped + 1:])
+    assert_nothing_left(groups)
     assert full_marks(course, "ada")
 
 

@@ -28,6 +28,7 @@ import shutil
 import signal
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from ..candidate.confine import live_processes, processes_of
@@ -107,14 +108,14 @@ class UidBlock:
 
 def private_tmpfs(prefix, size_bytes):
     """A new folder (mode 0700), on a tmpfs of `size_bytes` of its own where this process is
-    root; else on the temporary folder's disk. Remove it with `remove_private`."""
+    root and may mount; else on the temporary folder's disk (with a warning). Remove it with
+    `remove_private`."""
     folder = tempfile.mkdtemp(prefix=prefix)
     if os.geteuid() == 0:
         options = f"size={int(size_bytes)},mode=0700".encode()
         if _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), options) != 0:
-            errno = ctypes.get_errno()
-            os.rmdir(folder)
-            raise OSError(errno, f"could not mount a tmpfs on {folder}: {os.strerror(errno)}")
+            warnings.warn(f"could not mount a tmpfs on {folder} ({os.strerror(ctypes.get_errno())}): "
+                          "a kernel's private folder is on the disk, without a size limit", stacklevel=2)
     return folder
 
 

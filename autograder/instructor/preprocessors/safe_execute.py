@@ -171,7 +171,7 @@ class SafeExecute(Execute):
         self._uid = uids.take()
         self._student = RUN.kernel_name()
         self._cgroup_paths = cgroups.student(self._student)
-        self._violations = []
+        self._violations, self._managers = [], []
         self._expired = False
         deadline = None
         if self.notebook_timeout:
@@ -190,6 +190,8 @@ class SafeExecute(Execute):
             nb.metadata.setdefault("autograder", {})["kernel_violations"] = self._violations
             uids.give_back(self._uid)
             shutil.rmtree(self._copy, ignore_errors=True)
+            for manager in self._managers:  # whatever path nbclient's cleanup took
+                remove_private(manager._private)
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
@@ -197,6 +199,7 @@ class SafeExecute(Execute):
             km.files, km.uid, km.cgroup_paths = self._files, self._uid, self._cgroup_paths
             km.memory_bytes = self.memory_bytes
             km.cpu_seconds = self.notebook_timeout or None
+            self._managers.append(km)
         return km
 
     def preprocess_cell(self, cell, resources, index):
