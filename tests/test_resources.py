@@ -177,8 +177,8 @@ def test_hooks_cannot_hold_a_notebook_past_its_limit(tmp_path):
     assert any("time limit" in v for v in nb.metadata["autograder"]["kernel_violations"])
 
 
-# The judge server (unprivileged, as in a grading run) with the groups the grader delegated to
-# it; `judge` is replaced so that one exercise's check allocates 4 GiB and the other passes.
+# The judge server's code, in the judge server's sandbox and groups as a grading run makes them;
+# `judge` is replaced so that one exercise's check allocates 4 GiB and the other passes.
 JUDGES = """
 import json, os, socket, sys, threading
 sys.path.insert(0, {root!r})
@@ -196,7 +196,7 @@ def judge(assignment, exercise, transport, devices):
 
 S.judge, S.JUDGE_MEMORY = judge, 512 << 20
 ours, theirs = socket.socketpair()
-server = S.Server(Control(theirs.fileno()), [], {groups!r})
+server = S.Server(Control(theirs.fileno()), [], S.delegated_groups())
 server.address_space = {address_space!r}
 for exercise in ({hog!r}, {fine!r}):
     candidate, judges_end = socket.socketpair()
@@ -209,10 +209,11 @@ reader, said = frames.Reader(), {{}}
 while len(said) < 2:
     frame = frames.receive(ours.fileno(), reader, 120)
     said[frame["judged"]] = frame["verdict"]
-print(json.dumps(said))
+print(json.dumps(said), len(S.delegated_groups()))
 """
 
 
+@SANDBOXED
 @ROOT_ONLY
 @pytest.mark.parametrize("limit", ["cgroup", "address space"])
 def test_a_judge_that_allocates_beyond_its_limit_fails_that_check_alone(limit):
@@ -220,12 +221,10 @@ def test_a_judge_that_allocates_beyond_its_limit_fails_that_check_alone(limit):
     without bound took the machine's memory."""
     import json
 
-    from autograder.instructor.isolation import JUDGE_GROUPS_ENV, Cgroups
-    from autograder.judge import server
+    from autograder.candidate.confine import join_cgroups
+    from autograder.instructor.isolation import Cgroups
+    from autograder.instructor.sandbox import PACKAGE, judge_sandbox
     from autograder.judge.exercises import REGISTRY
-
-    from conftest import ROOT
-    assert server.GROUPS_ENV == JUDGE_GROUPS_ENV
     assignment = "01_tensor_ops"
     hog, fine = list(REGISTRY[assignment])[:2]
     judge_uid = STUDENTS[0]
@@ -234,14 +233,16 @@ def test_a_judge_that_allocates_beyond_its_limit_fails_that_check_alone(limit):
         groups = cgroups.delegate(judge_uid) if limit == "cgroup" else []
         if limit == "cgroup" and not groups:
             pytest.skip("no cgroups to delegate on this machine")
-        script = JUDGES.format(root=str(ROOT), hog=hog, fine=fine, groups=groups, assignment=assignment,
+        script = JUDGES.format(root=str(PACKAGE.parent), hog=hog, fine=fine, assignment=assignment,
                                address_space=limit == "address space")
-        env = {"PATH": os.environ["PATH"], "HOME": "/tmp", "OMP_NUM_THREADS": "1"}
-        proc = subprocess.run(["setpriv", f"--reuid={judge_uid}", f"--regid={judge_uid}", "--clear-groups",
-                               sys.executable, "-I", "-c", script], capture_output=True, text=True,
-                              timeout=300, env=env, cwd="/tmp")
+        python = os.path.normpath(os.path.abspath(sys.executable))
+        proc = subprocess.run(judge_sandbox(judge_uid, groups).wrap([python, "-I", "-c", script]),
+                              capture_output=True, text=True, timeout=300,
+                              preexec_fn=lambda: join_cgroups(cgroups.server_groups()))
         assert proc.returncode == 0, proc.stderr[-3000:]
-        said = json.loads(proc.stdout.strip().splitlines()[-1])
+        said, in_groups = proc.stdout.strip().splitlines()[-1].rsplit(" ", 1)
+        said = json.loads(said)
+        assert int(in_groups) == len(groups)
         assert said[fine]["status"] == "pass"
         assert said[hog]["status"] == "error" and "please tell the instructor" in said[hog]["message"]
         if limit == "cgroup":

@@ -38,8 +38,8 @@ from ..protocol.messages import (
     Slots,
     decode_report,
 )
-from .isolation import JUDGE_GROUPS_ENV, Cgroups, UidBlock, kill_uid
-from .sandbox import PACKAGE, Sandbox
+from .isolation import Cgroups, UidBlock, kill_uid
+from .sandbox import PACKAGE, Sandbox, judge_sandbox
 
 # `python -I -m module`, but importing this very copy of the grader (the one bound into the
 # sandbox), even when the environment's editable install points at another copy of the course.
@@ -217,9 +217,7 @@ class Grader:
     def launch(self):
         limits = self.settings.limits
         judge_groups = self.judge_cgroups.delegate(self.uids.judge_uid) if self.uids.judge_uid else []
-        judge_box = Sandbox(judge=True, tmp_bytes=64 << 20, memory_bytes=None, writable=judge_groups,
-                            env={JUDGE_GROUPS_ENV: ":".join(judge_groups)},
-                            uid=self.uids.judge_uid)  # a uid of its own, never a student's
+        judge_box = judge_sandbox(self.uids.judge_uid, judge_groups)  # a uid of its own, never a student's
         candidate_box = Sandbox(server=True, tmp_mode="0711", tmp_bytes=limits.tmp_bytes,
                                 writable=self.cgroups.binds(), memory_bytes=None,
                                 env={"MPLCONFIGDIR": "/tmp/server", "IPYTHONDIR": "/tmp/server/.ipython",

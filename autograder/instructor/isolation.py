@@ -41,7 +41,6 @@ V1 = Path("/sys/fs/cgroup")
 CONTROLLERS = ("pids", "memory", "freezer")
 # What a delegated root's new owner must be able to write (cgroup v2 moves need the common
 # ancestor's cgroup.procs; v1 needs only the folder).
-JUDGE_GROUPS_ENV = "JUDGE_CGROUPS"  # how the judge server learns its groups (judge.server.GROUPS_ENV)
 DELEGATED_FILES = ("cgroup.procs", "cgroup.subtree_control", "cgroup.threads")
 _serial = itertools.count()
 MNT_DETACH, MS_NOSUID, MS_NODEV = 2, 2, 4

@@ -118,15 +118,17 @@ class Sandbox:
     `writable`: folders bound read-write at the same path (a kernel's IPC sockets, cgroups);
     `files`: {path inside: host path} bound read-only into `workdir`, which is then a private
     tmpfs of `work_bytes`; `server`: keep the capabilities a grading server needs;
-    `memory_bytes`, `cpu_seconds`: limits of the command's process (address space, CPU time)."""
+    `memory_bytes`, `cpu_seconds`: limits of the command's process (address space, CPU time);
+    `cgroup_namespace`: False for a server that moves its children between groups delegated to
+    it (a cgroup namespace rooted at its own group would put its siblings out of reach)."""
 
     def __init__(self, *, judge=False, writable=(), files=None, workdir="/tmp", tmp_bytes=LIMITS.kernel_work_bytes,
                  work_bytes=LIMITS.kernel_work_bytes, tmp_mode="1777", server=False, env=None,
-                 memory_bytes=LIMITS.memory_bytes, uid=None, cpu_seconds=None):
+                 memory_bytes=LIMITS.memory_bytes, uid=None, cpu_seconds=None, cgroup_namespace=True):
         self.judge, self.writable, self.files = judge, [str(w) for w in writable], files
         self.workdir, self.tmp_bytes, self.work_bytes, self.tmp_mode = workdir, tmp_bytes, work_bytes, tmp_mode
         self.server, self.env, self.memory_bytes, self.uid = server, dict(env or {}), memory_bytes, uid
-        self.cpu_seconds = cpu_seconds
+        self.cpu_seconds, self.cgroup_namespace = cpu_seconds, cgroup_namespace
         self.root = os.geteuid() == 0
         self.available = bwrap_works()
 
@@ -157,7 +159,8 @@ class Sandbox:
         """`cmd` as it runs in the sandbox (or just under a memory limit when unavailable)."""
         if not self.available:
             return self.rlimits() + list(cmd)
-        argv = [shutil.which("bwrap"), *NAMESPACES, "--die-with-parent", "--new-session",
+        namespaces = [n for n in NAMESPACES if self.cgroup_namespace or n != "--unshare-cgroup-try"]
+        argv = [shutil.which("bwrap"), *namespaces, "--die-with-parent", "--new-session",
                 "--ro-bind", "/usr", "/usr"]
         for link in ("bin", "lib", "lib64", "sbin"):
             target = os.path.join("/", link)
@@ -172,6 +175,7 @@ class Sandbox:
         for device in gpus:
             argv += ["--dev-bind-try", device, device]
         argv += ["--ro-bind-try", "/sys", "/sys"] if gpus else [
+            *[a for d in ("/sys", "/sys/devices", "/sys/devices/system") for a in ("--perms", "0755", "--dir", d)],
             "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
         argv += ["--perms", self.tmp_mode, "--size", str(self.tmp_bytes), "--tmpfs", "/tmp"]
         for host, inside in self.readable():
@@ -181,7 +185,10 @@ class Sandbox:
             argv += ["--ro-bind", host, inside]
         for hidden in self.hidden():
             argv += ["--tmpfs", hidden]
-        for folder in self.writable:
+        for folder in self.writable:  # parents made traversable: a server without capabilities walks them
+            for parent in reversed(Path(folder).parents):
+                if str(parent) not in ("/", "/tmp") and not str(parent).startswith(("/usr", "/proc", "/dev")):
+                    argv += ["--perms", "0755", "--dir", str(parent)]
             argv += ["--bind", folder, folder]
         if self.files is not None:
             if any(inside == self.workdir or inside.startswith(self.workdir + os.sep)
@@ -224,6 +231,15 @@ class Sandbox:
         limits = [f"--as={self.memory_bytes}"] if self.memory_bytes else []
         limits += [f"--cpu={int(self.cpu_seconds)}"] if self.cpu_seconds else []
         return [shutil.which("prlimit") or "prlimit", *limits, "--"] if limits else []
+
+
+def judge_sandbox(uid, groups):
+    """The judge server's sandbox: the judge's code readable, its own uid, and the cgroup roots
+    delegated to it (`isolation.Cgroups.delegate`) writable, their paths in JUDGE_CGROUPS, and
+    no cgroup namespace then (under cgroup v2 a move must stay inside the namespace's root, its
+    own group, and its children's groups are siblings of it)."""
+    return Sandbox(judge=True, tmp_bytes=64 << 20, memory_bytes=None, uid=uid, writable=groups,
+                   env={"JUDGE_CGROUPS": ":".join(groups)}, cgroup_namespace=not groups)
 
 
 def matplotlib_cache(into):

@@ -50,6 +50,11 @@ JUDGE_TASKS = 64  # processes and threads of one judge child
 GROUPS_ENV = "JUDGE_CGROUPS"  # the delegated cgroup roots, ":"-separated
 
 
+def delegated_groups():
+    """The cgroup roots the grader delegated to this server (none: no groups of its own)."""
+    return [g for g in os.environ.get(GROUPS_ENV, "").split(":") if g]
+
+
 def group_of(root, pid):
     return Path(root, f"judge-{pid}")
 
@@ -66,7 +71,7 @@ def confine(groups, address_space):
     for root in groups:
         group = group_of(root, os.getpid())
         try:
-            group.mkdir()
+            group.mkdir(exist_ok=True)  # a group an earlier judge of this pid left
             for name, value in (("memory.limit_in_bytes", JUDGE_MEMORY), ("memory.max", JUDGE_MEMORY),
                                 ("memory.swap.max", 0), ("pids.max", JUDGE_TASKS)):
                 if (group / name).exists():
@@ -240,7 +245,7 @@ def main():
     torch.set_num_threads(1)
     properties.record(strategies())
     devices = devices_here()
-    groups = [g for g in os.environ.get(GROUPS_ENV, "").split(":") if g]
+    groups = delegated_groups()
     run_server(fd, lambda control: Server(control, devices, groups), curriculum=curriculum(),
                devices=tuple(str(d) for d in devices))
 
