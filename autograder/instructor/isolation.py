@@ -344,10 +344,10 @@ class Cgroups:
         for key in list(self.students):
             self.end(key)
         for root in self.roots:  # groups made under it by others (a delegated root), deepest first
-            for sub in sorted(root.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-                if sub != root:
-                    self._kill_tasks(sub)
-                    self._remove(sub)
+            for folder, _, _ in os.walk(root, topdown=False):
+                if Path(folder) != root:
+                    self._kill_tasks(Path(folder))
+                    self._remove(Path(folder))
             self._remove(root)
         self.roots = []
 
