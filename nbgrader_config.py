@@ -98,6 +98,7 @@ c.LatePenalty.points_per_hour = 0.0  # points off per started hour late (capped 
 #   c.SafeExecute.timeout            seconds one cell may run
 #   c.SafeExecute.max_output_bytes   output kept per cell
 #   c.SafeExecute.memory_bytes       memory of a notebook's kernel
+#   c.SafeExecute.notebook_timeout   seconds one whole notebook may run (and CPU seconds of its kernel)
 #   c.VerifyExercises.time_limit     seconds of its own time one exercise's check may run
 #   c.VerifyExercises.memory_bytes   memory of one exercise's candidate
 

@@ -6,6 +6,7 @@ Each test here failed on the engine before the judge/candidate split (each says 
 
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -150,14 +151,14 @@ def test_a_stuck_heartbeat_thread_never_hangs_a_kernels_cleanup():
     """Before: after a kernel died, jupyter_client's heartbeat thread could wait forever on a
     ping, and the unbounded join in `stop_channels` hung plain nbgrader autograde for good (seen
     in the tampering tests)."""
-    import shutil
     import threading
 
     import zmq.asyncio
 
+    from autograder.instructor.isolation import remove_private
     from autograder.instructor.preprocessors.safe_execute import BoundedHBChannel, SandboxedKernelManager
     manager = SandboxedKernelManager()
-    shutil.rmtree(manager._private, ignore_errors=True)
+    remove_private(manager._private)
     assert manager.client().hb_channel_class is BoundedHBChannel
     never = threading.Event()
 
@@ -216,6 +217,75 @@ def test_students_cannot_see_each_others_work(tmp_path):
     assert "cannot list the work folder: PermissionError" in text, text[-2000:]
     assert "read:" not in text
     assert "'PATH'" in text and "GRADER" not in text and "SUDO" not in text
+
+
+def grading_groups():
+    """This process's grading cgroups, in every controller (a group with groups left in it is
+    left too: it cannot be removed)."""
+    top = Path("/sys/fs/cgroup")
+    return {str(p) for pattern in (f"autograder-{os.getpid()}-*", f"*/autograder-{os.getpid()}-*")
+            for p in top.glob(pattern)}
+
+
+def assert_nothing_left(groups_before):
+    from autograder.instructor import isolation
+    assert not isolation.orphans(), "processes outlived their grading run"
+    assert grading_groups() <= groups_before, "cgroups outlived their grading run"
+
+
+PROCESSES = """import os
+others = set()
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        uid = int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        continue
+    if uid != os.getuid():
+        others.add(uid)
+print("other uids seen:", sorted(others))
+"""
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_students_cannot_see_each_others_processes(tmp_path):
+    """Before: every process forked by the candidate server shares its PID namespace, and its
+    /proc showed every classmate's pid, uid and command line (no hidepid)."""
+    slow = "import time; time.sleep(3)"
+    course = course_with(tmp_path, {"peeker": right(PROCESSES, slow), "victim": right(slow),
+                                    "zoe": right(slow)})
+    groups = grading_groups()
+    outcomes = grade(course, A, workers=3, notebook_timeout=120, progress=False, run=True)
+    assert_nothing_left(groups)
+    assert all(o.status == "graded" for o in outcomes.values()), outcomes
+    nb = nbformat.read(str(course / "autograded" / "peeker" / A / f"{A}.ipynb"), as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "other uids seen: []" in text, text[-2000:]
+    assert all(full_marks(course, s) for s in ("peeker", "victim", "zoe"))
+
+
+HOOKED = "import time\nget_ipython().events.register('pre_run_cell', lambda *a: time.sleep(8))"
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_hooks_cannot_hold_plain_nbgrader_past_the_notebook_limit(tmp_path):
+    """Before: an IPython pre_run_cell hook sleeping just under the cell limit in every cell
+    held plain nbgrader autograde for (cells x cell limit), ~100 minutes with the defaults: there
+    was no limit on a whole notebook."""
+    course = course_with(tmp_path, {"hooked": right(top=[HOOKED]), "ada": right()},
+                         "c.SafeExecute.notebook_timeout = 25\n")
+    groups = grading_groups()
+    nbgrader("generate_assignment", A, "--force", cwd=course)
+    nbgrader("autograde", A, "--force", cwd=course)
+    nb = nbformat.read(str(course / "autograded" / "hooked" / A / f"{A}.ipynb"), as_version=4)
+    said = ["".join(o.get("evalue", "") + o.get("text", "") for o in c.outputs)
+            for c in nb.cells if c.cell_type == "code"]
+    stopped = next(i for i, text in enumerate(said) if "time limit (25 s)" in text)
+    assert stopped < len(said) - 2, "the hook's 8 s per cell passed the 25 s limit well before the end"
+    assert any("did not run: the notebook ran past its time limit (25 s)" in text for text in said[stopped + 1:])
+    assert_nothing_left(groups)
+    assert full_marks(course, "ada")
 
 
 FILL = """written = 0

@@ -16,7 +16,7 @@
     recorder         phase 2: the gradebook's single writer
     grader           the two grading servers (judge, candidate) and the work sent to them
     sandbox          bubblewrap, from an allow-list
-    isolation        uid blocks and cgroups
+    isolation        uid blocks (never reused in a run), cgroups (delegated to the judge), kernel tmpfs folders
     staging          where phase 1 leaves each notebook (or why it could not) for phase 2
     nbgrader_api     everything the command asks of nbgrader (config, API, gradebook, pipelines)
     verdicts         from a notebook to the judge's jobs, and from verdicts back to test cells

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..candidate.confine import join_cgroups
 from ..protocol import frames
 from ..protocol.limits import Limits
 from ..protocol.messages import (
@@ -41,7 +42,7 @@ from ..protocol.messages import (
 )
 from ..protocol.verdicts import Status, Verdict
 from .isolation import Cgroups, UidBlock, kill_uid
-from .sandbox import PACKAGE, Sandbox
+from .sandbox import PACKAGE, Sandbox, judge_sandbox
 
 # `python -I -m module`, but importing this very copy of the grader (the one bound into the
 # sandbox), even when the environment's editable install points at another copy of the course.
@@ -82,8 +83,8 @@ class Settings:
 class ServerProcess:
     """One sandboxed server and the Unix socket to it (passed by number on its command line)."""
 
-    def __init__(self, name, sandbox, module, log_path):
-        self.name, self.sandbox, self.module = name, sandbox, module
+    def __init__(self, name, sandbox, module, log_path, cgroups=()):
+        self.name, self.sandbox, self.module, self.cgroups = name, sandbox, module, list(cgroups)
         self.log_path, self.proc, self.sock, self.hello = log_path, None, None, None
         self.reader = frames.Reader(limit=64 << 20)
 
@@ -94,7 +95,8 @@ class ServerProcess:
         cmd = self.sandbox.wrap([python, "-I", "-c", BOOT, str(PACKAGE.parent), self.module, str(theirs.fileno())])
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=log, pass_fds=(theirs.fileno(),), start_new_session=True)
+                                         stderr=log, pass_fds=(theirs.fileno(),), start_new_session=True,
+                                         preexec_fn=(lambda: join_cgroups(self.cgroups)) if self.cgroups else None)
         theirs.close()
         self.sock = mine
         self.launched = time.monotonic()
@@ -209,6 +211,7 @@ class Grader:
         self.uids = UidBlock()
         limits = self.settings.limits
         self.cgroups = Cgroups(memory_bytes=limits.memory_bytes, processes=limits.processes)
+        self.judge_cgroups = Cgroups()  # the judge server's, delegated to it: a group per judge
         self.checks = {}       # exercise key -> Check
         self.notebooks = {}    # notebook key -> (uid, student)
         self.refused = []      # verdicts of exercises never sent (Refused), for `events`
@@ -222,8 +225,8 @@ class Grader:
 
     def launch(self):
         limits = self.settings.limits
-        judge_box = Sandbox(judge=True, tmp_bytes=64 << 20, memory_bytes=None,
-                            uid=self.uids.judge_uid)  # a uid of its own, never a student's
+        judge_groups = self.judge_cgroups.delegate(self.uids.judge_uid) if self.uids.judge_uid else []
+        judge_box = judge_sandbox(self.uids.judge_uid, judge_groups)  # a uid of its own, never a student's
         candidate_box = Sandbox(server=True, tmp_mode="0711", tmp_bytes=limits.tmp_bytes,
                                 writable=self.cgroups.binds(), memory_bytes=None,
                                 env={"MPLCONFIGDIR": "/tmp/server", "IPYTHONDIR": "/tmp/server/.ipython",
@@ -231,8 +234,8 @@ class Grader:
         if not candidate_box.available and self.settings.require_sandbox:
             raise RuntimeError("bubblewrap is required (require_sandbox) but cannot run here")
         self.servers = {  # each with a log of its own, so a failure shows its own server's
-            "judge": ServerProcess("judge", judge_box, "autograder.judge.server",
-                                   self.scratch / "judge.log").launch(),
+            "judge": ServerProcess("judge", judge_box, "autograder.judge.server", self.scratch / "judge.log",
+                                   cgroups=self.judge_cgroups.server_groups() if judge_groups else ()).launch(),
             "candidate": ServerProcess("candidate", candidate_box, "autograder.candidate.server",
                                        self.scratch / "candidate.log").launch(),
         }
@@ -380,6 +383,7 @@ class Grader:
         for server in self.servers.values():
             server.close()
         self.cgroups.close()
+        self.judge_cgroups.close()
         self.uids.close()
 
 

@@ -5,20 +5,30 @@ block, held for the run). Each process tree the grader starts for a student (a n
 candidate) gets a uid of its own from the block: its processes can signal, trace or read
 nothing of anyone else's, and a `kill(-1)` from that uid ends them all, `setsid` or not.
 
+`private_tmpfs`: a fresh folder on a tmpfs of its own, of a fixed size (root only; elsewhere a
+plain temporary folder): what a sandboxed kernel and its client share (the connection file,
+the IPC sockets) never reaches the disk, and its pages count against the cgroup of the process
+that writes them (the student's).
+
 `Cgroups`: one cgroup per student, made and removed by the grader under a folder of its own
 (`autograder-<pid>-<n>`) in each cgroup v1 controller it can write (pids, memory, freezer), or
 under the cgroup v2 root: a limit on processes and on memory (the student's tmpfs files
 included), and, when the student is done, freeze, kill, remove. Groups the grader did not
-create are never touched. Where the machine allows none of this, `available` is False and the
+create are never touched. `delegate(uid)` hands a run's groups to the judge server (its uid): it
+runs in their `server` group and makes one group per judge child under them, with that judge's
+memory and pids limits (`judge.server`). Where the machine allows none of this, `available` is False and the
 uid sweeps do the killing alone.
 """
 
+import ctypes
 import fcntl
 import itertools
 import os
+import shutil
 import signal
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from ..candidate.confine import live_processes, processes_of
@@ -29,52 +39,99 @@ BLOCK = 4096
 BLOCKS = 256
 V1 = Path("/sys/fs/cgroup")
 CONTROLLERS = ("pids", "memory", "freezer")
+# What a delegated root's new owner must be able to write (cgroup v2 moves need the common
+# ancestor's cgroup.procs; v1 needs only the folder).
+DELEGATED_FILES = ("cgroup.procs", "cgroup.subtree_control", "cgroup.threads")
 _serial = itertools.count()
+MNT_DETACH, MS_NOSUID, MS_NODEV = 2, 2, 4
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class UidBlock:
-    """A block of BLOCK uids reserved for this run (None when not root: no uid changes)."""
+    """Uids for this run, from blocks of BLOCK reserved for it (None when not root: no uid
+    changes). A uid is never handed out twice in a run: one given back is retired, not reused,
+    so a later student can never own what an earlier one left (files, processes, SysV IPC
+    objects, anything keyed by uid). When a block is used up the run reserves another."""
 
     def __init__(self):
-        self.lock, self.first = None, None
-        self.free, self.next = [], 1
+        self.locks, self.first = [], None
+        self.current, self.next = None, 1
         if os.geteuid() != 0:
             return
+        self.current = self.first = self._reserve()
+
+    @staticmethod
+    def _folder():
         folder = Path(tempfile.gettempdir()) / "autograder-uids"
         folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
+
+    def _reserve(self):
+        """The first uid of a block no grading run holds; its lock is held until `close`."""
+        folder = self._folder()
         for block in range(BLOCKS):
             fd = os.open(folder / f"block-{block}.lock", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except BlockingIOError:  # another run's, or already ours (flock is per open file)
                 os.close(fd)
                 continue
-            self.lock, self.first = fd, FIRST_UID + block * BLOCK
-            return
+            self.locks.append(fd)
+            return FIRST_UID + block * BLOCK
         raise RuntimeError("every block of grading uids is in use")
 
     @property
+    def lock(self):
+        return self.locks[0] if self.locks else None
+
+    @property
     def judge_uid(self):
-        return self.first  # the first of the block; students get the others
+        return self.first  # the first of the first block; students get the others
 
     def take(self):
         if self.first is None:
             return None
-        if self.free:
-            return self.free.pop()
         if self.next >= BLOCK:
-            raise RuntimeError("out of grading uids")
-        uid, self.next = self.first + self.next, self.next + 1
+            self.current, self.next = self._reserve(), 0
+        uid, self.next = self.current + self.next, self.next + 1
         return uid
 
     def give_back(self, uid):
-        if uid is not None:
-            self.free.append(uid)
+        """`uid` is done with; it is retired, never handed out again in this run."""
 
     def close(self):
-        if self.lock is not None:
-            os.close(self.lock)
-            self.lock = None
+        for fd in self.locks:
+            os.close(fd)
+        self.locks = []
+
+
+def private_tmpfs(prefix, size_bytes):
+    """A new folder (mode 0700), on a tmpfs of `size_bytes` of its own where this process is
+    root and may mount; else on the temporary folder's disk (with a warning). Remove it with
+    `remove_private`."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    if os.geteuid() == 0:
+        options = f"size={int(size_bytes)},mode=0700".encode()
+        if _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), options) != 0:
+            warnings.warn(f"could not mount a tmpfs on {folder} ({os.strerror(ctypes.get_errno())}): "
+                          "a kernel's private folder is on the disk, without a size limit", stacklevel=2)
+    return folder
+
+
+def is_tmpfs(folder):
+    """True when `folder` is the root of a tmpfs mount."""
+    try:
+        with open("/proc/self/mounts") as f:
+            return any(line.split()[1:3] == [str(folder), "tmpfs"] for line in f)
+    except OSError:
+        return False
+
+
+def remove_private(folder):
+    """Unmount (lazily: a socket still open does not keep it) and remove `private_tmpfs`'s folder."""
+    if is_tmpfs(folder):
+        _libc.umount2(str(folder).encode(), MNT_DETACH)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def orphans():
@@ -256,9 +313,52 @@ class Cgroups:
             except OSError:
                 time.sleep(0.02)
 
+    def delegate(self, uid):
+        """Give these groups to `uid` (the judge server's): a `server` group under each root
+        for the server itself (it joins at start, `join`), and the roots made writable by it so
+        it can make, limit, join and remove a group per child. The roots where it makes them
+        (pids and memory; freezer is not needed); [] when there are no groups."""
+        if not self.available:
+            return []
+        delegated = []
+        try:
+            for root in self.roots:
+                if root.parent.name == "freezer":
+                    continue
+                (root / "server").mkdir(exist_ok=True)
+                for path in [root, root / "server", *(root / f for f in DELEGATED_FILES)]:
+                    if path.exists():
+                        os.chown(path, uid, uid)
+                for path in (root / "server").iterdir():
+                    os.chown(path, uid, uid)
+                delegated.append(str(root))
+        except OSError:
+            return []
+        return delegated
+
+    def server_groups(self):
+        """The `server` groups `delegate` made (for `join`)."""
+        return [str(r / "server") for r in self.roots if (r / "server").is_dir()]
+
     def close(self):
         for key in list(self.students):
             self.end(key)
-        for root in self.roots:
+        for root in self.roots:  # groups made under it by others (a delegated root), deepest first
+            for folder, _, _ in os.walk(root, topdown=False):
+                if Path(folder) != root:
+                    self._kill_tasks(Path(folder))
+                    self._remove(Path(folder))
             self._remove(root)
         self.roots = []
+
+    @staticmethod
+    def _kill_tasks(path):
+        try:
+            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

@@ -6,8 +6,17 @@ system's programs and libraries (/usr), a few files of /etc, the Python environm
 judge's sandbox adds the judge's code). Nothing else of the machine is there: not the course folder, its `source/`, the
 gradebook or other submissions, and not any other copy of the course (a backup, another
 checkout, a home folder). /tmp is a size-limited tmpfs, the environment is a short allow-list,
-there is no network, every process dies with the sandbox (its own PID namespace), and
-capabilities are dropped but for the few a grading server needs to give each child its own uid.
+there is no network, every process dies with the sandbox (its own PID namespace), its System V
+IPC objects (shared memory, queues, semaphores) are its own and end with it (its own IPC
+namespace), and capabilities are dropped but for the few a grading server needs to give each
+child its own uid.
+
+Where the grader is root, the sandbox's /proc is mounted `hidepid=invisible` (2), readable in
+full by group 0 only: a grading server (root, group 0) sees its children, each student process
+(its own uid and group, no supplementary groups) only its own. A candidate server's children
+share its PID namespace, so without this they would see each other's pids, uids and command
+lines. The mount is made by a shell that then drops the capability it needed before the command
+runs (`hidepid_works` checks once that the machine allows it).
 
 Where bubblewrap is missing or cannot run, `available` is False and callers run student code
 unsandboxed, after saying so loudly (`warn_unsandboxed`); the report flags those submissions.
@@ -39,6 +48,9 @@ ENV_PASSED = ("CUDA_VISIBLE_DEVICES", "TZ")
 NAMESPACES = ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
 SERVER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE", "CAP_CHOWN",
                "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+# Held only by the shell that remounts /proc, dropped (every set) before the command runs.
+MOUNT_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP")
+HIDE_PROCESSES = 'mount -o remount,hidepid=2,gid=0 /proc || exit 125; exec "$@"'
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,6 +66,30 @@ def bwrap_works():
         return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
+
+
+@functools.lru_cache(maxsize=1)
+def hidepid_works():
+    """True when a root sandbox can remount its /proc with hidepid and then drop the
+    capability that took (the shell, mount and setpriv are there, and the kernel allows it)."""
+    if not bwrap_works() or os.geteuid() != 0 or not shutil.which("setpriv"):
+        return False
+    probe = [shutil.which("bwrap"), "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
+             "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin", "--proc", "/proc",
+             "--dev", "/dev", *NAMESPACES, "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+             *[a for cap in MOUNT_CAPS for a in ("--cap-add", cap)],
+             "--", "/bin/sh", "-c", HIDE_PROCESSES, "sh", *drop_mount_caps(), "/bin/true"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def drop_mount_caps():
+    """setpriv taking MOUNT_CAPS out of every capability set, before it runs what follows."""
+    caps = ",".join("-" + cap.lower().removeprefix("cap_") for cap in MOUNT_CAPS)
+    return [shutil.which("setpriv") or "setpriv", f"--inh-caps={caps}", f"--ambient-caps={caps}",
+            f"--bounding-set={caps}", "--"]
 
 
 def warn_unsandboxed(log=None):
@@ -81,14 +117,18 @@ class Sandbox:
     `judge`: the judge's code is readable too (never in a sandbox that runs student code);
     `writable`: folders bound read-write at the same path (a kernel's IPC sockets, cgroups);
     `files`: {path inside: host path} bound read-only into `workdir`, which is then a private
-    tmpfs of `work_bytes`; `server`: keep the capabilities a grading server needs."""
+    tmpfs of `work_bytes`; `server`: keep the capabilities a grading server needs;
+    `memory_bytes`, `cpu_seconds`: limits of the command's process (address space, CPU time);
+    `cgroup_namespace`: False for a server that moves its children between groups delegated to
+    it (a cgroup namespace rooted at its own group would put its siblings out of reach)."""
 
     def __init__(self, *, judge=False, writable=(), files=None, workdir="/tmp", tmp_bytes=LIMITS.kernel_work_bytes,
                  work_bytes=LIMITS.kernel_work_bytes, tmp_mode="1777", server=False, env=None,
-                 memory_bytes=LIMITS.memory_bytes, uid=None):
+                 memory_bytes=LIMITS.memory_bytes, uid=None, cpu_seconds=None, cgroup_namespace=True):
         self.judge, self.writable, self.files = judge, [str(w) for w in writable], files
         self.workdir, self.tmp_bytes, self.work_bytes, self.tmp_mode = workdir, tmp_bytes, work_bytes, tmp_mode
         self.server, self.env, self.memory_bytes, self.uid = server, dict(env or {}), memory_bytes, uid
+        self.cpu_seconds, self.cgroup_namespace = cpu_seconds, cgroup_namespace
         self.root = os.geteuid() == 0
         self.available = bwrap_works()
 
@@ -118,9 +158,9 @@ class Sandbox:
     def wrap(self, cmd):
         """`cmd` as it runs in the sandbox (or just under a memory limit when unavailable)."""
         if not self.available:
-            limit = [shutil.which("prlimit") or "prlimit", f"--as={self.memory_bytes}", "--"] if self.memory_bytes else []
-            return limit + list(cmd)
-        argv = [shutil.which("bwrap"), *NAMESPACES, "--die-with-parent", "--new-session",
+            return self.rlimits() + list(cmd)
+        namespaces = [n for n in NAMESPACES if self.cgroup_namespace or n != "--unshare-cgroup-try"]
+        argv = [shutil.which("bwrap"), *namespaces, "--die-with-parent", "--new-session",
                 "--ro-bind", "/usr", "/usr"]
         for link in ("bin", "lib", "lib64", "sbin"):
             target = os.path.join("/", link)
@@ -135,6 +175,7 @@ class Sandbox:
         for device in gpus:
             argv += ["--dev-bind-try", device, device]
         argv += ["--ro-bind-try", "/sys", "/sys"] if gpus else [
+            *[a for d in ("/sys", "/sys/devices", "/sys/devices/system") for a in ("--perms", "0755", "--dir", d)],
             "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
         argv += ["--perms", self.tmp_mode, "--size", str(self.tmp_bytes), "--tmpfs", "/tmp"]
         for host, inside in self.readable():
@@ -144,7 +185,10 @@ class Sandbox:
             argv += ["--ro-bind", host, inside]
         for hidden in self.hidden():
             argv += ["--tmpfs", hidden]
-        for folder in self.writable:
+        for folder in self.writable:  # parents made traversable: a server without capabilities walks them
+            for parent in reversed(Path(folder).parents):
+                if str(parent) not in ("/", "/tmp") and not str(parent).startswith(("/usr", "/proc", "/dev")):
+                    argv += ["--perms", "0755", "--dir", str(parent)]
             argv += ["--bind", folder, folder]
         if self.files is not None:
             if any(inside == self.workdir or inside.startswith(self.workdir + os.sep)
@@ -159,9 +203,12 @@ class Sandbox:
                         argv += ["--perms", "0777", "--dir", str(parent)]
                 argv += ["--ro-bind", str(host), str(Path(self.workdir, inside))]
         argv += ["--remount-ro", "/", "--chdir", self.workdir]  # the root itself: no place to write
+        hide = self.root and hidepid_works()
         if self.root:
             argv += ["--cap-drop", "ALL"]
             for cap in (SERVER_CAPS if self.server else ("CAP_SETUID", "CAP_SETGID") if self.uid else ()):
+                argv += ["--cap-add", cap]
+            for cap in MOUNT_CAPS if hide else ():
                 argv += ["--cap-add", cap]
         venv_bin = os.path.dirname(os.path.normpath(os.path.abspath(sys.executable)))
         env = {"PATH": f"{venv_bin}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
@@ -175,9 +222,24 @@ class Sandbox:
         if self.uid and self.root and shutil.which("setpriv"):
             prefix = [shutil.which("setpriv"), f"--reuid={self.uid}", f"--regid={self.uid}",
                       "--clear-groups", "--no-new-privs"]
-        limit = ([shutil.which("prlimit") or "prlimit", f"--as={self.memory_bytes}", "--"]
-                 if self.memory_bytes else [])
-        return argv + ["--"] + prefix + limit + list(cmd)
+        if hide:  # /proc shows this uid's processes only (group 0 sees all), then no mount caps
+            prefix = [shutil.which("sh") or "/bin/sh", "-c", HIDE_PROCESSES, "sh", *drop_mount_caps(), *prefix]
+        return argv + ["--"] + prefix + self.rlimits() + list(cmd)
+
+    def rlimits(self):
+        """prlimit setting the command's memory (address space) and CPU limits, if any."""
+        limits = [f"--as={self.memory_bytes}"] if self.memory_bytes else []
+        limits += [f"--cpu={int(self.cpu_seconds)}"] if self.cpu_seconds else []
+        return [shutil.which("prlimit") or "prlimit", *limits, "--"] if limits else []
+
+
+def judge_sandbox(uid, groups):
+    """The judge server's sandbox: the judge's code readable, its own uid, and the cgroup roots
+    delegated to it (`isolation.Cgroups.delegate`) writable, their paths in JUDGE_CGROUPS, and
+    no cgroup namespace then (under cgroup v2 a move must stay inside the namespace's root, its
+    own group, and its children's groups are siblings of it)."""
+    return Sandbox(judge=True, tmp_bytes=64 << 20, memory_bytes=None, uid=uid, writable=groups,
+                   env={"JUDGE_CGROUPS": ":".join(groups)}, cgroup_namespace=not groups)
 
 
 def matplotlib_cache(into):

@@ -13,13 +13,22 @@ so queued work costs a descriptor, not a process. The judge child runs the check
 the command. A judge that dies or outlives its backstop limit becomes an "error" verdict that
 says the grader failed, never a pass.
 
+Each judge child is confined before it judges: a cgroup of its own under each group the grader
+delegated to this server (`JUDGE_CGROUPS`, in its environment) with a memory limit
+(`JUDGE_MEMORY`, the same as a candidate's) and a limit on its tasks, and an address-space limit
+of as much again over what it inherited when no CUDA device is in use. A judge that allocates
+beyond them fails that exercise's check alone ("the grader's judge ran out of memory"), never
+the server or another judge. Its group is removed once it is reaped.
+
 It never imports the code that calls student functions (`autograder.candidate`), IPython or
 matplotlib: a test checks what it loads.
 """
 
 import os
+import resource
 import sys
 import time
+from pathlib import Path
 
 os.environ["OMP_NUM_THREADS"] = "1"  # judges are many and their tensors tiny
 import torch  # before forking: children must not pay for it
@@ -36,6 +45,66 @@ from .exercises import REGISTRY, curriculum, strategies
 from .run import judge
 
 GONE_GRACE = 5.0  # seconds a judge may go on after its candidate has ended
+JUDGE_MEMORY = LIMITS.memory_bytes or 4 << 30  # one judge child's memory (its cgroup)
+JUDGE_TASKS = 64  # processes and threads of one judge child
+GROUPS_ENV = "JUDGE_CGROUPS"  # the delegated cgroup roots, ":"-separated
+
+
+def delegated_groups():
+    """The cgroup roots the grader delegated to this server (none: no groups of its own)."""
+    return [g for g in os.environ.get(GROUPS_ENV, "").split(":") if g]
+
+
+def group_of(root, pid):
+    return Path(root, f"judge-{pid}")
+
+
+def confine(groups, address_space):
+    """Put this (just forked) judge child in a cgroup of its own under each of `groups`, with
+    its memory and tasks limits; `address_space`: also limit its address space to JUDGE_MEMORY
+    over what it has now (not with CUDA, which reserves far more than it uses). A group that
+    cannot be made leaves the others and the address-space limit in force."""
+    if address_space:
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (size + JUDGE_MEMORY, size + JUDGE_MEMORY))
+    for root in groups:
+        group = group_of(root, os.getpid())
+        try:
+            group.mkdir(exist_ok=True)  # a group an earlier judge of this pid left
+            for name, value in (("memory.limit_in_bytes", JUDGE_MEMORY), ("memory.max", JUDGE_MEMORY),
+                                ("memory.swap.max", 0), ("pids.max", JUDGE_TASKS)):
+                if (group / name).exists():
+                    (group / name).write_text(str(value))
+            (group / "cgroup.procs").write_text("0")
+        except OSError:
+            continue
+
+
+def ran_out_of_memory(groups, pid):
+    """True when the cgroup of judge `pid` killed a process for memory."""
+    for root in groups:
+        for name in ("memory.oom_control", "memory.events"):
+            try:
+                lines = group_of(root, pid).joinpath(name).read_text().splitlines()
+            except OSError:
+                continue
+            counts = dict(line.split()[:2] for line in lines if len(line.split()) >= 2)
+            if counts.get("oom_kill", "0") != "0":
+                return True
+    return False
+
+
+def remove_group(groups, pid):
+    for root in groups:
+        for _ in range(50):
+            try:
+                group_of(root, pid).rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # its last task is still leaving
+                time.sleep(0.01)
 
 
 class Pending:
@@ -45,8 +114,9 @@ class Pending:
 
 
 class Server:
-    def __init__(self, control, devices):
-        self.control, self.devices = control, devices
+    def __init__(self, control, devices, groups=()):
+        self.control, self.devices, self.groups = control, devices, list(groups)
+        self.address_space = not any(str(d).startswith("cuda") for d in devices)
         self.pending, self.judges, self.by_key = {}, {}, {}
         self.poller = Poller()
 
@@ -88,6 +158,7 @@ class Server:
                 os.close(read_fd)
                 keep_only({item.fd, write_fd})
                 prctl(PR_SET_PDEATHSIG, 9)
+                confine(self.groups, self.address_space)
                 request = item.request
                 verdict = judge(request.assignment, request.exercise, Remote(item.fd), self.devices)
                 frames.send(write_fd, verdict.to_wire())
@@ -122,9 +193,14 @@ class Server:
             pass
         ended = child.how_it_ended()
         child.close()
+        out_of_memory = ran_out_of_memory(self.groups, child.pid)
+        remove_group(self.groups, child.pid)
         if verdict is None:
             if child.killed and child.task.gone_at is not None:
                 verdict = ENDED_BEFORE_ANSWERING
+            elif out_of_memory:
+                verdict = grader_failed(f"the grader's judge ran out of memory (its limit: "
+                                        f"{JUDGE_MEMORY >> 20} MiB)")
             else:
                 verdict = grader_failed(f"the grader's judge failed ({ended})")
         self.send_verdict(key, verdict)
@@ -169,7 +245,8 @@ def main():
     torch.set_num_threads(1)
     properties.record(strategies())
     devices = devices_here()
-    run_server(fd, lambda control: Server(control, devices), curriculum=curriculum(),
+    groups = delegated_groups()
+    run_server(fd, lambda control: Server(control, devices, groups), curriculum=curriculum(),
                devices=tuple(str(d) for d in devices))
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 """`SafeExecute`: nbgrader's Execute with the kernel in the sandbox.
 
-The kernel runs as an unprivileged uid of its own, in its own cgroup, started with `python -I`,
-in a private tmpfs folder holding read-only copies of the submission's files (never in
-`autograded/`, which nbgrader writes afterwards), with each cell's output capped. A kernel that
-dies (os._exit, a crash, the memory limit) costs the cells that did not run, not the whole
-submission, and every process it left is killed when it is done. Its limits default to
-`protocol.limits.Limits`.
+The kernel runs as an unprivileged uid of its own, in its own cgroup, IPC and PID namespaces,
+started with `python -I`, in a private tmpfs folder holding read-only copies of the
+submission's files (never in `autograded/`, which nbgrader writes afterwards), with each cell's
+output capped. What it shares with its client (the connection file, the IPC sockets) lies on a
+small tmpfs of its own, never on the disk. A kernel that dies (os._exit, a crash, the memory
+limit) costs the cells that did not run, not the whole submission, and every process it left is
+killed when it is done. A whole notebook has a time limit (`notebook_timeout`, wall-clock from
+the kernel's start to its shutdown, and as many CPU seconds for the kernel process): past it
+the kernel is killed, whatever hooks it installed (IPython `pre_run_cell`, `atexit`, threads),
+and the remaining cells say so. Its limits default to `protocol.limits.Limits`.
 """
 
 import json
@@ -29,12 +33,13 @@ from traitlets import DottedObjectName, Integer, Type
 
 from ...protocol.limits import DEFAULT as LIMITS
 from ...protocol.limits import KERNEL_MESSAGE
-from ..isolation import kill_uid
+from ..isolation import kill_uid, private_tmpfs, remove_private
 from ..sandbox import Sandbox, matplotlib_cache, warn_unsandboxed
 from ..verdicts import error_output
 from .run_shared import RUN
 
 WORKDIR = "/student"  # the kernel's private folder inside its sandbox
+PRIVATE_BYTES = 64 << 20  # the tmpfs of its connection file, IPC sockets and matplotlib cache
 
 
 def private_copy(folder):
@@ -113,11 +118,12 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
     client_factory = Type(BoundedClient)
 
     def __init__(self, **kwargs):
-        self._private = tempfile.mkdtemp(prefix="autograder-kernel-")
+        self._private = private_tmpfs("autograder-kernel-", PRIVATE_BYTES)
         kwargs.setdefault("transport", "ipc")
         kwargs.setdefault("connection_file", os.path.join(self._private, "kernel.json"))
         super().__init__(**kwargs)
         self.sandbox, self.files, self.uid, self.cgroup_paths, self.memory_bytes = None, {}, None, [], LIMITS.memory_bytes
+        self.cpu_seconds = None
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -133,7 +139,7 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
                     os.chown(path, self.uid, self.uid)
         self.sandbox = Sandbox(writable=[self._private], files=self.files, workdir=WORKDIR,
                                work_bytes=LIMITS.kernel_work_bytes,
-                               uid=self.uid, memory_bytes=self.memory_bytes,
+                               uid=self.uid, memory_bytes=self.memory_bytes, cpu_seconds=self.cpu_seconds,
                                env={"MPLCONFIGDIR": str(mpl), "IPYTHONDIR": "/tmp/.ipython", "HOME": WORKDIR})
         if not self.sandbox.available:
             warn_unsandboxed(self.log)
@@ -163,7 +169,7 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
     async def cleanup_resources(self, restart=False):
         await super().cleanup_resources(restart=restart)
         if not restart:
-            shutil.rmtree(self._private, ignore_errors=True)
+            remove_private(self._private)
 
 
 class SafeExecute(Execute):
@@ -174,6 +180,10 @@ class SafeExecute(Execute):
     max_output_bytes = Integer(LIMITS.max_output_bytes, help="output kept per cell; the rest is dropped").tag(config=True)
     memory_bytes = Integer(LIMITS.memory_bytes, help="memory of the kernel (address space, and "
                            "its cgroup where the machine has them)").tag(config=True)
+    notebook_timeout = Integer(int(LIMITS.notebook_timeout), allow_none=True,
+                               help="seconds one whole notebook may run (wall-clock, from the kernel's "
+                               "start to its shutdown; and as many CPU seconds for the kernel): past "
+                               "it the kernel is killed and the remaining cells say so").tag(config=True)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
@@ -188,10 +198,18 @@ class SafeExecute(Execute):
         self._uid = uids.take()
         self._student = RUN.kernel_name()
         self._cgroup_paths = cgroups.student(self._student)
-        self._violations = []
+        self._violations, self._managers = [], []
+        self._expired = False
+        deadline = None
+        if self.notebook_timeout:
+            deadline = threading.Timer(self.notebook_timeout, self._notebook_expired)
+            deadline.daemon = True
+            deadline.start()
         try:
             return super().preprocess(nb, resources, km)
         finally:
+            if deadline is not None:
+                deadline.cancel()
             left = kill_uid(self._uid) + cgroups.end(self._student)
             if left:
                 self._violations.append(f"{left} process{'es' if left > 1 else ''} left running by the "
@@ -199,12 +217,16 @@ class SafeExecute(Execute):
             nb.metadata.setdefault("autograder", {})["kernel_violations"] = self._violations
             uids.give_back(self._uid)
             shutil.rmtree(self._copy, ignore_errors=True)
+            for manager in self._managers:  # whatever path nbclient's cleanup took
+                remove_private(manager._private)
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
         if isinstance(km, SandboxedKernelManager):
             km.files, km.uid, km.cgroup_paths = self._files, self._uid, self._cgroup_paths
             km.memory_bytes = self.memory_bytes
+            km.cpu_seconds = self.notebook_timeout or None
+            self._managers.append(km)
         return km
 
     def preprocess_cell(self, cell, resources, index):
@@ -222,29 +244,44 @@ class SafeExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._dead = f"the kernel died in cell {index + 1}"
-            cell.outputs.append(error_output(
-                "KernelDied", "The kernel died while running this cell: the code called os._exit, "
-                "crashed, or ran out of memory. Later cells did not run."))
-            return cell, resources
+            return self._stopped(cell, resources, f"the kernel died in cell {index + 1}", "KernelDied",
+                                 "The kernel died while running this cell: the code called os._exit, "
+                                 "crashed, or ran out of memory or of the notebook's CPU time. Later "
+                                 "cells did not run.")
         except CellTimeoutError:  # not even an interrupt got an answer: the kernel is gone
             self._kill_kernel()
-            self._dead = f"the kernel stopped answering in cell {index + 1}"
-            cell.outputs.append(error_output(
-                "CellTimeoutError", "This cell did not finish, and the kernel stopped answering "
-                "(even to an interrupt): it was stopped. Later cells did not run."))
-            return cell, resources
+            return self._stopped(cell, resources, f"the kernel stopped answering in cell {index + 1}",
+                                 "CellTimeoutError", "This cell did not finish, and the kernel stopped "
+                                 "answering (even to an interrupt): it was stopped. Later cells did not run.")
         except Exception as exc:  # a message the client could not read: the kernel is not trusted
             self._kill_kernel()
-            self._dead = f"the kernel sent something unreadable in cell {index + 1}"
-            self._violations.append(f"the kernel's channel carried something the grader did not "
-                                    f"write, in cell {index + 1} ({type(exc).__name__})")
-            cell.outputs.append(error_output(
-                "KernelBroken", "The kernel sent messages the grader could not read while running "
-                "this cell, and was stopped. Later cells did not run."))
-            return cell, resources
+            if not self._expired:
+                self._violations.append(f"the kernel's channel carried something the grader did not "
+                                        f"write, in cell {index + 1} ({type(exc).__name__})")
+            return self._stopped(cell, resources, f"the kernel sent something unreadable in cell {index + 1}",
+                                 "KernelBroken", "The kernel sent messages the grader could not read "
+                                 "while running this cell, and was stopped. Later cells did not run.")
         finally:
             watchdog.cancel()
+
+    def _stopped(self, cell, resources, dead, ename, text):
+        """The kernel is gone while running `cell`: say why in the cell, and skip the rest. When
+        the notebook's time ran out, that is the reason, whatever the client saw."""
+        if self._expired:
+            dead = self._expired
+            ename, text = "NotebookTimeout", (f"The notebook ran past its time limit "
+                                              f"({self.notebook_timeout} s) while this cell ran: the "
+                                              "kernel was stopped. Later cells did not run.")
+        self._dead = dead
+        cell.outputs.append(error_output(ename, text))
+        return cell, resources
+
+    def _notebook_expired(self):
+        """The notebook's time is up: no more cells, and the kernel (with all of its uid) ends."""
+        self._expired = self._dead = f"the notebook ran past its time limit ({self.notebook_timeout} s)"
+        self._violations.append(f"the notebook ran past its time limit ({self.notebook_timeout} s): "
+                                "its kernel was killed")
+        self._kill_kernel()
 
     def _kill_kernel(self):
         """End the kernel and everything of its uid, from outside its sandbox."""
