@@ -37,8 +37,10 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts", "alter
 ENV_PASSED = ("CUDA_VISIBLE_DEVICES", "TZ")
 # Not a user namespace: uids inside are the machine's own, so each student can get one.
 NAMESPACES = ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
+# CAP_SYS_ADMIN: for an IPC namespace per child (`candidate/confine.py`); the candidate server
+# drops it once its zygote is forked, each child when it takes its uid.
 SERVER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE", "CAP_CHOWN",
-               "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+               "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SYS_ADMIN")
 
 
 @functools.lru_cache(maxsize=1)
