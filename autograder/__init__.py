@@ -18,11 +18,13 @@ How a submission is graded
 Two servers, each in its own bubblewrap sandbox, started once per grading run (by the grade
 command, or by the course's nbgrader preprocessor for plain ``nbgrader autograde``):
 
-- the *candidate server* (``candidate/server.py``) forks, per exercise, a *candidate*: a
+- the *candidate server* (``candidate/server.py``) has its *zygote* (``candidate/zygote.py``,
+  a clean image forked before any request arrived) fork, per exercise, a *candidate*: a
   process that runs only the instructor's setup cells, the notebook's import lines and that
   exercise's solution cell, then answers requests (call this, build that, describe this object);
   and, only in the optional feedback run (``instructor/rerun.py``), per notebook, a child that
-  runs the whole notebook for the student's feedback: no grade depends on it;
+  runs the whole notebook for the student's feedback: no grade depends on it. Each child reads
+  its student's cells from a memfd of its own, after the fork;
 - the *judge server* (``judge/server.py``) forks, per exercise, a *judge*: it holds the
   declaration of the exercise (``judge/exercises/``: inputs, references, tolerances, mistakes),
   sends inputs, decodes every answer with its own code (``judge/seen.py``) and decides.
@@ -48,13 +50,17 @@ A submission is untrusted code, written by someone who has read this package.
 | code elsewhere in the notebook (IPython hooks, edited or deleted test cells, patches) | the candidate runs only setup, import lines and the one solution cell; installed packages only (``python -I``: nothing the student planted in their folder is importable) |
 | ``os._exit``, crashes, infinite loops, memory hogs, fork bombs, processes left behind | one process tree per uid, per-student cgroups (pids, memory incl. tmpfs) where the machine allows, own-time limits, ``kill(-1)`` sweeps of the uid after each tree; the report names what was found |
 | reading the solutions, the gradebook, other students' files, the hidden checks | allow-list sandbox: only the Python environment, ``course``, ``protocol/`` and ``candidate/`` exist in it; each student's folder is 0700 under their uid |
+| reading another student's cells or notebook from memory (a fork inherits its parent's heap) | children are forked from the zygote, which never receives a submission; the server, which holds every request, forks no student code; a child reads only its own work (a sealed memfd), after the fork; the uid sweeps' helpers are forked from the zygote too |
+| SysV shared memory, semaphores, message queues (they outlive the process, its uid sweep and its cgroup) | an IPC namespace per candidate and notebook child: what it made dies with it, it sees no other's (CAP_SYS_ADMIN, needed for it, is dropped by the server once its zygote is forked and by each child with its uid) |
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
 | scripts in feedback | feedback HTML is sanitized (``SanitizeHTML``): student output and markdown are escaped |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |
 | steering the misconception report (a planted mistake id, a forged "Likely mistake" line) | a mistake id is a slug the judge attaches to its own `CheckFailed`, decoded as a slug or refused; the report reads it from the metadata the pipeline writes; a student can only be counted under a mistake by making it (0 points) |
 
 Residual risks: without bubblewrap there is no sandbox (grading says so loudly and the report
-lists those submissions); without root there is no per-student uid or cgroup; a candidate that
+lists those submissions); without root there is no per-student uid, cgroup or IPC namespace;
+the candidate children share the sandbox's PID namespace (``/proc`` lists other students'
+processes, not their memory: another uid's); a candidate that
 rewrites its own process can misreport properties that only exist inside it (whether its
 result shares memory with its input, its own autograd flags) though never values it was not
 able to compute; kernel exploits are out of scope.
