@@ -18,6 +18,7 @@ the feedback run do), honest classmates beside the attacker:
 """
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -32,13 +33,13 @@ from autograder.instructor import samples
 from autograder.instructor.grader import Grader, Settings
 from autograder.instructor.sandbox import bwrap_works
 from autograder.instructor.verdicts import build_job
+from autograder.protocol import frames
 
 from conftest import release_nb
 
 A = samples.ASSIGNMENT
 SANDBOXED = bwrap_works() and os.geteuid() == 0
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not SANDBOXED, reason="needs bubblewrap and a uid per student (root)")]
+graded_in_the_sandbox = pytest.mark.skipif(not SANDBOXED, reason="needs bubblewrap and a uid per student (root)")
 
 # Searches everything this process can read for "MARKER:" followed by a marker whose sha256 is
 # OTHER (a classmate's) or OWN (its own, planted in its own cell: the search must find that one).
@@ -155,6 +156,8 @@ def grader(tmp_path):
         grader.close()
 
 
+@graded_in_the_sandbox
+@pytest.mark.slow
 def test_no_student_can_find_a_classmates_cells_anywhere_it_can_read(grader):
     jobs = right_jobs(grader)
     exercise = next(iter(jobs))
@@ -194,20 +197,46 @@ if _segments:
 """
 
 
+def descendants(pid):
+    """`pid` and every process below it, parents first."""
+    out, todo = [], [pid]
+    while todo:
+        pid = todo.pop(0)
+        out.append(pid)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
 def ipc_of_sandbox(server):
     """The IPC namespace of the candidate server's sandbox: its bwrap's first descendant in
     another namespace than ours."""
     mine = os.readlink("/proc/self/ns/ipc")
-    pids = [server.proc.pid]
-    while pids:
-        pid = pids.pop(0)
+    for pid in descendants(server.proc.pid):
         try:
             if os.readlink(f"/proc/{pid}/ns/ipc") != mine:
                 return f"/proc/{pid}/ns/ipc"
-            pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
         except OSError:
             continue
     raise AssertionError("the candidate server's sandbox has no IPC namespace of its own")
+
+
+def holds_sys_admin(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    effective = int(re.search(r"^CapEff:\s*([0-9a-f]+)", status, re.M).group(1), 16)
+    permitted = int(re.search(r"^CapPrm:\s*([0-9a-f]+)", status, re.M).group(1), 16)
+    return bool((effective | permitted) & (1 << 21))
+
+
+def candidate_processes(server):
+    """(the candidate server, its zygote): the two processes running its module."""
+    found = [pid for pid in descendants(server.proc.pid)  # not the bwrap processes around them
+             if b"autograder.candidate.server" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+             and not os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("bwrap")]
+    assert len(found) == 2, found
+    return found[0], found[1]
 
 
 def segments_in(namespace):
@@ -216,11 +245,15 @@ def segments_in(namespace):
     return [line for line in out.splitlines()[1:] if line.strip()]
 
 
+@graded_in_the_sandbox
+@pytest.mark.slow
 def test_shared_memory_a_candidate_leaves_dies_with_it(grader):
     jobs = right_jobs(grader)
     exercise = next(iter(jobs))
     namespace = ipc_of_sandbox(grader.servers["candidate"])
     assert not segments_in(namespace)
+    server, image = candidate_processes(grader.servers["candidate"])
+    assert holds_sys_admin(image) and not holds_sys_admin(server), "only the zygote may make namespaces"
     grader.check("hog", A, "hog", {exercise: with_cell(jobs[exercise], prefix=HOG.format(size=1 << 30))})
     verdicts, _ = collect(grader, 1)
     assert verdicts["hog", exercise].status.value == "pass", verdicts["hog", exercise].message
@@ -230,4 +263,63 @@ def test_shared_memory_a_candidate_leaves_dies_with_it(grader):
                                          for ex, job in jobs.items()})
     verdicts, _ = collect(grader, len(jobs))
     assert all(v.status.value == "pass" for v in verdicts.values()), {k: v.message for k, v in verdicts.items()}
-    assert re.fullmatch(r"/proc/\d+/ns/ipc", namespace)
+
+
+def test_the_zygote_hands_the_work_over_unread_and_keeps_the_pid_until_reaped():
+    """The zygote passes a child its work (a sealed memfd) without reading it: the child's
+    cells are nowhere in the zygote's memory; it reports how the child ended and keeps it a
+    zombie (its pid not reused) until the server says reap."""
+    from autograder.candidate import zygote
+
+    def run_child(kind, channel, work):
+        header, body = zygote.read_frame(work), zygote.read_frame(work)
+        os.write(channel, json.dumps([kind, header, body]).encode())
+        os._exit(header["code"])
+
+    image = zygote.start(run_child)
+    try:
+        value, digest = marker()
+        work = zygote.write_work({"code": 3}, {"cells": planted(value)})
+        with pytest.raises(PermissionError):
+            os.write(work, b"changed")  # sealed
+        r, w = os.pipe()
+        pid = image.spawn("candidate", w, work)
+        os.close(w)
+        os.close(work)
+        assert json.loads(os.read(r, 10_000)) == ["candidate", {"code": 3}, {"cells": planted(value)}]
+        while not image.exits:
+            frames.wait_readable(image.fd, 10)
+            image.poll_exits()
+        assert image.take_exits() == [(pid, 3)]
+        assert Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"  # not reaped yet
+        assert digest in found_in_memory(os.getpid(), len(value))  # the search works: this process holds it
+        assert digest not in found_in_memory(image.pid, len(value)), "the zygote read the work"
+        image.reap(pid)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists()
+    finally:
+        image.close()
+
+
+def found_in_memory(pid, size):
+    """The sha256 of every `size` characters after "MARKER:" in the memory of `pid`."""
+    prefix, found = b"MARK" + b"ER:", set()
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for line in maps:
+            span, perms, *rest = line.split()
+            if not perms.startswith("r") or ".so" in (rest[3:] or [""])[0] or "[v" in line:
+                continue
+            start, end = (int(x, 16) for x in span.split("-"))
+            for at in range(start, end, 1 << 24):
+                try:
+                    mem.seek(at)
+                    data = mem.read(min(end - at, (1 << 24) + 256))
+                except (OSError, ValueError, OverflowError):
+                    break
+                i = data.find(prefix)
+                while i != -1:
+                    found.add(hashlib.sha256(data[i + len(prefix):i + len(prefix) + size]).hexdigest())
+                    i = data.find(prefix, i + 1)
+    return found
