@@ -194,6 +194,9 @@ LOOKS = """
 _segments = open("/proc/sysvipc/shm").read().splitlines()[1:]
 if _segments:
     raise SystemExit(f"a classmate's shared memory is in reach: {_segments}")
+_caps = [line for line in open("/proc/self/status") if line.startswith(("CapEff", "CapPrm", "CapAmb"))]
+if any(int(line.split()[1], 16) for line in _caps):
+    raise SystemExit(f"a capability left to student code: {_caps}")
 """
 
 
@@ -279,14 +282,15 @@ def test_the_zygote_hands_the_work_over_unread_and_keeps_the_pid_until_reaped():
     image = zygote.start(run_child)
     try:
         value, digest = marker()
-        work = zygote.write_work({"code": 3}, {"cells": planted(value)})
+        cells = planted(value)  # kept alive: this process holds it, for the search's own check
+        work = zygote.write_work({"code": 3}, {"cells": cells})
         with pytest.raises(PermissionError):
             os.write(work, b"changed")  # sealed
         r, w = os.pipe()
         pid = image.spawn("candidate", w, work)
         os.close(w)
         os.close(work)
-        assert json.loads(os.read(r, 10_000)) == ["candidate", {"code": 3}, {"cells": planted(value)}]
+        assert json.loads(os.read(r, 10_000)) == ["candidate", {"code": 3}, {"cells": cells}]
         while not image.exits:
             frames.wait_readable(image.fd, 10)
             image.poll_exits()
@@ -294,6 +298,7 @@ def test_the_zygote_hands_the_work_over_unread_and_keeps_the_pid_until_reaped():
         assert Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"  # not reaped yet
         assert digest in found_in_memory(os.getpid(), len(value))  # the search works: this process holds it
         assert digest not in found_in_memory(image.pid, len(value)), "the zygote read the work"
+        assert cells.endswith("\n")
         image.reap(pid)
         deadline = time.monotonic() + 10
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:

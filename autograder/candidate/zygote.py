@@ -32,20 +32,22 @@ import socket
 
 from ..protocol import frames
 from ..protocol.forkserver import PR_SET_PDEATHSIG, keep_only, prctl
-
-KINDS = ("candidate", "notebook")
+from . import confine
 
 
 def start(run_child):
     """Fork the zygote from this (warm, request-free) process; returns a `Zygote` handle.
     `run_child(kind, channel, work)` is what a spawned child does (it never returns)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    server = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
             ours.close()
             keep_only({theirs.fileno()})
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != server:  # the server died before the signal was armed
+                os._exit(1)
             devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)
@@ -62,7 +64,6 @@ def start(run_child):
 def serve(fd, run_child):
     """The zygote's loop: spawn, report exits, reap, sweep; until the server closes its end
     and every child is reaped."""
-    from . import confine
     reader = frames.Reader(limit=1 << 16)
     poll = select.poll()
     poll.register(fd, select.POLLIN)
@@ -122,7 +123,11 @@ def exit_code(pid):
 
 
 def send(fd, message):
-    frames.send(fd, message)
+    """Tell the server; once it is gone there is nobody to tell (the zygote still reaps)."""
+    try:
+        frames.send(fd, message)
+    except OSError:
+        pass
 
 
 def write_work(header, body):
