@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -328,3 +329,20 @@ def found_in_memory(pid, size):
                     found.add(hashlib.sha256(data[i + len(prefix):i + len(prefix) + size]).hexdigest())
                     i = data.find(prefix, i + 1)
     return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="namespaces and capabilities need root")
+def test_a_confined_child_has_its_own_ipc_namespace_and_no_sys_admin(tmp_path):
+    """`become_student` without a uid (a machine with no uid block): the child still gets an
+    IPC namespace of its own and loses CAP_SYS_ADMIN, which the zygote needed to make it."""
+    said = tmp_path / "said"
+    code = ("import os\nfrom autograder.candidate import confine\n"
+            "before = os.readlink('/proc/self/ns/ipc')\n"
+            f"out = open({str(said)!r}, 'w')\n"
+            f"confine.become_student(None, {str(tmp_path)!r}, {{}}, keep={{out.fileno()}})\n"
+            "caps = {l.split(':')[0]: int(l.split()[1], 16) for l in open('/proc/self/status') if l.startswith('Cap')}\n"
+            "out.write(f\"{os.readlink('/proc/self/ns/ipc') != before} {bool(caps['CapEff'] & 1 << 21)} "
+            "{bool(caps['CapPrm'] & 1 << 21)}\")\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert proc.returncode == 0 and said.read_text().split() == ["True", "False", "False"], proc.stderr[-2000:]

@@ -73,6 +73,7 @@ def become_student(uid, workdir, limits, keep=(), cgroups=()):
     keep_only(set(keep))
     if os.geteuid() == 0:
         new_ipc_namespace()
+        drop_capability(CAP_SYS_ADMIN)  # gone even where no uid of its own is given (below)
     memory = limits.get("memory_bytes")
     if memory:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
