@@ -18,11 +18,13 @@ How a submission is graded
 Two servers, each in its own bubblewrap sandbox, started once per grading run (by the grade
 command, or by the course's nbgrader preprocessor for plain ``nbgrader autograde``):
 
-- the *candidate server* (``candidate/server.py``) forks, per exercise, a *candidate*: a
+- the *candidate server* (``candidate/server.py``) has its *zygote* (``candidate/zygote.py``,
+  a clean image forked before any request arrived) fork, per exercise, a *candidate*: a
   process that runs only the instructor's setup cells, the notebook's import lines and that
   exercise's solution cell, then answers requests (call this, build that, describe this object);
   and, only in the optional feedback run (``instructor/rerun.py``), per notebook, a child that
-  runs the whole notebook for the student's feedback: no grade depends on it;
+  runs the whole notebook for the student's feedback: no grade depends on it. Each child reads
+  its student's cells from a memfd of its own, after the fork;
 - the *judge server* (``judge/server.py``) forks, per exercise, a *judge*: it holds the
   declaration of the exercise (``judge/exercises/``: inputs, references, tolerances, mistakes),
   sends inputs, decodes every answer with its own code (``judge/seen.py``) and decides.
@@ -51,19 +53,22 @@ A submission is untrusted code, written by someone who has read this package.
 | ``os._exit``, crashes, infinite loops, memory hogs, fork bombs, processes left behind | one process tree per uid, per-student cgroups (pids, memory incl. tmpfs) where the machine allows, own-time limits, ``kill(-1)`` sweeps of the uid after each tree; the report names what was found |
 | holding the class (an IPython ``pre_run_cell`` hook sleeping just under the cell limit in every cell, ``atexit`` hooks, threads) | a limit on the whole notebook on every path; plain nbgrader's kernel too (``SafeExecute.notebook_timeout``: wall-clock from its start to its shutdown, and as many CPU seconds for the kernel process): past it the kernel is killed and the remaining cells say so |
 | seeing classmates' processes (pids, uids, command lines in ``/proc``), or inheriting what an earlier student left under a uid | every root sandbox mounts its ``/proc`` with ``hidepid=2`` (only group 0, the grading servers, sees every process; a student process sees its own uid's); each kernel has its own PID namespace; a uid is never handed out twice in a run (``isolation.UidBlock``) |
-| System V shared memory, queues and semaphores that outlive their process | each sandbox has its own IPC namespace, destroyed with it (each kernel; the candidate server's children share the server's until candidates get their own) |
 | filling the grading machine's disk through the kernel's own folder (connection file, IPC sockets) | that folder is a 64 MiB tmpfs of its own, never the disk, its pages charged to the student's cgroup, unmounted when the kernel ends |
 | driving a judge to allocate without bound | each judge child runs in a cgroup of its own (memory, tasks) under groups the grader delegates to the judge server, with an address-space limit too where there is no CUDA: it fails that exercise's check alone, as a grader error |
 | reading the solutions, the gradebook, other students' files, the hidden checks | allow-list sandbox: only the Python environment, ``course``, ``protocol/`` and ``candidate/`` exist in it; each student's folder is 0700 under their uid |
+| reading another student's cells or notebook from memory (a fork inherits its parent's heap) | children are forked from the zygote, which never receives a submission; the server, which holds every request, forks no student code; a child reads only its own work (a sealed memfd), after the fork; the uid sweeps' helpers are forked from the zygote too |
+| SysV shared memory, semaphores, message queues (they outlive the process, its uid sweep and its cgroup) | an IPC namespace per candidate and notebook child, and per kernel (its sandbox's): what it made dies with it, it sees no other's (CAP_SYS_ADMIN, needed for it, is dropped by the server once its zygote is forked and by each child with its uid; the shell that remounts ``/proc`` drops it, and every capability, for every other sandbox: no process that runs student code holds one) |
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
 | scripts in feedback | feedback HTML is sanitized (``SanitizeHTML``): student output and markdown are escaped |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |
 | steering the misconception report (a planted mistake id, a forged "Likely mistake" line) | a mistake id is a slug the judge attaches to its own `CheckFailed`, decoded as a slug or refused; the report reads it from the metadata the pipeline writes; a student can only be counted under a mistake by making it (0 points) |
 
 Residual risks: without bubblewrap there is no sandbox (grading says so loudly and the report
-lists those submissions); without root there is no per-student uid or cgroup, no ``hidepid``
-and the kernel's folder is a plain temporary folder; judge cgroups are made for cgroup v1 and
-v2 but tested on v1 only; a candidate that
+lists those submissions); without root there is no per-student uid, cgroup or IPC namespace,
+no ``hidepid`` and the kernel's folder is a plain temporary folder; judge cgroups are made for
+cgroup v1 and v2 but tested on v1 only; the candidate children share the sandbox's PID
+namespace (with ``hidepid`` they see no other uid's process; without root ``/proc`` lists other
+students' processes, not their memory); a candidate that
 rewrites its own process can misreport properties that only exist inside it (whether its
 result shares memory with its input, its own autograd flags) though never values it was not
 able to compute; kernel exploits are out of scope.

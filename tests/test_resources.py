@@ -62,6 +62,31 @@ def test_a_student_process_sees_no_other_students_processes():
     assert run_in(Sandbox(server=True), CLASSMATES).splitlines()[1] == "True", "the server must see its children"
 
 
+CAPABILITIES = ("print(*[int(line.split()[1], 16) for line in open('/proc/self/status') "
+                "if line.startswith(('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'))])")
+CAP_BITS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,
+            "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_SYS_ADMIN": 21, "CAP_SYS_NICE": 23}
+
+
+@SANDBOXED
+@ROOT_ONLY
+def test_the_proc_mount_leaves_the_server_its_capabilities_and_student_code_none():
+    """The shell that mounts /proc with hidepid holds CAP_SYS_ADMIN and CAP_SETPCAP; before the
+    command runs it drops what the command may not keep. The candidate server keeps
+    CAP_SYS_ADMIN (its zygote's children need it for an IPC namespace each; before the merge of
+    the clean image the wrapper dropped it, and no child got a namespace of its own); every
+    sandbox that runs student code (a kernel, a process under its own uid) keeps none."""
+    from autograder.instructor.sandbox import SERVER_CAPS
+    assert hidepid_works()
+    server = sum(1 << CAP_BITS[cap] for cap in SERVER_CAPS)
+    _, permitted, effective, _, ambient = map(int, run_in(Sandbox(server=True), CAPABILITIES).split())
+    assert permitted == effective == server and server & 1 << CAP_BITS["CAP_SYS_ADMIN"], hex(permitted)
+    assert ambient in (0, server)  # bubblewrap passes them on as ambient (no new privileges set)
+    for box in (Sandbox(), Sandbox(uid=STUDENTS[0])):
+        _, permitted, effective, _, ambient = map(int, run_in(box, CAPABILITIES).split())
+        assert permitted == effective == ambient == 0, "student code holds a capability"
+
+
 SHM = """
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)

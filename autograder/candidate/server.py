@@ -2,8 +2,11 @@
 
 Started once per grading run, inside the sandbox, as root with only the capabilities it needs
 to hand each child a uid of its own. It imports torch, IPython, matplotlib, the course package
-and the candidate side of the grader, renders a throwaway figure, and never runs student code
-itself. Requests arrive on its socket to the command (fd FD), decoded by
+and the candidate side of the grader, renders a throwaway figure, then forks its *zygote*
+(`zygote.py`), the clean image every child is forked from, before it reads any request; it
+then drops CAP_SYS_ADMIN (only the zygote's children need it, for an IPC namespace each). It
+never runs student code, and never forks a process that does: the server holds every request
+it received, the zygote none. Requests arrive on its socket to the command (fd FD), decoded by
 `protocol.messages`:
 
 - `CandidateRequest`: fork a child that loads one exercise's cells and answers a judge over the
@@ -11,8 +14,10 @@ itself. Requests arrive on its socket to the command (fd FD), decoded by
 - `NotebookRequest`: fork a child that runs the whole notebook for the student's feedback
   (`notebook.run`), in a private folder holding the submission's files.
 
-Each child is confined before it runs anything (`confine.become_student`): its own uid, the
-student's cgroups, limits, no inherited descriptor but its own channel. The server runs
+Each child gets its work (how to confine it, then the student's cells) in a sealed memfd it
+reads itself, and is confined before it reads the cells (`confine.become_student`): its own
+uid, the student's cgroups, its own IPC namespace, limits, no inherited descriptor but its own
+channel. The server runs
 candidates first (`check_slots` at a time), then notebooks (`notebook_slots`); a child that has
 run for RENICE_AFTER seconds is reniced (its whole uid) and frees its slot; limits count the
 child's own time. When a child is done, every process left with its uid is killed and reported.
@@ -56,11 +61,12 @@ from ..protocol.messages import (  # noqa: E402
     CandidateDone,
     CandidateRequest,
     CellStarted,
+    Job,
     NotebookRequest,
     unread,
 )
 from ..protocol.verdicts import Killed  # noqa: E402
-from . import confine, describe, notebook, notebook_channel, operations, respond  # noqa: E402,F401
+from . import confine, describe, notebook, notebook_channel, operations, respond, zygote  # noqa: E402,F401
 from .notebook_channel import NotebookChannel  # noqa: E402
 
 WORK = "/tmp/work"
@@ -119,9 +125,20 @@ def make_workdir(task, files=()):
     return path
 
 
+class Spawned(Child):
+    """A child of the zygote: its exit comes from the zygote's report (`ended`), and it stays a
+    zombie (its pid never reused) until the server has finished with it."""
+
+    def reap(self):
+        return self.exited
+
+    def ended(self, code):
+        self.exited, self.status = True, (code << 8) if code >= 0 else -code  # as waitpid says
+
+
 class Server:
-    def __init__(self, control, shell):
-        self.control, self.shell = control, shell
+    def __init__(self, control, image):
+        self.control, self.image = control, image
         self.queue, self.children = [], {}
         self.check_slots = self.notebook_slots = os.cpu_count() or 1
         self.poller = Poller()
@@ -158,44 +175,39 @@ class Server:
             self.fork(task)
 
     def fork(self, task):
+        """Have the zygote fork the child for `task`; the child reads its work from a memfd."""
         limits = task.limits
         if task.kind == "candidate":
             workdir = make_workdir(task)
-            (channel,) = task.fds or (None,)
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    confine.become_student(task.uid, workdir, child_limits(limits, "candidate"),
-                                           keep={channel}, cgroups=task.request.cgroups)
-                    respond.serve(channel, task.request.job)
-                finally:
-                    os._exit(0)
-            if channel is not None:
-                os.close(channel)
-            child = Child(task, pid, limits.check_time_limit)
+            channel = task.fds[0] if task.fds else None
+            if channel is None:  # no judge to answer: the child finds its channel closed
+                channel, other = os.pipe()
+                os.close(other)
+            body, out_fd = task.request.job.to_wire(), None
         else:
             workdir = make_workdir(task, task.request.files)
-            read_fd, write_fd = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.close(read_fd)
-                    confine.become_student(task.uid, workdir, child_limits(limits, "notebook"),
-                                           keep={write_fd}, cgroups=task.request.cgroups)
-                    notebook.run(self.shell, task.request, write_fd)
-                finally:
-                    os._exit(0)
-            os.close(write_fd)
-            child = Child(task, pid, limits.notebook_timeout, out_fd=read_fd,
-                          out_limit=notebook_channel.total_limit(task.request),
-                          frame_limit=notebook_channel.frame_limit(task.request))
+            out_fd, channel = os.pipe()
+            body = NotebookRequest(task.key, task.request.cells, (), task.request.skip, limits).to_wire()
+        header = {"uid": task.uid, "workdir": workdir, "limits": child_limits(limits, task.kind),
+                  "cgroups": list(task.request.cgroups)}
+        work = zygote.write_work(header, body)
+        try:
+            pid = self.image.spawn(task.kind, channel, work)
+        finally:
+            os.close(work)
+            os.close(channel)
+        if task.kind == "candidate":
+            child = Spawned(task, pid, limits.check_time_limit)
+        else:
+            child = Spawned(task, pid, limits.notebook_timeout, out_fd=out_fd,
+                            out_limit=notebook_channel.total_limit(task.request),
+                            frame_limit=notebook_channel.frame_limit(task.request))
         self.children[child.pid] = child
 
     # --- children --------------------------------------------------------------------------
     def watched(self):
-        fds = {self.control.fd} if self.control.open else set()
+        fds = {self.control.fd, self.image.fd} if self.control.open else {self.image.fd}
         for child in self.children.values():
-            fds.add(child.pidfd)
             if child.out_fd is not None and child.eof_at is None:
                 fds.add(child.out_fd)
         return fds
@@ -204,10 +216,17 @@ class Server:
         for child in list(self.children.values()):
             if child.out_fd is not None and child.out_fd in ready and child.eof_at is None:
                 self.read_from(child, child.read)
-            if child.pidfd in ready and child.reap():
-                if child.out_fd is not None and child.eof_at is None:
-                    self.read_from(child, child.drain)  # what it wrote before it exited
-                self.finish(child)
+        if self.image.fd in ready:
+            self.image.poll_exits()
+        for pid, code in self.image.take_exits():
+            child = self.children.get(pid)
+            if child is None:
+                self.image.reap(pid)
+                continue
+            child.ended(code)
+            if child.out_fd is not None and child.eof_at is None:
+                self.read_from(child, child.drain)  # what it wrote before it exited
+            self.finish(child)
 
     def read_from(self, child, read):
         """Read and check a notebook child's frames; a forged or flooded channel ends it."""
@@ -283,7 +302,8 @@ class Server:
         """The child has exited: sweep its uid, clean its folder, tell the command."""
         del self.children[child.pid]
         task = child.task
-        left = confine.sweep(task.uid)
+        left = self.image.sweep(task.uid) if task.uid and os.geteuid() == 0 else 0
+        self.image.reap(child.pid)  # its pid may be reused from now on
         if left:
             task.violations.append(f"{left} process{'es' if left > 1 else ''} left running after it "
                                    "ended (killed)")
@@ -308,7 +328,8 @@ class Server:
             self.tick(now)
             self.start_work()
             self.poller.watch(self.watched(), [self.control.fd] if self.control.outbox else [])
-            ready = self.poller.ready(self.next_wake(time.monotonic()) if self.children else (None if self.control.open else 0.1))
+            wake = self.next_wake(time.monotonic()) if self.children else (None if self.control.open else 0.1)
+            ready = self.poller.ready(0 if self.image.exits else wake)
             if self.control.outbox:
                 self.control.flush()
             if self.control.open and self.control.fd in ready and self.control.fd in self.watched():
@@ -317,6 +338,24 @@ class Server:
                 except frames.Malformed:
                     self.control.open = False
             self.on_ready(ready)
+        self.image.close()
+
+
+def run_child(kind, channel, work, shell):
+    """A freshly forked child of the zygote (never returns): read how to confine it, confine
+    it, only then read the student's cells, and run them."""
+    try:
+        header = zygote.read_frame(work)
+        confine.become_student(header["uid"], header["workdir"], header["limits"], keep={channel, work},
+                               cgroups=header["cgroups"])
+        body = zygote.read_frame(work)
+        os.close(work)
+        if kind == "candidate":
+            respond.serve(channel, Job.from_wire(body))
+        else:
+            notebook.run(shell, NotebookRequest.from_wire(body), channel)
+    finally:
+        os._exit(0)
 
 
 def child_limits(limits, kind):
@@ -333,7 +372,9 @@ def main():
     notebook.warm_figures()
     os.makedirs(WORK, mode=0o711, exist_ok=True)
     os.chmod(WORK, 0o711)
-    run_server(fd, lambda control: Server(control, shell))
+    image = zygote.start(lambda kind, channel, work: run_child(kind, channel, work, shell))
+    confine.drop_capability(confine.CAP_SYS_ADMIN)  # the zygote's children need it, the server never
+    run_server(fd, lambda control: Server(control, image))
 
 if __name__ == "__main__":
     main()

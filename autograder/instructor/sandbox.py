@@ -9,14 +9,16 @@ checkout, a home folder). /tmp is a size-limited tmpfs, the environment is a sho
 there is no network, every process dies with the sandbox (its own PID namespace), its System V
 IPC objects (shared memory, queues, semaphores) are its own and end with it (its own IPC
 namespace), and capabilities are dropped but for the few a grading server needs to give each
-child its own uid.
+child its own uid (and, for the candidate server, an IPC namespace each: CAP_SYS_ADMIN, which
+it drops once its zygote is forked).
 
 Where the grader is root, the sandbox's /proc is mounted `hidepid=invisible` (2), readable in
 full by group 0 only: a grading server (root, group 0) sees its children, each student process
 (its own uid and group, no supplementary groups) only its own. A candidate server's children
 share its PID namespace, so without this they would see each other's pids, uids and command
-lines. The mount is made by a shell that then drops the capability it needed before the command
-runs (`hidepid_works` checks once that the machine allows it).
+lines. The mount is made by a shell that then drops the capabilities it needed and the command
+may not keep before the command runs (`capabilities`; `hidepid_works` checks once that the
+machine allows it): every sandbox that runs student code is left none.
 
 Where bubblewrap is missing or cannot run, `available` is False and callers run student code
 unsandboxed, after saying so loudly (`warn_unsandboxed`); the report flags those submissions.
@@ -46,9 +48,12 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts", "alter
 ENV_PASSED = ("CUDA_VISIBLE_DEVICES", "TZ")
 # Not a user namespace: uids inside are the machine's own, so each student can get one.
 NAMESPACES = ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
+# CAP_SYS_ADMIN: for an IPC namespace per child (`candidate/confine.py`); the candidate server
+# drops it once its zygote is forked, each child when it takes its uid.
 SERVER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE", "CAP_CHOWN",
-               "CAP_DAC_OVERRIDE", "CAP_FOWNER")
-# Held only by the shell that remounts /proc, dropped (every set) before the command runs.
+               "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SYS_ADMIN")
+# Held by the shell that remounts /proc; before the command runs it drops (every set) those the
+# command may not keep: all of them for every sandbox but the server's, which keeps CAP_SYS_ADMIN.
 MOUNT_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP")
 HIDE_PROCESSES = 'mount -o remount,hidepid=2,gid=0 /proc || exit 125; exec "$@"'
 
@@ -85,9 +90,12 @@ def hidepid_works():
         return False
 
 
-def drop_mount_caps():
-    """setpriv taking MOUNT_CAPS out of every capability set, before it runs what follows."""
-    caps = ",".join("-" + cap.lower().removeprefix("cap_") for cap in MOUNT_CAPS)
+def drop_mount_caps(keep=()):
+    """setpriv taking MOUNT_CAPS, but those in `keep` (capabilities the command holds anyway),
+    out of every capability set, before it runs what follows."""
+    caps = ",".join("-" + cap.lower().removeprefix("cap_") for cap in MOUNT_CAPS if cap not in keep)
+    if not caps:
+        return []
     return [shutil.which("setpriv") or "setpriv", f"--inh-caps={caps}", f"--ambient-caps={caps}",
             f"--bounding-set={caps}", "--"]
 
@@ -204,12 +212,14 @@ class Sandbox:
                 argv += ["--ro-bind", str(host), str(Path(self.workdir, inside))]
         argv += ["--remount-ro", "/", "--chdir", self.workdir]  # the root itself: no place to write
         hide = self.root and hidepid_works()
+        kept = self.capabilities()
         if self.root:
             argv += ["--cap-drop", "ALL"]
-            for cap in (SERVER_CAPS if self.server else ("CAP_SETUID", "CAP_SETGID") if self.uid else ()):
+            for cap in kept:
                 argv += ["--cap-add", cap]
             for cap in MOUNT_CAPS if hide else ():
-                argv += ["--cap-add", cap]
+                if cap not in kept:
+                    argv += ["--cap-add", cap]
         venv_bin = os.path.dirname(os.path.normpath(os.path.abspath(sys.executable)))
         env = {"PATH": f"{venv_bin}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
                "PYTHONDONTWRITEBYTECODE": "1"}
@@ -222,9 +232,16 @@ class Sandbox:
         if self.uid and self.root and shutil.which("setpriv"):
             prefix = [shutil.which("setpriv"), f"--reuid={self.uid}", f"--regid={self.uid}",
                       "--clear-groups", "--no-new-privs"]
-        if hide:  # /proc shows this uid's processes only (group 0 sees all), then no mount caps
-            prefix = [shutil.which("sh") or "/bin/sh", "-c", HIDE_PROCESSES, "sh", *drop_mount_caps(), *prefix]
+        if hide:  # /proc shows this uid's processes only (group 0 sees all), then only the kept caps
+            prefix = [shutil.which("sh") or "/bin/sh", "-c", HIDE_PROCESSES, "sh", *drop_mount_caps(kept), *prefix]
         return argv + ["--"] + prefix + self.rlimits() + list(cmd)
+
+    def capabilities(self):
+        """What the wrapped command keeps, as root: a grading server SERVER_CAPS; a command run
+        under a uid of its own only what takes that uid (gone with the change); others none."""
+        if not self.root:
+            return ()
+        return SERVER_CAPS if self.server else ("CAP_SETUID", "CAP_SETGID") if self.uid else ()
 
     def rlimits(self):
         """prlimit setting the command's memory (address space) and CPU limits, if any."""
