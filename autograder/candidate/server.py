@@ -22,7 +22,8 @@ candidates first (`check_slots` at a time), then notebooks (`notebook_slots`); a
 run for RENICE_AFTER seconds is reniced (its whole uid) and frees its slot; limits count the
 child's own time. When a child is done, every process left with its uid is killed and reported.
 The server tells the command `CandidateDone` and `NotebookDone`; everything a notebook child
-sent is checked (framing, sizes, types) before it is passed on.
+sent is checked (framing, sizes, types) and kept within its limits before it is passed on
+(`notebook_channel`), and a request the server cannot read is answered as ended unread.
 """
 
 import base64
