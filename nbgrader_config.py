@@ -6,8 +6,19 @@ gradebook to gradebook.db (all three are git-ignored).
 """
 
 import os
+import sys
 
 c = get_config()  # noqa: F821  (injected by nbgrader)
+
+# Nothing a student planted in a submission folder is followed: nbgrader's autograde and
+# generate_feedback refuse, for that student alone, a folder holding a symbolic link or a special
+# file (a pipe, a device) instead of copying what it names, as root, into autograded/ and
+# feedback/. autograder/instructor/safe_converters.py. (Only once nbgrader itself is loaded:
+# the grade command reads this file earlier, and installs them when it loads nbgrader.)
+if "nbgrader.apps" in sys.modules:
+    from autograder.instructor.safe_converters import install
+
+    install()
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "pytorch-fundamentals"

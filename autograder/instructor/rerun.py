@@ -26,6 +26,7 @@ from .engine import settings_from
 from .grader import Grader, ServerLoop
 from .nbgrader_api import load_config
 from .outputs import apply_run, graded_test_cells
+from .planted import refusal
 from .staging import write_atomically
 
 
@@ -99,6 +100,10 @@ class FeedbackRun(ServerLoop):
         if student in self.closed:
             return
         self.began.setdefault(student, time.monotonic())
+        refused = refusal(self.root, "submitted", student, self.assignment)  # its files go to the run
+        if refused:
+            self._close(student, "error", refused)
+            return
         try:
             nb = nbformat.read(str(path), as_version=4)
         except Exception as exc:
