@@ -76,7 +76,10 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # and survives its own death; then every exercise is decided by the judge (VerifyExercises), in
 # a process that never runs student code (started once per nbgrader run), and the test cells'
 # outputs, which nbgrader scores, follow its verdicts. A correct solution that writes a warning
-# to stderr is not scored 0 (the verdict decides).
+# to stderr is not scored 0 (the verdict decides). Last, once every score is saved, the
+# autograded notebook's student content is made inert as the feedback's is
+# (SanitizeStudentContent: markdown, HTML and outputs), so that nothing a student wrote runs
+# in the formgrader, which renders that notebook.
 c.Autograde.autograde_preprocessors = [
     "autograder.instructor.preprocessors.SafeExecute",
     "autograder.instructor.preprocessors.VerifyExercises",
@@ -87,6 +90,7 @@ c.Autograde.autograde_preprocessors = [
     "autograder.instructor.preprocessors.RecordMistakes",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.instructor.preprocessors.SanitizeStudentContent",
 ]
 c.SafeExecute.interrupt_on_timeout = True
 

@@ -27,6 +27,7 @@ from .grader import Grader, ServerLoop
 from .nbgrader_api import load_config
 from .outputs import apply_run, graded_test_cells
 from .planted import refusal
+from .preprocessors.sanitize_student_content import SanitizeStudentContent
 from .staging import write_atomically
 
 
@@ -124,6 +125,10 @@ class FeedbackRun(ServerLoop):
         student, path, nb = item
         before = test_outputs(nb)
         apply_run(nb, execution)
+        tests, inert = graded_test_cells(nb), SanitizeStudentContent()
+        for i, cell in enumerate(nb.cells):  # the autograded copy the formgrader renders: inert
+            if cell.cell_type == "code" and i not in tests:
+                inert.sanitize_code_outputs(cell.outputs)
         if test_outputs(nb) != before:  # cannot happen (apply_run skips them): checked anyway
             self._close(student, "error", "the run would have changed a graded cell; nothing written")
             return
