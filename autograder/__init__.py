@@ -49,7 +49,9 @@ A submission is untrusted code, written by someone who has read this package.
 | ``os._exit``, crashes, infinite loops, memory hogs, fork bombs, processes left behind | one process tree per uid, per-student cgroups (pids, memory incl. tmpfs) where the machine allows, own-time limits, ``kill(-1)`` sweeps of the uid after each tree; the report names what was found |
 | reading the solutions, the gradebook, other students' files, the hidden checks | allow-list sandbox: only the Python environment, ``course``, ``protocol/`` and ``candidate/`` exist in it; each student's folder is 0700 under their uid |
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
-| scripts in feedback | feedback HTML is sanitized (``SanitizeHTML``): student output and markdown are escaped |
+| links and special files planted in a submission folder (to ``/etc/shadow``, ``gradebook.db``, the next assignment's source, a classmate's notebook, ``/dev/zero``, a pipe), which a copy would follow as root | every copy of a submission asks ``instructor/planted.py`` first, from ``lstat`` alone: nbgrader's autograde and generate_feedback (replaced by ``SafeAutograde``/``SafeGenerateFeedback`` from ``nbgrader_config.py``), the grade command (both engines), the feedback run; such a folder is refused for that student, nothing in it opened |
+| scripts in the formgrader or the feedback (student markdown, ``text/html``, JavaScript, SVG, image data or output metadata that breaks out of a tag, a markdown link made by the renderer's second pass, a student id with markup) | student content is made inert once every score is saved (``SanitizeStudentContent``, last in the autograde pipeline, and on the feedback run's outputs): the autograded notebook the formgrader renders and the feedback are cleaned alike; an id with markup is refused (``planted``) |
+| zip bombs and zips of countless members in the inbox | ``collect`` counts members from the zip's end record before listing them, reads a notebook only within its declared size and fixed limits, and prints every name escaped |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |
 | steering the misconception report (a planted mistake id, a forged "Likely mistake" line) | a mistake id is a slug the judge attaches to its own `CheckFailed`, decoded as a slug or refused; the report reads it from the metadata the pipeline writes; a student can only be counted under a mistake by making it (0 points) |
 
@@ -57,5 +59,8 @@ Residual risks: without bubblewrap there is no sandbox (grading says so loudly a
 lists those submissions); without root there is no per-student uid or cgroup; a candidate that
 rewrites its own process can misreport properties that only exist inside it (whether its
 result shares memory with its input, its own autograd flags) though never values it was not
-able to compute; kernel exploits are out of scope.
+able to compute; kernel exploits are out of scope. A hard link in a submission is a regular file
+and is copied (its maker could read what it names: protected_hardlinks). Math in student markdown
+reaches MathJax as written, in the formgrader and the feedback: whether MathJax's ``\\href``
+can carry a ``javascript:`` link there has not been checked.
 """

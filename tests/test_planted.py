@@ -56,10 +56,12 @@ def plant(course, secret):
     (sub / "twin").mkdir()
     os.symlink(ada, sub / "twin" / A)  # the whole submission folder: a classmate's
     os.symlink(sub / "ada", sub / "alias")  # the student folder
+    folder("<img src=x onerror=alert(1)>")  # an id the formgrader would put in its page as it is
     return {"shadow": "notes.txt is a symbolic link", "gradebook": "gradebook.db is a symbolic link",
             "solutions": "next is a symbolic link", "zero": "data.bin is a symbolic link",
             "stdin": "input.txt is a named pipe", "copier": f"{A}.ipynb is a symbolic link",
-            "twin": f"submitted/twin/{A} is a symbolic link", "alias": "submitted/alias is a symbolic link"}
+            "twin": f"submitted/twin/{A} is a symbolic link", "alias": "submitted/alias is a symbolic link",
+            "<img src=x onerror=alert(1)>": "has characters a web page or a terminal would interpret"}
 
 
 @pytest.fixture

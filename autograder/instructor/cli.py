@@ -383,7 +383,10 @@ def parser():
 
     c = command("collect", "import submissions (one zip or folder per student)")
     c.description = ("Copy each student's notebooks into submitted/<student>/ASSIGNMENT/ with "
-                     "timestamp.txt, and list every file skipped, renamed, upgraded or marked late.")
+                     "timestamp.txt, and list every file skipped, renamed, upgraded or marked late. "
+                     "Links are never followed; a zip of more than 10000 members is refused, and a "
+                     "notebook over 64 MiB uncompressed (or past 256 MiB read of one student) is "
+                     "not read.")
     assignment_arg(c)
     c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders (an LMS "
                                  "export), or nbgrader's exchange inbound folder "
@@ -395,7 +398,10 @@ def parser():
                          "submission, source and configuration are unchanged since their last grade; "
                          "a student's copied, edited or stripped test cells are restored from the "
                          "instructor's version and a solution written in another cell is found by "
-                         "name (each repair is in the feedback and the report)")
+                         "name (each repair is in the feedback and the report); a submission holding a "
+                         "symbolic link or a special file (pipe, device) is refused for that student, "
+                         "nothing in it followed; student markdown, HTML and outputs are stored inert "
+                         "in the autograded notebook, which the formgrader shows")
     assignment_arg(g)
     g.add_argument("--student", action="append",
                    help="grade only this student, even if unchanged (repeatable)")

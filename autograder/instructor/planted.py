@@ -12,7 +12,9 @@ So every copy of a submission, ours and nbgrader's (`safe_converters`), first as
 the submission folder, its student folder, and everything under them must be plain folders and
 regular files, decided from `lstat` alone (nothing is opened or followed). Otherwise the
 student's submission is refused as a whole, with one line saying what was found, and is not
-graded; their classmates are not affected. A hard link is a regular file (its maker could
+graded; their classmates are not affected. So is a student id (a folder name, which may come
+from a student's LMS name) with markup or control characters in it: nbgrader's formgrader puts
+ids into its pages unescaped. A hard link is a regular file (its maker could
 already read what it names: the kernel's protected_hardlinks) and is copied as one.
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from .console import shown
 
 SHOWN = 3  # findings named in the reason; the rest are counted
+MARKUP = set("<>&\"'`")  # in a student id: markup in the formgrader's page, which shows ids unescaped
 
 _KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
@@ -54,8 +57,13 @@ def findings(folder):
 
 def refusal(root, step, student, assignment):
     """None if `<root>/<step>/<student>/<assignment>/` (step: 'submitted', 'autograded') is a
-    plain folder of plain folders and regular files (or is missing: nothing to copy); else the
-    one-line reason its copy is refused, every name escaped."""
+    plain folder of plain folders and regular files (or is missing: nothing to copy), and the
+    student id is one a page can show as it is; else the one-line reason its copy is refused,
+    every name escaped."""
+    if any(ch in MARKUP or not ch.isprintable() for ch in str(student)):
+        return shown(f"the student id {student!r} has characters a web page or a terminal would interpret "
+                     f"(the formgrader shows it unescaped): refused, not graded; rename {step}/<id> to the student's id",
+                     limit=600)
     path = Path(root) / step
     for part in (student, assignment):
         path = path / part
