@@ -160,6 +160,10 @@ def test_plain_nbgrader_refuses_planted_submissions_and_grades_the_others(course
                           env=nbgrader_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0 and "leak.txt is a symbolic link" in proc.stdout + proc.stderr
     assert not (course / "feedback" / "ada" / A / "leak.txt").exists()
+    from autograder.instructor.cli import nbgrader_failure
+    from autograder.instructor.nbgrader_api import make_api
+    why = nbgrader_failure(make_api(course).generate_feedback(A, student_id="ada", force=True))
+    assert "leak.txt is a symbolic link" in why, why  # what the feedback command says
     link.unlink()
     nbgrader("generate_feedback", A, "--force", cwd=course)
     assert (course / "feedback" / "ada" / A / f"{A}.html").is_file()
@@ -372,3 +376,18 @@ def test_a_zip_with_too_many_members_is_refused_whole(tmp_path):
     assert [c.student for c in report.collected] == ["ada"]
     detail = next(p.detail for p in report.problems if p.student == "many")
     assert f"{MAX_MEMBERS + 1} members, more than the {MAX_MEMBERS}" in detail
+
+
+def test_the_resume_fingerprint_never_walks_a_linked_submission_folder(tmp_path):
+    """`grade` fingerprints every submission before grading: a submission folder that is a link
+    (to `/`, say) was walked whole."""
+    from autograder.instructor import gradelog
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x").write_text("one")
+    (tmp_path / "submitted" / "eve").mkdir(parents=True)
+    os.symlink(elsewhere, tmp_path / "submitted" / "eve" / A)
+    os.symlink(elsewhere, tmp_path / "submitted" / "alias")
+    before = [gradelog.submission_fingerprint(tmp_path, A, s) for s in ("eve", "alias")]
+    (elsewhere / "x").write_text("two")
+    assert [gradelog.submission_fingerprint(tmp_path, A, s) for s in ("eve", "alias")] == before

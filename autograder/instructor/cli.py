@@ -233,6 +233,10 @@ def nbgrader_failure(result):
     lines = [line for line in (result.get("error") or result.get("log") or "").splitlines() if line.strip()]
     if lines and lines[-1].startswith("KeyboardInterrupt"):
         raise KeyboardInterrupt
+    logged = f"{result.get('log') or ''}\n{result.get('error') or ''}".splitlines()
+    planted = [line.split("PlantedFiles: ", 1)[1] for line in logged if "PlantedFiles: " in line]
+    if planted:  # safe_converters' refusal: its reason, not nbgrader's summary after it
+        return f"nbgrader could not write the feedback: {planted[-1].strip()}"
     return f"nbgrader could not write the feedback: {lines[-1].strip() if lines else 'no reason given'}"
 
 
