@@ -71,6 +71,8 @@ def refusal(root, step, student, assignment):
             what = kind(os.lstat(path).st_mode)
         except FileNotFoundError:
             return None
+        except OSError as exc:  # a name too long, say: never copied either
+            return shown(f"{step}/{student}/{assignment} cannot be read ({exc.strerror}); not graded")
         if what:
             return _reason([(f"{step}/{student}" + (f"/{assignment}" if part == assignment else ""), what)])
     try:

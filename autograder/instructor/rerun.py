@@ -27,7 +27,6 @@ from .grader import Grader, ServerLoop
 from .nbgrader_api import load_config
 from .outputs import apply_run, graded_test_cells
 from .planted import refusal
-from .preprocessors.sanitize_student_content import SanitizeStudentContent
 from .staging import write_atomically
 
 
@@ -125,6 +124,8 @@ class FeedbackRun(ServerLoop):
         student, path, nb = item
         before = test_outputs(nb)
         apply_run(nb, execution)
+        # imported here: the package imports nbgrader, which the grade command loads later
+        from .preprocessors.sanitize_student_content import SanitizeStudentContent
         tests, inert = graded_test_cells(nb), SanitizeStudentContent()
         for i, cell in enumerate(nb.cells):  # the autograded copy the formgrader renders: inert
             if cell.cell_type == "code" and i not in tests:
