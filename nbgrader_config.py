@@ -6,8 +6,19 @@ gradebook to gradebook.db (all three are git-ignored).
 """
 
 import os
+import sys
 
 c = get_config()  # noqa: F821  (injected by nbgrader)
+
+# Nothing a student planted in a submission folder is followed: nbgrader's autograde and
+# generate_feedback refuse, for that student alone, a folder holding a symbolic link or a special
+# file (a pipe, a device) instead of copying what it names, as root, into autograded/ and
+# feedback/. autograder/instructor/safe_converters.py. (Only once nbgrader itself is loaded:
+# the grade command reads this file earlier, and installs them when it loads nbgrader.)
+if "nbgrader.apps" in sys.modules:
+    from autograder.instructor.safe_converters import install
+
+    install()
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "pytorch-fundamentals"
@@ -65,7 +76,10 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # and survives its own death; then every exercise is decided by the judge (VerifyExercises), in
 # a process that never runs student code (started once per nbgrader run), and the test cells'
 # outputs, which nbgrader scores, follow its verdicts. A correct solution that writes a warning
-# to stderr is not scored 0 (the verdict decides).
+# to stderr is not scored 0 (the verdict decides). Last, once every score is saved, the
+# autograded notebook's student content is made inert as the feedback's is
+# (SanitizeStudentContent: markdown, HTML and outputs), so that nothing a student wrote runs
+# in the formgrader, which renders that notebook.
 c.Autograde.autograde_preprocessors = [
     "autograder.instructor.preprocessors.SafeExecute",
     "autograder.instructor.preprocessors.VerifyExercises",
@@ -76,6 +90,7 @@ c.Autograde.autograde_preprocessors = [
     "autograder.instructor.preprocessors.RecordMistakes",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.instructor.preprocessors.SanitizeStudentContent",
 ]
 c.SafeExecute.interrupt_on_timeout = True
 

@@ -59,7 +59,9 @@ A submission is untrusted code, written by someone who has read this package.
 | reading another student's cells or notebook from memory (a fork inherits its parent's heap) | children are forked from the zygote, which never receives a submission; the server, which holds every request, forks no student code; a child reads only its own work (a sealed memfd), after the fork; the uid sweeps' helpers are forked from the zygote too |
 | SysV shared memory, semaphores, message queues (they outlive the process, its uid sweep and its cgroup) | an IPC namespace per candidate and notebook child, and per kernel (its sandbox's): what it made dies with it, it sees no other's (CAP_SYS_ADMIN, needed for it, is dropped by the server once its zygote is forked and by each child with its uid; the shell that remounts ``/proc`` drops it, and every capability, for every other sandbox: no process that runs student code holds one) |
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
-| scripts in feedback | feedback HTML is sanitized (``SanitizeHTML``): student output and markdown are escaped |
+| links and special files planted in a submission folder (to ``/etc/shadow``, ``gradebook.db``, the next assignment's source, a classmate's notebook, ``/dev/zero``, a pipe), which a copy would follow as root | every copy of a submission asks ``instructor/planted.py`` first, from ``lstat`` alone: nbgrader's autograde and generate_feedback (replaced by ``SafeAutograde``/``SafeGenerateFeedback`` from ``nbgrader_config.py``), the grade command (both engines), the feedback run; such a folder is refused for that student, nothing in it opened |
+| scripts in the formgrader or the feedback (student markdown, ``text/html``, JavaScript, SVG, image data or output metadata that breaks out of a tag, a markdown link made by the renderer's second pass, a student id with markup) | student content is made inert once every score is saved (``SanitizeStudentContent``, last in the autograde pipeline, and on the feedback run's outputs): the autograded notebook the formgrader renders and the feedback are cleaned alike; an id with markup is refused (``planted``) |
+| zip bombs and zips of countless members in the inbox | ``collect`` counts members from the zip's end record before listing them, reads a notebook only within its declared size and fixed limits, and prints every name escaped |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |
 | steering the misconception report (a planted mistake id, a forged "Likely mistake" line) | a mistake id is a slug the judge attaches to its own `CheckFailed`, decoded as a slug or refused; the report reads it from the metadata the pipeline writes; a student can only be counted under a mistake by making it (0 points) |
 
@@ -71,5 +73,8 @@ namespace (with ``hidepid`` they see no other uid's process; without root ``/pro
 students' processes, not their memory); a candidate that
 rewrites its own process can misreport properties that only exist inside it (whether its
 result shares memory with its input, its own autograd flags) though never values it was not
-able to compute; kernel exploits are out of scope.
+able to compute; kernel exploits are out of scope. A hard link in a submission is a regular file
+and is copied (its maker could read what it names: protected_hardlinks). Math in student markdown
+reaches MathJax as written, in the formgrader and the feedback: whether MathJax's ``\\href``
+can carry a ``javascript:`` link there has not been checked.
 """

@@ -235,6 +235,10 @@ def nbgrader_failure(result):
     lines = [line for line in (result.get("error") or result.get("log") or "").splitlines() if line.strip()]
     if lines and lines[-1].startswith("KeyboardInterrupt"):
         raise KeyboardInterrupt
+    logged = f"{result.get('log') or ''}\n{result.get('error') or ''}".splitlines()
+    planted = [line.split("PlantedFiles: ", 1)[1] for line in logged if "PlantedFiles: " in line]
+    if planted:  # safe_converters' refusal: its reason, not nbgrader's summary after it
+        return f"nbgrader could not write the feedback: {planted[-1].strip()}"
     return f"nbgrader could not write the feedback: {lines[-1].strip() if lines else 'no reason given'}"
 
 
@@ -385,7 +389,10 @@ def parser():
 
     c = command("collect", "import submissions (one zip or folder per student)")
     c.description = ("Copy each student's notebooks into submitted/<student>/ASSIGNMENT/ with "
-                     "timestamp.txt, and list every file skipped, renamed, upgraded or marked late.")
+                     "timestamp.txt, and list every file skipped, renamed, upgraded or marked late. "
+                     "Links are never followed; a zip of more than 10000 members is refused, and a "
+                     "notebook over 64 MiB uncompressed (or past 256 MiB read of one student) is "
+                     "not read.")
     assignment_arg(c)
     c.add_argument("inbox", help="folder holding <student>.zip files or <student>/ folders (an LMS "
                                  "export), or nbgrader's exchange inbound folder "
@@ -397,7 +404,10 @@ def parser():
                          "submission, source and configuration are unchanged since their last grade; "
                          "a student's copied, edited or stripped test cells are restored from the "
                          "instructor's version and a solution written in another cell is found by "
-                         "name (each repair is in the feedback and the report)")
+                         "name (each repair is in the feedback and the report); a submission holding a "
+                         "symbolic link or a special file (pipe, device) is refused for that student, "
+                         "nothing in it followed; student markdown, HTML and outputs are stored inert "
+                         "in the autograded notebook, which the formgrader shows")
     assignment_arg(g)
     g.add_argument("--student", action="append",
                    help="grade only this student, even if unchanged (repeatable)")

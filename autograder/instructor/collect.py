@@ -65,6 +65,14 @@ no candidate is ``missing``; ``.ipynb`` files that match no expected notebook ar
 the assignment has exactly one notebook and a submission holds exactly one ``.ipynb`` matching
 nothing (``homework.ipynb``), that one is taken for it and reported as ``renamed``.
 
+Limits
+------
+Nothing a submission holds is trusted to be small (a 509 KiB zip once made collect read 1 GiB):
+a zip with more than `MAX_MEMBERS` members is refused whole (counted from its end record, before
+its member list is read), and a notebook whose size (a zip member's declared size, which zipfile
+never reads past) is over `MAX_NOTEBOOK_BYTES`, or that would take what is read of one entry
+past `MAX_ENTRY_BYTES`, is not read and not collected (``unreadable``, saying which limit).
+
 Validation
 ----------
 The chosen file must be non-empty (else ``empty``), JSON (else ``invalid_json``) and a notebook of
@@ -120,6 +128,14 @@ TIME_SOURCES = {"exchange": "timestamp.txt of nbgrader's exchange", "exchange_na
                 "zip_member": "the zip member's date", "file_mtime": "the file's modification time",
                 "entry_mtime": "the inbox entry's modification time"}
 PROGRESS_FROM = 20  # entries: a progress bar from this many on
+MiB = 1 << 20
+MAX_NOTEBOOK_BYTES = 64 * MiB  # one notebook (a zip member: uncompressed)
+MAX_ENTRY_BYTES = 256 * MiB  # everything read of one student's entry
+MAX_MEMBERS = 10_000  # members of one zip
+
+
+class TooLarge(ValueError):
+    """A submission over one of the limits (the message says which)."""
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -298,7 +314,7 @@ class _LooseEntry(_Entry):
 
 class _FolderSubmission:
     def __init__(self, entry: _Entry):
-        self.root = entry.path
+        self.root, self.budget = entry.path, _Budget()
         self.files = []
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(d for d in dirnames if not _ignored([d]))
@@ -319,7 +335,7 @@ class _FolderSubmission:
 
     def read(self, f: _File) -> bytes:
         with open(self.root / f.relpath, "rb") as fh:
-            return fh.read()
+            return self.budget.read(fh, os.fstat(fh.fileno()).st_size, f.source)
 
     def close(self):
         pass
@@ -329,13 +345,14 @@ class _LooseSubmission:
     """A `_LooseEntry`'s files, each under the student's own file name."""
 
     def __init__(self, entry: _LooseEntry):
-        self.files, self.paths = [], {}
+        self.files, self.paths, self.budget = [], {}, _Budget()
         for path, named in entry.files:
             self.files.append(_File(named.own_name or path.name, path.name, _utc(path.stat().st_mtime)))
             self.paths[path.name] = path
 
     def read(self, f: _File) -> bytes:
-        return self.paths[f.source].read_bytes()
+        with open(self.paths[f.source], "rb") as fh:
+            return self.budget.read(fh, os.fstat(fh.fileno()).st_size, f.source)
 
     def close(self):
         pass
@@ -343,8 +360,11 @@ class _LooseSubmission:
 
 class _ZipSubmission:
     def __init__(self, entry: _Entry):
+        members = _zip_members(entry.path)
+        if members > MAX_MEMBERS:
+            raise TooLarge(f"it has {members} members, more than the {MAX_MEMBERS} a submission may have")
         self.zf = zipfile.ZipFile(entry.path)  # raises BadZipFile / OSError for a corrupt zip
-        self.files = []
+        self.files, self.budget = [], _Budget()
         try:
             for info in self.zf.infolist():
                 if info.is_dir():
@@ -364,11 +384,48 @@ class _ZipSubmission:
         self.files.sort(key=lambda f: f.relpath)
 
     def read(self, f: _File) -> bytes:
+        # zipfile never decompresses past the member's declared size (and then checks its CRC),
+        # so the declared size bounds what is read
         with self.zf.open(f.member) as fh:
-            return fh.read()
+            return self.budget.read(fh, f.member.file_size, f.source)
 
     def close(self):
         self.zf.close()
+
+
+def _zip_members(path: Path) -> int:
+    """How many members the zip at `path` says it has, from its end of central directory record
+    (what zipfile reads first), before a list of them is built; 0 if there is no such record
+    (zipfile then refuses the file)."""
+    with open(path, "rb") as fp:
+        end = zipfile._EndRecData(fp)  # the stdlib's own reader of that record
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else 0
+
+
+class _Budget:
+    """What may still be read of one entry (`MAX_ENTRY_BYTES`), one file at a time
+    (`MAX_NOTEBOOK_BYTES`)."""
+
+    def __init__(self):
+        self.left = MAX_ENTRY_BYTES
+
+    def read(self, fh, size: int, source: str) -> bytes:
+        """The file `fh` of `size` bytes (as stat or the zip says), read only if it is within
+        both limits; never more than `size` bytes are read (one more says that it lied)."""
+        limit = min(MAX_NOTEBOOK_BYTES, self.left)
+        if size > limit:
+            raise TooLarge(_too_large(size, limit))
+        data = fh.read(size + 1)
+        if len(data) > size:
+            raise TooLarge(f"it holds more than the {size} bytes it declares")
+        self.left -= len(data)
+        return data
+
+
+def _too_large(size: int, limit: int) -> str:
+    which = ("the largest notebook collect reads" if limit == MAX_NOTEBOOK_BYTES
+             else "what is left of the most collect reads of one submission")
+    return f"{size / MiB:.1f} MiB uncompressed, over {limit / MiB:.0f} MiB, {which}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -65,9 +65,14 @@ def course_fingerprint(root, assignment):
 
 
 def submission_fingerprint(root, assignment, student):
-    """sha256 of every file under submitted/<student>/<assignment>/."""
+    """sha256 of every file under submitted/<student>/<assignment>/ (a link in place of either
+    folder is never followed: `planted` refuses such a submission)."""
     digest = hashlib.sha256()
-    _tree_digest(Path(root) / "submitted" / student / assignment, digest)
+    base = Path(root) / "submitted"
+    if (base / student).is_symlink() or (base / student / assignment).is_symlink():
+        digest.update(b"\0link\0")
+    else:
+        _tree_digest(base / student / assignment, digest)
     return digest.hexdigest()
 
 

@@ -33,6 +33,7 @@ from . import gradelog, kernel_engine
 from .engine import Phase1, settings_from
 from .grader import Grader
 from .nbgrader_api import ensure_assignment, load_config, snapshot_gradebook
+from .planted import refusal
 from .recorder import Recorder
 from .rerun import run_feedback
 from .staging import Staging
@@ -92,13 +93,19 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=None, 
             recorder.submit(student)
             bar.update(1)
 
+        # a submission holding a link or a special file is refused before anything reads it
+        refused = {s: reason for s in students if (reason := refusal(root, "submitted", s, assignment))}
+        for student, reason in refused.items():
+            done(student, "error", reason)
+        to_judge = [s for s in students if s not in refused]
         if engine == "fork":
-            results = Phase1(root, scratch, staging, assignment, students, done, stats, settings, grader).run()
+            results = Phase1(root, scratch, staging, assignment, to_judge, done, stats, settings, grader).run()
             grader = None  # Phase1 closed it
         else:
-            workers = workers or max(1, min(len(students), os.cpu_count() or 1))
-            results = kernel_engine.phase1(root, scratch, staging, assignment, students, workers,
+            workers = workers or max(1, min(len(to_judge), os.cpu_count() or 1))
+            results = kernel_engine.phase1(root, scratch, staging, assignment, to_judge, workers,
                                            notebook_timeout, done)
+        results.update({s: ("error", reason, 0.0, {}) for s, reason in refused.items()})
         outcomes = {s: Outcome(s, status, reason, round(seconds, 2), timings)
                     for s, (status, reason, seconds, timings) in results.items()}
         bar.close()

@@ -39,9 +39,13 @@ def preload():
 
 
 def make_api(root, config=None):
-    """nbgrader's API on the course at `root`, with `config` (default: the course's own)."""
+    """nbgrader's API on the course at `root`, with `config` (default: the course's own); its
+    autograde and feedback refuse submissions with links or special files (`safe_converters`)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+
+    from .safe_converters import install
+    install()
     config = config if config is not None else load_config(root)
     config.CourseDirectory.root = str(root)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)

@@ -28,6 +28,7 @@ from .engine import settings_from
 from .grader import Grader, ServerLoop, ServerLost
 from .nbgrader_api import load_config
 from .outputs import apply_run, graded_test_cells
+from .planted import refusal
 from .staging import write_atomically
 
 
@@ -114,6 +115,10 @@ class FeedbackRun(ServerLoop):
         if student in self.closed:
             return
         self.began.setdefault(student, time.monotonic())
+        refused = refusal(self.root, "submitted", student, self.assignment)  # its files go to the run
+        if refused:
+            self._close(student, "error", refused)
+            return
         try:
             nb = nbformat.read(str(path), as_version=4)
         except Exception as exc:
@@ -152,6 +157,12 @@ class FeedbackRun(ServerLoop):
         try:  # what the student's code printed: anything wrong with it is theirs alone
             before = test_outputs(nb)
             apply_run(nb, execution)
+            # imported here: the package imports nbgrader, which the grade command loads later
+            from .preprocessors.sanitize_student_content import SanitizeStudentContent
+            tests, inert = graded_test_cells(nb), SanitizeStudentContent()
+            for i, cell in enumerate(nb.cells):  # the autograded copy the formgrader renders: inert
+                if cell.cell_type == "code" and i not in tests:
+                    inert.sanitize_code_outputs(cell.outputs)
             if test_outputs(nb) != before:  # cannot happen (apply_run skips them): checked anyway
                 self._close(student, "error", "the run would have changed a graded cell; nothing written")
                 return

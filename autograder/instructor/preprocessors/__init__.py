@@ -9,6 +9,9 @@ Autograde (`nbgrader autograde`, and the `kernel` engine of the grade command):
                        left running
     verify_exercises   VerifyExercises: every exercise decided by the judge (one warm grader per
                        nbgrader run); the test cells' outputs, which nbgrader scores, follow it
+    sanitize_student_content  SanitizeStudentContent (last): student markdown, HTML and
+                       outputs made inert in the stored autograded notebook, which the
+                       formgrader renders, exactly as in the feedback
     record_mistakes    RecordMistakes: each wrong exercise's named mistake as the gradebook's
                        comment on its solution cell (the formgrader shows it; feedback does not)
     run_shared         RUN: what one nbgrader process shares between notebooks (uids, cgroups,
@@ -38,9 +41,11 @@ from .replay_sanitize import ReplaySanitize
 from .restore_structure import RestoreStructure
 from .safe_execute import SafeExecute, SandboxedKernelManager
 from .sanitize_feedback import SanitizeFeedback
+from .sanitize_student_content import SanitizeStudentContent
 from .show_repairs import ShowRepairs
 from .tag_test_cells import TagTestCells
 from .verify_exercises import VerifyExercises
 
 __all__ = ["HideHiddenTests", "LabelOutputs", "RecordMistakes", "ReplayExecution", "ReplaySanitize", "RestoreStructure",
-           "SafeExecute", "SandboxedKernelManager", "SanitizeFeedback", "ShowRepairs", "TagTestCells", "VerifyExercises"]
+           "SafeExecute", "SandboxedKernelManager", "SanitizeFeedback", "SanitizeStudentContent", "ShowRepairs", "TagTestCells",
+           "VerifyExercises"]

@@ -1,7 +1,9 @@
 """`ReplayExecution`: the outputs of phase 1's executed copy of this very notebook (grade command).
 
 Phase 1 ran nbgrader's own sanitize step on the same submission, so the two notebooks must have
-the same cells; anything else is reported, never guessed. A notebook phase 1 did not stage is
+the same cells, and the same code in each code cell (markdown may differ: the `kernel` engine
+stages notebooks whose student content `SanitizeStudentContent` already made inert); anything
+else is reported, never guessed. A notebook phase 1 did not stage is
 graded as an error, with the reason phase 1 gave (`Staging.failure`).
 """
 
@@ -28,7 +30,7 @@ class ReplayExecution(NbGraderPreprocessor):
             reason = staging.failure(info["student"], info["assignment"]) or NO_RESULT
         else:
             done = staging.read(staged)
-            if [c.source for c in done.cells] != [c.source for c in nb.cells]:
+            if _code(done) != _code(nb):
                 reason = "the executed notebook does not match the submission"
         if reason:
             for cell in nb.cells:
@@ -46,3 +48,8 @@ class ReplayExecution(NbGraderPreprocessor):
         if "autograder" in done.metadata:
             nb.metadata["autograder"] = done.metadata["autograder"]
         return nb, resources
+
+
+def _code(nb):
+    """Each cell's type, and its source if it is code: what the outputs belong to."""
+    return [(c.cell_type, c.source if c.cell_type == "code" else None) for c in nb.cells]
