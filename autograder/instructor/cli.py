@@ -130,7 +130,7 @@ def students_to_grade(root, assignment, args):
     """(to grade, skipped as unchanged): --student always regrades; otherwise every submission,
     less those unchanged since their last successful grade unless --force (`gradelog.unchanged`)."""
     from . import gradelog
-    from .grading import submitted_students
+    from .gradelog import submitted_students
     everyone = submitted_students(root, assignment)
     if not everyone:
         return [], []
@@ -252,14 +252,14 @@ def not_graded_reason(entry):
 def cmd_feedback(args):
     from tqdm import tqdm
 
-    from .gradelog import has_autograded_copy, read_log
-    from .grading import submitted_students
+    from .gradelog import has_autograded_copy, read_log, submitted_students
     from .nbgrader_api import make_api
+    from .rerun import graded_students
     root = course_root(args.course)
     assignment = args.assignment
     notebooks_of(root, assignment)
-    graded = {p.parent.name for p in (root / "autograded").glob(f"*/{assignment}") if p.is_dir()}
-    students = sorted(set(args.student or []) or set(submitted_students(root, assignment)) | graded)
+    students = sorted(set(args.student or []) or set(submitted_students(root, assignment))
+                      | set(graded_students(root, assignment)))
     log = read_log(root, assignment, warn)
     failed = {s: not_graded_reason(log.get(s)) for s in students if not has_autograded_copy(root, assignment, s)}
     todo = [s for s in students if s not in failed]

@@ -24,7 +24,6 @@ import contextlib
 import math
 import sqlite3
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Dict, Enum, Float, TraitError
@@ -184,7 +183,8 @@ def settle_due(root, assignment, option=None, grading=False, students=None):
     changed = False
     if origin != "gradebook":
         if grading:
-            if not (students or any((Path(root) / "submitted").glob(f"*/{assignment}"))):
+            from .gradelog import submitted_students
+            if not (students or submitted_students(root, assignment)):
                 return due, origin
             from .nbgrader_api import ensure_assignment
             ensure_assignment(root, assignment)

@@ -21,6 +21,12 @@ from pathlib import Path
 LOG = "grading_log.json"
 
 
+def submitted_students(root, assignment):
+    """Every student with a submitted/<student>/<assignment>/ folder, sorted."""
+    base = Path(root) / "submitted"
+    return sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
+
+
 def log_path(root, assignment):
     return Path(root) / "reports" / assignment / LOG
 

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from ..protocol.limits import DEFAULT as LIMITS
 from . import gradelog, kernel_engine
 from .engine import Phase1, settings_from
+from .gradelog import submitted_students
 from .grader import Grader
 from .nbgrader_api import ensure_assignment, load_config, snapshot_gradebook
 from .planted import refusal
@@ -48,11 +49,6 @@ class Outcome:
     reason: str = ""
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)  # fork engine: seconds executing and verifying
-
-
-def submitted_students(root, assignment):
-    base = Path(root) / "submitted"
-    return sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
 
 
 def grade(root, assignment, students=None, workers=None, notebook_timeout=None, progress=True,

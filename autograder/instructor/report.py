@@ -127,7 +127,7 @@ def _roster(course_root, assignment, data, grading_log):
     grading of the student failed, says the log), not graded (a submission with no grade, or
     no autograded copy) or no submission. Only "graded" students count in means and totals."""
     root = Path(course_root)
-    folders = {p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir()}
+    folders = set(gradelog.submitted_students(root, assignment))
     log = grading_log or {}
     roster = {}
     for student in sorted(set(data["students"]) | folders):
