@@ -79,10 +79,27 @@ def check_scores(course, assignment, students):
         for ex, (got, best) in per.items():
             want = best if student.startswith("honest") else 0
             if got != want:
-                problems.append(f"{student}: {ex} scored {got}/{best}, expected {want}")
+                problems.append(f"{student}: {ex} scored {got}/{best}, expected {want}"
+                                f"{said_in_autograded(course, assignment, student, ex)}")
         if set(per) != set(CURRICULUM[assignment]):
             problems.append(f"{student}: exercises {sorted(per)} in the gradebook")
     assert not problems, "\n".join(problems)
+
+
+def said_in_autograded(course, assignment, student, exercise):
+    """What the graded copy's test cells of `exercise` say (so a failure names its reason)."""
+    path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError) as exc:
+        return f"\n  (no autograded copy: {exc})"
+    texts = []
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith(f"test_{exercise}"):
+            for out in cell.get("outputs", []):
+                texts.append("".join(out.get("text", "")) or "".join(out.get("traceback", []))
+                             or str(out.get("data", {}).get("text/plain", "")))
+    return "\n  " + "\n  ".join(t[:1500] for t in texts if t)
 
 
 def assert_nothing_left():

@@ -20,7 +20,8 @@ uid, the student's cgroups, its own IPC namespace, limits, no inherited descript
 channel. The server runs
 candidates first (`check_slots` at a time), then notebooks (`notebook_slots`); a child that has
 run for RENICE_AFTER seconds is reniced (its whole uid) and frees its slot; limits count the
-child's own time. When a child is done, every process left with its uid is killed and reported.
+child's own time (a candidate: its CPU time, and `CHECK_WAITS` times its limit in its own
+time, since it waits for its judge). When a child is done, every process left with its uid is killed and reported.
 The server tells the command `CandidateDone` and `NotebookDone`; everything a notebook child
 sent is checked (framing, sizes, types) and kept within its limits before it is passed on
 (`notebook_channel`), and a request the server cannot read is answered as ended unread.
@@ -58,6 +59,7 @@ for _module in pkgutil.iter_modules(course.__path__):
 
 from ..protocol import fixtures, frames, values  # noqa: E402,F401
 from ..protocol.forkserver import Child, Poller, cpu_wait, run_server  # noqa: E402
+from ..protocol.limits import CHECK_WAITS  # noqa: E402
 from ..protocol.messages import (  # noqa: E402
     CandidateDone,
     CandidateRequest,
@@ -198,7 +200,7 @@ class Server:
             os.close(work)
             os.close(channel)
         if task.kind == "candidate":
-            child = Spawned(task, pid, limits.check_time_limit)
+            child = Spawned(task, pid, limits.check_time_limit, waits=CHECK_WAITS)
         else:
             child = Spawned(task, pid, limits.notebook_timeout, out_fd=out_fd,
                             out_limit=notebook_channel.total_limit(task.request),

@@ -61,6 +61,17 @@ def cpu_wait(pid="thread-self"):
         return 0.0
 
 
+def cpu_seconds(pid):
+    """CPU seconds a process has used, all its threads (utime + stime in /proc/<pid>/stat);
+    0 where the kernel does not say."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 class Control:
     """The server's side of its socket to the command: requests (with descriptors) in, frames
     out, written without ever blocking (the command may be busy writing to us)."""
@@ -140,8 +151,8 @@ def run_server(fd, make_server, **hello):
 class Child:
     """A forked child: what it is for, its pidfd, its output pipe, its own-time limit."""
 
-    def __init__(self, task, pid, limit, out_fd=None, out_limit=None, frame_limit=None):
-        self.task, self.pid, self.limit = task, pid, limit
+    def __init__(self, task, pid, limit, out_fd=None, out_limit=None, frame_limit=None, waits=None):
+        self.task, self.pid, self.limit, self.waits = task, pid, limit, waits
         self.pidfd = os.pidfd_open(pid)
         self.out_fd = out_fd
         if out_fd is not None:
@@ -158,7 +169,19 @@ class Child:
         return now - since - (cpu_wait(self.pid) - waited_then)
 
     def over_limit(self, now):
-        return self.limit is not None and now - self.started >= self.limit and self.own_seconds(now) >= self.limit
+        """Past its limit: `limit` seconds of its own time (wall-clock less the time it waited
+        for a CPU). A child that `waits` on a peer (a candidate, while its judge thinks) is past
+        it at `limit` CPU seconds, or at `waits` times `limit` of its own time: the peer's
+        thinking, slow under load, is not charged to it, and one that sleeps still ends."""
+        if self.limit is None:
+            return False
+        if self.waits is not None:
+            if cpu_seconds(self.pid) >= self.limit:
+                return True
+            limit = self.limit * self.waits
+        else:
+            limit = self.limit
+        return now - self.started >= limit and self.own_seconds(now) >= limit
 
     def kill(self, why):
         """Kill the child (its process group too); `why`: a `Killed` reason, kept the first time."""

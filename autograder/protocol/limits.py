@@ -40,13 +40,15 @@ MOST = 1 << 60  # no limit is larger
 NOTEBOOK_OUTPUTS = 32 * MiB    # the outputs one notebook run may keep, all cells together (JSON bytes)
 OUTPUT_SLACK = 64_000          # room for a cell's frame around its outputs (keys, notices)
 KERNEL_MESSAGE = 32 * MiB      # one part of one kernel message (zmq MAXMSGSIZE on the client's sockets)
+CHECK_WAITS = 3  # a candidate computes for its check_time_limit in CPU time, and lives at most this
+#                  many times that limit in all (it waits while its judge thinks, slower under load)
 assert NOTEBOOK_OUTPUTS + 8 * MiB < MAX_FRAME  # a NotebookDone always fits, with room for its cells' keys
 
 
 @dataclass(frozen=True)
 class Limits:
     cell_timeout: float = 120.0          # seconds of its own time one notebook cell may run
-    check_time_limit: float = 60.0       # seconds of its own time one exercise's candidate may run
+    check_time_limit: float = 60.0       # CPU seconds one exercise's candidate may run (see CHECK_WAITS)
     notebook_timeout: float = 900.0      # seconds of its own time one whole notebook may run
     memory_bytes: int | None = 4 * GiB   # address space of a student process (None: unlimited)
     max_output_bytes: int = 1_000_000    # output kept per cell; the rest is dropped

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from . import fields as f
+from .limits import CHECK_WAITS
 
 MAX_MESSAGE = 20_000
 MISTAKE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # a declared mistake's slug (judge.compare.Hint)
@@ -149,8 +150,9 @@ class Verdict:
         status, message = self.status, self.message
         if self.lost in (Lost.CLOSED, Lost.TIMEOUT):
             if ended.timed_out:
-                status, message = Status.TIMEOUT, (f"the check did not finish within {time_limit:g} s: "
-                                                   "an infinite loop, or very slow code.")
+                status, message = Status.TIMEOUT, (f"the check did not finish within {time_limit:g} s "
+                                                   f"of computing ({CHECK_WAITS * time_limit:g} s in "
+                                                   "all): an infinite loop, a long sleep, or very slow code.")
             elif ended.crashed:
                 status, message = Status.CRASHED, (f"the process running your code was killed ({ended}): "
                                                    "it crashed, or ran out of memory or CPU time.")

@@ -12,6 +12,7 @@ import time
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer
 
+from ...protocol.limits import CHECK_WAITS
 from ...protocol.limits import DEFAULT as LIMITS
 from ...protocol.verdicts import Status, Verdict
 from ..grader import Grader, ServerLost, Settings
@@ -69,7 +70,7 @@ class VerifyExercises(NbGraderPreprocessor):
         jobs, verdicts = build_job(nb, assignment, grader.curriculum)
         key = RUN.check_key(student)
         grader.check(key, assignment, student, jobs)
-        deadline = time.monotonic() + SLACK + 2 * self.time_limit * max(1, len(jobs))
+        deadline = time.monotonic() + SLACK + CHECK_WAITS * self.time_limit * max(1, len(jobs))
         try:
             while len(verdicts) < len(jobs) + len([k for k in verdicts if k not in jobs]):
                 if time.monotonic() > deadline:
