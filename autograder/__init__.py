@@ -75,6 +75,8 @@ rewrites its own process can misreport properties that only exist inside it (whe
 result shares memory with its input, its own autograd flags) though never values it was not
 able to compute; kernel exploits are out of scope. A hard link in a submission is a regular file
 and is copied (its maker could read what it names: protected_hardlinks). Math in student markdown
-reaches MathJax as written, in the formgrader and the feedback: whether MathJax's ``\\href``
-can carry a ``javascript:`` link there has not been checked.
+reaches MathJax as written, in the formgrader and the feedback; both pages load MathJax with its
+Safe extension (the address nbconvert's template macro loads), which drops ``javascript:`` links from ``\\href``
+and filters ``\\class``, ``\\style`` and ``\\require`` (``tests/test_math_safe.py``); a course
+that swaps nbgrader's templates must keep ``Safe``.
 """
