@@ -16,8 +16,10 @@ it received, the zygote none. Requests arrive on its socket to the command (fd F
 
 Each child gets its work (how to confine it, then the student's cells) in a sealed memfd it
 reads itself, and is confined before it reads the cells (`confine.become_student`): its own
-uid, the student's cgroups, its own IPC namespace, limits, no inherited descriptor but its own
-channel. The server runs
+uid, the student's cgroups, its own IPC namespace, its own mount namespace whose only writable
+places are a fresh tmpfs on its working folder and one on /dev/shm (sized by the request's
+`tmp_bytes` and `file_bytes`, charged to its cgroup, gone with it), limits, no inherited
+descriptor but its own channel. The server runs
 candidates first (`check_slots` at a time), then notebooks (`notebook_slots`); a child that has
 run for RENICE_AFTER seconds is reniced (its whole uid) and frees its slot; limits count the
 child's own time. When a child is done, every process left with its uid is killed and reported.
@@ -363,7 +365,7 @@ def child_limits(limits, kind):
     """What a child of `kind` is confined to (from the request's `Limits`)."""
     seconds = limits.check_time_limit if kind == "candidate" else limits.notebook_timeout
     return {"memory_bytes": limits.memory_bytes, "cpu_seconds": int(seconds) + 15,
-            "file_bytes": limits.file_bytes,
+            "file_bytes": limits.file_bytes, "work_bytes": limits.tmp_bytes, "shm_bytes": limits.file_bytes,
             "processes": limits.candidate_processes if kind == "candidate" else limits.notebook_processes}
 
 
