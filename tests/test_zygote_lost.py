@@ -1,0 +1,66 @@
+"""The candidate server survives its zygote dying (issue 24).
+
+The zygote is the biggest process of the candidate server's sandbox: the OOM killer may pick
+it. Before, the server died with it and every student in flight, and every later one, got 0.
+Now the server ends the children in flight as lost by the grader (an error that says so, not
+a mistake of the student's), takes the spare zygote (forked by the first, never by the server,
+which holds every request) and grades on.
+"""
+
+import os
+import signal
+import time
+
+import pytest
+from test_clean_image import (
+    A,
+    candidate_processes,
+    collect,
+    descendants,
+    found_in_memory,
+    graded_in_the_sandbox,
+    grader,  # noqa: F401 (fixture)
+    holds_sys_admin,
+    marker,
+    module_processes,
+    planted,
+    printed,
+    right_jobs,
+    with_cell,
+)
+
+SLOW = "import time as _t\nfor _ in range(60):\n    _t.sleep(0.5)\n"
+
+
+@graded_in_the_sandbox
+@pytest.mark.slow
+def test_the_run_goes_on_when_the_zygote_dies(grader):  # noqa: F811
+    jobs = right_jobs(grader)
+    exercise = next(iter(jobs))
+    server, image, spare = candidate_processes(grader.servers["candidate"])
+    value, digest = marker()
+    grader.check("victim", A, "victim", {exercise: with_cell(jobs[exercise], prefix=SLOW + planted(value))})
+    deadline = time.monotonic() + 120
+    while len(descendants(image)) < 2:  # the victim's candidate is running
+        assert time.monotonic() < deadline, "the victim's candidate never started"
+        time.sleep(0.1)
+    os.kill(image, signal.SIGKILL)  # as the OOM killer would
+    verdicts, _ = collect(grader, 1)
+    lost = verdicts["victim", exercise]
+    assert lost.status.value == "error" and lost.grader_error, (lost.status, lost.message)
+    assert "grader" in lost.message and "tell the instructor" in lost.message, lost.message
+    # later students: graded in full, by the spare, under the same server
+    grader.check("later", A, "later", jobs)
+    grader.run_notebook("later-nb", "later", [(0, "print('later ran')")], [], [])
+    verdicts, notebooks = collect(grader, len(jobs) + 1)
+    assert all(v.status.value == "pass" for v in verdicts.values()), {k: v.message for k, v in verdicts.items()}
+    assert "later ran" in printed(notebooks["later-nb"])
+    now = module_processes(grader.servers["candidate"])
+    assert server in now and image not in now and spare in now and len(now) == 3, (server, image, spare, now)
+    for zygote in set(now) - {server}:  # the new zygote and its spare: clean, and able to confine
+        assert holds_sys_admin(zygote)
+        assert digest not in found_in_memory(zygote, len(value)), "a zygote holds the victim's cells"
+    # nothing of the victim left running: every process below the server's sandbox is a server's
+    assert set(descendants(grader.servers["candidate"].proc.pid)) - set(now) <= set(
+        p for p in descendants(grader.servers["candidate"].proc.pid)
+        if os.path.basename(os.readlink(f"/proc/{p}/exe")).startswith(("bwrap", "prlimit", "sh", "setpriv")))
