@@ -75,7 +75,9 @@ lists those submissions); without root there is no per-student uid, cgroup or IP
 no ``hidepid`` and the kernel's folder is a plain temporary folder; judge cgroups are made for
 cgroup v1 and v2 but tested on v1 only; the candidate children share the sandbox's PID
 namespace (with ``hidepid`` they see no other uid's process; without root ``/proc`` lists other
-students' processes, not their memory); a candidate that
+students' processes, not their memory; a PID namespace per child was measured at ~10 ms more
+per child, a second fork of the warm image to make a pid 1, on a check of ~160 ms, and not
+made: ``hidepid`` already hides them); a candidate that
 rewrites its own process can misreport properties that only exist inside it (whether its
 result shares memory with its input, its own autograd flags) though never values it was not
 able to compute; kernel exploits are out of scope. Math in student markdown
