@@ -8,11 +8,12 @@ child that filled it left its classmates no room; /dev/shm could not be used at 
 Graded through `Grader` (as the grade command does), an attacker beside an honest classmate.
 """
 
+import base64
 import time
 from dataclasses import replace
 
 import pytest
-from test_clean_image import A, collect, graded_in_the_sandbox, right_jobs, with_cell
+from test_clean_image import A, collect, graded_in_the_sandbox, printed, right_jobs, with_cell
 
 from autograder.instructor.grader import Grader, Settings
 from autograder.protocol.limits import Limits
@@ -94,3 +95,23 @@ def test_a_childs_scratch_is_its_own_bounded_and_gone_with_it(grader):
     while shmem_bytes() > before + TMP // 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert shmem_bytes() <= before + TMP // 2, "the filler's files outlived its check"
+
+
+@graded_in_the_sandbox
+@pytest.mark.slow
+def test_a_notebook_run_has_its_files_in_a_scratch_of_its_own(grader):
+    """A notebook child's working folder is its own tmpfs too, holding the submission's files
+    (copied in by the child before it takes its uid): what one run writes, a classmate's never
+    sees."""
+    data = base64.b64encode(b"the student's data\n").decode()
+    first = ("import os\nprint(open('data/input.txt').read().strip())\n"
+             "open('/dev/shm/left', 'w').write('x'); open('left.txt', 'w').write('x')\n"
+             "print(sorted(os.listdir('.')), os.stat('.').st_uid == os.getuid())\n")
+    grader.run_notebook("first-nb", "first", [(0, first)], [("data/input.txt", data)], [])
+    _, notebooks = collect(grader, 1)
+    out = printed(notebooks["first-nb"])
+    assert "the student's data" in out and "['data', 'left.txt'] True" in out, out
+    second = "import os\nprint('seen:', os.listdir('/dev/shm'), sorted(os.listdir('.')))\n"
+    grader.run_notebook("second-nb", "second", [(0, second)], [("mine.txt", data)], [])
+    _, notebooks = collect(grader, 1)
+    assert printed(notebooks["second-nb"]).strip() == "seen: [] ['mine.txt']", printed(notebooks["second-nb"])
