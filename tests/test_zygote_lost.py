@@ -32,6 +32,17 @@ from test_clean_image import (
 SLOW = "import time as _t\nfor _ in range(60):\n    _t.sleep(0.5)\n"
 
 
+def running_a_child(zygotes, timeout=120):
+    """The one of `zygotes` that has a child (a candidate it forked)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = [z for z in zygotes if len(descendants(z)) > 1]
+        if busy:
+            return busy[0]
+        assert time.monotonic() < deadline, "no zygote started the candidate"
+        time.sleep(0.1)
+
+
 @graded_in_the_sandbox
 @pytest.mark.slow
 def test_the_run_goes_on_when_the_zygote_dies(grader):  # noqa: F811
@@ -40,10 +51,7 @@ def test_the_run_goes_on_when_the_zygote_dies(grader):  # noqa: F811
     server, image, spare = candidate_processes(grader.servers["candidate"])
     value, digest = marker()
     grader.check("victim", A, "victim", {exercise: with_cell(jobs[exercise], prefix=SLOW + planted(value))})
-    deadline = time.monotonic() + 120
-    while len(descendants(image)) < 2:  # the victim's candidate is running
-        assert time.monotonic() < deadline, "the victim's candidate never started"
-        time.sleep(0.1)
+    assert running_a_child([image]) == image  # the victim's candidate is running
     os.kill(image, signal.SIGKILL)  # as the OOM killer would
     verdicts, _ = collect(grader, 1)
     lost = verdicts["victim", exercise]
@@ -60,6 +68,16 @@ def test_the_run_goes_on_when_the_zygote_dies(grader):  # noqa: F811
     for zygote in set(now) - {server}:  # the new zygote and its spare: clean, and able to confine
         assert holds_sys_admin(zygote)
         assert digest not in found_in_memory(zygote, len(value)), "a zygote holds the victim's cells"
+    # the spare, now the zygote, can be lost too: its own spare takes over
+    grader.check("victim2", A, "victim2", {exercise: with_cell(jobs[exercise], prefix=SLOW)})
+    active = running_a_child(set(now) - {server})
+    os.kill(active, signal.SIGKILL)
+    grader.check("last", A, "last", jobs)
+    verdicts, _ = collect(grader, 1 + len(jobs))
+    assert verdicts["victim2", exercise].status.value == "error" and verdicts["victim2", exercise].grader_error
+    assert all(verdicts["last", ex].status.value == "pass" for ex in jobs), verdicts
+    now = module_processes(grader.servers["candidate"])
+    assert server in now and active not in now and len(now) == 3, now
     # nothing of the victim left running: every process below the server's sandbox is a server's
     assert set(descendants(grader.servers["candidate"].proc.pid)) - set(now) <= set(
         p for p in descendants(grader.servers["candidate"].proc.pid)

@@ -373,10 +373,11 @@ class Server:
         the grader (`Killed.GRADER_LOST`: the students' verdicts say so, not a mistake of
         theirs), its uid swept, and grading goes on."""
         lost, self.image = self.image, self.spare
-        try:
-            os.kill(lost.pid, signal.SIGKILL)  # our own child, not reaped yet: its pid is still its own
-        except OSError:
-            pass
+        if lost.forked_here:  # our own child, not reaped yet: its pid is still its own
+            try:
+                os.kill(lost.pid, signal.SIGKILL)
+            except OSError:
+                pass
         lost.close()
         self.spare = self.image.spare()
         for child in list(self.children.values()):

@@ -67,10 +67,10 @@ def start(run_child):
         finally:
             os._exit(0)
     theirs.close()
-    return Zygote(ours.detach(), pid)
+    return Zygote(ours.detach(), pid, forked_here=True)
 
 
-def fork_spare(run_child, keep=()):
+def fork_spare(run_child):
     """A copy of this zygote, detached from it (reparented to the sandbox's init, so it outlives
     this one), serving on a socket of its own: returns (its pid, the server's end)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -99,8 +99,8 @@ def fork_spare(run_child, keep=()):
 
 
 def serve(fd, run_child):
-    """The zygote's loop: spawn, report exits, reap, sweep; until the server closes its end
-    and every child is reaped."""
+    """The zygote's loop: spawn, report exits, reap, sweep, fork a spare; until the server
+    closes its end and every child is reaped."""
     reader = frames.Reader(limit=1 << 16)
     poll = select.poll()
     poll.register(fd, select.POLLIN)
@@ -215,8 +215,9 @@ class Zygote:
     spare (a `Zygote` handle); exits it reported are kept in `exits` [(pid, code)] until the
     server takes them. `Lost` once the zygote is gone."""
 
-    def __init__(self, fd, pid):
+    def __init__(self, fd, pid, forked_here=False):
         self.fd, self.pid = fd, pid
+        self.forked_here = forked_here  # the server's own child (the first zygote), not a spare
         self.reader = frames.Reader(limit=1 << 16)
         self.exits = []
 
@@ -288,7 +289,8 @@ class Zygote:
             os.close(self.fd)
         except OSError:
             pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if self.forked_here:  # a spare is the sandbox's init's to reap
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
