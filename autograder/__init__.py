@@ -77,7 +77,9 @@ cgroup v1 and v2 but tested on v1 only; the candidate children share the sandbox
 namespace (with ``hidepid`` they see no other uid's process; without root ``/proc`` lists other
 students' processes, not their memory; a PID namespace per child was measured at ~10 ms more
 per child, a second fork of the warm image to make a pid 1, on a check of ~160 ms, and not
-made: ``hidepid`` already hides them); a candidate that
+made: ``hidepid`` already hides them); where the machine gives no cgroups, each child's
+scratch tmpfs is bounded by its own size only (``tmp_bytes`` for its folder, ``file_bytes`` for
+``/dev/shm``), not by a memory limit; a candidate that
 rewrites its own process can misreport properties that only exist inside it (whether its
 result shares memory with its input, its own autograd flags) though never values it was not
 able to compute; kernel exploits are out of scope. Math in student markdown

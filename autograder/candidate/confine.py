@@ -69,10 +69,11 @@ def mount_tmpfs(path, size, uid, mode=0o700):
 def private_scratch(workdir, uid, work_bytes, shm_bytes):
     """Give this process a mount namespace of its own (nothing it mounts propagates back) with a
     fresh tmpfs on `workdir` (what the server wrote there, the notebook's files, copied in; the
-    server removes its own copy when the child ends) and on /dev/shm (POSIX shared memory, semaphores). These are
-    the only places a child can write: no other child sees them, they are bounded and charged
-    to this child's cgroup, and they vanish with its last process. False where it may not (no
-    CAP_SYS_ADMIN: then it writes in its own 0700 folder on the server's shared /tmp)."""
+    server removes its own copy when the child ends) and on /dev/shm (POSIX shared memory and
+    semaphores). These are the only places a child can write: no other child sees them, they
+    are bounded and charged to this child's cgroup, and they vanish with its last process.
+    False where it may not (no CAP_SYS_ADMIN: then it writes in its own 0700 folder on the
+    server's shared /tmp)."""
     if _libc.unshare(CLONE_NEWNS) != 0:
         return False
     _mount(b"none", "/", None, MS_REC | MS_PRIVATE)
