@@ -235,10 +235,18 @@ def holds_sys_admin(pid):
 
 
 def module_processes(server):
-    """The processes running the candidate server's module: the server, its zygote, the spare."""
-    return [pid for pid in descendants(server.proc.pid)  # not the bwrap processes around them
-            if b"autograder.candidate.server" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            and not os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("bwrap")]
+    """The processes running the candidate server's module: the server, its zygote, the spare
+    (root's: not a student's child, nor a sweep's helper, nor the bwrap processes around them)."""
+    found = []
+    for pid in descendants(server.proc.pid):
+        try:
+            if (b"autograder.candidate.server" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    and not os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("bwrap")
+                    and re.search(r"^Uid:\s*0\s", Path(f"/proc/{pid}/status").read_text(), re.M)):
+                found.append(pid)
+        except OSError:  # it ended while we looked
+            continue
+    return found
 
 
 def parent_of(pid):
