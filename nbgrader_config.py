@@ -20,6 +20,11 @@ if "nbgrader.apps" in sys.modules:
 
     install()
 
+# nbgrader's own `collect` (from the exchange's inbound/, which each student's unix user writes)
+# refuses, for that student alone, a folder holding a link, a special file or a hard link, and
+# copies the others without following anything (autograder/instructor/safe_exchange.py).
+c.ExchangeFactory.collect = "autograder.instructor.safe_exchange.SafeExchangeCollect"
+
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "pytorch-fundamentals"
 c.CourseDirectory.source_directory = "source"

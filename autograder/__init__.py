@@ -58,8 +58,13 @@ A submission is untrusted code, written by someone who has read this package.
 | reading the solutions, the gradebook, other students' files, the hidden checks | allow-list sandbox: only the Python environment, ``course``, ``protocol/`` and ``candidate/`` exist in it; each student's folder is 0700 under their uid |
 | reading another student's cells or notebook from memory (a fork inherits its parent's heap) | children are forked from the zygote, which never receives a submission; the server, which holds every request, forks no student code; a child reads only its own work (a sealed memfd), after the fork; the uid sweeps' helpers are forked from the zygote too |
 | SysV shared memory, semaphores, message queues (they outlive the process, its uid sweep and its cgroup) | an IPC namespace per candidate and notebook child, and per kernel (its sandbox's): what it made dies with it, it sees no other's (CAP_SYS_ADMIN, needed for it, is dropped by the server once its zygote is forked and by each child with its uid; the shell that remounts ``/proc`` drops it, and every capability, for every other sandbox: no process that runs student code holds one) |
+| writing where a classmate's child can see, read or fill (``/dev/shm``, ``/tmp``, the working folder) or leaving files behind | each candidate and notebook child has a mount namespace of its own whose only writable places are a fresh tmpfs on its working folder (``tmp_bytes``) and one on ``/dev/shm`` (``file_bytes``), owned by its uid and charged to its cgroup (``confine.private_scratch``): no other child sees them, filling them fills nothing of anyone else's, and they vanish with its last process; the server's own ``/tmp`` is ``0711`` and no child can write there |
+| killing the candidate server's zygote (the OOM killer picks the biggest process) so that every student in flight, and every later one, gets 0 | the server notices (its socket to the zygote closes), ends the children in flight as lost by the grader (status ``error``, "please tell the instructor", never a score), takes the spare zygote (forked by the first zygote, never by the server, so still clean), asks it for the next spare, and grades on |
+| a frame of millions of tiny values (``[[],[],...]``: 64 MiB of JSON is ~1.6 GiB of Python objects) | ``frames.parse`` counts the values outside strings at C speed before ``json.loads`` and refuses more than ``MAX_VALUES`` (2 Mi) as ``Malformed``, charged to the sender: the worst frame still accepted parses to ~140 MiB; a notebook's outputs, a 60 MiB notebook's cells, a 1M-element tensor or list still parse |
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
 | links and special files planted in a submission folder (to ``/etc/shadow``, ``gradebook.db``, the next assignment's source, a classmate's notebook, ``/dev/zero``, a pipe), which a copy would follow as root | every copy of a submission asks ``instructor/planted.py`` first, from ``lstat`` alone: nbgrader's autograde and generate_feedback (replaced by ``SafeAutograde``/``SafeGenerateFeedback`` from ``nbgrader_config.py``), the grade command (both engines), the feedback run; such a folder is refused for that student, nothing in it opened |
+| links, special files or hard links in a student's folder in nbgrader's exchange (``inbound/``, written by the student's own unix user, who can change it during the copy), which plain ``nbgrader collect`` copied with ``copytree`` following links, and stopped at a pipe | ``SafeExchangeCollect`` (``c.ExchangeFactory.collect`` in ``nbgrader_config.py``) asks ``planted`` for each student first, refuses that student's folder with one line (nothing of it copied, an earlier copy kept), collects the others, and exits non-zero naming who was refused; its copy follows nothing (``planted.copy_plain``: ``O_NOFOLLOW``, a regular file with one name once open, the copy checked after), so a folder changed after the check is refused as well |
+| hard links in a submission (a file with other names: no cost to its maker's quota, e.g. a link to a huge readable file; it changes with the file it names) | refused like a symbolic link wherever a submission is checked or copied (``planted``); no honest route makes one (an instructor's ``cp -al`` copy of the course would: use ``cp -a``) |
 | scripts in the formgrader or the feedback (student markdown, ``text/html``, JavaScript, SVG, image data or output metadata that breaks out of a tag, a markdown link made by the renderer's second pass, a student id with markup) | student content is made inert once every score is saved (``SanitizeStudentContent``, last in the autograde pipeline, and on the feedback run's outputs): the autograded notebook the formgrader renders and the feedback are cleaned alike; an id with markup is refused (``planted``) |
 | zip bombs and zips of countless members in the inbox | ``collect`` counts members from the zip's end record before listing them, reads a notebook only within its declared size and fixed limits, and prints every name escaped |
 | warnings on stderr (nbgrader scores such a cell 0) | the verdict decides: a correct solution keeps its points |
@@ -70,13 +75,16 @@ lists those submissions); without root there is no per-student uid, cgroup or IP
 no ``hidepid`` and the kernel's folder is a plain temporary folder; judge cgroups are made for
 cgroup v1 and v2 but tested on v1 only; the candidate children share the sandbox's PID
 namespace (with ``hidepid`` they see no other uid's process; without root ``/proc`` lists other
-students' processes, not their memory); a candidate that
+students' processes, not their memory; a PID namespace per child was measured at ~10 ms more
+per child, a second fork of the warm image to make a pid 1, on a check of ~160 ms, and not
+made: ``hidepid`` already hides them); where the machine gives no cgroups, each child's
+scratch tmpfs is bounded by its own size only (``tmp_bytes`` for its folder, ``file_bytes`` for
+``/dev/shm``), not by a memory limit; a candidate that
 rewrites its own process can misreport properties that only exist inside it (whether its
 result shares memory with its input, its own autograd flags) though never values it was not
-able to compute; kernel exploits are out of scope. A hard link in a submission is a regular file
-and is copied (its maker could read what it names: protected_hardlinks). Math in student markdown
+able to compute; kernel exploits are out of scope. Math in student markdown
 reaches MathJax as written, in the formgrader and the feedback; both pages load MathJax with its
-Safe extension (the address nbconvert's template macro loads), which drops ``javascript:`` links from ``\\href``
-and filters ``\\class``, ``\\style`` and ``\\require`` (``tests/test_math_safe.py``); a course
-that swaps nbgrader's templates must keep ``Safe``.
+Safe extension (the address nbconvert's template macro loads), which drops ``javascript:`` links
+from ``\\href`` and filters ``\\class``, ``\\style`` and ``\\require``
+(``tests/test_math_safe.py``); a course that swaps nbgrader's templates must keep ``Safe``.
 """

@@ -234,13 +234,35 @@ def holds_sys_admin(pid):
     return bool((effective | permitted) & (1 << 21))
 
 
+def module_processes(server):
+    """The processes running the candidate server's module: the server, its zygote, the spare
+    (root's: not a student's child, nor a sweep's helper, nor the bwrap processes around them)."""
+    found = []
+    for pid in descendants(server.proc.pid):
+        try:
+            if (b"autograder.candidate.server" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    and not os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("bwrap")
+                    and re.search(r"^Uid:\s*0\s", Path(f"/proc/{pid}/status").read_text(), re.M)):
+                found.append(pid)
+        except OSError:  # it ended while we looked
+            continue
+    return found
+
+
+def parent_of(pid):
+    return int(re.search(r"^PPid:\s*(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
+
+
 def candidate_processes(server):
-    """(the candidate server, its zygote): the two processes running its module."""
-    found = [pid for pid in descendants(server.proc.pid)  # not the bwrap processes around them
-             if b"autograder.candidate.server" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-             and not os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("bwrap")]
-    assert len(found) == 2, found
-    return found[0], found[1]
+    """(the candidate server, its first zygote, the zygote's spare): the server forked the
+    zygote; the spare, forked by the zygote, is detached from both."""
+    found = module_processes(server)
+    assert len(found) == 3, found
+    parents = {pid: parent_of(pid) for pid in found}
+    server = next(pid for pid in found if any(parents[other] == pid for other in found))
+    image = next(pid for pid in found if parents[pid] == server)
+    spare = next(pid for pid in found if pid not in (server, image))
+    return server, image, spare
 
 
 def segments_in(namespace):
@@ -256,8 +278,9 @@ def test_shared_memory_a_candidate_leaves_dies_with_it(grader):
     exercise = next(iter(jobs))
     namespace = ipc_of_sandbox(grader.servers["candidate"])
     assert not segments_in(namespace)
-    server, image = candidate_processes(grader.servers["candidate"])
-    assert holds_sys_admin(image) and not holds_sys_admin(server), "only the zygote may make namespaces"
+    server, image, spare = candidate_processes(grader.servers["candidate"])
+    assert holds_sys_admin(image) and holds_sys_admin(spare) and not holds_sys_admin(server), \
+        "only the zygotes may make namespaces"
     grader.check("hog", A, "hog", {exercise: with_cell(jobs[exercise], prefix=HOG.format(size=1 << 30))})
     verdicts, _ = collect(grader, 1)
     assert verdicts["hog", exercise].status.value == "pass", verdicts["hog", exercise].message

@@ -5,7 +5,9 @@ process group; into the student's cgroups (while still root: the groups' files a
 every inherited descriptor closed but the ones it needs (other students' channels, the
 server's own, pidfds: none of them survive); an IPC namespace of its own (SysV shared memory,
 semaphores and message queues, POSIX queues: whatever it makes dies with it and its
-descendants, and it sees no other's); resource limits (memory, CPU, file size, number of
+descendants, and it sees no other's); a mount namespace of its own, with a fresh, size-limited
+tmpfs on its working folder and on /dev/shm (`private_scratch`: the only places it can write,
+charged to its cgroup, seen by no other child, gone with it); resource limits (memory, CPU, file size, number of
 processes, no core files); stdio to /dev/null; a scrubbed environment; then the student's own
 uid, with no way back (no supplementary groups, no new privileges, no capability left: the
 one the namespace needed, CAP_SYS_ADMIN, goes with the rest), and only then the parent-death
@@ -18,14 +20,20 @@ process tree its own uid, so this reaches whatever a submission started, `setsid
 import ctypes
 import os
 import resource
+import shutil
 import signal
+import stat
 
 from ..protocol.forkserver import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, keep_only, prctl
 
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 CAP_SYS_ADMIN = 21
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+SHM = "/dev/shm"
 
 ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
                "MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE")
@@ -42,6 +50,68 @@ def new_ipc_namespace():
     """Move this process into an IPC namespace of its own; False where it may not (not root,
     or no CAP_SYS_ADMIN: then it shares its parent's, a residual risk the README names)."""
     return _libc.unshare(CLONE_NEWIPC) == 0
+
+
+def _mount(source, target, kind, flags, options=None):
+    if _libc.mount(source, target.encode() if target else None, kind, flags,
+                   options.encode() if options else None) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
+
+
+def mount_tmpfs(path, size, uid, mode=0o700):
+    """A fresh tmpfs of `size` bytes on `path`, owned by `uid`: its pages are charged to the
+    cgroup of whoever writes them (the student's), and it ends with the last process of the
+    mount namespace."""
+    _mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, f"size={int(size)},mode={mode:o},uid={uid},gid={uid}")
+
+
+def private_scratch(workdir, uid, work_bytes, shm_bytes):
+    """Give this process a mount namespace of its own (nothing it mounts propagates back) with a
+    fresh tmpfs on `workdir` (what the server wrote there, the notebook's files, copied in; the
+    server removes its own copy when the child ends) and on /dev/shm (POSIX shared memory and
+    semaphores). These are the only places a child can write: no other child sees them, they
+    are bounded and charged to this child's cgroup, and they vanish with its last process.
+    False where it may not (no CAP_SYS_ADMIN: then it writes in its own 0700 folder on the
+    server's shared /tmp)."""
+    if _libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    _mount(b"none", "/", None, MS_REC | MS_PRIVATE)
+    if workdir and os.path.isdir(workdir):
+        old = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            mount_tmpfs(workdir, work_bytes, uid)
+            copy_tree(old, workdir, uid)
+        finally:
+            os.close(old)
+    if os.path.isdir(SHM):
+        mount_tmpfs(SHM, shm_bytes, uid, 0o1777 if not uid else 0o700)
+    return True
+
+
+def copy_tree(src_fd, dst, uid):
+    """Copy the folders and regular files under the folder `src_fd` into `dst` (owned by
+    `uid`); anything else (a link, a device: the server never writes one) is left behind."""
+    for name in os.listdir(src_fd):
+        target = os.path.join(dst, name)
+        info = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
+        if stat.S_ISDIR(info.st_mode):
+            os.mkdir(target, 0o700)
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src_fd)
+            try:
+                copy_tree(sub, target, uid)
+            finally:
+                os.close(sub)
+        elif stat.S_ISREG(info.st_mode):
+            source = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=src_fd)
+            try:
+                with open(target, "xb") as out, os.fdopen(source, "rb", closefd=False) as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+            finally:
+                os.close(source)
+        else:
+            continue
+        os.lchown(target, uid, uid)
 
 
 class _CapHeader(ctypes.Structure):
@@ -66,13 +136,15 @@ def drop_capability(cap):
 
 def become_student(uid, workdir, limits, keep=(), cgroups=()):
     """Confine this child (see the module docstring). `limits`: memory_bytes (address space;
-    None when CUDA needs a large one), cpu_seconds, file_bytes, processes."""
+    None when CUDA needs a large one), cpu_seconds, file_bytes, processes, work_bytes and
+    shm_bytes (its working folder's and its /dev/shm's sizes)."""
     parent = os.getppid()
     os.setpgid(0, 0)
     join_cgroups(cgroups)
     keep_only(set(keep))
     if os.geteuid() == 0:
         new_ipc_namespace()
+        private_scratch(workdir, uid or 0, limits.get("work_bytes", 1 << 30), limits.get("shm_bytes", 256 << 20))
         drop_capability(CAP_SYS_ADMIN)  # gone even where no uid of its own is given (below)
     memory = limits.get("memory_bytes")
     if memory:

@@ -16,12 +16,17 @@ it received, the zygote none. Requests arrive on its socket to the command (fd F
 
 Each child gets its work (how to confine it, then the student's cells) in a sealed memfd it
 reads itself, and is confined before it reads the cells (`confine.become_student`): its own
-uid, the student's cgroups, its own IPC namespace, limits, no inherited descriptor but its own
-channel. The server runs
+uid, the student's cgroups, its own IPC namespace, its own mount namespace whose only writable
+places are a fresh tmpfs on its working folder and one on /dev/shm (sized by the request's
+`tmp_bytes` and `file_bytes`, charged to its cgroup, gone with it), limits, no inherited
+descriptor but its own channel. The server runs
 candidates first (`check_slots` at a time), then notebooks (`notebook_slots`); a child that has
 run for RENICE_AFTER seconds is reniced (its whole uid) and frees its slot; limits count the
 child's own time (a candidate: its CPU time, and `CHECK_WAITS` times its limit in its own
 time, since it waits for its judge). When a child is done, every process left with its uid is killed and reported.
+If the zygote dies (the OOM killer), its children in flight die with it: the server ends each
+as lost by the grader (`Killed.GRADER_LOST`: an error for that student that says so, never a
+score), takes the spare zygote the first one forked, asks it for the next spare, and goes on.
 The server tells the command `CandidateDone` and `NotebookDone`; everything a notebook child
 sent is checked (framing, sizes, types) and kept within its limits before it is passed on
 (`notebook_channel`), and a request the server cannot read is answered as ended unread.
@@ -33,6 +38,7 @@ import importlib
 import os
 import pkgutil
 import shutil
+import signal
 import sys
 import time
 
@@ -142,6 +148,7 @@ class Spawned(Child):
 class Server:
     def __init__(self, control, image):
         self.control, self.image = control, image
+        self.spare = image.spare()  # the next zygote, should this one die
         self.queue, self.children = [], {}
         self.check_slots = self.notebook_slots = os.cpu_count() or 1
         self.poller = Poller()
@@ -195,7 +202,7 @@ class Server:
                   "cgroups": list(task.request.cgroups)}
         work = zygote.write_work(header, body)
         try:
-            pid = self.image.spawn(task.kind, channel, work)
+            pid = self.with_image(lambda image: image.spawn(task.kind, channel, work))
         finally:
             os.close(work)
             os.close(channel)
@@ -209,7 +216,7 @@ class Server:
 
     # --- children --------------------------------------------------------------------------
     def watched(self):
-        fds = {self.control.fd, self.image.fd} if self.control.open else {self.image.fd}
+        fds = {self.image.fd, self.spare.fd} | ({self.control.fd} if self.control.open else set())
         for child in self.children.values():
             if child.out_fd is not None and child.eof_at is None:
                 fds.add(child.out_fd)
@@ -219,12 +226,21 @@ class Server:
         for child in list(self.children.values()):
             if child.out_fd is not None and child.out_fd in ready and child.eof_at is None:
                 self.read_from(child, child.read)
+        if self.spare.fd in ready:
+            try:
+                self.spare.poll_exits()
+            except zygote.Lost:
+                self.spare.close()
+                self.spare = self.with_image(lambda image: image.spare())
         if self.image.fd in ready:
-            self.image.poll_exits()
+            try:
+                self.image.poll_exits()
+            except zygote.Lost:
+                self.replace_image()
         for pid, code in self.image.take_exits():
             child = self.children.get(pid)
             if child is None:
-                self.image.reap(pid)
+                self.with_image(lambda image, pid=pid: image.reap(pid))
                 continue
             child.ended(code)
             if child.out_fd is not None and child.eof_at is None:
@@ -305,8 +321,8 @@ class Server:
         """The child has exited: sweep its uid, clean its folder, tell the command."""
         del self.children[child.pid]
         task = child.task
-        left = self.image.sweep(task.uid) if task.uid and os.geteuid() == 0 else 0
-        self.image.reap(child.pid)  # its pid may be reused from now on
+        left = self.with_image(lambda image: image.sweep(task.uid)) if task.uid and os.geteuid() == 0 else 0
+        self.with_image(lambda image: image.reap(child.pid))  # its pid may be reused from now on
         if left:
             task.violations.append(f"{left} process{'es' if left > 1 else ''} left running after it "
                                    "ended (killed)")
@@ -342,6 +358,39 @@ class Server:
                     self.control.open = False
             self.on_ready(ready)
         self.image.close()
+        self.spare.close()
+
+    # --- the zygote ------------------------------------------------------------------------
+    def with_image(self, act):
+        """`act(zygote)`; if the zygote died, on its successor (once)."""
+        try:
+            return act(self.image)
+        except zygote.Lost:
+            self.replace_image()
+            return act(self.image)
+
+    def replace_image(self):
+        """The zygote died (the OOM killer, say), and every child in flight with it: the spare
+        takes its place and forks the next spare; each of those children is ended as lost by
+        the grader (`Killed.GRADER_LOST`: the students' verdicts say so, not a mistake of
+        theirs), its uid swept, and grading goes on."""
+        lost, self.image = self.image, self.spare
+        if lost.forked_here:  # our own child, not reaped yet: its pid is still its own
+            try:
+                os.kill(lost.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        lost.close()
+        self.spare = self.image.spare()
+        for child in list(self.children.values()):
+            try:
+                signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            if child.killed is None:
+                child.killed = Killed.GRADER_LOST
+            child.exited = True  # reaped by the sandbox's init: never signalled by pid again
+            self.finish(child)
 
 
 def run_child(kind, channel, work, shell):
@@ -365,7 +414,7 @@ def child_limits(limits, kind):
     """What a child of `kind` is confined to (from the request's `Limits`)."""
     seconds = limits.check_time_limit if kind == "candidate" else limits.notebook_timeout
     return {"memory_bytes": limits.memory_bytes, "cpu_seconds": int(seconds) + 15,
-            "file_bytes": limits.file_bytes,
+            "file_bytes": limits.file_bytes, "work_bytes": limits.tmp_bytes, "shm_bytes": limits.file_bytes,
             "processes": limits.candidate_processes if kind == "candidate" else limits.notebook_processes}
 
 

@@ -8,9 +8,11 @@ receives a submission: it only forks, on the server's word, and reaps.
 
     server -> zygote   {"spawn": "candidate" | "notebook"} with two descriptors: the child's
                        channel (the socket to its judge, or the pipe for its outputs) and a
-                       sealed memfd holding the child's work; {"reap": pid}; {"sweep": uid}
+                       sealed memfd holding the child's work; {"reap": pid}; {"sweep": uid};
+                       {"spare": 1}
     zygote -> server   {"spawned": pid}; {"exited": pid, "code": exit code, or -signal};
-                       {"swept": uid, "left": how many processes it killed}
+                       {"swept": uid, "left": how many processes it killed};
+                       {"spare": pid} with the server's end of the spare's socket
 
 A child reads its work from the memfd only after it is forked, in two frames: first how to
 confine it (uid, working folder, cgroups, limits: `confine.become_student`, which also gives it
@@ -21,6 +23,13 @@ The zygote reports an exit without reaping (`waitid(WNOWAIT)`), so a pid the ser
 signal is never reused before the server says `reap`. Sweeps of a uid (`confine.sweep`) run
 here too: the helper that takes the student's uid is forked from the clean image, never from
 the server.
+
+A zygote can die (the OOM killer picks the biggest process). So that the server can go on, a
+zygote forks, on request, a *spare*: a copy of itself (clean: a zygote holds no submission),
+detached from it (a double fork: it outlives the zygote) and waiting on a socket of its own,
+which it hands the server. When its zygote dies (`Lost`), the server takes the spare and asks
+it for the next one; the server itself, which holds every request, never forks a zygote after
+the first.
 """
 
 import fcntl
@@ -58,12 +67,40 @@ def start(run_child):
         finally:
             os._exit(0)
     theirs.close()
-    return Zygote(ours.detach(), pid)
+    return Zygote(ours.detach(), pid, forked_here=True)
+
+
+def fork_spare(run_child):
+    """A copy of this zygote, detached from it (reparented to the sandbox's init, so it outlives
+    this one), serving on a socket of its own: returns (its pid, the server's end)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    report_r, report_w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        try:
+            ours.close()
+            os.close(report_r)
+            spare = os.fork()
+            if spare == 0:
+                os.close(report_w)
+                os.setpgid(0, 0)  # not in this zygote's group: a signal to it does not reach the spare
+                keep_only({theirs.fileno()})
+                serve(theirs.detach(), run_child)
+                os._exit(0)
+            os.write(report_w, str(spare).encode())
+        finally:
+            os._exit(0)
+    theirs.close()
+    os.close(report_w)
+    os.waitpid(middle, 0)
+    with os.fdopen(report_r, "rb") as f:
+        pid = int(f.read() or 0)
+    return pid, ours.detach()
 
 
 def serve(fd, run_child):
-    """The zygote's loop: spawn, report exits, reap, sweep; until the server closes its end
-    and every child is reaped."""
+    """The zygote's loop: spawn, report exits, reap, sweep, fork a spare; until the server
+    closes its end and every child is reaped."""
     reader = frames.Reader(limit=1 << 16)
     poll = select.poll()
     poll.register(fd, select.POLLIN)
@@ -100,6 +137,14 @@ def serve(fd, run_child):
                     exited.discard(frame["reap"])
                 elif "sweep" in frame:
                     send(fd, {"swept": frame["sweep"], "left": confine.sweep(frame["sweep"])})
+                elif "spare" in frame:
+                    pid, end = fork_spare(run_child)
+                    try:
+                        frames.send(fd, {"spare": pid}, fds=[end])
+                    except OSError:
+                        pass
+                    finally:
+                        os.close(end)
 
 
 def spawn(kind, channel, work, run_child):
@@ -161,17 +206,26 @@ def read_frame(fd):
     return frames.parse(exactly(size))
 
 
-class Zygote:
-    """The server's handle on its zygote: spawn a child (its pid), sweep a uid, reap; exits it
-    reported are kept in `exits` [(pid, code)] until the server takes them."""
+class Lost(RuntimeError):
+    """The zygote died (its socket closed): every child it had in flight died with it."""
 
-    def __init__(self, fd, pid):
+
+class Zygote:
+    """The server's handle on its zygote: spawn a child (its pid), sweep a uid, reap, fork a
+    spare (a `Zygote` handle); exits it reported are kept in `exits` [(pid, code)] until the
+    server takes them. `Lost` once the zygote is gone."""
+
+    def __init__(self, fd, pid, forked_here=False):
         self.fd, self.pid = fd, pid
+        self.forked_here = forked_here  # the server's own child (the first zygote), not a spare
         self.reader = frames.Reader(limit=1 << 16)
         self.exits = []
 
     def _ask(self, message, fds=(), answer=None):
-        frames.send(self.fd, message, fds=fds)
+        try:
+            frames.send(self.fd, message, fds=fds)
+        except OSError:
+            raise Lost("the zygote died") from None
         while True:
             said = self._next()
             if answer in said:
@@ -180,14 +234,25 @@ class Zygote:
     def _next(self):
         """The next frame from the zygote (blocking); exits are queued, not returned."""
         while True:
-            try:
-                said = frames.receive(self.fd, self.reader)
-            except frames.Closed:
-                raise RuntimeError("the zygote died") from None
+            said = self.reader.next_frame()
+            if said is frames.NOTHING:
+                self._read(blocking=True)
+                continue
             if "exited" in said:
                 self.exits.append((said["exited"], said["code"]))
                 continue
             return said
+
+    def _read(self, blocking):
+        """Read what the zygote sent (descriptors too); Lost at end of file."""
+        os.set_blocking(self.fd, blocking)
+        try:
+            if not frames.read_some(self.fd, self.reader, want_fds=True):
+                raise Lost("the zygote died")
+        except OSError:
+            raise Lost("the zygote died") from None
+        finally:
+            os.set_blocking(self.fd, True)
 
     def spawn(self, kind, channel, work):
         return self._ask({"spawn": kind}, fds=[channel, work], answer="spawned")["spawned"]
@@ -195,17 +260,21 @@ class Zygote:
     def sweep(self, uid):
         return self._ask({"sweep": uid}, answer="swept")["left"]
 
+    def spare(self):
+        """A fresh zygote, forked by this one (clean, as it is), for when this one dies."""
+        said = self._ask({"spare": 1}, answer="spare")
+        (fd,) = self.reader.take_fds(1)
+        return Zygote(fd, said["spare"])
+
     def reap(self, pid):
-        frames.send(self.fd, {"reap": pid})
+        try:
+            frames.send(self.fd, {"reap": pid})
+        except OSError:
+            raise Lost("the zygote died") from None
 
     def poll_exits(self):
         """Read what the zygote said (call when its socket is readable): exits join `exits`."""
-        os.set_blocking(self.fd, False)
-        try:
-            if not frames.read_some(self.fd, self.reader):
-                raise RuntimeError("the zygote died")
-        finally:
-            os.set_blocking(self.fd, True)
+        self._read(blocking=False)
         for said in self.reader.frames():
             if "exited" in said:
                 self.exits.append((said["exited"], said["code"]))
@@ -220,7 +289,8 @@ class Zygote:
             os.close(self.fd)
         except OSError:
             pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if self.forked_here:  # a spare is the sandbox's init's to reap
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass

@@ -22,6 +22,11 @@ import time
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20  # what any reader accepts at most; readers usually ask for less
 MAX_FDS = 16
+# Values one frame may hold (outside its strings): JSON of 64 MiB can parse to twenty times its
+# size in Python objects (`[[],[],...]`); this bounds that to a few hundred MiB at most, and
+# still takes every legitimate frame (a notebook's outputs and cells are strings, a tensor is
+# one base64 string, a list of a million numbers is a million values).
+MAX_VALUES = 1 << 21
 NOTHING = object()  # no whole frame yet
 
 
@@ -62,6 +67,28 @@ def encode(obj, limit=MAX_FRAME):
     return HEADER.pack(len(body)) + body
 
 
+_OPENERS = (b",", b"[", b"{", b":")
+# a JSON string, escapes included (unrolled: no backtracking)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def values_in(body):
+    """An upper bound on the number of JSON values in `body` (each follows a `[`, `{`, `,` or
+    `:` outside strings), counted at C speed: every such byte, and only when that is over
+    MAX_VALUES, less those inside strings (commas in text are no values): strings are found one
+    by one, at most MAX_VALUES of them (more strings than that is too many values anyway)."""
+    count = sum(body.count(c) for c in _OPENERS)
+    if count <= MAX_VALUES:
+        return count
+    for strings, string in enumerate(_STRING.finditer(body), 1):
+        if strings > MAX_VALUES:
+            return strings
+        start, end = string.span()
+        if end - start > 2:
+            count -= sum(body.count(c, start, end) for c in _OPENERS)
+    return count
+
+
 # an escaped UTF-16 surrogate: only in pairs (high then low) is it a character
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
@@ -69,7 +96,11 @@ _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 def parse(body):
     """A frame's body, parsed: strict UTF-8 JSON (anything else, or nested too deep, or a number
     of thousands of digits, is Malformed) whose strings are all valid text: a lone surrogate,
-    which no file or notebook can hold (writing it would raise far from here), becomes U+FFFD."""
+    which no file or notebook can hold (writing it would raise far from here), becomes U+FFFD.
+    A frame of more than MAX_VALUES values is Malformed before it is parsed."""
+    body = bytes(body)
+    if values_in(body) > MAX_VALUES:
+        raise Malformed(f"more than {MAX_VALUES} values in one frame")
     try:
         value = json.loads(bytes(body).decode("utf-8"))  # strict: no UTF-16/32 guessing, no raw surrogates
     except (ValueError, RecursionError, UnicodeDecodeError, MemoryError) as exc:

@@ -49,6 +49,7 @@ class Killed(str, Enum):
     BACKSTOP = "the judge ran past its backstop limit"
     CANDIDATE_ENDED = "its candidate had ended"
     UNREADABLE_REQUEST = "the grader's request to run it could not be read"
+    GRADER_LOST = "the grader's process that starts student code died while it ran (not the student's doing)"
 
 
 CRASH_SIGNALS = ("SIGKILL", "SIGSEGV", "SIGXCPU")
@@ -156,6 +157,9 @@ class Verdict:
             elif ended.crashed:
                 status, message = Status.CRASHED, (f"the process running your code was killed ({ended}): "
                                                    "it crashed, or ran out of memory or CPU time.")
+        if ended.killed is Killed.GRADER_LOST:  # the grader lost it: never a score of the student's
+            return Verdict(Status.ERROR, f"{ended}; please tell the instructor.", None, True,
+                           tuple(violations), ended, None)
         found = list(violations)
         if self.status is Status.TAMPERING and self.lost is Lost.MALFORMED:
             found.append("forged or malformed message on the channel to the judge")
