@@ -16,7 +16,8 @@ import torch
 from ..protocol import fixtures, frames, values
 from ..protocol.limits import DEFAULT as LIMITS
 from ..protocol.verdicts import Lost
-from .seen import Malformed, decode
+from .seen import Malformed, SeenTensor, decode
+from .shared import SharedInput, shareable
 
 
 class Raised(Exception):
@@ -144,9 +145,11 @@ class Remote:
         except OSError as exc:
             raise LostCandidate("closed", str(exc)) from None
 
-    def request(self, message):
+    shares_memory = True  # descriptors travel with requests (a Unix socket)
+
+    def request(self, message, fds=()):
         try:
-            frames.send(self.fd, message)
+            frames.send(self.fd, message, fds=fds)
         except OSError as exc:
             raise LostCandidate("closed", f"the candidate stopped listening ({exc.strerror})") from None
         return self.receive()
@@ -177,8 +180,8 @@ class Candidate:
         self.ready = hello
         return hello
 
-    def _ask(self, message):
-        answer = self.transport.request(message)
+    def _ask(self, message, fds=()):
+        answer = self.transport.request(message, fds) if fds else self.transport.request(message)
         if not isinstance(answer, dict) or len(answer) not in (1, 2):
             raise LostCandidate("malformed", "an answer that is not one of value, raised, missing")
         try:
@@ -221,8 +224,25 @@ class Candidate:
         return self._ask({"op": "describe", "ref": obj.ref})
 
     def make(self, value):
-        """Send `value` (a TensorInput, a Spec...) to be made and kept there; its description."""
-        return self._ask({"op": "make", "value": encode(value)})
+        """Send `value` (a TensorInput, a Spec...) to be made and kept there; its description.
+
+        A CPU TensorInput travels in shared memory (`judge.shared`) where the transport carries
+        descriptors: the description's `shared` is the judge's own view of that memory (None
+        otherwise), so that what the call does to the input is seen from outside."""
+        if not (isinstance(value, TensorInput) and shareable(value)
+                and getattr(self.transport, "shares_memory", False)):
+            return self._ask({"op": "make", "value": encode(value)})
+        shared = SharedInput(value)
+        encoded = encode(value)
+        encoded["data"], encoded["shared"] = None, 0
+        try:
+            made = self._ask({"op": "make", "value": encoded}, fds=[shared.fd])
+        finally:
+            shared.sent()
+        if not isinstance(made, SeenTensor):
+            raise LostCandidate("malformed", "an input tensor made as something else")
+        made.shared = shared
+        return made
 
     def op(self, name, *args, **kwargs):
         return self._ask({"op": "op", "name": name, "args": [encode(a) for a in args],

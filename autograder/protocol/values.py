@@ -15,6 +15,7 @@ accessors, looked up when this module is imported, before any student code runs.
 """
 
 import base64
+import mmap
 
 import numpy
 import torch
@@ -27,6 +28,8 @@ _type, _len, _id = type, len, id
 _b64encode, _b64decode = base64.b64encode, base64.b64decode
 _frombuffer = numpy.frombuffer
 _from_numpy = torch.from_numpy
+_torch_frombuffer = torch.frombuffer
+_mmap, _MAP_SHARED, _PROT_RW = mmap.mmap, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
 
 DTYPES = {
     "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
@@ -108,6 +111,27 @@ def make_tensor(enc):
     t = tensor_from_bytes(enc["data"], enc["dtype"], enc["shape"])
     # a tensor that owns its memory (not a view of the NumPy buffer): a real leaf
     t = _clone(_to(t, torch.device(enc.get("device", "cpu"))))
+    if enc.get("requires_grad"):
+        t = _TB.requires_grad_(t, True)
+    for op in enc.get("view", ()):
+        t = VIEW_OPS[op[0]](t, *op[1:])
+    if enc.get("grad") is not None:
+        _TB.__dict__["grad"].__set__(t, make_tensor(enc["grad"]))
+    return t
+
+
+def make_shared_tensor(enc, fd):
+    """The judge's input built on the memory it shares (`judge.shared`): `fd` (a memfd the
+    judge wrote the row-major values in) mapped MAP_SHARED, the tensor made on that mapping,
+    then autograd state and view ops as `make_tensor`. A view of it stays on that memory and an
+    in-place change lands there, where the judge reads it. CPU only."""
+    dtype = DTYPES[enc["dtype"]]
+    shape = tuple(enc["shape"])
+    count = 1
+    for size in shape:
+        count *= size
+    memory = _mmap(fd, count * dtype.itemsize, _MAP_SHARED, _PROT_RW)
+    t = _TB.reshape(_torch_frombuffer(memory, dtype=dtype, count=count), shape)
     if enc.get("requires_grad"):
         t = _TB.requires_grad_(t, True)
     for op in enc.get("view", ()):
