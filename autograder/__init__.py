@@ -58,6 +58,7 @@ A submission is untrusted code, written by someone who has read this package.
 | reading the solutions, the gradebook, other students' files, the hidden checks | allow-list sandbox: only the Python environment, ``course``, ``protocol/`` and ``candidate/`` exist in it; each student's folder is 0700 under their uid |
 | reading another student's cells or notebook from memory (a fork inherits its parent's heap) | children are forked from the zygote, which never receives a submission; the server, which holds every request, forks no student code; a child reads only its own work (a sealed memfd), after the fork; the uid sweeps' helpers are forked from the zygote too |
 | SysV shared memory, semaphores, message queues (they outlive the process, its uid sweep and its cgroup) | an IPC namespace per candidate and notebook child, and per kernel (its sandbox's): what it made dies with it, it sees no other's (CAP_SYS_ADMIN, needed for it, is dropped by the server once its zygote is forked and by each child with its uid; the shell that remounts ``/proc`` drops it, and every capability, for every other sandbox: no process that runs student code holds one) |
+| hiding an in-place change to an input, or passing a copy off as a view, by rewriting the candidate's own code in memory (its ``describe``, its operations such as ``fill``, how it builds inputs) | observed from outside: an input whose side effects a check judges (``Trial.make`` of a CPU tensor) lives in a sealed memfd the judge writes and maps itself (``judge/shared.py``); the candidate builds the tensor on that memory (a view of it stays there). After the call the judge reads its own mapping before anything the candidate reports, and a view is decided by a value of the judge's choosing (unpredictable: where and what) written into the input's memory, which a copy does not show; no candidate operation decides either. A candidate that never maps the memory or sends descriptors back only loses its own check |
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
 | links and special files planted in a submission folder (to ``/etc/shadow``, ``gradebook.db``, the next assignment's source, a classmate's notebook, ``/dev/zero``, a pipe), which a copy would follow as root | every copy of a submission asks ``instructor/planted.py`` first, from ``lstat`` alone: nbgrader's autograde and generate_feedback (replaced by ``SafeAutograde``/``SafeGenerateFeedback`` from ``nbgrader_config.py``), the grade command (both engines), the feedback run; such a folder is refused for that student, nothing in it opened |
 | scripts in the formgrader or the feedback (student markdown, ``text/html``, JavaScript, SVG, image data or output metadata that breaks out of a tag, a markdown link made by the renderer's second pass, a student id with markup) | student content is made inert once every score is saved (``SanitizeStudentContent``, last in the autograde pipeline, and on the feedback run's outputs): the autograded notebook the formgrader renders and the feedback are cleaned alike; an id with markup is refused (``planted``) |
@@ -71,9 +72,16 @@ no ``hidepid`` and the kernel's folder is a plain temporary folder; judge cgroup
 cgroup v1 and v2 but tested on v1 only; the candidate children share the sandbox's PID
 namespace (with ``hidepid`` they see no other uid's process; without root ``/proc`` lists other
 students' processes, not their memory); a candidate that
-rewrites its own process can misreport properties that only exist inside it (whether its
-result shares memory with its input, its own autograd flags) though never values it was not
-able to compute; kernel exploits are out of scope. A hard link in a submission is a regular file
+rewrites its own process can misreport properties that only exist inside it (an input's
+version counter, ``.grad`` and ``requires_grad``, a module's own structure, whether two of
+its objects share memory (03's ``load_from_nn_linear``), where ``.to()`` put a tensor) though never values it was not able to compute; for the
+properties observed from outside: a describing code rewritten to read the input's shared memory
+at each description can show the judge's write in a copy (that is computing the view it was
+asked for, at every request), and a candidate that builds its function's input as a private copy
+of the shared memory leaves the judge's input untouched, as a solution that clones first does
+(exercises that forbid in-place changes accept that); only CPU inputs are shared (a GPU trial's
+input is copied to the device; the CPU trial, which always runs, judges the property); kernel
+exploits are out of scope. A hard link in a submission is a regular file
 and is copied (its maker could read what it names: protected_hardlinks). Math in student markdown
 reaches MathJax as written, in the formgrader and the feedback: whether MathJax's ``\\href``
 can carry a ``javascript:`` link there has not been checked.
