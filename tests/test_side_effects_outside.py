@@ -256,3 +256,55 @@ def test_the_shared_memory_cannot_be_resized_under_the_judge():
     finally:
         shared.sent()
     assert shared.fd is None and shared.now().shape == (2, 3)  # the judge's mapping outlives the descriptor
+
+
+# --- the same attacks in a real grading run, beside honest classmates ---------------------------
+
+def _scores(course, assignment, student):
+    """{grade id: (score, max)} of a student's notebook in the gradebook."""
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {g.name: (g.score, g.max_score)
+                for g in gb.find_submission_notebook(assignment, assignment, student).grades}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["fork", "nbgrader"])
+def test_a_copy_with_a_patched_candidate_gets_nothing_beside_honest_classmates(tmp_path, engine):
+    """The exploit of issue 24, sandboxed, under both engines: the attacker (a copy, `fill` and
+    `describe` patched) gets 0 on batch_flatten and keeps the rest; honest classmates, who
+    return a view (reshape, flatten), full marks; nothing left running."""
+    import nbformat
+
+    from autograder.instructor import isolation, samples
+    from autograder.instructor.grading import grade
+    from autograder.instructor.sandbox import bwrap_works
+
+    from conftest import copy_course, nbgrader, release_nb
+    if not (bwrap_works() and os.geteuid() == 0):
+        pytest.skip("needs bubblewrap and a uid per student (root)")
+    a = "01_tensor_ops"
+    course = copy_course(tmp_path / "course")
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write("\nc.SafeExecute.timeout = 10\nc.VerifyExercises.time_limit = 10\n")
+    sols = samples.solutions(a)
+    students = {"attacker": {**sols["RIGHT"], "batch_flatten": COPY_WITH_PATCHED_FILL},
+                "honest_right": sols["RIGHT"], "honest_alt": sols["ALTERNATIVE"]}
+    for student, code in students.items():
+        folder = course / "submitted" / student / a
+        folder.mkdir(parents=True)
+        nbformat.write(samples.notebook(release_nb(a), code, lean=True), str(folder / f"{a}.ipynb"))
+    if engine == "fork":
+        outcomes = grade(course, a, workers=2, notebook_timeout=120, progress=False)
+        assert all(o.status == "graded" for o in outcomes.values()), outcomes
+    else:
+        nbgrader("generate_assignment", a, "--force", cwd=course)
+        nbgrader("autograde", a, "--force", cwd=course)
+    for student in students:
+        scores = _scores(course, a, student)
+        flatten = [g for g in scores if g.startswith("test_batch_flatten")]
+        assert flatten, scores
+        for name, (got, best) in scores.items():
+            want = 0 if student == "attacker" and name in flatten else best
+            assert got == want, (engine, student, name, got, best)
+    assert not isolation.orphans()
