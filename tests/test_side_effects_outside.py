@@ -308,3 +308,22 @@ def test_a_copy_with_a_patched_candidate_gets_nothing_beside_honest_classmates(t
             want = 0 if student == "attacker" and name in flatten else best
             assert got == want, (engine, student, name, got, best)
     assert not isolation.orphans()
+
+
+def test_the_judges_memory_decides_even_when_the_candidate_reports_nothing_after_the_call():
+    """No report of the argument after the call (None), and a write that keeps every value equal
+    (-0.0 over 0.0): the bytes in the judge's mapping still say the call wrote into x."""
+    from autograder.judge.compare import CheckFailed
+    from autograder.judge.shared import SharedInput
+    from autograder.judge.trial import Trial
+    shared = SharedInput(TensorInput(torch.tensor([0.0, 1.0])))
+    shared.sent()
+    before = type("Made", (), {"shared": shared})()
+    trial = Trial(None, None, torch.device("cpu"), torch.float32)
+    trial.expect_untouched(before, None, "f(x)")  # untouched: nothing to say
+    shared.write(0, -0.0)
+    with pytest.raises(CheckFailed, match="x was modified: the call wrote into its memory"):
+        trial.expect_untouched(before, None, "f(x)")
+    shared.write(1, 5.0)
+    with pytest.raises(CheckFailed, match=r"its values changed during the call\.\n  before: \[0, 1\]\n  after:  \[-0, 5\]"):
+        trial.expect_untouched(before, None, "f(x)")

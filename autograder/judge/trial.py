@@ -259,8 +259,9 @@ class Trial(ModuleChecks):
         if shared is not None and shared.changed():
             was, now = shared.before(), shared.now()
             if torch.equal(was, now):
-                fail(f"{name} was modified: the call wrote into its memory (outside the elements {name} "
-                     "shows, which are as they were).", "values")
+                fail(f"{name} was modified: the call wrote into its memory (what {name} shows compares equal "
+                     "to what it was: a -0.0 for a 0.0, another NaN, or elements outside those it shows).",
+                     "values")
             fail(f"{name} was modified: its values changed during the call.\n"
                  f"  before: {fmt(was)}\n  after:  {fmt(now)}", "values")
         if after is None or not hasattr(after, "values"):
