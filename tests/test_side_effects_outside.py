@@ -327,3 +327,26 @@ def test_the_judges_memory_decides_even_when_the_candidate_reports_nothing_after
     shared.write(1, 5.0)
     with pytest.raises(CheckFailed, match=r"its values changed during the call\.\n  before: \[0, 1\]\n  after:  \[-0, 5\]"):
         trial.expect_untouched(before, None, "f(x)")
+
+
+# The candidate leaves out the arguments as the call left them (asked for with `after`).
+OMITS_ARGS = '''
+import autograder.candidate.respond as respond
+_answer = respond.Responder._answer
+
+def _without_args(self, request, fds):
+    said = _answer(self, request, fds)
+    said.pop("args", None)
+    return said
+
+respond.Responder._answer = _without_args
+
+def linear_forward(x, W, b):
+    return x @ W + b
+'''
+
+
+def test_an_answer_without_the_arguments_asked_for_is_that_candidates_fault():
+    """Before, `out, left = answer` raised in the judge (a grader error); now it is malformed."""
+    found = verdict("03_linear_layer", "linear_forward", OMITS_ARGS)
+    assert found.status.value == "tampering" and "arguments as the call left them" in found.message, found.message

@@ -191,6 +191,8 @@ class Candidate:
                     if not isinstance(answer["args"], list):
                         raise Malformed("arguments after the call")
                     return value, [decode(a) for a in answer["args"]]
+                if message.get("after"):  # the arguments as the call left them were asked for
+                    raise Malformed("an answer without the arguments as the call left them")
                 return value
         except Malformed as exc:
             raise LostCandidate("malformed", str(exc)) from None
