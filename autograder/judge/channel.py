@@ -5,7 +5,8 @@ values, objects the candidate described before) and decodes every answer with `s
 student code that raised comes back as `Raised`, a candidate that died, stopped answering or
 broke the protocol as `LostCandidate`. Two transports:
 
-- `Remote` (here): a socket to a candidate process (grading);
+- `Remote` (here): a socket to a candidate process (grading); descriptors travel with requests,
+  so that an input can live in memory the judge maps itself (`judge.shared`, `Candidate.make`);
 - `Local` (`judge.local`): an in-process candidate over the same encoding, for the
   instructor's own notebook and for fast tests of the checks. It runs student code in this
   process: never grade with it, and never import it in the judge server.
@@ -235,8 +236,8 @@ class Candidate:
                 and getattr(self.transport, "shares_memory", False)):
             return self._ask({"op": "make", "value": encode(value)})
         shared = SharedInput(value)
-        encoded = encode(value)
-        encoded["data"], encoded["shared"] = None, 0
+        encoded = values.encode_tensor_input(value.value, value.view, value.requires_grad, value.grad,
+                                             value.device, shared=0)
         try:
             made = self._ask({"op": "make", "value": encoded}, fds=[shared.fd])
         finally:

@@ -2,7 +2,8 @@
 vocabulary checks are written in.
 
     inputs      tensor (in the trial's dtype, device and current layout), make (kept in the
-                candidate, passed back by reference), describe, get
+                candidate, passed back by reference; a CPU tensor in memory the judge maps
+                too, `judge.shared`: its side effects are seen from outside), describe, get
     calls       call (the exercise, or anything the candidate returned), method, construct (a
                 class that must make an nn.Module), op (a fixed operation: backward, move...),
                 backward, moved (module.to the trial's device and dtype)

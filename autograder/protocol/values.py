@@ -5,7 +5,9 @@ Plain JSON (`frames`), tagged with "$" where JSON has no type of its own:
 - tuple, list, dict: ``{"$": "tuple"|"list", "items": [...]}``, ``{"$": "dict", "items": [[key, value], ...]}``
 - tensor: dtype, shape, device and the values as base64 bytes (exact for every dtype, NaN and
   infinities included); as an input, how to make it (``view``: ops applied to the contiguous
-  base, ``requires_grad``, ``grad``); as an answer, what `autograder.candidate.describe` says
+  base, ``requires_grad``, ``grad``; ``shared``: the values are in the memory of a descriptor
+  sent with the request, which the judge maps too, and the tensor is built on it); as an answer,
+  what `autograder.candidate.describe` says
 - device, dtype, and ``{"$": "ref", "ref": n}``: an object the candidate described before
   (identity is kept); ``{"$": "spec"}``: a fixture for the candidate to build (`fixtures`).
 
@@ -76,12 +78,15 @@ def tensor_bytes(t):
 
 # --- the judge's inputs, made real in the candidate ---------------------------------------
 
-def encode_tensor_input(t, view=(), requires_grad=False, grad=None, device=None):
+def encode_tensor_input(t, view=(), requires_grad=False, grad=None, device=None, shared=None):
     """How a judge sends a tensor: its values (from a tensor in the judge's process), the device
-    to make it on, the view ops to apply, and its autograd state."""
+    to make it on, the view ops to apply, and its autograd state. `shared`: the values are not
+    in the frame but in the memory of the request's descriptor number `shared` (a CPU tensor
+    the judge shares, `make_shared_tensor`)."""
     t = t.detach().cpu().contiguous()
-    return {"$": "tensor", "dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape),
-            "data": _b64encode(tensor_bytes(t)).decode(), "device": str(device or "cpu"),
+    data = None if shared is not None else _b64encode(tensor_bytes(t)).decode()
+    return {"$": "tensor", "dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape), "data": data,
+            **({} if shared is None else {"shared": shared}), "device": str(device or "cpu"),
             "view": [list(op) for op in view], "requires_grad": bool(requires_grad),
             "grad": None if grad is None else encode_tensor_input(grad, device=device)}
 
