@@ -24,7 +24,7 @@ class Local:
     def receive(self):
         return {"ready": True, "problem": None, "defined": sorted(self.responder.namespace)}
 
-    shares_memory = True  # the same path as a candidate process: a copy of each descriptor
+    shares_memory = os.name == "posix"  # the same path as a candidate process: a copy of each descriptor
 
     def request(self, message, fds=()):
         return _round_trip(self.responder.answer(_round_trip(message), [os.dup(fd) for fd in fds]))

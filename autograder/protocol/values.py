@@ -31,7 +31,8 @@ _b64encode, _b64decode = base64.b64encode, base64.b64decode
 _frombuffer = numpy.frombuffer
 _from_numpy = torch.from_numpy
 _torch_frombuffer = torch.frombuffer
-_mmap, _MAP_SHARED, _PROT_RW = mmap.mmap, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+_mmap = mmap.mmap  # POSIX only below (Windows has no MAP_SHARED: nothing is shared there)
+_MAP_SHARED, _PROT_RW = getattr(mmap, "MAP_SHARED", 1), getattr(mmap, "PROT_READ", 1) | getattr(mmap, "PROT_WRITE", 2)
 
 DTYPES = {
     "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
