@@ -350,3 +350,19 @@ def test_an_answer_without_the_arguments_asked_for_is_that_candidates_fault():
     """Before, `out, left = answer` raised in the judge (a grader error); now it is malformed."""
     found = verdict("03_linear_layer", "linear_forward", OMITS_ARGS)
     assert found.status.value == "tampering" and "arguments as the call left them" in found.message, found.message
+
+
+def test_the_in_process_candidate_takes_the_same_path():
+    """`Local` (the instructor's notebook, the galleries) builds inputs on the same shared memory."""
+    from autograder.judge.local import Local
+
+    def scale(x):
+        x.mul_(3)
+        return x
+
+    candidate = Candidate(Local({"scale": scale}))
+    candidate.start()
+    x = candidate.make(TensorInput(torch.tensor([1.0, 2.0])))
+    assert x.shared is not None and not x.shared.changed()
+    out = candidate.call("scale", x)
+    assert x.shared.changed() and x.shared.now().tolist() == [3.0, 6.0] == out.values.tolist()
