@@ -61,6 +61,7 @@ A submission is untrusted code, written by someone who has read this package.
 | writing where a classmate's child can see, read or fill (``/dev/shm``, ``/tmp``, the working folder) or leaving files behind | each candidate and notebook child has a mount namespace of its own whose only writable places are a fresh tmpfs on its working folder (``tmp_bytes``) and one on ``/dev/shm`` (``file_bytes``), owned by its uid and charged to its cgroup (``confine.private_scratch``): no other child sees them, filling them fills nothing of anyone else's, and they vanish with its last process; the server's own ``/tmp`` is ``0711`` and no child can write there |
 | killing the candidate server's zygote (the OOM killer picks the biggest process) so that every student in flight, and every later one, gets 0 | the server notices (its socket to the zygote closes), ends the children in flight as lost by the grader (status ``error``, "please tell the instructor", never a score), takes the spare zygote (forked by the first zygote, never by the server, so still clean), asks it for the next spare, and grades on |
 | a frame of millions of tiny values (``[[],[],...]``: 64 MiB of JSON is ~1.6 GiB of Python objects) | ``frames.parse`` counts the values outside strings at C speed before ``json.loads`` and refuses more than ``MAX_VALUES`` (2 Mi) as ``Malformed``, charged to the sender: the worst frame still accepted parses to ~140 MiB; a notebook's outputs, a 60 MiB notebook's cells, a 1M-element tensor or list still parse |
+| hiding an in-place change to an input, or passing a copy off as a view, by rewriting the candidate's own code in memory (its ``describe``, its operations such as ``fill``, how it builds inputs) | observed from outside: an input whose side effects a check judges (``Trial.make`` of a CPU tensor) lives in a sealed memfd the judge writes and maps itself (``judge/shared.py``); the candidate builds the tensor on that memory (a view of it stays there). After the call the judge reads its own mapping before anything the candidate reports, and a view is decided by a value of the judge's choosing (unpredictable: where and what) written into the input's memory, which a copy does not show; no candidate operation decides either (``tests/test_side_effects_outside.py``). Descriptors a candidate sends back are dropped unread (the judge reads its socket with plain reads); one that never maps the memory affects its own checks alone |
 | writing where nbgrader later writes (symlinks to ``gradebook.db``) | student code runs in a private tmpfs copy, never in ``autograded/``; nothing it writes reaches the disk |
 | links and special files planted in a submission folder (to ``/etc/shadow``, ``gradebook.db``, the next assignment's source, a classmate's notebook, ``/dev/zero``, a pipe), which a copy would follow as root | every copy of a submission asks ``instructor/planted.py`` first, from ``lstat`` alone: nbgrader's autograde and generate_feedback (replaced by ``SafeAutograde``/``SafeGenerateFeedback`` from ``nbgrader_config.py``), the grade command (both engines), the feedback run; such a folder is refused for that student, nothing in it opened |
 | links, special files or hard links in a student's folder in nbgrader's exchange (``inbound/``, written by the student's own unix user, who can change it during the copy), which plain ``nbgrader collect`` copied with ``copytree`` following links, and stopped at a pipe | ``SafeExchangeCollect`` (``c.ExchangeFactory.collect`` in ``nbgrader_config.py``) asks ``planted`` for each student first, refuses that student's folder with one line (nothing of it copied, an earlier copy kept), collects the others, and exits non-zero naming who was refused; its copy follows nothing (``planted.copy_plain``: ``O_NOFOLLOW``, a regular file with one name once open, the copy checked after), so a folder changed after the check is refused as well |
@@ -80,11 +81,18 @@ per child, a second fork of the warm image to make a pid 1, on a check of ~160 m
 made: ``hidepid`` already hides them); where the machine gives no cgroups, each child's
 scratch tmpfs is bounded by its own size only (``tmp_bytes`` for its folder, ``file_bytes`` for
 ``/dev/shm``), not by a memory limit; a candidate that
-rewrites its own process can misreport properties that only exist inside it (whether its
-result shares memory with its input, its own autograd flags) though never values it was not
-able to compute; kernel exploits are out of scope. Math in student markdown
-reaches MathJax as written, in the formgrader and the feedback; both pages load MathJax with its
-Safe extension (the address nbconvert's template macro loads), which drops ``javascript:`` links
-from ``\\href`` and filters ``\\class``, ``\\style`` and ``\\require``
+rewrites its own process can misreport properties that only exist inside it (an input's
+version counter, ``.grad`` and ``requires_grad``, a module's own structure, whether two of
+its objects share memory (03's ``load_from_nn_linear``), where ``.to()`` put a tensor) though
+never values it was not able to compute; for the properties observed from outside: a describing
+code rewritten to read the input's shared memory at each description can show the judge's write
+in a copy (that is computing the view it was asked for, at every request), and a candidate that
+builds its function's input as a private copy of the shared memory leaves the judge's input
+untouched, as a solution that clones first does (exercises that forbid in-place changes accept
+that); only CPU inputs are shared (a GPU trial's input is copied to the device; the CPU trial,
+which always runs, judges the property); kernel exploits are out of scope. Math in student
+markdown reaches MathJax as written, in the formgrader and the feedback; both pages load MathJax
+with its Safe extension (the address nbconvert's template macro loads), which drops
+``javascript:`` links from ``\\href`` and filters ``\\class``, ``\\style`` and ``\\require``
 (``tests/test_math_safe.py``); a course that swaps nbgrader's templates must keep ``Safe``.
 """

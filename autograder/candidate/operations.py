@@ -4,7 +4,10 @@ Course code, run in the candidate on the judge's behalf; the judge reads their e
 like any other answer (`describe`), never trusting them more than any other answer. Each is
 looked up here, never sent: a judge names one of `OPS` and passes arguments.
 
-    fill(t, index, value)              write value at index, through t's own memory
+    fill(t, index, value)              write value at index, through t's own memory (sets
+                                       values, e.g. of a module's parameters; it decides no
+                                       property: views and in-place changes are observed by
+                                       the judge in shared memory, `judge.shared`)
     seed(n)                            torch.manual_seed(n)
     sum_backward(t), backward(t, g)    autograd's backward pass (torch.autograd.backward as it
                                        was when this module was imported, before student code)

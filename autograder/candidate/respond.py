@@ -18,13 +18,14 @@ never sends its expected values, its tolerances or its verdict here: this proces
 sees inputs, so nothing in it can be read or rewritten to pass.
 """
 
+import os
 import warnings
 
 from ..protocol import fixtures, frames, values
 from .describe import describe
 from .operations import OPS
 
-_exec, _compile, _getattr, _type, _str = exec, compile, getattr, type, str
+_exec, _compile, _getattr, _type, _str, _close = exec, compile, getattr, type, str, os.close
 _BaseException = BaseException
 
 
@@ -92,8 +93,22 @@ class Responder:
         return ([made(a) for a in request.get("args", ())],
                 {k: made(v) for k, v in request.get("kwargs", {}).items()})
 
-    def answer(self, request):
-        """The response to one request, as a dict ready for the wire."""
+    def answer(self, request, fds=()):
+        """The response to one request, as a dict ready for the wire. `fds`: the descriptors
+        that came with it (closed here, whatever happens)."""
+        try:
+            return self._answer(request, fds)
+        finally:
+            for fd in fds:
+                _close(fd)
+
+    def make(self, enc, fds):
+        """An input the judge sent, made here; one in shared memory built on it."""
+        if _type(enc) is dict and enc.get("$") == "tensor" and enc.get("shared") is not None:
+            return values.make_shared_tensor(enc, fds[enc["shared"]])
+        return values.materialize(enc, self.handles, fixtures.build)
+
+    def _answer(self, request, fds):
         op = request.get("op")
         try:
             if op == "call":
@@ -108,7 +123,7 @@ class Responder:
                 args, kwargs = self.args(request)
                 fn = OPS[request["name"]]
             elif op == "make":
-                made = values.materialize(request["value"], self.handles, fixtures.build)
+                made = self.make(request["value"], fds)
                 return {"value": describe(made, self.handles)}
             else:
                 return {"error": f"unknown request {op!r}"}
@@ -140,9 +155,10 @@ def serve(fd, job):
     responder = Responder(namespace)
     while True:
         try:
-            request = frames.receive(fd, reader)
+            request = frames.receive(fd, reader, want_fds=True)
         except (frames.Closed, frames.Malformed):
             return
         if request.get("op") == "bye":
             return
-        frames.send(fd, responder.answer(request))
+        # the judge waits for each answer: every descriptor received so far came with this request
+        frames.send(fd, responder.answer(request, reader.take_fds(len(reader.fds))))

@@ -5,7 +5,8 @@ values, objects the candidate described before) and decodes every answer with `s
 student code that raised comes back as `Raised`, a candidate that died, stopped answering or
 broke the protocol as `LostCandidate`. Two transports:
 
-- `Remote` (here): a socket to a candidate process (grading);
+- `Remote` (here): a socket to a candidate process (grading); descriptors travel with requests,
+  so that an input can live in memory the judge maps itself (`judge.shared`, `Candidate.make`);
 - `Local` (`judge.local`): an in-process candidate over the same encoding, for the
   instructor's own notebook and for fast tests of the checks. It runs student code in this
   process: never grade with it, and never import it in the judge server.
@@ -16,7 +17,8 @@ import torch
 from ..protocol import fixtures, frames, values
 from ..protocol.limits import DEFAULT as LIMITS
 from ..protocol.verdicts import Lost
-from .seen import Malformed, decode
+from .seen import Malformed, SeenTensor, decode
+from .shared import SharedInput, shareable
 
 
 class Raised(Exception):
@@ -144,9 +146,11 @@ class Remote:
         except OSError as exc:
             raise LostCandidate("closed", str(exc)) from None
 
-    def request(self, message):
+    shares_memory = True  # descriptors travel with requests (a Unix socket)
+
+    def request(self, message, fds=()):
         try:
-            frames.send(self.fd, message)
+            frames.send(self.fd, message, fds=fds)
         except OSError as exc:
             raise LostCandidate("closed", f"the candidate stopped listening ({exc.strerror})") from None
         return self.receive()
@@ -177,8 +181,8 @@ class Candidate:
         self.ready = hello
         return hello
 
-    def _ask(self, message):
-        answer = self.transport.request(message)
+    def _ask(self, message, fds=()):
+        answer = self.transport.request(message, fds) if fds else self.transport.request(message)
         if not isinstance(answer, dict) or len(answer) not in (1, 2):
             raise LostCandidate("malformed", "an answer that is not one of value, raised, missing")
         try:
@@ -188,6 +192,8 @@ class Candidate:
                     if not isinstance(answer["args"], list):
                         raise Malformed("arguments after the call")
                     return value, [decode(a) for a in answer["args"]]
+                if message.get("after"):  # the arguments as the call left them were asked for
+                    raise Malformed("an answer without the arguments as the call left them")
                 return value
         except Malformed as exc:
             raise LostCandidate("malformed", str(exc)) from None
@@ -221,8 +227,25 @@ class Candidate:
         return self._ask({"op": "describe", "ref": obj.ref})
 
     def make(self, value):
-        """Send `value` (a TensorInput, a Spec...) to be made and kept there; its description."""
-        return self._ask({"op": "make", "value": encode(value)})
+        """Send `value` (a TensorInput, a Spec...) to be made and kept there; its description.
+
+        A CPU TensorInput travels in shared memory (`judge.shared`) where the transport carries
+        descriptors: the description's `shared` is the judge's own view of that memory (None
+        otherwise), so that what the call does to the input is seen from outside."""
+        if not (isinstance(value, TensorInput) and shareable(value)
+                and getattr(self.transport, "shares_memory", False)):
+            return self._ask({"op": "make", "value": encode(value)})
+        shared = SharedInput(value)
+        encoded = values.encode_tensor_input(value.value, value.view, value.requires_grad, value.grad,
+                                             value.device, shared=0)
+        try:
+            made = self._ask({"op": "make", "value": encoded}, fds=[shared.fd])
+        finally:
+            shared.sent()
+        if not isinstance(made, SeenTensor):
+            raise LostCandidate("malformed", "an input tensor made as something else")
+        made.shared = shared
+        return made
 
     def op(self, name, *args, **kwargs):
         return self._ask({"op": "op", "name": name, "args": [encode(a) for a in args],

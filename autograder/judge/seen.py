@@ -62,7 +62,10 @@ def values_from_bytes(data, dtype_name, shape):
 
 class SeenTensor:
     """A tensor as the candidate described it. `values` is a CPU tensor of its dtype (None when
-    the candidate did not send them: a subclass, or too big)."""
+    the candidate did not send them: a subclass, or too big). `shared`: for an input the judge
+    made in shared memory (`judge.shared.SharedInput`), the judge's own view of that memory."""
+
+    shared = None
 
     def __init__(self, d, is_grad=False):
         self.ref = integer(d.get("ref"), "a reference", 0)

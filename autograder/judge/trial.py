@@ -2,7 +2,8 @@
 vocabulary checks are written in.
 
     inputs      tensor (in the trial's dtype, device and current layout), make (kept in the
-                candidate, passed back by reference), describe, get
+                candidate, passed back by reference; a CPU tensor in memory the judge maps
+                too, `judge.shared`: its side effects are seen from outside), describe, get
     calls       call (the exercise, or anything the candidate returned), method, construct (a
                 class that must make an nn.Module), op (a fixed operation: backward, move...),
                 backward, moved (module.to the trial's device and dtype)
@@ -122,8 +123,8 @@ class Trial(ModuleChecks):
             return answer
         out, left = answer
         for position, position_hints in untouched.items():
-            self.expect_untouched(args[position], left[position], context, hints=position_hints,
-                                  name=self.arg_name(position))
+            self.expect_untouched(args[position], left[position] if position < len(left) else None, context,
+                                  hints=position_hints, name=self.arg_name(position))
         return answer if after else out
 
     def arg_name(self, position):
@@ -244,16 +245,31 @@ class Trial(ModuleChecks):
     def expect_untouched(self, before, after, context, name="x", hints=None):
         """`after` (an argument as the call left it) is exactly `before` (as it was made): same
         values, version counter, requires_grad and .grad. `hints`: {values, version,
-        requires_grad, grad_left, grad_changed, grad_cleared: the likely mistake}."""
+        requires_grad, grad_left, grad_changed, grad_cleared: the likely mistake}.
+
+        An input made in shared memory (`before.shared`, see `judge.shared`) is first read in
+        the judge's own mapping, whatever the candidate reports (nothing the student's code
+        rewrites in its process can hide a change there); the candidate's report is checked
+        next, for what exists only inside it (the version counter, .grad, requires_grad)."""
         hints = hints or {}
+
+        def fail(problem, key):
+            self.fail(context, problem, likely=hints.get(key))
+
+        shared = getattr(before, "shared", None)
+        if shared is not None and shared.changed():
+            was, now = shared.before(), shared.now()
+            if torch.equal(was, now):
+                fail(f"{name} was modified: the call wrote into its memory (what {name} shows compares equal "
+                     "to what it was: a -0.0 for a 0.0, another NaN, or elements outside those it shows).",
+                     "values")
+            fail(f"{name} was modified: its values changed during the call.\n"
+                 f"  before: {fmt(was)}\n  after:  {fmt(now)}", "values")
         if after is None or not hasattr(after, "values"):
             return
         if not isinstance(after, SeenTensor):
             self.fail(context, f"{name} should still be a torch.Tensor, but it is {said(after)}")
         said(after)  # a subclass is tampering
-
-        def fail(problem, key):
-            self.fail(context, problem, likely=hints.get(key))
 
         if after.shape != before.shape or not torch.equal(after.values, before.values):
             fail(f"{name} was modified: its values changed during the call.\n"

@@ -239,8 +239,9 @@ def read_some(fd, reader, want_fds=False, size=1 << 20):
     return True
 
 
-def receive(fd, reader, timeout=None):
-    """The next frame from `fd`, waiting at most `timeout` seconds (None: forever).
+def receive(fd, reader, timeout=None, want_fds=False):
+    """The next frame from `fd`, waiting at most `timeout` seconds (None: forever); with
+    `want_fds` (a Unix socket), descriptors that come with it wait in `reader` (`take_fds`).
 
     Raises Closed at end of file, TimeoutError when nothing whole arrived in time, Malformed."""
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -251,7 +252,7 @@ def receive(fd, reader, timeout=None):
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             raise TimeoutError("no answer in time")
-        if wait_readable(fd, left) and not read_some(fd, reader):
+        if wait_readable(fd, left) and not read_some(fd, reader, want_fds):
             raise Closed("the channel was closed")
 
 

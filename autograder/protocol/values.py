@@ -5,7 +5,9 @@ Plain JSON (`frames`), tagged with "$" where JSON has no type of its own:
 - tuple, list, dict: ``{"$": "tuple"|"list", "items": [...]}``, ``{"$": "dict", "items": [[key, value], ...]}``
 - tensor: dtype, shape, device and the values as base64 bytes (exact for every dtype, NaN and
   infinities included); as an input, how to make it (``view``: ops applied to the contiguous
-  base, ``requires_grad``, ``grad``); as an answer, what `autograder.candidate.describe` says
+  base, ``requires_grad``, ``grad``; ``shared``: the values are in the memory of a descriptor
+  sent with the request, which the judge maps too, and the tensor is built on it); as an answer,
+  what `autograder.candidate.describe` says
 - device, dtype, and ``{"$": "ref", "ref": n}``: an object the candidate described before
   (identity is kept); ``{"$": "spec"}``: a fixture for the candidate to build (`fixtures`).
 
@@ -15,6 +17,7 @@ accessors, looked up when this module is imported, before any student code runs.
 """
 
 import base64
+import mmap
 
 import numpy
 import torch
@@ -27,6 +30,9 @@ _type, _len, _id = type, len, id
 _b64encode, _b64decode = base64.b64encode, base64.b64decode
 _frombuffer = numpy.frombuffer
 _from_numpy = torch.from_numpy
+_torch_frombuffer = torch.frombuffer
+_mmap = mmap.mmap  # POSIX only below (Windows has no MAP_SHARED: nothing is shared there)
+_MAP_SHARED, _PROT_RW = getattr(mmap, "MAP_SHARED", 1), getattr(mmap, "PROT_READ", 1) | getattr(mmap, "PROT_WRITE", 2)
 
 DTYPES = {
     "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
@@ -73,12 +79,15 @@ def tensor_bytes(t):
 
 # --- the judge's inputs, made real in the candidate ---------------------------------------
 
-def encode_tensor_input(t, view=(), requires_grad=False, grad=None, device=None):
+def encode_tensor_input(t, view=(), requires_grad=False, grad=None, device=None, shared=None):
     """How a judge sends a tensor: its values (from a tensor in the judge's process), the device
-    to make it on, the view ops to apply, and its autograd state."""
+    to make it on, the view ops to apply, and its autograd state. `shared`: the values are not
+    in the frame but in the memory of the request's descriptor number `shared` (a CPU tensor
+    the judge shares, `make_shared_tensor`)."""
     t = t.detach().cpu().contiguous()
-    return {"$": "tensor", "dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape),
-            "data": _b64encode(tensor_bytes(t)).decode(), "device": str(device or "cpu"),
+    data = None if shared is not None else _b64encode(tensor_bytes(t)).decode()
+    return {"$": "tensor", "dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape), "data": data,
+            **({} if shared is None else {"shared": shared}), "device": str(device or "cpu"),
             "view": [list(op) for op in view], "requires_grad": bool(requires_grad),
             "grad": None if grad is None else encode_tensor_input(grad, device=device)}
 
@@ -108,6 +117,27 @@ def make_tensor(enc):
     t = tensor_from_bytes(enc["data"], enc["dtype"], enc["shape"])
     # a tensor that owns its memory (not a view of the NumPy buffer): a real leaf
     t = _clone(_to(t, torch.device(enc.get("device", "cpu"))))
+    if enc.get("requires_grad"):
+        t = _TB.requires_grad_(t, True)
+    for op in enc.get("view", ()):
+        t = VIEW_OPS[op[0]](t, *op[1:])
+    if enc.get("grad") is not None:
+        _TB.__dict__["grad"].__set__(t, make_tensor(enc["grad"]))
+    return t
+
+
+def make_shared_tensor(enc, fd):
+    """The judge's input built on the memory it shares (`judge.shared`): `fd` (a memfd the
+    judge wrote the row-major values in) mapped MAP_SHARED, the tensor made on that mapping,
+    then autograd state and view ops as `make_tensor`. A view of it stays on that memory and an
+    in-place change lands there, where the judge reads it. CPU only."""
+    dtype = DTYPES[enc["dtype"]]
+    shape = tuple(enc["shape"])
+    count = 1
+    for size in shape:
+        count *= size
+    memory = _mmap(fd, count * dtype.itemsize, _MAP_SHARED, _PROT_RW)
+    t = _TB.reshape(_torch_frombuffer(memory, dtype=dtype, count=count), shape)
     if enc.get("requires_grad"):
         t = _TB.requires_grad_(t, True)
     for op in enc.get("view", ()):

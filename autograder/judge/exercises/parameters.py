@@ -230,7 +230,7 @@ def scale_shift(t, case):
     for name, values in (("gamma", gamma_v), ("beta", beta_v)):
         p = t.expect_registered(moved, name, "parameter", ctx)
         t.expect(p, initial[name], ctx, what=f"{name} after module.to({t.dtype}) and .to({t.device})")
-        for i, v in enumerate(values):
+        for i, v in enumerate(values):  # new values for forward to use; a patched fill only makes forward wrong
             t.op("fill", p, (i,), float(v))
     gamma, beta, x, grad = f64(gamma_v), f64(beta_v), f64(x_v), f64(grad_v)
     fctx = t.context(call=f"ScaleShift({f})(x)", gamma=gamma_v, beta=beta_v, x=x_v)

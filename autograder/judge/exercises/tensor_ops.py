@@ -5,9 +5,12 @@ a reduction without keepdim, a transpose for view, a negative row for a max that
 then property-based inputs.
 """
 
+import random
+
 import torch
 
 from ..declare import Assignment, Hint, Mistake, matrices, quarters, st, tolerances
+from ..seen import SeenTensor
 
 A = Assignment("01_tensor_ops")
 
@@ -173,7 +176,10 @@ NOT_CONTIGUOUS = Hint(
     "permutation, say), and no strides walk each sample's values in row-major order "
     "over its memory, so no view of it has this shape (notebook section 7, view and "
     "reshape).")
-SENTINEL = 1000.0
+_UNPREDICTABLE = random.SystemRandom()  # where the judge writes, and what: the candidate cannot guess
+COPY_NOT_VIEW = Hint("copy-not-view", "the result is a copy (from .clone(), torch.tensor(...), a new tensor "
+                                      "filled in a loop, or .contiguous() on a copy) (notebook section 7, "
+                                      "views and copies).")
 
 
 @A.exercise("batch_flatten", "def batch_flatten(x)", cases=BATCH_FLATTEN_CASES, dtypes=BATCH_FLATTEN_DTYPES)
@@ -186,7 +192,7 @@ def batch_flatten(t, case):
     ctx = t.context(x=local)
     if view:
         ctx += f"\n  (x is not contiguous: made with {view[0][0]})"
-    made = t.make(x)  # kept in the candidate, to check the view property after
+    made = t.make(x)  # kept in the candidate (in memory the judge shares), to check the view property after
     out = t.call(made, context=ctx, hints={"view size is not compatible": NOT_CONTIGUOUS})
     hint = None
     got_shape = getattr(out, "shape", None)
@@ -206,22 +212,30 @@ def batch_flatten(t, case):
                         "transpose or permute before flattening, or flatten with the sizes swapped?")
     mistakes = [(out.values, hint)] if hint and getattr(out, "values", None) is not None else []
     out = t.expect(out, expected, ctx, mistakes=mistakes)
-    if made.contiguous:
+    if local.is_contiguous():  # the judge's own copy says so, not the candidate
         expect_view(t, out, made, ctx)
 
 
 def expect_view(t, out, x, ctx):
-    """Writing through the result of a contiguous input must change the input."""
+    """The result of a contiguous input must be a view of it: the judge writes a value of its
+    own choosing into x's memory (shared with the candidate, `judge.shared`), at the element
+    result[b, k] must alias, and the result, described again, must show it. Nothing the
+    candidate performs decides it: a copy cannot show a write it never saw (a candidate that
+    rewrites its describing code to show it must read x's memory at each description: that is
+    computing the view it was asked for). Where the memory is not shared (a GPU trial), the
+    CPU trial has decided it."""
+    if x.shared is None:
+        return
     rows, cols = out.shape
-    b, k = rows - 1, cols - 1
-    t.op("fill", out, (b, k), SENTINEL)
-    after = t.describe(x)
-    if after.values is None or after.values.flatten()[b * cols + k].item() != SENTINEL:
-        t.fail(ctx, f"x is contiguous, so the result must be a view of x that shares its memory: "
-                    f"writing {SENTINEL} into result[{b}, {k}] should change x, but x did not change.",
-               likely=Hint("copy-not-view", "the result is a copy (from .clone(), torch.tensor(...), a new tensor "
-                                            "filled in a loop, or .contiguous() on a copy) (notebook section 7, "
-                                            "views and copies)."))
+    b, k = _UNPREDICTABLE.randrange(rows), _UNPREDICTABLE.randrange(cols)
+    sentinel = -float(_UNPREDICTABLE.randrange(1, 1 << 20))  # exact in every dtype of the exercise; x holds none
+    x.shared.write(int(x.shared.positions().reshape(rows, cols)[b, k]), sentinel)
+    expected = x.shared.now().reshape(rows, cols)
+    after = t.describe(out)
+    if not isinstance(after, SeenTensor) or after.values is None or after.values.shape != expected.shape \
+            or not torch.equal(after.values, expected):
+        t.fail(ctx, "x is contiguous, so the result must be a view of x that shares its memory: the grader "
+                    "wrote a new value into x's memory, and the result did not show it.", likely=COPY_NOT_VIEW)
 
 
 # --- max_per_row ---------------------------------------------------------------------------
