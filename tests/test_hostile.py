@@ -176,6 +176,30 @@ def test_a_stuck_heartbeat_thread_never_hangs_a_kernels_cleanup():
     never.set()
 
 
+def test_a_sandboxed_kernel_is_shut_down_from_outside_never_by_a_message():
+    """Before: plain nbgrader autograde hung for good in jupyter_client's shutdown request (a
+    send on the control socket of a kernel that took no more messages; py-spy: Session.send
+    under `_async_request_shutdown`, tampering tests, 03). Whatever nbclient asks, the kernel is
+    killed; no message is sent to it."""
+    import asyncio
+
+    from autograder.instructor.isolation import remove_private
+    from autograder.instructor.preprocessors.safe_execute import SandboxedKernelManager
+    manager = SandboxedKernelManager()
+    remove_private(manager._private)
+    done = []
+
+    async def record(what, *args, **kwargs):
+        done.append(what)
+
+    manager._async_request_shutdown = lambda *a, **k: record("asked to shut down")
+    manager._async_finish_shutdown = lambda *a, **k: record("waited")
+    manager._async_kill_kernel = lambda *a, **k: record("killed")
+    manager._async_cleanup_resources = lambda *a, **k: record("cleaned up")
+    asyncio.run(manager._async_shutdown_kernel(now=False))  # nbclient's default: graceful
+    assert done == ["killed", "cleaned up"]
+
+
 def test_malformed_notebook_outputs_are_dropped_not_trusted():
     """Before: outputs without an output_type (or of the wrong types) crashed the grade command."""
     frame = {"notebook_done": "x", "stuck": "3", "dead": None, "seconds": "fast",

@@ -111,8 +111,9 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
     """A kernel in the sandbox: its own uid and cgroup, `python -I`, a private working folder,
     talking over IPC sockets (TCP cannot reach a kernel in its own network namespace).
     Interrupts are sent as messages (a signal would not cross into the sandbox's session).
-    Its clients' heartbeat channel never hangs their cleanup (`BoundedHBChannel`), and no
-    socket to the kernel takes a message part over KERNEL_MESSAGE bytes (`BoundedSockets`)."""
+    Its clients' heartbeat channel never hangs their cleanup (`BoundedHBChannel`), no
+    socket to the kernel takes a message part over KERNEL_MESSAGE bytes (`BoundedSockets`), and
+    it is shut down by killing it, never by a message it could leave unread."""
 
     client_class = DottedObjectName(f"{__name__}.BoundedClient")
     client_factory = Type(BoundedClient)
@@ -124,6 +125,13 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
         super().__init__(**kwargs)
         self.sandbox, self.files, self.uid, self.cgroup_paths, self.memory_bytes = None, {}, None, [], LIMITS.memory_bytes
         self.cpu_seconds = None
+
+    async def _async_shutdown_kernel(self, now=False, restart=False):
+        """Stop the kernel from outside, never by asking it over its channels: they are the
+        student's to jam (a shutdown request to a kernel that took no more messages hung plain
+        nbgrader's autograde for good, in the tampering tests), and nothing in a sandboxed kernel
+        needs a clean exit (its folder is discarded, its uid swept)."""
+        await super()._async_shutdown_kernel(now=True, restart=restart)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
