@@ -15,7 +15,9 @@ load_from_nn_linear (defined in terms of MyLinear: it is checked with the studen
 must copy an nn.Linear's weight, transposed, and bias into the very same Parameter objects,
 still requiring grad, sharing no memory with the reference (whose weight may be a transpose
 view, not contiguous), zeros for a reference without bias, and raise ValueError when the
-sizes do not match.
+sizes do not match. On the CPU the reference's weight and bias live in memory the judge maps
+(`judge.shared`): whether the call modified them, and whether my's parameters share that
+memory (values the judge writes there after the call show in my(x)), are seen from outside.
 """
 
 import math
