@@ -366,3 +366,141 @@ def test_the_in_process_candidate_takes_the_same_path():
     assert x.shared is not None and not x.shared.changed()
     out = candidate.call("scale", x)
     assert x.shared.changed() and x.shared.now().tolist() == [3.0, 6.0] == out.values.tolist()
+
+
+# --- 03's load_from_nn_linear: ref's weight and bias in memory the judge maps ---------------------
+
+MY_LINEAR = '''
+import math
+import torch
+from torch import nn
+
+class MyLinear(nn.Module):
+    def __init__(self, input_dim=3, output_dim=2):
+        super().__init__()
+        self.input_dim, self.output_dim = input_dim, output_dim
+        k = 1 / math.sqrt(input_dim)
+        self.W = nn.Parameter(torch.empty(input_dim, output_dim).uniform_(-k, k))
+        self.b = nn.Parameter(torch.empty(output_dim).uniform_(-k, k))
+
+    def forward(self, x):
+        return x @ self.W + self.b
+
+def _sizes_match(my, ref):
+    if (ref.in_features, ref.out_features) != (my.input_dim, my.output_dim):
+        raise ValueError("sizes differ")
+'''
+
+HONEST_COPY = MY_LINEAR + '''
+def load_from_nn_linear(my, ref):
+    _sizes_match(my, ref)
+    with torch.no_grad():
+        my.W.copy_(ref.weight.T)
+        my.b.copy_(ref.bias) if ref.bias is not None else my.b.zero_()
+    return my
+'''
+
+# my's parameters made views of ref's (my.W.data = ref.weight.data.T), and the describing code
+# reports no storage for any tensor: the candidate's report shows no sharing.
+SHARES_HIDDEN = MY_LINEAR + '''
+import autograder.candidate.respond as respond
+
+def load_from_nn_linear(my, ref):
+    _sizes_match(my, ref)
+    my.W.data = ref.weight.data.T
+    if ref.bias is not None:
+        my.b.data = ref.bias.data
+    else:
+        with torch.no_grad():
+            my.b.zero_()
+    return my
+
+_describe = respond.describe
+
+def _no_storage(said):
+    if isinstance(said, dict):
+        if "storage" in said:
+            said["storage"] = None
+        for value in said.values():
+            _no_storage(value)
+    elif isinstance(said, list):
+        for value in said:
+            _no_storage(value)
+    return said
+
+def _hiding(obj, handles, depth=0):
+    return _no_storage(_describe(obj, handles))
+
+respond.describe = _hiding
+'''
+
+# A right copy, then ref's weight and bias doubled in place; every nn.Linear is reported as it
+# was first described (values, version counters, storages).
+MODIFIES_REF_HIDDEN = HONEST_COPY.replace("    return my\n", '''    with torch.no_grad():
+        ref.weight.mul_(2)
+        if ref.bias is not None:
+            ref.bias.mul_(2)
+    return my
+''') + '''
+import autograder.candidate.respond as respond
+_first = {}
+_describe = respond.describe
+
+def _as_first_seen(obj, handles, depth=0):
+    said = _describe(obj, handles)
+    if isinstance(obj, nn.Linear):
+        return _first.setdefault(id(obj), said)
+    return said
+
+respond.describe = _as_first_seen
+'''
+
+
+def test_an_honest_copy_into_my_keeps_full_marks():
+    found = verdict("03_linear_layer", "load_from_nn_linear", HONEST_COPY)
+    assert found.status.value == "pass", found.message
+
+
+def test_memory_shared_with_ref_cannot_be_hidden_by_the_candidates_report():
+    """Before, sharing was read from the storages the candidate described, and a describe that
+    reports none passed 1/1; now the judge writes into ref's memory after the call, and my(x)
+    follows it."""
+    found = verdict("03_linear_layer", "load_from_nn_linear", SHARES_HIDDEN)
+    assert found.status.value == "fail" and found.mistake == "shares-memory", found.message
+    assert "my.W shares memory with ref.weight: after the call the judge wrote" in found.message
+    honest_twin = SHARES_HIDDEN.replace("respond.describe = _hiding", "")
+    twin = verdict("03_linear_layer", "load_from_nn_linear", honest_twin)
+    assert twin.mistake == "shares-memory" and "(the same storage)" in twin.message, twin.message
+
+
+def test_a_change_to_ref_hidden_by_a_lying_describe_is_seen_in_the_judges_memory():
+    found = verdict("03_linear_layer", "load_from_nn_linear", MODIFIES_REF_HIDDEN)
+    assert found.status.value == "fail" and found.mistake == "modified-ref", found.message
+    assert "ref.weight changed: load_from_nn_linear must read ref, never modify it (the call wrote into its memory)" \
+        in found.message
+    honest_twin = MODIFIES_REF_HIDDEN.replace("respond.describe = _as_first_seen", "")
+    assert verdict("03_linear_layer", "load_from_nn_linear", honest_twin).mistake == "modified-ref"
+
+
+def test_ref_is_built_on_the_judges_memory_whatever_its_layout():
+    """The fixture: a shared weight (a transpose view here, as `weight_transposed` makes) and
+    bias become ref's very Parameters, on the memory the judge maps."""
+    from autograder.judge.channel import Spec
+    from autograder.judge.local import Local
+    candidate = Candidate(Local({}))
+    candidate.start()
+    weight = torch.arange(6.0).reshape(2, 3)
+    ref = candidate.make(Spec("linear", **{
+        "in": 3, "out": 2, "bias": True, "weight_transposed": True,
+        "weight": TensorInput(weight.T.contiguous(), view=[("transpose", 0, 1)], share=True),
+        "bias_values": TensorInput(torch.tensor([1.0, 2.0]), share=True)}))
+    assert set(ref.shared) == {"weight", "bias_values"}
+    seen = ref.parameters["weight"]
+    assert seen.values.tolist() == weight.tolist() and seen.stride == (1, 2)
+    ref.shared["weight"].overwrite(-weight)
+    ref.shared["bias_values"].write(1, 7.0)
+    now = candidate.describe(ref)
+    assert now.parameters["weight"].values.tolist() == (-weight).tolist()
+    assert now.parameters["bias"].values.tolist() == [1.0, 7.0]
+    ref.shared["weight"].restore()
+    assert candidate.describe(ref).parameters["weight"].values.tolist() == weight.tolist()

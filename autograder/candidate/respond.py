@@ -106,6 +106,8 @@ class Responder:
         """An input the judge sent, made here; one in shared memory built on it."""
         if _type(enc) is dict and enc.get("$") == "tensor" and enc.get("shared") is not None:
             return values.make_shared_tensor(enc, fds[enc["shared"]])
+        if _type(enc) is dict and enc.get("$") == "spec":  # its shared fields are built on `fds`
+            return fixtures.build(enc, self.handles, fds=fds)
         return values.materialize(enc, self.handles, fixtures.build)
 
     def _answer(self, request, fds):

@@ -17,7 +17,7 @@ import torch
 from ..protocol import fixtures, frames, values
 from ..protocol.limits import DEFAULT as LIMITS
 from ..protocol.verdicts import Lost
-from .seen import Malformed, SeenTensor, decode
+from .seen import Malformed, SeenModule, SeenTensor, decode
 from .shared import SharedInput, shareable
 
 
@@ -54,9 +54,10 @@ class TensorInput:
     """A tensor the judge sends: values from a judge-side tensor, made on `device` in the
     candidate, then `view` ops applied (so it can arrive non-contiguous), with autograd state."""
 
-    def __init__(self, value, device="cpu", view=(), requires_grad=False, grad=None):
+    def __init__(self, value, device="cpu", view=(), requires_grad=False, grad=None, share=False):
         self.value, self.device, self.view = value, torch.device(device), tuple(view)
         self.requires_grad, self.grad = requires_grad, grad
+        self.share = share  # a field of a Spec: sent in shared memory where it can be (`Candidate.make`)
 
     def local(self):
         """The same tensor, built here the way the candidate builds it (CPU)."""
@@ -76,18 +77,30 @@ class Spec:
     def __init__(self, kind, **fields):
         self.kind, self.fields = kind, fields
 
-    def encoded(self, local=False):
-        return {"$": "spec", "kind": self.kind, **{k: _in_spec(v, local) for k, v in self.fields.items()}}
+    def encoded(self, local=False, memories=None):
+        """The spec on the wire. `memories`: a dict that collects, by dotted field path, the
+        `SharedInput` of each TensorInput field made with `share` (a CPU tensor), whose values
+        then travel in the descriptor numbered by its order in that dict."""
+        return {"$": "spec", "kind": self.kind,
+                **{k: _in_spec(v, local, memories, k) for k, v in self.fields.items()}}
 
     def here(self):
         return fixtures.build(self.encoded(local=True))
 
 
-def _in_spec(value, local):
+def _in_spec(value, local, memories=None, path=""):
     if isinstance(value, Spec):
-        return value.encoded(local)
+        inner = None if memories is None else {}
+        encoded = value.encoded(local, inner)
+        if inner:  # nested: the numbering goes on from the outer spec's
+            raise ValueError("a shared tensor must be a field of the outermost spec")
+        return encoded
     if isinstance(value, TensorInput):
         device = "cpu" if local else value.device
+        if value.share and memories is not None and not local and shareable(value):
+            memories[path] = SharedInput(value)
+            return values.encode_tensor_input(value.value, value.view, value.requires_grad, value.grad,
+                                              device, shared=len(memories) - 1)
         return values.encode_tensor_input(value.value, value.view, value.requires_grad, value.grad, device)
     if isinstance(value, torch.Tensor):
         return values.encode_tensor_input(value, device="cpu")
@@ -231,9 +244,13 @@ class Candidate:
 
         A CPU TensorInput travels in shared memory (`judge.shared`) where the transport carries
         descriptors: the description's `shared` is the judge's own view of that memory (None
-        otherwise), so that what the call does to the input is seen from outside."""
-        if not (isinstance(value, TensorInput) and shareable(value)
-                and getattr(self.transport, "shares_memory", False)):
+        otherwise), so that what the call does to the input is seen from outside. A Spec's
+        fields made with `share` travel so too: the description's `shared` is then {field:
+        SharedInput} ({} where nothing could be shared)."""
+        shares = getattr(self.transport, "shares_memory", False)
+        if isinstance(value, Spec):
+            return self._make_spec(value, shares)
+        if not (isinstance(value, TensorInput) and shareable(value) and shares):
             return self._ask({"op": "make", "value": encode(value)})
         shared = SharedInput(value)
         encoded = values.encode_tensor_input(value.value, value.view, value.requires_grad, value.grad,
@@ -245,6 +262,21 @@ class Candidate:
         if not isinstance(made, SeenTensor):
             raise LostCandidate("malformed", "an input tensor made as something else")
         made.shared = shared
+        return made
+
+    def _make_spec(self, spec, shares):
+        memories = {} if shares else None
+        try:
+            encoded = spec.encoded(memories=memories)
+            fds = [memory.fd for memory in (memories or {}).values()]
+            made = self._ask({"op": "make", "value": encoded}, fds=fds)
+        finally:
+            for memory in (memories or {}).values():
+                memory.sent()
+        if memories:
+            if not isinstance(made, SeenModule):
+                raise LostCandidate("malformed", "a module fixture made as something else")
+            made.shared = memories
         return made
 
     def op(self, name, *args, **kwargs):

@@ -110,7 +110,10 @@ class SeenTensor:
 
 
 class SeenModule:
-    """An nn.Module as the candidate described it."""
+    """An nn.Module as the candidate described it. `shared`: for a fixture the judge made with
+    fields in shared memory (`Candidate.make` of a Spec), {field: the judge's SharedInput}."""
+
+    shared = None
 
     def __init__(self, d, depth=0):
         need(depth <= MAX_DEPTH, "modules nested too deep")

@@ -100,3 +100,12 @@ class SharedInput:
     def write(self, position, value):
         """Write `value` at flat `position` of the input's memory (the candidate sees it)."""
         self.flat[position] = value
+
+    def overwrite(self, values):
+        """Write `values` (shaped as the input is viewed) into its memory, each where the view
+        shows it: the candidate's tensor then holds them."""
+        self.flat[self.positions().reshape(-1)] = values.detach().to(self.dtype).reshape(-1)
+
+    def restore(self):
+        """Put back the values the judge sent."""
+        self.map[:] = self.sent_bytes

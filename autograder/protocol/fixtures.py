@@ -10,6 +10,10 @@ an object across. Specs nest; every tensor in them is an encoded input (`values`
         FUNCTION_OPS, e.g. ["sum", ["mul", ["sin", "x"], ["pow", "x", 2]]]
     {"kind": "linear", "in": 3, "out": 2, "bias": true, "weight": <enc>, "bias_values": <enc>,
      "weight_transposed": false}    true: the weight's values stored (in, out), seen through .T (not contiguous)
+        A weight or bias encoded as shared (``"shared": n``, the request's descriptor n, see
+        `values.make_shared_tensor`) becomes a Parameter *on* that memory, of its own dtype and
+        laid out by its own view ops (a transposed weight comes as a transpose view): the judge
+        maps it too, and sees what the candidate does to it (`judge.shared`).
     {"kind": "conv2d", "in": c, "out": c, "kernel": k, ..., "weight": ..., "bias_values": ...}
     {"kind": "relu"}, {"kind": "batchnorm1d", "features": n}
     {"kind": "sequential", "children": [[name, SPEC], ...]}
@@ -49,12 +53,28 @@ def spec(*kinds):
     return register
 
 
-def build(enc, handles=None, built=None):
-    """The object `enc` (a {"$": "spec", "kind": ...} dict) describes."""
+def build(enc, handles=None, built=None, fds=None):
+    """The object `enc` (a {"$": "spec", "kind": ...} dict) describes; `fds`: the descriptors
+    that came with the request, which the spec's shared tensors are built on."""
     maker = SPECS.get(enc.get("kind"))
     if maker is None:
         raise ValueError(f"no fixture of kind {enc.get('kind')!r}")
-    return maker(enc, handles, {} if built is None else built)
+    built = {} if built is None else built
+    if fds is not None:
+        built["$fds"] = tuple(fds)
+    return maker(enc, handles, built)
+
+
+def _shared(enc, built):
+    """The parameter `enc` stands for when it is encoded as shared: a Parameter on the judge's
+    memory (`values.make_shared_tensor`); None for any other encoding."""
+    if not isinstance(enc, dict) or enc.get("shared") is None:
+        return None
+    fds = built.get("$fds", ())
+    number = enc["shared"]
+    if type(number) is not int or not 0 <= number < len(fds):
+        raise ValueError(f"no descriptor number {number!r} came with the request")
+    return _Parameter(values.make_shared_tensor(enc, fds[number]))
 
 
 def _tensor(enc):
@@ -117,10 +137,17 @@ def _load(param, enc):
 @spec("linear")
 def _linear(enc, handles, built):
     layer = torch.nn.Linear(enc["in"], enc["out"], bias=enc.get("bias", True))
-    _load(layer.weight, enc.get("weight"))
-    _load(layer.bias, enc.get("bias_values"))
-    if enc.get("weight_transposed"):  # the same values, stored (in, out): a weight that is not contiguous
-        layer.weight = _Parameter(layer.weight.detach().T.contiguous().T)
+    weight, bias = _shared(enc.get("weight"), built), _shared(enc.get("bias_values"), built)
+    if weight is not None:  # laid out by its own view ops
+        layer.weight = weight
+    else:
+        _load(layer.weight, enc.get("weight"))
+        if enc.get("weight_transposed"):  # the same values, stored (in, out): a weight that is not contiguous
+            layer.weight = _Parameter(layer.weight.detach().T.contiguous().T)
+    if bias is not None and layer.bias is not None:
+        layer.bias = bias
+    else:
+        _load(layer.bias, enc.get("bias_values"))
     return layer
 
 

@@ -15,10 +15,13 @@ load_from_nn_linear (defined in terms of MyLinear: it is checked with the studen
 must copy an nn.Linear's weight, transposed, and bias into the very same Parameter objects,
 still requiring grad, sharing no memory with the reference (whose weight may be a transpose
 view, not contiguous), zeros for a reference without bias, and raise ValueError when the
-sizes do not match.
+sizes do not match. On the CPU the reference's weight and bias live in memory the judge maps
+(`judge.shared`): whether the call modified them, and whether my's parameters share that
+memory (values the judge writes there after the call show in my(x)), are seen from outside.
 """
 
 import math
+import random
 
 import torch
 
@@ -32,6 +35,8 @@ from ..declare import (
     SeenModule,
     SeenTensor,
     Spec,
+    Tampering,
+    TensorInput,
     call_text,
     fmt,
     fmt_shape,
@@ -600,9 +605,16 @@ def fresh_pair(t, n_in, n_out, weight, bias, my_dims=None, transposed=False):
         t.fail(ctx, f"load_from_nn_linear is checked with your own MyLinear, and MyLinear({my_in}, "
                     f"{my_out}) is not right yet: {problem} Fix my_linear first.")
     my = t.moved_parameters(my, ("W", "b"), build_ctx, PLAIN_TENSORS)
-    ref = t.make(Spec("linear", **{"in": n_in, "out": n_out, "bias": bias is not None, "weight": weight,
-                                   "bias_values": bias, "weight_transposed": transposed}))
-    return my, t.moved(ref, ctx), ctx
+    ref_weight, ref_bias = weight, bias
+    if t.device.type == "cpu":  # ref's weight and bias in memory the judge maps (`judge.shared`)
+        ref_weight = (TensorInput(weight.T.contiguous().to(t.dtype), view=[("transpose", 0, 1)], share=True)
+                      if transposed else TensorInput(weight.to(t.dtype), share=True))
+        ref_bias = None if bias is None else TensorInput(bias.to(t.dtype), share=True)
+    made = t.make(Spec("linear", **{"in": n_in, "out": n_out, "bias": bias is not None, "weight": ref_weight,
+                                    "bias_values": ref_bias, "weight_transposed": transposed}))
+    ref = t.moved(made, ctx)
+    ref.shared = made.shared or {}
+    return my, ref, ctx
 
 
 def check_load(t, n_in, n_out, weight, bias, transposed=False):
@@ -650,6 +662,12 @@ def check_load(t, n_in, n_out, weight, bias, transposed=False):
             if shares_memory(mine.parameters[name], theirs_p):
                 t.fail(ctx, f"my.{name} shares memory with ref.{ref_name} (the same storage). {SHARED}",
                        mistake=SHARED.slug)
+    for field, ref_name in (("weight", "weight"), ("bias_values", "bias")):  # the judge's own memory first
+        memory = ref.shared.get(field)
+        if memory is not None and memory.changed():
+            t.fail(ctx, f"ref.{ref_name} changed: load_from_nn_linear must read ref, never modify it (the call "
+                        f"wrote into its memory).\n  before: {fmt(memory.before())}\n  after:  {fmt(memory.now())}",
+                   mistake="modified-ref")
     ref_weight = theirs.parameters.get("weight")
     if ref_weight is None or ref_weight.values is None or ref_weight.shape != tuple(weight.shape) \
             or not torch.equal(ref_weight.values.to(torch.float64), weight):
@@ -660,6 +678,43 @@ def check_load(t, n_in, n_out, weight, bias, transposed=False):
         xs = t.tensor(x, layout=False)  # an input of MyLinear's forward, not of load_from_nn_linear
         out = t.call(xs, target=mine, context=x_ctx, hints=FORWARD_HINTS)
         t.expect(out, x @ weight.T + b, x_ctx, what="my(x), which must equal ref(x),")
+    expect_no_sharing(t, ref, mine, ctx, x_values((2, n_in), n_out), weight, b)
+
+
+def expect_no_sharing(t, ref, mine, ctx, x, weight, b):
+    """my shares no memory with ref, judged from outside: the judge writes values of its own
+    choosing into ref's weight (then bias) memory, calls my(x), and puts the values back. A copy
+    is unaffected; a parameter on ref's memory shows the write in my(x). The candidate's
+    description of storages (checked before) can be rewritten by student code; forward computes
+    with the memory itself, so hiding it means computing with a copy, which is solving it."""
+    chance = random.SystemRandom()
+    xs = t.tensor(x, layout=False)
+    x_ctx = t.context(call="my(x) after load_from_nn_linear(my, ref)", x=x) + "\n" + ctx.split("\n", 1)[0]
+    for field, ref_name, my_name in (("weight", "weight", "W"), ("bias_values", "bias", "b")):
+        memory = ref.shared.get(field)
+        if memory is None:
+            continue
+        for _ in range(20):  # other values, which move my(x) well beyond the tolerance
+            delta = torch.tensor([chance.choice((-1, 1)) * chance.randint(4, 32) / 4
+                                  for _ in range(memory.base.numel())], dtype=torch.float64)
+            delta = delta.reshape(weight.shape if field == "weight" else b.shape)
+            moved = x @ delta.T if field == "weight" else delta.expand(x.shape[0], -1)
+            if moved.abs().max() >= 1:
+                break
+        original = weight if field == "weight" else b
+        memory.overwrite(original + delta)
+        try:
+            out = t.call(xs, target=mine, context=x_ctx, hints=FORWARD_HINTS)
+        finally:
+            memory.restore()
+        try:
+            t.expect(out, x @ weight.T + b, x_ctx, what="my(x)")
+        except Tampering:
+            raise
+        except CheckFailed:
+            t.fail(ctx, f"my.{my_name} shares memory with ref.{ref_name}: after the call the judge wrote other "
+                        f"values into ref.{ref_name}'s memory, and my(x) changed with them (a copy would not). "
+                        f"{SHARED}", mistake=SHARED.slug)
 
 
 def check_mismatch(t, my_dims, ref_dims, with_bias):
