@@ -117,6 +117,11 @@ def make_tensor(enc):
     t = tensor_from_bytes(enc["data"], enc["dtype"], enc["shape"])
     # a tensor that owns its memory (not a view of the NumPy buffer): a real leaf
     t = _clone(_to(t, torch.device(enc.get("device", "cpu"))))
+    return _with_state(t, enc)
+
+
+def _with_state(t, enc):
+    """`t` with the encoded input's autograd state and view ops, as the judge made it."""
     if enc.get("requires_grad"):
         t = _TB.requires_grad_(t, True)
     for op in enc.get("view", ()):
@@ -138,13 +143,7 @@ def make_shared_tensor(enc, fd):
         count *= size
     memory = _mmap(fd, count * dtype.itemsize, _MAP_SHARED, _PROT_RW)
     t = _TB.reshape(_torch_frombuffer(memory, dtype=dtype, count=count), shape)
-    if enc.get("requires_grad"):
-        t = _TB.requires_grad_(t, True)
-    for op in enc.get("view", ()):
-        t = VIEW_OPS[op[0]](t, *op[1:])
-    if enc.get("grad") is not None:
-        _TB.__dict__["grad"].__set__(t, make_tensor(enc["grad"]))
-    return t
+    return _with_state(t, enc)
 
 
 def materialize(enc, handles, build=None):
