@@ -99,3 +99,19 @@ def students_left(sandbox):
         if state not in "ZX" and not re.search(r"^Uid:\s*0\s", status, re.M):
             left.append(pid)
     return left
+
+
+def test_an_exit_read_with_an_answer_is_not_left_unseen():
+    """Before: the zygote's answer and a child's exit could arrive in one read; the exit stayed
+    in the reader's buffer, the socket never woke the server for it, and the run waited for good
+    (two grading runs hung so in a fresh-clone `make test`)."""
+    import socket
+
+    from autograder.candidate.zygote import Zygote
+    from autograder.protocol import frames
+    ours, zygote = socket.socketpair()
+    handle = Zygote(ours.detach(), 0)
+    zygote.sendall(frames.encode({"swept": 5, "left": 0}) + frames.encode({"exited": 42, "code": 0}))
+    assert handle.sweep(5) == 0
+    assert handle.take_exits() == [(42, 0)]
+    zygote.close()

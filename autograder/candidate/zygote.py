@@ -229,6 +229,7 @@ class Zygote:
         while True:
             said = self._next()
             if answer in said:
+                self._queue_buffered()
                 return said
 
     def _next(self):
@@ -275,6 +276,12 @@ class Zygote:
     def poll_exits(self):
         """Read what the zygote said (call when its socket is readable): exits join `exits`."""
         self._read(blocking=False)
+        self._queue_buffered()
+
+    def _queue_buffered(self):
+        """Exits already read past an answer join `exits` now: their bytes are off the socket,
+        so it will not wake the server for them (a run then waited for good on a child whose
+        exit sat in this buffer)."""
         for said in self.reader.frames():
             if "exited" in said:
                 self.exits.append((said["exited"], said["code"]))
