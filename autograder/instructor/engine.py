@@ -65,12 +65,17 @@ class Notebook:
 class Phase1(ServerLoop):
     """One grading run's phase 1 on a Grader (see the module docstring)."""
 
-    def __init__(self, root, scratch, staging, assignment, students, done, stats, settings, grader=None):
+    def __init__(self, root, scratch, staging, assignment, students, done, stats, settings, grader=None,
+                 keep_grader=False, sources=None):
+        """`grader`: a Grader already started (default: one is started); `keep_grader`: it stays
+        running after `run` (a cluster worker's, for its next batch: `self.grader` is then the
+        one to keep, a new one if its servers died), else `run` finishes and closes it.
+        `sources`: the source notebooks' file names (default: those in the course's source/)."""
         self.root, self.scratch, self.staging = root, scratch, staging
         self.assignment, self.done, self.stats = assignment, done, stats
         self.config = load_config(root)
-        self.settings = settings
-        sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
+        self.settings, self.keep_grader = settings, keep_grader
+        sources = set(sources) if sources is not None else {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
         self.notebooks = {s: sorted(p for p in (root / "submitted" / s / assignment).glob("*.ipynb")
                                     if p.name in sources) for s in students}
         self.todo = deque(Notebook(s, p) for s in students for p in self.notebooks[s])
@@ -86,12 +91,14 @@ class Phase1(ServerLoop):
         self.grader = self._ready(self.grader)
         try:
             self.pump()
-            for name, cpu in self.grader.finish().items():
-                for key, seconds in (cpu or {}).items():  # e.g. judge_children_cpu: every judge
-                    self._add_stat(f"{name}_{key}", seconds)
+            if not self.keep_grader:
+                for name, cpu in self.grader.finish().items():
+                    for key, seconds in (cpu or {}).items():  # e.g. judge_children_cpu: every judge
+                        self._add_stat(f"{name}_{key}", seconds)
             self._add_stat("exercises_judged", self.judged)
         finally:
-            self.grader.close()
+            if not self.keep_grader:
+                self.grader.close()
         return self.results
 
     def _send(self, item):

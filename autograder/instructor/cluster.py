@@ -1,0 +1,271 @@
+"""Phase 1 of the grade command on a Dask cluster (`grade --cluster tcp://...`).
+
+The instructor's `grade` process is the client: it keeps phase 2 (the `Recorder`, the one
+gradebook writer) and sends phase 1, a few students per task, to the cluster's workers through
+`dask.distributed`. What travels to a worker: each student's submitted notebooks of the
+assignment (bytes, those named as in source/), and once per run, to every worker, the
+assignment's instructor files (`Instructor`: the gradebook snapshot phase 1's sanitizing reads,
+the course's nbgrader_config.py, the source notebooks' names). Never the course folder, never
+the real gradebook.
+
+Each worker runs the same `engine.Phase1` as the local path, on its own warm `Grader` (judge and
+candidate servers, sandbox, uids, cgroups), started once per worker by `GraderPlugin` and driven
+by one thread of its own, one batch at a time; it sends back per student the outcome and the
+staged notebooks' text. The client writes those into its own `Staging` and hands the student to
+the recorder, as the local path does.
+
+A worker that dies loses no grade: the scheduler runs its tasks again on another worker (up to
+`distributed.scheduler.allowed-failures` times); when it gives up, or a task fails, or a result
+cannot be read, each of its students is reported by name as an error, never a silent zero; a
+student is recorded once, whatever comes back twice.
+
+Dask is imported only here, and this module only when a cluster is given: the local path never
+imports it.
+"""
+
+import asyncio
+import concurrent.futures
+import hashlib
+import math
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from distributed import Client, WorkerPlugin, as_completed, get_worker
+
+from .engine import Phase1
+from .grader import Grader
+
+STATUSES = ("graded", "error", "timeout")
+MAX_BATCH = 8
+
+
+@dataclass(frozen=True)
+class Instructor:
+    """The assignment's instructor files, as one grading run sends them to every worker once."""
+    assignment: str
+    config_text: str
+    base_db: bytes
+    sources: tuple
+    plugin: str  # the name the run's GraderPlugin is registered under
+
+    @property
+    def digest(self):
+        return hashlib.sha256(self.base_db + self.config_text.encode()).hexdigest()[:16]
+
+
+class GraderPlugin(WorkerPlugin):
+    """One warm `Grader` per worker for one grading run: started when the plugin is registered
+    (or the worker joins), closed when it is unregistered (or the worker closes). Every batch
+    runs on the plugin's own thread, one at a time: the servers' sandboxes die with the thread
+    that started them (bwrap's --die-with-parent), so that thread lives as long as the Grader."""
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def setup(self, worker=None):
+        self.scratch = Path(tempfile.mkdtemp(prefix="autograder-worker-",
+                                             dir=getattr(worker, "local_directory", None)))
+        self.address = getattr(worker, "address", "")
+        self.thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="autograder-grader")
+        self.grader, self.courses = None, {}
+        self.thread.submit(self._start)  # the servers start while the first batch travels
+
+    def _start(self):
+        if self.grader is None:
+            self.grader = Grader(self.scratch / "servers", self.settings)
+        return self.grader
+
+    def teardown(self, worker=None):
+        self.thread.submit(self._close).result()
+        self.thread.shutdown()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _close(self):
+        if self.grader is not None:
+            self.grader.close()
+            self.grader = None
+
+    def grade(self, instructor, batch):
+        return self.thread.submit(self._grade, instructor, batch).result()
+
+    def _course(self, instructor):
+        """The minimal course folder phase 1 reads, built once per run on this worker."""
+        course = self.courses.get(instructor.digest)
+        if course is None:
+            course = self.scratch / f"course-{instructor.digest}"
+            course.mkdir()
+            (course / "nbgrader_config.py").write_text(instructor.config_text, encoding="utf-8")
+            (course / "base.db").write_bytes(instructor.base_db)
+            self.courses[instructor.digest] = course
+        return course
+
+    def _grade(self, instructor, batch):
+        course, started = self._course(instructor), time.monotonic()
+        work = Path(tempfile.mkdtemp(prefix="batch-", dir=self.scratch))
+        try:
+            (work / "base.db").symlink_to(course / "base.db")
+            (work / "nbgrader_config.py").symlink_to(course / "nbgrader_config.py")
+            for student, files in batch:
+                folder = work / "submitted" / one_component(student) / one_component(instructor.assignment)
+                folder.mkdir(parents=True)
+                for name, data in files.items():
+                    (folder / one_component(name)).write_bytes(data)
+            staging, stats = CapturedStaging(), {}
+            phase1 = Phase1(work, work, staging, instructor.assignment, [s for s, _ in batch], lambda *_: None,
+                            stats, self.settings, self._start(), keep_grader=True, sources=instructor.sources)
+            try:
+                results = phase1.run()
+            finally:
+                self.grader = phase1.grader  # a new one if its servers died
+            return {"worker": self.address, "seconds": time.monotonic() - started, "stats": stats,
+                    "students": {s: {"status": status, "reason": reason, "seconds": seconds, "timings": timings,
+                                     "notebooks": staging.notebooks.get(s, {}) if status == "graded" else {}}
+                                 for s, (status, reason, seconds, timings) in results.items()}}
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def one_component(name):
+    """`name` (a student's, an assignment's, a notebook's: folder and file names on the client)
+    if it is one path component, else ValueError."""
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"{name!r} is not a file name")
+    return name
+
+
+class CapturedStaging:
+    """Phase 1's `Staging` on a worker: each staged notebook's text is kept to be sent back."""
+
+    def __init__(self):
+        self.notebooks = {}
+
+    def write(self, student, assignment, name, data):
+        self.notebooks.setdefault(student, {})[name] = data
+
+
+def grade_batch(instructor, batch):
+    """The task a worker runs: phase 1 of `batch` ([(student, {notebook file name: bytes})])
+    on this worker's warm Grader."""
+    return get_worker().plugins[instructor.plugin].grade(instructor, batch)
+
+
+def decode(result, batch, sources):
+    """{student: (status, reason, seconds, timings, {notebook id: text})} for the students of
+    `batch`, from what a worker sent back; a student whose part is missing or malformed is an
+    error that says so (never a crash of the run, never a score)."""
+    decoded = {}
+    worker = result.get("worker") if isinstance(result, dict) else None
+    students = result.get("students") if isinstance(result, dict) else None
+    stems = {Path(name).stem for name in sources}
+    for student in batch:
+        part = students.get(student) if isinstance(students, dict) else None
+        try:
+            decoded[student] = decode_student(part, stems, worker)
+        except (TypeError, ValueError, AttributeError) as exc:
+            decoded[student] = ("error", f"the cluster worker {worker or '?'} sent back an unreadable result "
+                                         f"for this student ({exc})", 0.0, {}, {})
+    return decoded
+
+
+def decode_student(part, stems, worker):
+    if not isinstance(part, dict):
+        raise ValueError("no result")
+    status, reason = part.get("status"), part.get("reason", "")
+    seconds, timings, notebooks = part.get("seconds", 0.0), part.get("timings", {}), part.get("notebooks", {})
+    if status not in STATUSES or not isinstance(reason, str):
+        raise ValueError(f"status {status!r}")
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or not isinstance(timings, dict):
+        raise ValueError("its timings")
+    if not isinstance(notebooks, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in notebooks.items()):
+        raise ValueError("its notebooks")
+    if set(notebooks) - stems:
+        raise ValueError(f"notebooks the assignment does not have: {sorted(set(notebooks) - stems)}")
+    if status == "graded" and not notebooks:
+        raise ValueError("graded, but no notebook")
+    return status, reason, float(seconds), {**timings, "worker": str(worker or "")}, notebooks
+
+
+def batches(students, workers):
+    """The students in tasks of a few each: about two tasks per worker, so that a worker's
+    servers stay busy while its next task travels, and a lost worker loses a few students."""
+    size = max(1, min(MAX_BATCH, math.ceil(len(students) / max(1, 2 * workers))))
+    return [students[i:i + size] for i in range(0, len(students), size)]
+
+
+def submission_files(root, assignment, student, sources):
+    """The student's submitted notebooks of `assignment` that phase 1 grades, as bytes."""
+    folder = Path(root) / "submitted" / student / assignment
+    return {name: (folder / name).read_bytes() for name in sorted(sources) if (folder / name).is_file()}
+
+
+class ClusterPhase1:
+    """Phase 1 of one grading run on the cluster at `address` (see the module docstring)."""
+
+    def __init__(self, address, root, scratch, staging, assignment, students, done, stats, settings, config_text):
+        self.address, self.root, self.staging = address, Path(root), staging
+        self.assignment, self.students, self.done, self.stats = assignment, list(students), done, stats
+        self.settings, self.config_text, self.scratch = settings, config_text, Path(scratch)
+        self.sources = tuple(sorted(p.name for p in (self.root / "source" / assignment).glob("*.ipynb")))
+        self.results = {}
+
+    def run(self):
+        started = time.monotonic()
+        plugin = f"autograder-grader-{uuid.uuid4().hex[:12]}"
+        with Client(self.address, timeout="30s") as client:
+            client.register_plugin(GraderPlugin(self.settings), name=plugin)
+            try:
+                workers = len(client.nthreads()) or 1
+                instructor = Instructor(self.assignment, self.config_text, (self.scratch / "base.db").read_bytes(),
+                                        self.sources, plugin)
+                shared = client.scatter(instructor, broadcast=True, hash=False)
+                futures = {}
+                for batch in batches(self.students, workers):
+                    payload = []
+                    for student in batch:
+                        try:
+                            payload.append((student, submission_files(self.root, self.assignment, student, self.sources)))
+                        except OSError as exc:
+                            self._close(student, "error", f"the submission could not be read ({exc})", 0.0, {}, {})
+                    if payload:
+                        futures[client.submit(grade_batch, shared, payload, pure=False)] = [s for s, _ in payload]
+                self.stats["cluster_workers"] = workers
+                for future in as_completed(futures):
+                    batch = futures[future]
+                    try:
+                        result = future.result()
+                    except (Exception, asyncio.CancelledError) as exc:  # KilledWorker, or the task raised: every student named
+                        for student in batch:
+                            self._close(student, "error", f"not graded: the cluster could not grade this student's "
+                                                          f"task ({type(exc).__name__}: {exc})", 0.0, {}, {})
+                        continue
+                    self._add_stats(result)
+                    for student, decoded in decode(result, batch, self.sources).items():
+                        self._close(student, *decoded)
+            finally:
+                client.unregister_worker_plugin(plugin)
+        self.stats["cluster_seconds"] = round(time.monotonic() - started, 3)
+        return self.results
+
+    def _add_stats(self, result):
+        stats = result.get("stats") if isinstance(result, dict) else None
+        judged = stats.get("exercises_judged", 0) if isinstance(stats, dict) else 0
+        if isinstance(judged, int):
+            self.stats["exercises_judged"] = self.stats.get("exercises_judged", 0) + judged
+
+    def _close(self, student, status, reason, seconds, timings, notebooks):
+        """Stage what came back and hand the student to the recorder, once."""
+        if student in self.results:
+            return
+        if status == "graded":
+            try:
+                for name, text in notebooks.items():
+                    self.staging.write(student, self.assignment, name, text)
+            except (OSError, ValueError) as exc:
+                status, reason = "error", f"the graded notebook could not be staged ({type(exc).__name__}: {exc})"
+        self.results[student] = (status, reason, seconds, timings)
+        self.done(student, status, reason)

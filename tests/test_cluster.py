@@ -1,0 +1,181 @@
+"""The grade command on a Dask cluster (`grade(..., cluster=ADDRESS)`, `grade --cluster`).
+
+A local cluster of two worker processes, started and stopped here, grades a sample class with
+honest, wrong, faulty and hostile students: the gradebook must be exactly the one local grading
+gives, every worker must have graded someone, a worker killed mid-run loses no student and
+records none twice, a malformed result is an error for its student by name, and nothing (no
+process, no cgroup) outlives the cluster.
+"""
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.instructor import isolation, samples
+from autograder.instructor.grading import grade
+
+from conftest import copy_course
+
+distributed = pytest.importorskip("distributed", reason="dask.distributed is in requirements.txt: reinstall them")
+
+pytestmark = pytest.mark.slow
+
+A = samples.ASSIGNMENT
+# right, wrong, untouched, patching the comparisons, crashing, looping, forging, leaving daemons
+STUDENTS = ["ada", "cho", "dan", "eve", "kim", "lee", "rex", "uma"]
+BROKEN = [("zed_invalid_json", "{ this is not json")]
+LIMITS = "\nc.SafeExecute.timeout = 10\nc.VerifyExercises.time_limit = 10\n"
+
+
+def make_course(path, students=STUDENTS):
+    course = copy_course(path)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(LIMITS)
+    release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
+    notebooks = samples.build_notebooks(release, lean=True)
+    for student in students:
+        folder = course / "submitted" / student / A
+        folder.mkdir(parents=True)
+        nbformat.write(notebooks[student], str(folder / f"{A}.ipynb"))
+    for student, content in BROKEN:
+        folder = course / "submitted" / student / A
+        folder.mkdir(parents=True)
+        (folder / f"{A}.ipynb").write_text(content)
+    return course
+
+
+def gradebook_dump(course, students):
+    """Every student's scores and comments of every cell, as nbgrader recorded them."""
+    from nbgrader.api import Gradebook
+    dump = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in students:
+            nb = gb.find_submission_notebook(A, A, student)
+            dump[student] = {
+                "grades": sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades),
+                "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in nb.comments),
+            }
+    return dump
+
+
+def worker_groups(pids):
+    """The grading cgroups the worker processes `pids` made, in every controller."""
+    top = Path("/sys/fs/cgroup")
+    return {str(p) for pid in pids for pattern in (f"autograder-{pid}-*", f"*/autograder-{pid}-*")
+            for p in top.glob(pattern)}
+
+
+class Cluster:
+    """A local Dask cluster of two worker processes (one thread each), and every worker pid seen."""
+
+    def __init__(self):
+        import dask
+        dask.config.set({"distributed.scheduler.allowed-failures": 2})
+        self.cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                                dashboard_address=None, silence_logs=40)
+        self.address = self.cluster.scheduler_address
+        self.client = distributed.Client(self.address)
+        self.pids = set()
+        self.worker_pids()
+
+    def worker_pids(self):
+        pids = self.client.run(os.getpid)
+        self.pids |= set(pids.values())
+        return pids
+
+    def busy(self):
+        """{worker address: tasks it is executing now}."""
+        return self.client.run(lambda dask_worker: len(dask_worker.state.executing))
+
+    def close(self):
+        self.client.close()
+        self.cluster.close()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    found = Cluster()
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("local"))
+    return course, grade(course, A, workers=2, notebook_timeout=300, progress=False)
+
+
+def test_a_cluster_grades_as_local_grading_does(cluster, local, tmp_path):
+    course = make_course(tmp_path / "course")
+    outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False, cluster=cluster.address)
+    everyone = STUDENTS + [s for s, _ in BROKEN]
+    assert sorted(outcomes) == sorted(everyone)
+    assert {s: o.status for s, o in outcomes.items()} == {s: o.status for s, o in local[1].items()}
+    assert outcomes["zed_invalid_json"].status == "error" and outcomes["zed_invalid_json"].reason
+    assert gradebook_dump(course, STUDENTS) == gradebook_dump(local[0], STUDENTS)
+    graders = {outcomes[s].timings.get("worker") for s in STUDENTS}
+    assert graders == set(cluster.worker_pids()), "each worker grades someone: the cluster path did not run locally"
+
+
+def test_a_worker_killed_mid_run_loses_no_student_and_records_none_twice(cluster, local, tmp_path):
+    course = make_course(tmp_path / "course")
+    pids, outcomes = cluster.worker_pids(), {}
+    run = threading.Thread(target=lambda: outcomes.update(
+        grade(course, A, workers=2, notebook_timeout=300, progress=False, cluster=cluster.address)))
+    run.start()
+    deadline, killed = time.monotonic() + 120, None
+    while killed is None and run.is_alive() and time.monotonic() < deadline:
+        busy = [address for address, n in cluster.busy().items() if n]
+        if busy:
+            killed = busy[0]
+            os.kill(pids[killed], signal.SIGKILL)
+        time.sleep(0.2)
+    run.join(300)
+    assert killed is not None, "no worker was seen grading"
+    assert not run.is_alive()
+    assert sorted(outcomes) == sorted(STUDENTS + [s for s, _ in BROKEN])
+    assert {s: o.status for s, o in outcomes.items()} == {s: o.status for s, o in local[1].items()}
+    assert killed not in {o.timings.get("worker") for o in outcomes.values()}, "a dead worker's result was used"
+    assert gradebook_dump(course, STUDENTS) == gradebook_dump(local[0], STUDENTS)
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert sorted(s.student.id for s in gb.find_assignment(A).submissions) == sorted(outcomes)
+    cluster.worker_pids()  # the nanny's new worker, for the last test
+
+
+def test_a_malformed_result_is_an_error_for_that_student_by_name(cluster, local, monkeypatch, tmp_path):
+    from autograder.instructor import cluster as cluster_module
+    decode = cluster_module.decode
+    garbage = {"ada": "not a dict", "cho": {"status": "graded", "reason": "", "notebooks": {"../../gradebook": "x"}},
+               "eve": {"status": "graded", "reason": "", "seconds": float("nan")}, "dan": {"status": "passed"}}
+
+    def corrupted(result, batch, sources):
+        result["students"].update({s: g for s, g in garbage.items() if s in result["students"]})
+        return decode(result, batch, sources)
+
+    monkeypatch.setattr(cluster_module, "decode", corrupted)
+    course = make_course(tmp_path / "course")
+    outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False, cluster=cluster.address)
+    for student in garbage:
+        assert outcomes[student].status == "error"
+        assert "unreadable result" in outcomes[student].reason
+    fine = [s for s in STUDENTS if s not in garbage]
+    assert all(outcomes[s].status == "graded" for s in fine)
+    assert gradebook_dump(course, fine) == gradebook_dump(local[0], fine)
+    for student in garbage:
+        assert not list((course / "autograded" / student / A).glob("*.ipynb")) or all(
+            g[1] in (None, 0) for g in gradebook_dump(course, [student])[student]["grades"])
+
+
+def test_nothing_outlives_the_cluster(cluster):
+    cluster.close()
+    deadline = time.monotonic() + 30
+    while (isolation.orphans() or worker_groups(cluster.pids)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not isolation.orphans(), "processes outlived their grading run"
+    assert not worker_groups(cluster.pids), "cgroups outlived their grading run"
