@@ -9,6 +9,9 @@ process, no cgroup) outlives the cluster.
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,14 +19,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.instructor import isolation, samples
+from autograder.instructor import cli, grading, isolation, samples
 from autograder.instructor.grading import grade
 
-from conftest import copy_course
+from conftest import ROOT, copy_course
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is in requirements.txt: reinstall them")
-
-pytestmark = pytest.mark.slow
+from autograder.instructor import cluster as cluster_module  # noqa: E402  (it imports distributed)
 
 A = samples.ASSIGNMENT
 # right, wrong, untouched, patching the comparisons, crashing, looping, forging, leaving daemons
@@ -97,6 +99,115 @@ class Cluster:
         self.cluster.close()
 
 
+# ---------------------------------------------------------------------------------------------
+# Without a cluster: the choice of path, and what the client accepts from a worker
+
+
+def test_grading_locally_never_imports_dask():
+    code = ("import sys; from autograder.instructor import cli, grading, engine, grader, recorder; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    assert out.strip() == "[]"
+
+
+class FakeGrade:
+    def __init__(self):
+        self.clusters = []
+
+    def __call__(self, root, assignment, students=None, cluster=None, **kwargs):
+        self.clusters.append(cluster)
+        return {s: grading.Outcome(s, "graded") for s in students}
+
+
+def cli_course(tmp_path, config=""):
+    root = tmp_path / "course"
+    (root / "source" / A).mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), str(root / "source" / A / f"{A}.ipynb"))
+    (root / "nbgrader_config.py").write_text("c = get_config()\n" + config)
+    (root / "submitted" / "ann" / A).mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), str(root / "submitted" / "ann" / A / f"{A}.ipynb"))
+    return root
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([str(a) for a in argv])
+    return exit_.value.code, *capsys.readouterr()
+
+
+@pytest.mark.parametrize("config, option, expected", [
+    ("", [], None),
+    ("", ["--cluster", "tcp://10.0.0.1:8786"], "tcp://10.0.0.1:8786"),
+    ("c.Cluster.address = 'tcp://10.0.0.2:8786'\n", [], "tcp://10.0.0.2:8786"),
+    ("c.Cluster.address = 'tcp://10.0.0.2:8786'\n", ["--cluster", "local"], None),
+])
+def test_the_cluster_comes_from_the_option_else_the_configuration(tmp_path, capsys, monkeypatch, config, option, expected):
+    fake = FakeGrade()
+    monkeypatch.setattr(grading, "grade", fake)
+    code, out, err = run_cli(["grade", A, "--course", cli_course(tmp_path, config), "--no-progress", *option], capsys)
+    assert code == 0, err
+    assert fake.clusters == [expected]
+
+
+def test_the_kernel_engine_on_a_cluster_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    fake = FakeGrade()
+    monkeypatch.setattr(grading, "grade", fake)
+    code, out, err = run_cli(["grade", A, "--course", cli_course(tmp_path), "--engine", "kernel",
+                              "--cluster", "tcp://10.0.0.1:8786"], capsys)
+    assert code == 2 and "fork engine" in err and "Traceback" not in err
+    assert fake.clusters == []
+
+
+def test_a_scheduler_that_cannot_be_reached_grades_nobody_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", "1s")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    done = []
+    phase1 = cluster_module.ClusterPhase1(address, tmp_path, tmp_path, None, A, ["ann"], lambda *a: done.append(a),
+                                          {}, None, "")
+    with pytest.raises(cluster_module.ClusterUnreachable, match="cannot be reached"):
+        phase1.run()
+    assert done == []
+
+
+GOOD = {"status": "graded", "reason": "", "seconds": 1.5, "timings": {"client_cpu": 0.1},
+        "notebooks": {A: "{}"}}
+
+
+@pytest.mark.parametrize("part", [
+    None, "text", [], {}, {**GOOD, "status": "passed"}, {**GOOD, "status": None}, {**GOOD, "reason": 3},
+    {**GOOD, "seconds": "1"}, {**GOOD, "seconds": float("inf")}, {**GOOD, "timings": []},
+    {**GOOD, "notebooks": None}, {**GOOD, "notebooks": {A: b"{}"}}, {**GOOD, "notebooks": {1: "{}"}},
+    {**GOOD, "notebooks": {"../../gradebook": "{}"}}, {**GOOD, "notebooks": {}},
+])
+def test_every_malformed_result_is_an_error_for_its_student_only(part):
+    result = {"worker": "tcp://w:1", "students": {"ann": part, "bo": GOOD}}
+    decoded = cluster_module.decode(result, ["ann", "bo"], (f"{A}.ipynb",))
+    assert decoded["ann"][0] == "error" and "unreadable result" in decoded["ann"][1] and decoded["ann"][4] == {}
+    assert decoded["bo"] == ("graded", "", 1.5, {"client_cpu": 0.1, "worker": "tcp://w:1"}, {A: "{}"})
+
+
+@pytest.mark.parametrize("result", [None, "garbage", {"students": None}, {"students": {}}, {"worker": 3}])
+def test_a_result_with_nobody_in_it_names_every_student_of_the_task(result):
+    decoded = cluster_module.decode(result, ["ann", "bo"], (f"{A}.ipynb",))
+    assert set(decoded) == {"ann", "bo"} and all(d[0] == "error" for d in decoded.values())
+
+
+@pytest.mark.parametrize("n, workers", [(1, 1), (9, 2), (40, 2), (100, 3)])
+def test_each_student_goes_in_exactly_one_task(n, workers):
+    students = [f"s{i}" for i in range(n)]
+    tasks = cluster_module.batches(students, workers)
+    assert sorted(s for t in tasks for s in t) == sorted(students)
+    assert all(1 <= len(t) <= cluster_module.MAX_BATCH for t in tasks)
+    assert len(tasks) >= min(n, 2 * workers)
+
+
+# ---------------------------------------------------------------------------------------------
+# On a local cluster of two worker processes
+
+
 @pytest.fixture(scope="module")
 def cluster():
     found = Cluster()
@@ -110,6 +221,7 @@ def local(tmp_path_factory):
     return course, grade(course, A, workers=2, notebook_timeout=300, progress=False)
 
 
+@pytest.mark.slow
 def test_a_cluster_grades_as_local_grading_does(cluster, local, tmp_path):
     course = make_course(tmp_path / "course")
     outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False, cluster=cluster.address)
@@ -122,6 +234,7 @@ def test_a_cluster_grades_as_local_grading_does(cluster, local, tmp_path):
     assert graders == set(cluster.worker_pids()), "each worker grades someone: the cluster path did not run locally"
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_loses_no_student_and_records_none_twice(cluster, local, tmp_path):
     course = make_course(tmp_path / "course")
     pids, outcomes = cluster.worker_pids(), {}
@@ -148,8 +261,8 @@ def test_a_worker_killed_mid_run_loses_no_student_and_records_none_twice(cluster
     cluster.worker_pids()  # the nanny's new worker, for the last test
 
 
+@pytest.mark.slow
 def test_a_malformed_result_is_an_error_for_that_student_by_name(cluster, local, monkeypatch, tmp_path):
-    from autograder.instructor import cluster as cluster_module
     decode = cluster_module.decode
     garbage = {"ada": "not a dict", "cho": {"status": "graded", "reason": "", "notebooks": {"../../gradebook": "x"}},
                "eve": {"status": "graded", "reason": "", "seconds": float("nan")}, "dan": {"status": "passed"}}
@@ -172,6 +285,7 @@ def test_a_malformed_result_is_an_error_for_that_student_by_name(cluster, local,
             g[1] in (None, 0) for g in gradebook_dump(course, [student])[student]["grades"])
 
 
+@pytest.mark.slow
 def test_nothing_outlives_the_cluster(cluster):
     cluster.close()
     deadline = time.monotonic() + 30

@@ -37,10 +37,15 @@ from pathlib import Path
 from distributed import Client, WorkerPlugin, as_completed, get_worker
 
 from .engine import Phase1
-from .grader import Grader
+from .grader import Grader, ServerLost
 
 STATUSES = ("graded", "error", "timeout")
 MAX_BATCH = 8
+CONNECT_TIMEOUT = "20s"
+
+
+class ClusterUnreachable(ServerLost):
+    """The Dask scheduler cannot be reached, or has no worker: nothing was graded."""
 
 
 @dataclass(frozen=True)
@@ -193,8 +198,9 @@ def decode_student(part, stems, worker):
 def batches(students, workers):
     """The students in tasks of a few each: about two tasks per worker, so that a worker's
     servers stay busy while its next task travels, and a lost worker loses a few students."""
-    size = max(1, min(MAX_BATCH, math.ceil(len(students) / max(1, 2 * workers))))
-    return [students[i:i + size] for i in range(0, len(students), size)]
+    n = len(students)
+    tasks = max(min(n, 2 * max(1, workers)), math.ceil(n / MAX_BATCH))
+    return [students[i * n // tasks:(i + 1) * n // tasks] for i in range(tasks)]
 
 
 def submission_files(root, assignment, student, sources):
@@ -216,10 +222,16 @@ class ClusterPhase1:
     def run(self):
         started = time.monotonic()
         plugin = f"autograder-grader-{uuid.uuid4().hex[:12]}"
-        with Client(self.address, timeout="30s") as client:
+        try:
+            client = Client(self.address, timeout=CONNECT_TIMEOUT)
+        except (OSError, ValueError) as exc:
+            raise ClusterUnreachable(f"the Dask scheduler at {self.address} cannot be reached ({exc})") from None
+        with client:
+            workers = len(client.nthreads())
+            if not workers:
+                raise ClusterUnreachable(f"the Dask cluster at {self.address} has no worker")
             client.register_plugin(GraderPlugin(self.settings), name=plugin)
             try:
-                workers = len(client.nthreads()) or 1
                 instructor = Instructor(self.assignment, self.config_text, (self.scratch / "base.db").read_bytes(),
                                         self.sources, plugin)
                 shared = client.scatter(instructor, broadcast=True, hash=False)
