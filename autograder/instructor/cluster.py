@@ -25,6 +25,7 @@ imports it.
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import math
 import shutil
@@ -259,7 +260,8 @@ class ClusterPhase1:
                     for student, decoded in decode(result, batch, self.sources).items():
                         self._close(student, *decoded)
             finally:
-                client.unregister_worker_plugin(plugin)
+                with contextlib.suppress(OSError):  # a cluster already gone took its servers with it
+                    client.unregister_worker_plugin(plugin)
         self.stats["cluster_seconds"] = round(time.monotonic() - started, 3)
         return self.results
 
