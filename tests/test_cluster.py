@@ -272,17 +272,28 @@ def test_a_malformed_result_is_an_error_for_that_student_by_name(cluster, local,
         return decode(result, batch, sources)
 
     monkeypatch.setattr(cluster_module, "decode", corrupted)
-    course = make_course(tmp_path / "course")
+    fine = ["kim", "uma"]
+    course = make_course(tmp_path / "course", list(garbage) + fine)
     outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False, cluster=cluster.address)
     for student in garbage:
         assert outcomes[student].status == "error"
         assert "unreadable result" in outcomes[student].reason
-    fine = [s for s in STUDENTS if s not in garbage]
     assert all(outcomes[s].status == "graded" for s in fine)
     assert gradebook_dump(course, fine) == gradebook_dump(local[0], fine)
     for student in garbage:
         assert not list((course / "autograded" / student / A).glob("*.ipynb")) or all(
             g[1] in (None, 0) for g in gradebook_dump(course, [student])[student]["grades"])
+
+
+@pytest.mark.slow
+def test_a_worker_with_another_version_of_the_grader_grades_nobody(cluster, monkeypatch, tmp_path):
+    monkeypatch.setattr(cluster_module, "grader_digest", lambda: "0" * 64)
+    course = make_course(tmp_path / "course", ["ada", "cho"])
+    outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False, cluster=cluster.address)
+    assert sorted(outcomes) == ["ada", "cho", "zed_invalid_json"]
+    for student in ("ada", "cho"):
+        assert outcomes[student].status == "error"
+        assert "another version of the grader" in outcomes[student].reason
 
 
 @pytest.mark.slow

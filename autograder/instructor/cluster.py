@@ -26,6 +26,7 @@ imports it.
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import math
 import shutil
@@ -37,6 +38,7 @@ from pathlib import Path
 
 from distributed import Client, WorkerPlugin, as_completed, get_worker
 
+from . import gradelog
 from .engine import Phase1
 from .grader import Grader, ServerLost
 
@@ -57,10 +59,20 @@ class Instructor:
     base_db: bytes
     sources: tuple
     plugin: str  # the name the run's GraderPlugin is registered under
+    grader: str  # the client's `grader_digest()`: a worker must grade with the very same code
 
     @property
     def digest(self):
         return hashlib.sha256(self.base_db + self.config_text.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def grader_digest():
+    """sha256 of this process's `autograder` package (the judge's declarations and checks live
+    there): a worker whose copy differs would grade differently, so it grades nobody."""
+    digest = hashlib.sha256()
+    gradelog._tree_digest(gradelog.GRADER, digest)
+    return digest.hexdigest()
 
 
 class GraderPlugin(WorkerPlugin):
@@ -110,6 +122,10 @@ class GraderPlugin(WorkerPlugin):
         return course
 
     def _grade(self, instructor, batch):
+        if instructor.grader != grader_digest():
+            raise RuntimeError(f"the worker {self.address} has another version of the grader (autograder package "
+                               f"{grader_digest()[:12]}, the instructor's {instructor.grader[:12]}): install the "
+                               "course's commit on every worker")
         course, started = self._course(instructor), time.monotonic()
         work = Path(tempfile.mkdtemp(prefix="batch-", dir=self.scratch))
         try:
@@ -234,7 +250,7 @@ class ClusterPhase1:
             client.register_plugin(GraderPlugin(self.settings), name=plugin)
             try:
                 instructor = Instructor(self.assignment, self.config_text, (self.scratch / "base.db").read_bytes(),
-                                        self.sources, plugin)
+                                        self.sources, plugin, grader_digest())
                 shared = client.scatter(instructor, broadcast=True, hash=False)
                 futures = {}
                 for batch in batches(self.students, workers):
