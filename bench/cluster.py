@@ -122,7 +122,7 @@ def main():
         print(f"{name:18}{seconds:20.1f}{n / seconds:13.2f}{seconds / n:12.3f}{overhead:>17}"
               f"{stats.get('phase1', 0):13.1f}{stats.get('record', 0):19.1f}   ({graded}/{n} graded)")
     print("phase 1 runs on the workers; the recording (nbgrader's autograde replaying phase 1, the one "
-          "gradebook writer) runs in the client, overlapping phase 1: it bounds the throughput of any cluster")
+          "gradebook writer) runs in the client, overlapping phase 1: no cluster grades faster than the client records")
     print(f"\ngradebooks identical (local and every cluster): {same}")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
