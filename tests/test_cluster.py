@@ -179,6 +179,7 @@ GOOD = {"status": "graded", "reason": "", "seconds": 1.5, "timings": {"client_cp
 @pytest.mark.parametrize("part", [
     None, "text", [], {}, {**GOOD, "status": "passed"}, {**GOOD, "status": None}, {**GOOD, "reason": 3},
     {**GOOD, "seconds": "1"}, {**GOOD, "seconds": float("inf")}, {**GOOD, "timings": []},
+    {**GOOD, "timings": {"client_cpu": object()}}, {**GOOD, "timings": {"client_cpu": float("nan")}},
     {**GOOD, "notebooks": None}, {**GOOD, "notebooks": {A: b"{}"}}, {**GOOD, "notebooks": {1: "{}"}},
     {**GOOD, "notebooks": {"../../gradebook": "{}"}}, {**GOOD, "notebooks": {}},
 ])

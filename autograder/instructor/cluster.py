@@ -28,6 +28,7 @@ import concurrent.futures
 import contextlib
 import functools
 import hashlib
+import json
 import math
 import shutil
 import tempfile
@@ -202,6 +203,7 @@ def decode_student(part, stems, worker):
         raise ValueError(f"status {status!r}")
     if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or not isinstance(timings, dict):
         raise ValueError("its timings")
+    json.dumps(timings, allow_nan=False)  # they go into the grading log
     if not isinstance(notebooks, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                   for k, v in notebooks.items()):
         raise ValueError("its notebooks")
