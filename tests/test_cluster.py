@@ -159,6 +159,13 @@ def test_the_kernel_engine_on_a_cluster_is_a_clear_error(tmp_path, capsys, monke
     assert fake.clusters == []
 
 
+def test_grade_refuses_the_kernel_engine_on_a_cluster_before_touching_anything(tmp_path):
+    course = cli_course(tmp_path)
+    with pytest.raises(ValueError, match="fork engine"):
+        grade(course, A, engine="kernel", cluster="tcp://10.0.0.1:8786", progress=False)
+    assert not (course / "gradebook.db").exists()
+
+
 def test_a_scheduler_that_cannot_be_reached_grades_nobody_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", "1s")
     with socket.socket() as s:
