@@ -2,7 +2,7 @@
 loads and says what matters (the course environment's server for every user, nbgrader's shared
 exchange, the formgrader as a service for the instructors only), and a hub started from it on
 localhost serves a student's JupyterLab, where the Assignments tab lists and fetches what the
-instructor released into the exchange.
+instructor released into the exchange, and serves the formgrader to the instructor, not the student.
 
 The hub runs the example file itself, with its environment variables pointed at temporary
 folders and free ports, and three changes for a test machine whose users are not system users:
@@ -119,6 +119,18 @@ def test_copying_the_release_on_spawn_adds_new_notebooks_and_never_overwrites(tm
     assert (home / ASSIGNMENTS[1] / f"{ASSIGNMENTS[1]}.ipynb").exists()
 
 
+def test_the_example_warns_when_students_could_not_run_the_environment(tmp_path, monkeypatch, capsys):
+    """Students' servers run as the students: an environment under a folder closed to them (a
+    Python under /root, say) would fail every spawn with "Permission denied", so loading says so."""
+    closed = tmp_path / "closed"
+    (closed / "venv" / "bin").mkdir(parents=True)
+    (closed / "venv" / "bin" / "python").touch()
+    closed.chmod(0o700)
+    load_example(monkeypatch, COURSE_HUB_STATE=str(tmp_path / "state"), COURSE_HUB_VENV=str(closed / "venv"))
+    err = capsys.readouterr().err
+    assert "students' servers cannot start" in err and str(closed / "venv" / "bin" / "python") in err
+
+
 # --------------------------------------------------------------------------- a hub on localhost
 
 
@@ -140,7 +152,7 @@ c.SimpleLocalProcessSpawner.home_dir_template = {str(tmp_path / 'homes' / '{user
 c.Spawner.args = ["--allow-root"] if os.getuid() == 0 else []
 c.JupyterHub.services.append({{"name": "hub-test", "api_token": {SERVICE_TOKEN!r}}})
 c.JupyterHub.load_roles.append({{"name": "hub-test", "services": ["hub-test"],
-    "scopes": ["admin:users", "admin:servers", "access:servers", "access:services"]}})
+    "scopes": ["admin:users", "admin:servers", "access:servers", "access:services", "tokens"]}})
 """)
         (tmp_path / "hub-home").mkdir()
         env = dict(os.environ, HOME=str(tmp_path / "hub-home"), COURSE_HUB_COURSE_ROOT=str(course),
@@ -154,11 +166,11 @@ c.JupyterHub.load_roles.append({{"name": "hub-test", "services": ["hub-test"],
                                      stdout=open(self.log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
         self.processes = []
 
-    def request(self, path, method="GET", body=None):
-        """(status, body) of a request through the proxy, with the test service's token."""
+    def request(self, path, method="GET", body=None, token=SERVICE_TOKEN):
+        """(status, body) of a request through the proxy, with the test service's token or another."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/{path}", data=data, method=method,
-                                         headers={"Authorization": f"token {SERVICE_TOKEN}"})
+                                         headers={"Authorization": f"token {token}"})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, response.read().decode()
@@ -242,8 +254,14 @@ def test_a_hub_serves_a_students_jupyterlab_with_the_released_assignments(tmp_pa
         assert (tmp_path / "homes" / STUDENT / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb").read_bytes() == \
             (course / "release" / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb").read_bytes()
 
-        status, page = hub.request(f"services/{COURSE_ID}/formgrader")
-        assert status == 200 and "formgrader" in page.lower(), page[:2000]
+        for user, allowed in ((INSTRUCTOR, True), (STUDENT, False)):
+            status, token = hub.request(f"hub/api/users/{user}/tokens", method="POST", body={"note": "hub test"})
+            assert status == 201, token
+            status, page = hub.request(f"services/{COURSE_ID}/formgrader", token=json.loads(token)["token"])
+            if allowed:
+                assert status == 200 and "formgrader" in page.lower(), page[:2000]
+            else:
+                assert status == 403, f"a student reached the formgrader: {status}"
     finally:
         left = hub.stop()
     assert not left, f"the hub left processes running: {left}"

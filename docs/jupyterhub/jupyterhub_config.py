@@ -33,6 +33,7 @@ docs/jupyterhub/package-lock.json into docs/jupyterhub/node_modules/.
 import os
 import pwd
 import shutil
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821  (injected by JupyterHub)
@@ -77,6 +78,22 @@ students = names("COURSE_HUB_STUDENTS")
 grader_user = setting("COURSE_HUB_GRADER_USER")
 # nbgrader runs helpers such as `alembic` from the environment's bin/: first on every PATH.
 course_path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
+
+
+
+def closed_to_others(path):
+    """The first folder on the way to `path` (links followed) that other users cannot enter, or None."""
+    real = Path(os.path.realpath(path))
+    return next((folder for folder in reversed(real.parents) if not os.stat(folder).st_mode & 0o001), None)
+
+
+# Students' servers run as the students: the environment's Python (a pyenv or conda Python under
+# /root, say) and the course root must be open to them, or every spawn fails with "Permission denied".
+for needed in (venv_bin / "python", course_root):
+    if needed.exists() and (closed := closed_to_others(needed)):
+        print(f"WARNING: students' servers cannot start: {needed} lies under {closed}, which other users cannot "
+              "enter (build the course environment from a Python every user can run, e.g. "
+              "`make clean setup PYTHON=/usr/bin/python3.11`, in a course root they can read)", file=sys.stderr)
 
 state.mkdir(parents=True, exist_ok=True)
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
