@@ -104,7 +104,7 @@ def test_the_example_runs_the_course_environment_with_the_shared_exchange(tmp_pa
 
 
 def test_copying_the_release_on_spawn_adds_new_notebooks_and_never_overwrites(tmp_path, monkeypatch):
-    copy_release = load_example(monkeypatch, COURSE_HUB_STATE=str(tmp_path / "state"),
+    copy_release = load_example(monkeypatch, COURSE_HUB_STATE=str(tmp_path / "state"), COURSE_HUB_VENV=sys.prefix,
                                 COURSE_HUB_COPY_RELEASE="1").Spawner.pre_spawn_hook
     home = tmp_path / "home"
     spawner = SimpleNamespace(home_dir=str(home), user=SimpleNamespace(name="nobody-here"))
@@ -117,6 +117,25 @@ def test_copying_the_release_on_spawn_adds_new_notebooks_and_never_overwrites(tm
     copy_release(spawner)
     assert mine.read_text() == "my solutions"
     assert (home / ASSIGNMENTS[1] / f"{ASSIGNMENTS[1]}.ipynb").exists()
+
+
+def test_copying_the_release_follows_no_link_a_student_planted(tmp_path):
+    """The hook runs as the student, and even so writes through no link: a link where a folder
+    or a notebook goes (into /etc, say) is left alone and nothing is written where it points."""
+    sys.path.insert(0, str(HUB))
+    try:
+        from copy_release import copy_new
+    finally:
+        sys.path.remove(str(HUB))
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    home.mkdir()
+    (home / ASSIGNMENTS[0]).symlink_to(elsewhere)
+    (home / ASSIGNMENTS[1]).mkdir()
+    (home / ASSIGNMENTS[1] / f"{ASSIGNMENTS[1]}.ipynb").symlink_to(elsewhere / "planted.ipynb")
+    copied = copy_new(ROOT / "release", home)
+    assert list(elsewhere.iterdir()) == []
+    assert [str(path) for path in copied] == [f"{name}/{name}.ipynb" for name in ASSIGNMENTS[2:]]
 
 
 def test_the_example_warns_when_students_could_not_run_the_environment(tmp_path, monkeypatch, capsys):

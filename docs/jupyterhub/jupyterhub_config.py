@@ -16,8 +16,9 @@ Run it (as root, from the course root, after `make setup`):
   the Assignments tab, `python -m autograder collect NN_name <exchange>/pytorch-fundamentals/inbound`
   collects.
 - With COURSE_HUB_COPY_RELEASE=1, every spawn also copies into the user's home what is new in
-  release/ (as `make my-work` does: never overwriting), for a class that does without the
-  exchange (not both: nbgrader's fetch refuses a folder that is already there).
+  release/ (as `make my-work` does: never overwriting; copy_release.py, run as the user, through
+  no link), for a class that does without the exchange (not both: nbgrader's fetch refuses a
+  folder that is already there).
 - The formgrader: a hub-managed service named after the course (as nbgrader requires), a
   JupyterLab on the course root, at /services/pytorch-fundamentals/ for the group
   `formgrade-pytorch-fundamentals` (the instructors) only.
@@ -32,7 +33,7 @@ docs/jupyterhub/package-lock.json into docs/jupyterhub/node_modules/.
 
 import os
 import pwd
-import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,7 +81,6 @@ grader_user = setting("COURSE_HUB_GRADER_USER")
 course_path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
 
 
-
 def closed_to_others(path):
     """The first folder on the way to `path` (links followed) that other users cannot enter, or None."""
     real = Path(os.path.realpath(path))
@@ -113,6 +113,10 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = [str(venv_bin / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
+# A class logging in at once starts many servers together, each some seconds of CPU: wait longer
+# than JupyterHub's defaults (60 s to start, 30 s to answer) before calling a spawn failed.
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 120
 c.Spawner.environment = {
     "PATH": course_path,
     "JUPYTER_CONFIG_PATH": str(HERE / "student"),
@@ -139,6 +143,7 @@ formgrader = {
     "command": formgrader_cmd,
     "cwd": str(course_root),
     "oauth_no_confirm": True,
+    "timeout": 120,  # seconds the hub waits for it to answer (JupyterHub's default, 30, is short on a busy server)
     "environment": {
         "PATH": course_path,
         "JUPYTER_CONFIG_PATH": str(HERE / "formgrader"),
@@ -152,31 +157,18 @@ c.JupyterHub.services = [formgrader]
 
 
 def copy_release(spawner):
-    """Copy into the user's home every file of release/ not there yet (never overwriting), as
-    `make my-work` does, owned by the user: a later release adds its notebooks, work stays."""
-    home = Path(getattr(spawner, "home_dir", "") or pwd.getpwnam(spawner.user.name).pw_dir)
-    owner = None
-    if os.getuid() == 0:
-        try:
-            entry = pwd.getpwnam(spawner.user.name)
-            owner = (entry.pw_uid, entry.pw_gid)
-        except KeyError:
-            pass
-    release = course_root / "release"
-    for source in sorted(release.rglob("*")):
-        if not source.is_file() or {".ipynb_checkpoints", "__pycache__"} & set(source.parts):
-            continue
-        target = home / source.relative_to(release)
-        if target.exists():
-            continue
-        for folder in reversed(target.relative_to(home).parents[:-1]):
-            if not (home / folder).exists():
-                (home / folder).mkdir(parents=True)
-                if owner:
-                    os.chown(home / folder, *owner)
-        shutil.copyfile(source, target)
-        if owner:
-            os.chown(target, *owner)
+    """Before a spawn: what is new in release/ copied into the user's home (copy_release.py beside
+    this file), run as the user when they are a system user and the hub is root."""
+    as_user = {}
+    try:
+        entry = pwd.getpwnam(spawner.user.name)
+    except KeyError:
+        entry = None
+    if entry and os.getuid() == 0:
+        as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    home = getattr(spawner, "home_dir", "") or entry.pw_dir
+    subprocess.run([str(venv_bin / "python"), str(HERE / "copy_release.py"), str(course_root / "release"), home],
+                   cwd="/", check=True, timeout=120, **as_user)
 
 
 if setting("COURSE_HUB_COPY_RELEASE") == "1":
