@@ -70,7 +70,8 @@ sandbox browser fonts: system
 
 # JupyterHub's proxy (configurable-http-proxy, an npm package) for the example hub in
 # docs/jupyterhub/, pinned by its package-lock.json and installed beside it with the machine's
-# Node.js (20 or newer). Without npm it is a warning: the hub's test is skipped, saying why.
+# Node.js (20 or newer). Without npm it is a warning: the hub's test is skipped, saying why (on
+# CI, COURSE_REQUIRE_BROWSER=1, it fails instead).
 HUB_DIR   := docs/jupyterhub
 HUB_PROXY := $(HUB_DIR)/node_modules/.bin/configurable-http-proxy
 
