@@ -7,7 +7,7 @@ workers on this machine: throughput, and what the distributed path costs per not
 Builds a synthetic class (`autograder.instructor.samples.mixed_class`: correct, partly wrong,
 erroring, looping and untouched submissions, lean notebooks), copies the course once per way of
 grading, and grades each copy with `grading.grade`: locally (`local`: the pool of this machine),
-then through a `distributed.LocalCluster` of N worker processes (one thread each; each worker
+then through a `distributed.LocalCluster` of N worker processes (two threads each; each worker
 starts its own judge and candidate servers). The clock runs from the call to every grade in the
 gradebook, server start-up included, the cluster's own start-up not (a cluster is a standing
 service); each cluster's workers have imported nbgrader before the clock starts, as a standing
@@ -101,7 +101,7 @@ def main():
     rows["local pool"] = (seconds, outcomes, stats)
     dask.config.set({"distributed.scheduler.allowed-failures": 2})
     for k in sizes:
-        with distributed.LocalCluster(n_workers=k, threads_per_worker=1, processes=True, dashboard_address=None,
+        with distributed.LocalCluster(n_workers=k, threads_per_worker=2, processes=True, dashboard_address=None,
                                       silence_logs=40) as cluster, distributed.Client(cluster) as client:
             client.run(nbgrader_api.preload)
             if args.pin:

@@ -73,12 +73,12 @@ def worker_groups(pids):
 
 
 class Cluster:
-    """A local Dask cluster of two worker processes (one thread each), and every worker pid seen."""
+    """A local Dask cluster of two worker processes (two threads each: two tasks in each worker's phase 1), and every worker pid seen."""
 
     def __init__(self):
         import dask
         dask.config.set({"distributed.scheduler.allowed-failures": 2})
-        self.cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+        self.cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
                                                 dashboard_address=None, silence_logs=40)
         self.address = self.cluster.scheduler_address
         self.client = distributed.Client(self.address)

@@ -30,8 +30,10 @@ import functools
 import hashlib
 import json
 import math
+import queue
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -77,10 +79,15 @@ def grader_digest():
 
 
 class GraderPlugin(WorkerPlugin):
-    """One warm `Grader` per worker for one grading run: started when the plugin is registered
-    (or the worker joins), closed when it is unregistered (or the worker closes). Every batch
-    runs on the plugin's own thread, one at a time: the servers' sandboxes die with the thread
-    that started them (bwrap's --die-with-parent), so that thread lives as long as the Grader."""
+    """This worker's phase 1 for one grading run: one warm `Grader`, started when the plugin is
+    registered (or the worker joins) and closed when it is unregistered (or the worker closes),
+    and one `Phase1` fed by every task the worker runs. A task (`grade`) hands its batch to the
+    plugin's own thread and waits; that thread adds the batch's students to the running phase 1,
+    so that the servers keep judging the next batch while a looping student holds the last
+    one, and answers each task once all its students are done. One thread drives the Grader:
+    the servers' sandboxes die with the thread that started them (bwrap's --die-with-parent),
+    so that thread lives as long as the Grader. A worker runs as many tasks at once as it has
+    threads (`dask worker --nthreads`): two or more keep its servers busy."""
 
     def __init__(self, settings):
         self.settings = settings
@@ -89,67 +96,127 @@ class GraderPlugin(WorkerPlugin):
         self.scratch = Path(tempfile.mkdtemp(prefix="autograder-worker-",
                                              dir=getattr(worker, "local_directory", None)))
         self.address = getattr(worker, "address", "")
-        self.thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="autograder-grader")
-        self.grader, self.courses = None, {}
-        self.thread.submit(self._start)  # the servers start while the first batch travels
-
-    def _start(self):
-        if self.grader is None:
-            self.grader = Grader(self.scratch / "servers", self.settings)
-        return self.grader
+        self.inbox = queue.Queue()
+        self.thread = threading.Thread(target=self._feed, name="autograder-grader", daemon=True)
+        self.thread.start()  # the servers start while the first batch travels
 
     def teardown(self, worker=None):
-        self.thread.submit(self._close).result()
-        self.thread.shutdown()
+        self.inbox.put(None)
+        self.thread.join()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def _close(self):
-        if self.grader is not None:
-            self.grader.close()
-            self.grader = None
-
     def grade(self, instructor, batch):
-        return self.thread.submit(self._grade, instructor, batch).result()
-
-    def _course(self, instructor):
-        """The minimal course folder phase 1 reads, built once per run on this worker."""
-        course = self.courses.get(instructor.digest)
-        if course is None:
-            course = self.scratch / f"course-{instructor.digest}"
-            course.mkdir()
-            (course / "nbgrader_config.py").write_text(instructor.config_text, encoding="utf-8")
-            (course / "base.db").write_bytes(instructor.base_db)
-            self.courses[instructor.digest] = course
-        return course
-
-    def _grade(self, instructor, batch):
         if instructor.grader != grader_digest():
             raise RuntimeError(f"the worker {self.address} has another version of the grader (autograder package "
                                f"{grader_digest()[:12]}, the instructor's {instructor.grader[:12]}): install the "
                                "course's commit on every worker")
-        course, started = self._course(instructor), time.monotonic()
-        work = Path(tempfile.mkdtemp(prefix="batch-", dir=self.scratch))
+        answer = concurrent.futures.Future()
+        self.inbox.put((instructor, batch, answer))
+        return answer.result()
+
+    def _feed(self):
+        phase1, pending = None, []
+        grader, broken = self._start()
         try:
-            (work / "base.db").symlink_to(course / "base.db")
-            (work / "nbgrader_config.py").symlink_to(course / "nbgrader_config.py")
-            for student, files in batch:
-                folder = work / "submitted" / one_component(student) / one_component(instructor.assignment)
-                folder.mkdir(parents=True)
-                for name, data in files.items():
-                    (folder / one_component(name)).write_bytes(data)
-            staging, stats = CapturedStaging(), {}
-            phase1 = Phase1(work, work, staging, instructor.assignment, [s for s, _ in batch], lambda *_: None,
-                            stats, self.settings, self._start(), keep_grader=True, sources=instructor.sources)
-            try:
-                results = phase1.run()
-            finally:
-                self.grader = phase1.grader  # a new one if its servers died
-            return {"worker": self.address, "seconds": time.monotonic() - started, "stats": stats,
-                    "students": {s: {"status": status, "reason": reason, "seconds": seconds, "timings": timings,
-                                     "notebooks": staging.notebooks.get(s, {}) if status == "graded" else {}}
-                                 for s, (status, reason, seconds, timings) in results.items()}}
+            while True:
+                try:
+                    item = self.inbox.get(timeout=0.01 if phase1 is not None and phase1.busy() else None)
+                except queue.Empty:
+                    item = ()
+                if item is None:
+                    return
+                if item:
+                    instructor, batch, answer = item
+                    try:
+                        if broken is not None:
+                            raise RuntimeError(f"this worker's grading servers could not start ({broken})")
+                        phase1 = phase1 or self._phase1(instructor, grader)
+                        pending.append(self._add(phase1, instructor, batch, answer))
+                    except Exception as exc:  # this task fails, by its students' names on the client
+                        answer.set_exception(exc)
+                        continue
+                if phase1 is None:
+                    continue
+                try:
+                    if phase1.busy():
+                        phase1.step(0.2)
+                    pending = [batch for batch in pending if not batch.answered(phase1, self.address)]
+                except Exception as exc:  # every task waiting here fails; new servers for the next
+                    for batch in pending:
+                        batch.fail(exc)
+                    pending, grader = [], phase1.grader
+                    grader.close()
+                    phase1 = None
+                    grader, broken = self._start()
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            for batch in pending:
+                batch.fail(RuntimeError("this worker's grading stopped"))
+            grader = phase1.grader if phase1 is not None else grader
+            if grader is not None:
+                grader.close()
+
+    def _start(self):
+        """(a new Grader, None), or (None, why it could not be made)."""
+        try:
+            return Grader(self.scratch / "servers", self.settings), None
+        except Exception as exc:
+            return None, exc
+
+    def _phase1(self, instructor, grader):
+        """The run's phase 1 on this worker, in a minimal course folder: the instructor files."""
+        course = self.scratch / f"course-{instructor.digest}"
+        course.mkdir(exist_ok=True)
+        (course / "nbgrader_config.py").write_text(instructor.config_text, encoding="utf-8")
+        (course / "base.db").write_bytes(instructor.base_db)
+        phase1 = Phase1(course, course, CapturedStaging(), instructor.assignment, [], lambda *_: None, {},
+                        self.settings, grader, sources=instructor.sources)
+        phase1.grader = phase1._ready(grader)
+        return phase1
+
+    def _add(self, phase1, instructor, batch, answer):
+        """The batch's submissions written into a folder of its own and added to phase 1."""
+        started = time.monotonic()
+        if phase1.assignment != instructor.assignment or phase1.sources != set(instructor.sources):
+            raise RuntimeError("a task of another grading run reached this run's plugin")
+        work = Path(tempfile.mkdtemp(prefix="batch-", dir=self.scratch))
+        students = [one_component(student) for student, _ in batch]
+        for student, files in batch:
+            folder = work / "submitted" / student / one_component(instructor.assignment)
+            folder.mkdir(parents=True)
+            for name, data in files.items():
+                (folder / one_component(name)).write_bytes(data)
+        phase1.add(work, [s for s in students if s not in phase1.notebooks])
+        return Batch(students, work, answer, started)
+
+
+@dataclass
+class Batch:
+    """One task's students in a worker's phase 1, and the answer its task waits for."""
+    students: list
+    work: Path
+    answer: concurrent.futures.Future
+    started: float
+
+    def answered(self, phase1, address):
+        """Answer the task if all its students are done (then their part of phase 1 is let go)."""
+        if any(s not in phase1.results for s in self.students):
+            return False
+        judged = sum(phase1.judged_by.pop(s, 0) for s in self.students)
+        students = {}
+        for s in self.students:
+            status, reason, seconds, timings = phase1.results[s]
+            notebooks = phase1.staging.notebooks.pop(s, {})
+            students[s] = {"status": status, "reason": reason, "seconds": seconds, "timings": timings,
+                           "notebooks": notebooks if status == "graded" else {}}
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.answer.set_result({"worker": address, "seconds": time.monotonic() - self.started,
+                                "stats": {"exercises_judged": judged}, "students": students})
+        return True
+
+    def fail(self, exc):
+        shutil.rmtree(self.work, ignore_errors=True)
+        if not self.answer.done():
+            self.answer.set_exception(exc)
 
 
 def one_component(name):
@@ -214,11 +281,11 @@ def decode_student(part, stems, worker):
     return status, reason, float(seconds), {**timings, "worker": str(worker or "")}, notebooks
 
 
-def batches(students, workers):
-    """The students in tasks of a few each: about two tasks per worker, so that a worker's
-    servers stay busy while its next task travels, and a lost worker loses a few students."""
+def batches(students, slots):
+    """The students in tasks of a few each: about two tasks per task slot (the workers' threads),
+    so that a worker always has the next task in hand, and a lost worker loses a few students."""
     n = len(students)
-    tasks = max(min(n, 2 * max(1, workers)), math.ceil(n / MAX_BATCH))
+    tasks = max(min(n, 2 * max(1, slots)), math.ceil(n / MAX_BATCH))
     return [students[i * n // tasks:(i + 1) * n // tasks] for i in range(tasks)]
 
 
@@ -246,7 +313,8 @@ class ClusterPhase1:
         except (OSError, ValueError) as exc:
             raise ClusterUnreachable(f"the Dask scheduler at {self.address} cannot be reached ({exc})") from None
         with client:
-            workers = len(client.nthreads())
+            threads = client.nthreads()
+            workers = len(threads)
             if not workers:
                 raise ClusterUnreachable(f"the Dask cluster at {self.address} has no worker")
             client.register_plugin(GraderPlugin(self.settings), name=plugin)
@@ -255,7 +323,7 @@ class ClusterPhase1:
                                         self.sources, plugin, grader_digest())
                 shared = client.scatter(instructor, broadcast=True, hash=False)
                 futures = {}
-                for batch in batches(self.students, workers):
+                for batch in batches(self.students, sum(threads.values())):
                     payload = []
                     for student in batch:
                         try:
