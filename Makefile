@@ -12,7 +12,7 @@ ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 export PATH := $(BIN):$(PATH)
 
 .PHONY: setup system sandbox browser fonts hub-proxy hub lab my-work lab-instructor test test-fast lint screenshots release \
-        student-kit samples demo bench new clean help
+        student-kit samples demo bench bench-cluster new clean help
 
 CHROMIUM ?= /usr/bin/chromium
 
@@ -31,6 +31,7 @@ help:
 	@echo "make screenshots    rerun the browser tests and keep their screenshots in docs/"
 	@echo "make demo           grade the sample class of every assignment in demo-course/, with reports"
 	@echo "make bench          time to grades: our grade command vs plain nbgrader autograde, the feedback run, scaling (long)"
+	@echo "make bench-cluster  the grade command locally vs on a local Dask cluster of 1 and 2 workers (BENCH_ARGS=--pin: a core each)"
 	@echo "make new NAME=NN_topic  the skeleton of a new assignment (python -m autograder new)"
 	@echo "make clean          remove the environment and nbgrader's working folders"
 
@@ -145,6 +146,9 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-cluster: setup
+	$(BIN)/python bench/cluster.py $(BENCH_ARGS)
 
 new: setup
 	$(BIN)/python -m autograder new $(NAME)

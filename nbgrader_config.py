@@ -121,6 +121,9 @@ c.LatePenalty.points_per_hour = 0.0  # points off per started hour late (capped 
 #   c.SafeExecute.notebook_timeout   seconds one whole notebook may run (and CPU seconds of its kernel)
 #   c.VerifyExercises.time_limit     seconds of its own time one exercise's check may run
 #   c.VerifyExercises.memory_bytes   memory of one exercise's candidate
+# Grade on a Dask cluster (what `grade --cluster ADDRESS` does; `--cluster local` overrides it):
+# phase 1 on the workers, each with its own sandboxed servers; the gradebook written here.
+# c.Cluster.address = "tcp://scheduler.example.org:8786"
 
 # Feedback shows failure messages, never the hidden tests' code, says which outputs are the
 # student's own (the grade command does not run notebooks) and which came from grading, and

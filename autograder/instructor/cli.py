@@ -6,7 +6,8 @@
                                   gradebook writer); no notebook is run, unless --run: then the
                                   feedback run follows, once every grade is recorded; skips
                                   students unchanged since their last grade (--force: all again);
-                                  nothing submitted: says so, changes nothing, exits 0
+                                  nothing submitted: says so, changes nothing, exits 0;
+                                  --cluster tcp://HOST:PORT: on a Dask cluster's workers
     feedback ASSIGNMENT [--run]   nbgrader feedback HTML for every graded student; --run first runs
                                   each graded notebook (sandboxed) so the feedback shows fresh outputs
     export   ASSIGNMENT           grades.csv (late work included), scores.png, report.md and what
@@ -178,12 +179,18 @@ def cmd_grade(args):
         print(f"WARNING: {UNSANDBOXED}", file=sys.stderr)
     course = gradelog.course_fingerprint(root, assignment)
     fingerprints = {s: gradelog.fingerprint(root, assignment, s, course) for s in students}
+    cluster = cluster_address(root, args)
+    if cluster and args.engine != "fork":
+        raise UserError(f"grade: the {args.engine} engine runs on this machine only; on a cluster "
+                        "(--cluster, or c.Cluster.address in nbgrader_config.py) grade with the fork engine")
+    if cluster:
+        print(f"phase 1 on the Dask cluster at {cluster}; recording here")
     stats, started = {}, time.time()
     try:
         with library_warnings_logged(root / "reports" / assignment / "library.log"):
             outcomes = grade(root, assignment, students=students, workers=args.workers,
                              notebook_timeout=args.timeout, progress=not args.no_progress,
-                             engine=args.engine, stats=stats, run=args.run_notebooks)
+                             engine=args.engine, stats=stats, run=args.run_notebooks, cluster=cluster)
     except KeyboardInterrupt:
         kept = recorded_since(root, assignment, students, started)
         if kept:
@@ -206,6 +213,19 @@ def cmd_grade(args):
                 bad[student] = f"graded, but the feedback run failed: {outcome.timings['feedback_run']}"
     failed_students("could not grade", bad)
     return EXIT_SOME_FAILED if bad else EXIT_OK
+
+
+def cluster_address(root, args):
+    """The Dask scheduler phase 1 runs on: --cluster, else c.Cluster.address in the course's
+    nbgrader_config.py; None (this machine) if neither, or --cluster local."""
+    address = args.cluster
+    if address is None:
+        from .nbgrader_api import load_config
+        config = load_config(root)
+        address = config.Cluster.address if "Cluster" in config and "address" in config.Cluster else None
+    if address is not None and not isinstance(address, str):
+        raise UserError(f"c.Cluster.address must be a scheduler's address (tcp://host:port), not {address!r}")
+    return None if not address or address == "local" else address
 
 
 def feedback_run(root, args, students):
@@ -419,8 +439,15 @@ def parser():
                    help="fork: every exercise decided by the warm sandboxed servers, no notebook "
                         "run (fast); kernel: nbgrader autograde per student, which runs "
                         "each notebook in a sandboxed Jupyter kernel")
+    g.add_argument("--cluster", metavar="ADDRESS",
+                   help="run phase 1 on the workers of the Dask cluster whose scheduler is at ADDRESS "
+                        "(tcp://host:port), each with its own sandboxed servers; the gradebook is "
+                        "written here, and only the submissions and the assignment's instructor files "
+                        "travel (fork engine only; default: c.Cluster.address in nbgrader_config.py, "
+                        "else this machine; 'local': this machine whatever the configuration says)")
     g.add_argument("--run", dest="run_notebooks", action="store_true",
-                   help="after every grade is recorded, run each graded notebook for its feedback "
+                   help="after every grade is recorded, run each graded notebook for its feedback, "
+                        "on this machine, even with --cluster "
                         "(what feedback --run does; never changes a score). Its request to the "
                         "sandbox must fit in one 64 MiB frame: the submission's files go along as "
                         "far as they fit (at most 40 MiB; the report names those left out), and a "

@@ -16,7 +16,7 @@ replaced and the notebooks it had are tried once more, then reported as errors.
 """
 
 import time
-from collections import deque
+from collections import Counter, deque
 
 import nbformat
 
@@ -65,24 +65,35 @@ class Notebook:
 class Phase1(ServerLoop):
     """One grading run's phase 1 on a Grader (see the module docstring)."""
 
-    def __init__(self, root, scratch, staging, assignment, students, done, stats, settings, grader=None):
+    def __init__(self, root, scratch, staging, assignment, students, done, stats, settings, grader=None,
+                 sources=None):
+        """`grader`: a Grader already started (default: one is started), which `run` finishes and
+        closes (a cluster worker keeps its own: it calls `add` and `step`, not `run`).
+        `sources`: the source notebooks' file names (default: those in the course's source/)."""
         self.root, self.scratch, self.staging = root, scratch, staging
         self.assignment, self.done, self.stats = assignment, done, stats
         self.config = load_config(root)
         self.settings = settings
-        sources = {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
-        self.notebooks = {s: sorted(p for p in (root / "submitted" / s / assignment).glob("*.ipynb")
-                                    if p.name in sources) for s in students}
-        self.todo = deque(Notebook(s, p) for s in students for p in self.notebooks[s])
-        self.left = {s: len(self.notebooks[s]) for s in students}
-        self.timings = {s: {"client_cpu": 0.0, "violations": []} for s in students}
+        self.sources = set(sources) if sources is not None else {p.name for p in (root / "source" / assignment).glob("*.ipynb")}
+        self.notebooks, self.todo, self.left, self.timings = {}, deque(), {}, {}
         self.results, self.began, self.in_flight, self.attempts = {}, {}, {}, {}
-        self.started, self.grader, self.judged = time.monotonic(), grader, 0
+        self.started, self.grader, self.judged, self.judged_by = time.monotonic(), grader, 0, Counter()
+        self.add(root, students)
+
+    def add(self, root, students):
+        """Students to grade, their submissions in `root`/submitted/ (more of them join a cluster
+        worker's phase 1 while it runs: `cluster.GraderPlugin`)."""
+        notebooks = {s: sorted(p for p in (root / "submitted" / s / self.assignment).glob("*.ipynb")
+                               if p.name in self.sources) for s in students}
+        self.notebooks.update(notebooks)
+        self.todo.extend(Notebook(s, p) for s in students for p in notebooks[s])
+        self.left.update({s: len(notebooks[s]) for s in students})
+        self.timings.update({s: {"client_cpu": 0.0, "violations": []} for s in students})
+        for student in students:
+            if not notebooks[student]:
+                self._close(student, "error", "no notebook of this assignment in the submission")
 
     def run(self):
-        for student, notebooks in self.notebooks.items():
-            if not notebooks:
-                self._close(student, "error", "no notebook of this assignment in the submission")
         self.grader = self._ready(self.grader)
         try:
             self.pump()
@@ -128,6 +139,7 @@ class Phase1(ServerLoop):
             if item is not None:
                 item.verdicts[ex_id] = verdict
                 self.judged += 1
+                self.judged_by[item.student] += 1
                 self._maybe_stage(item)
 
     def _stage(self, item):

@@ -403,21 +403,28 @@ class ServerLoop:
     def pump(self):
         """Until `todo` and `in_flight` are both empty."""
         while self.todo or self.in_flight:
-            while self.todo and len(self.in_flight) < self.lookahead:
-                try:
-                    self._send(self.todo.popleft())
-                except ServerLost as exc:
-                    self._lost(exc)
-            if not self.in_flight:
-                continue
+            self.step()
+
+    def busy(self):
+        return bool(self.todo or self.in_flight)
+
+    def step(self, timeout=1.0):
+        """Send what fits, then hand back the events that arrive within `timeout` seconds."""
+        while self.todo and len(self.in_flight) < self.lookahead:
             try:
-                events = self.grader.events(1.0)
+                self._send(self.todo.popleft())
             except ServerLost as exc:
                 self._lost(exc)
-                continue
-            for event in events:
-                try:
-                    self._event(event)
-                except ServerLost as exc:
-                    self._lost(exc)
-                    break
+        if not self.in_flight:
+            return
+        try:
+            events = self.grader.events(timeout)
+        except ServerLost as exc:
+            self._lost(exc)
+            return
+        for event in events:
+            try:
+                self._event(event)
+            except ServerLost as exc:
+                self._lost(exc)
+                break

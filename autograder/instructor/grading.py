@@ -11,6 +11,10 @@ Phase 1, in parallel, produces every submission's verified notebook and stages i
   course's preprocessors (sandboxed kernel, the judge's verdicts), in a private scratch copy of
   the course and gradebook, in worker processes, under a watchdog for the per-notebook limit.
 
+With `cluster` (a Dask scheduler's address), the fork engine's phase 1 runs on the cluster's
+workers instead (`cluster.ClusterPhase1`: the same `Phase1` on each worker's warm servers); only
+the submissions and the assignment's instructor files travel, and phase 2 stays here.
+
 Phase 2 (`recorder.Recorder`), in one thread of this process, overlapping phase 1: as soon as
 phase 1 is done with a student, nbgrader's autograde runs for them against the real gradebook,
 with execution replaced by the outputs phase 1 staged. So every gradebook write goes through
@@ -52,16 +56,19 @@ class Outcome:
 
 
 def grade(root, assignment, students=None, workers=None, notebook_timeout=None, progress=True,
-          engine="fork", stats=None, run=False):
+          engine="fork", stats=None, run=False, cluster=None):
     """Grade `students` (default: every submission) of `assignment`; returns {student: Outcome}.
 
     `run`: once every grade is recorded, the feedback run (`rerun`) of every graded student; its
     violations join the student's outcome, and no score changes. `notebook_timeout`: seconds per
     notebook run (default: `Limits.notebook_timeout`). `stats`, if given, is filled with the
-    seconds spent in each phase."""
+    seconds spent in each phase. `cluster`: the address of a Dask scheduler (tcp://host:port)
+    whose workers run phase 1 (fork engine only); `workers` is then each worker's."""
     stats = {} if stats is None else stats
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
+    if cluster and engine != "fork":
+        raise ValueError(f"the {engine} engine runs on this machine only: grading on a cluster uses the fork engine")
     if notebook_timeout is None:
         notebook_timeout = LIMITS.notebook_timeout
     root = Path(root).resolve()
@@ -72,7 +79,7 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=None, 
     try:
         if engine == "fork":  # the servers start (imports, warm-up) while we load nbgrader
             settings = settings_from(load_config(root), notebook_timeout, workers)
-            grader = Grader(scratch / "servers", settings)
+            grader = None if cluster else Grader(scratch / "servers", settings)
         ensure_assignment(root, assignment)
         students = sorted(students or submitted_students(root, assignment))
         snapshot_gradebook(root, scratch / "base.db")
@@ -94,7 +101,12 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=None, 
         for student, reason in refused.items():
             done(student, "error", reason)
         to_judge = [s for s in students if s not in refused]
-        if engine == "fork":
+        if cluster:
+            from .cluster import ClusterPhase1
+            config_text = (root / "nbgrader_config.py").read_text(encoding="utf-8")
+            results = ClusterPhase1(cluster, root, scratch, staging, assignment, to_judge, done, stats, settings,
+                                    config_text).run()
+        elif engine == "fork":
             results = Phase1(root, scratch, staging, assignment, to_judge, done, stats, settings, grader).run()
             grader = None  # Phase1 closed it
         else:
