@@ -287,6 +287,7 @@ def cmd_export(args):
 
     from . import misconceptions
     from .gradelog import read_log
+    from .nbgrader_api import db_url, describe
     from .report import build_report, in_gradebook
     root = course_root(args.course)
     if args.whole_course:
@@ -301,9 +302,13 @@ def cmd_export(args):
         raise UserError("name an ASSIGNMENT, or --course for the whole course")
     assignment = args.assignment
     notebooks_of(root, assignment)
-    if not in_gradebook(root, assignment):
-        raise UserError(f"{assignment} was never graded (it is not in {root / 'gradebook.db'}): "
-                        f"run grade {assignment} first")
+    try:
+        graded = in_gradebook(root, assignment)
+    except RuntimeError as exc:  # a gradebook server that cannot be reached
+        raise UserError(f"export: {exc}") from None
+    if not graded:
+        raise UserError(f"{assignment} was never graded (it is not in the gradebook, "
+                        f"{describe(db_url(root))}): run grade {assignment} first")
     out = Path(args.out) if args.out else root / "reports" / assignment
     due_date(root, args, grading=False)
     log = read_log(root, assignment, warn)
