@@ -21,7 +21,8 @@ import sqlite3
 from pathlib import Path
 
 import nbformat
-from traitlets.config.loader import PyFileConfigLoader
+from traitlets.config import Config
+from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 from traitlets.utils.importstring import import_item
 
 PREPROCESSORS = "autograder.instructor.preprocessors"
@@ -58,8 +59,13 @@ def make_api(root, config=None):
 def db_url(root, config=None):
     """Where the course's gradebook is: `c.CourseDirectory.db_url` when nbgrader_config.py sets
     it (e.g. `postgresql+psycopg2://user@host/grades`), else nbgrader's own default,
-    `sqlite:///<root>/gradebook.db` (as `CourseDirectory` computes it)."""
-    config = config if config is not None else load_config(root)
+    `sqlite:///<root>/gradebook.db` (as `CourseDirectory` computes it; also for a folder without
+    nbgrader_config.py, as nbgrader does)."""
+    if config is None:
+        try:
+            config = load_config(root)
+        except ConfigFileNotFound:
+            return db_url(root, Config())
     if "CourseDirectory" in config and config.CourseDirectory.get("db_url"):
         return str(config.CourseDirectory.db_url)
     return f"sqlite:///{os.path.abspath(os.path.join(str(root), 'gradebook.db'))}"
