@@ -192,11 +192,26 @@ def test_the_snapshot_holds_the_assignments_structure_and_no_student(courses, tm
         snapshot_gradebook(on_server, tmp_path / "other.db", "99_nothing")
 
 
-def test_export_with_the_server_down_says_so_and_writes_nothing(tmp_path):
-    course = make_course(tmp_path / "course", [], f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/grades")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "export", A], cwd=course, env=nbgrader_env(),
+def run_cli(course, *args):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=course, env=nbgrader_env(),
                           capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
-    assert re.search(r"cannot read the gradebook at postgresql\+psycopg2://postgres@127\.0\.0\.1:\d+/grades", proc.stderr)
-    assert "Traceback" not in proc.stderr
-    assert not (course / "reports").exists() and not (course / "gradebook.db").exists()
+
+
+def test_with_the_server_down_every_command_says_so_and_changes_nothing(tmp_path):
+    url = f"postgresql+psycopg2://grader:s3cret@127.0.0.1:{free_port()}/grades"
+    course = make_course(tmp_path / "course", ["ada"], url)
+    for command in ("grade", "feedback", "export"):
+        proc = run_cli(course, command, A)
+        assert proc.returncode == 2, proc.stderr
+        assert re.search(rf"autograder {command}: cannot read the gradebook at "
+                         r"postgresql\+psycopg2://grader:\*\*\*@127\.0\.0\.1:\d+/grades", proc.stderr), proc.stderr
+        assert "Traceback" not in proc.stderr and "s3cret" not in proc.stderr
+    assert sorted(p.name for p in course.iterdir()) == ["nbgrader_config.py", "release", "source", "submitted"]
+
+
+def test_export_of_an_assignment_the_server_never_saw_is_one_line(server, tmp_path):
+    course = make_course(tmp_path / "course", [], server.create_database("empty"))
+    proc = run_cli(course, "export", A)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{A} was never graded (it is not in the gradebook, postgresql+psycopg2://postgres@127.0.0.1:" in proc.stderr
+    assert not (course / "reports").exists() and not list(course.rglob("*.db"))
