@@ -11,7 +11,7 @@ ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 # nbgrader runs helpers such as `alembic` from the environment's bin/: keep it first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup system sandbox browser fonts postgres lab my-work lab-instructor test test-fast lint screenshots release \
+.PHONY: setup system sandbox browser fonts postgres hub-proxy hub lab my-work lab-instructor test test-fast lint screenshots release \
         student-kit samples demo bench new clean help
 
 CHROMIUM ?= /usr/bin/chromium
@@ -20,6 +20,7 @@ help:
 	@echo "make lab            set up and open JupyterLab on $(WORK)/, your own copy of release/ (Validate button)"
 	@echo "make my-work        only copy into $(WORK)/ the notebooks of release/ not there yet (never overwrites)"
 	@echo "make lab-instructor set up and open JupyterLab on the course root (nbgrader's formgrader)"
+	@echo "make hub            set up and run the example JupyterHub (docs/jupyterhub/jupyterhub_config.py; root, PAM users)"
 	@echo "make test           set up, lint, and run every test (browser tests included; what CI runs)"
 	@echo "make test-fast      the same without the slow tests (notebooks, nbgrader, kit, browser)"
 	@echo "make lint           ruff over the code and the tests"
@@ -75,7 +76,28 @@ system:
 
 sandbox browser fonts postgres: system
 
-setup: $(STAMP) system
+# JupyterHub's proxy (configurable-http-proxy, an npm package) for the example hub in
+# docs/jupyterhub/, pinned by its package-lock.json and installed beside it with the machine's
+# Node.js (20 or newer). Without npm it is a warning: the hub's test is skipped, saying why (on
+# CI, COURSE_REQUIRE_BROWSER=1, it fails instead).
+HUB_DIR   := docs/jupyterhub
+HUB_PROXY := $(HUB_DIR)/node_modules/.bin/configurable-http-proxy
+
+$(HUB_PROXY): $(HUB_DIR)/package.json $(HUB_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(HUB_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "WARNING: no npm (Node.js 20 or newer): JupyterHub's proxy for $(HUB_DIR)/ is not installed, its test will be skipped"; \
+	fi
+
+hub-proxy: $(HUB_PROXY)
+
+setup: $(STAMP) system hub-proxy
+
+# The example hub, as it would run for a class: as root, PAM logins for the users named in
+# COURSE_HUB_INSTRUCTORS and COURSE_HUB_STUDENTS (see the top of the config for every setting).
+hub: setup
+	$(BIN)/jupyterhub -f $(HUB_DIR)/jupyterhub_config.py $(HUB_ARGS)
 
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -136,4 +158,4 @@ new: setup
 	$(BIN)/python -m autograder new $(NAME)
 
 clean:
-	rm -rf $(VENV) dist gradebook.db submitted autograded feedback reports demo-course .pytest_cache .hypothesis
+	rm -rf $(VENV) $(HUB_DIR)/node_modules dist gradebook.db submitted autograded feedback reports demo-course .pytest_cache .hypothesis
