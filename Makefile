@@ -11,7 +11,7 @@ ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 # nbgrader runs helpers such as `alembic` from the environment's bin/: keep it first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup system sandbox browser fonts hub-proxy hub lab my-work lab-instructor test test-fast lint screenshots release \
+.PHONY: setup system sandbox browser fonts postgres hub-proxy hub lab my-work lab-instructor test test-fast lint screenshots release \
         student-kit samples demo bench bench-cluster new clean help
 
 CHROMIUM ?= /usr/bin/chromium
@@ -47,27 +47,35 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 #                   works, unsandboxed, and says so loudly);
 #   chromium        the browser tests drive Debian's Chromium (Playwright's own browser download
 #                   is not used); without it they are skipped, saying why;
-#   fonts-noto-cjk  a font with Hangul, for the glossaries' Korean in the browser and in figures.
+#   fonts-noto-cjk  a font with Hangul, for the glossaries' Korean in the browser and in figures;
+#   postgresql      the tests of a gradebook on PostgreSQL (tests/test_postgres.py) start their
+#                   own server on a free port; the package's own server is not started
+#                   (policy-rc.d, for the install only); without it they are skipped, saying why.
 # Anywhere else (not root, not Debian) each missing one is a warning, never an error.
 HAS_BWRAP    := command -v bwrap
 HAS_CHROMIUM := test -x $(CHROMIUM)
 HAS_HANGUL   := { fc-list :lang=ko family 2>/dev/null; find /usr/share/fonts -iname '*cjk*' -o -iname 'nanum*' 2>/dev/null; } | grep -q .
+HAS_POSTGRES := ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 
 system:
 	@missing=""; \
 	$(HAS_BWRAP) >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	$(HAS_CHROMIUM) || missing="$$missing chromium"; \
 	$(HAS_HANGUL) || missing="$$missing fonts-noto-cjk"; \
+	$(HAS_POSTGRES) || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "apt-get install$$missing"; \
 	  apt-get update -qq >/dev/null 2>&1; \
+	  policy=""; [ -e /usr/sbin/policy-rc.d ] || { policy=/usr/sbin/policy-rc.d; printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; }; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1; \
+	  [ -z "$$policy" ] || rm -f $$policy; \
 	fi; \
 	$(HAS_BWRAP) >/dev/null 2>&1 || echo "WARNING: bubblewrap (bwrap) is not installed: grading will run student code unsandboxed"; \
 	$(HAS_CHROMIUM) || echo "WARNING: no Chromium at $(CHROMIUM) (Debian: apt-get install chromium): the browser tests will be skipped"; \
-	$(HAS_HANGUL) || echo "WARNING: no font with Hangul (Debian: apt-get install fonts-noto-cjk): Korean shows as empty boxes"
+	$(HAS_HANGUL) || echo "WARNING: no font with Hangul (Debian: apt-get install fonts-noto-cjk): Korean shows as empty boxes"; \
+	$(HAS_POSTGRES) || echo "WARNING: PostgreSQL is not installed (Debian: apt-get install postgresql): the tests of a gradebook on PostgreSQL will be skipped"
 
-sandbox browser fonts: system
+sandbox browser fonts postgres: system
 
 # JupyterHub's proxy (configurable-http-proxy, an npm package) for the example hub in
 # docs/jupyterhub/, pinned by its package-lock.json and installed beside it with the machine's

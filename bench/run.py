@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.instructor import samples  # noqa: E402
+from autograder.instructor.nbgrader_api import db_url  # noqa: E402
 from autograder.instructor.release import assignments, nbgrader_env  # noqa: E402
 
 TYPICAL = """
@@ -129,7 +130,7 @@ def run(cmd, cwd):
 def gradebook(course, assignment, students):
     from nbgrader.api import Gradebook
     dump = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(db_url(course)) as gb:
         for student in students:
             nb = gb.find_submission_notebook(assignment, assignment, student)
             dump[student] = sorted((g.name, g.score) for g in nb.grades)

@@ -93,6 +93,16 @@ def notebooks_of(root, assignment):
     return names
 
 
+def reachable_gradebook(root):
+    """Stop with one line when the course's gradebook is on a server that cannot be reached or
+    read (`c.CourseDirectory.db_url`), before anything starts; a SQLite gradebook is only read."""
+    from .nbgrader_api import read_gradebook
+    try:
+        read_gradebook(root, "SELECT 1")
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+
+
 def failed_students(what, failures):
     """Name every student of {student: reason} on stderr, one line each."""
     if failures:
@@ -169,6 +179,7 @@ def cmd_grade(args):
     if not students and not skipped:  # nothing to do is no error: the gradebook untouched
         print(f"no submissions of {assignment} in submitted/: nothing graded")
         return EXIT_OK
+    reachable_gradebook(root)
     due, origin = due_date(root, args, grading=True, students=students or skipped)
     if due is not None:
         print(f"due {due:%Y-%m-%d %H:%M} UTC (from {origin})")
@@ -280,6 +291,7 @@ def cmd_feedback(args):
     notebooks_of(root, assignment)
     students = sorted(set(args.student or []) or set(submitted_students(root, assignment))
                       | set(graded_students(root, assignment)))
+    reachable_gradebook(root)
     log = read_log(root, assignment, warn)
     failed = {s: not_graded_reason(log.get(s)) for s in students if not has_autograded_copy(root, assignment, s)}
     todo = [s for s in students if s not in failed]
@@ -307,8 +319,10 @@ def cmd_export(args):
 
     from . import misconceptions
     from .gradelog import read_log
+    from .nbgrader_api import db_url, describe
     from .report import build_report, in_gradebook
     root = course_root(args.course)
+    reachable_gradebook(root)
     if args.whole_course:
         out = Path(args.out) if args.out else root / "reports" / "course"
         try:
@@ -322,8 +336,8 @@ def cmd_export(args):
     assignment = args.assignment
     notebooks_of(root, assignment)
     if not in_gradebook(root, assignment):
-        raise UserError(f"{assignment} was never graded (it is not in {root / 'gradebook.db'}): "
-                        f"run grade {assignment} first")
+        raise UserError(f"{assignment} was never graded (it is not in the gradebook, "
+                        f"{describe(db_url(root))}): run grade {assignment} first")
     out = Path(args.out) if args.out else root / "reports" / assignment
     due_date(root, args, grading=False)
     log = read_log(root, assignment, warn)

@@ -20,9 +20,7 @@ How late a submission is, and its penalty, are nbgrader's: the submission's time
 
 from __future__ import annotations
 
-import contextlib
 import math
-import sqlite3
 from datetime import datetime, timedelta
 
 from nbgrader.plugins import LateSubmissionPlugin
@@ -104,29 +102,22 @@ def configured_due(config, assignment):
 
 
 def _gradebook(root):
-    """The course's gradebook, opened with the course id its assignments have (so opening it
-    adds no 'default_course' row)."""
+    """The course's gradebook (wherever `db_url` says), opened with the course id its assignments
+    have (so opening it adds no 'default_course' row)."""
     from nbgrader.api import Gradebook
 
-    from .nbgrader_api import db_path
-    db = db_path(root)
-    course = "default_course"
-    if db.is_file():
-        try:
-            with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as con:
-                row = con.execute("SELECT course_id FROM assignment LIMIT 1").fetchone()
-                course = row[0] if row else course
-        except sqlite3.Error:  # nbgrader says what is wrong with it
-            pass
-    return Gradebook(f"sqlite:///{db}", course_id=course)
+    from .nbgrader_api import db_url, read_gradebook
+    rows = read_gradebook(root, "SELECT course_id FROM assignment LIMIT 1")
+    return Gradebook(db_url(root), course_id=rows[0][0] if rows else "default_course")
 
 
 def gradebook_due(root, assignment):
-    """The gradebook's due date of `assignment` (naive UTC), or None."""
+    """The gradebook's due date of `assignment` (naive UTC), or None. A course without a
+    gradebook yet gets none (and no empty gradebook file)."""
     from nbgrader.api import MissingEntry
 
-    from .nbgrader_api import db_path
-    if not db_path(root).is_file():
+    from .nbgrader_api import read_gradebook
+    if read_gradebook(root, "SELECT 1 FROM assignment WHERE name = :name", name=assignment) is None:
         return None
     with _gradebook(root) as gb:
         try:

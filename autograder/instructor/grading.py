@@ -9,7 +9,8 @@ Phase 1, in parallel, produces every submission's verified notebook and stages i
   feedback only, is `rerun`, after every grade is recorded, with `run=True`);
 - `kernel` (`kernel_engine`): each submission is autograded by nbgrader itself, with this
   course's preprocessors (sandboxed kernel, the judge's verdicts), in a private scratch copy of
-  the course and gradebook, in worker processes, under a watchdog for the per-notebook limit.
+  the course whose gradebook holds only the assignment's structure (`snapshot_gradebook`), in
+  worker processes, under a watchdog for the per-notebook limit.
 
 With `cluster` (a Dask scheduler's address), the fork engine's phase 1 runs on the cluster's
 workers instead (`cluster.ClusterPhase1`: the same `Phase1` on each worker's warm servers); only
@@ -82,7 +83,7 @@ def grade(root, assignment, students=None, workers=None, notebook_timeout=None, 
             grader = None if cluster else Grader(scratch / "servers", settings)
         ensure_assignment(root, assignment)
         students = sorted(students or submitted_students(root, assignment))
-        snapshot_gradebook(root, scratch / "base.db")
+        snapshot_gradebook(root, scratch / "base.db", assignment)
         bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="notebook",
                    disable=not progress)
         started = time.monotonic()

@@ -2,7 +2,8 @@
 
 Each submission is autograded by nbgrader itself (`NbGraderAPI.autograde`, with the course's
 preprocessors: a sandboxed Jupyter kernel, the judge's verdicts) in a private scratch copy of the
-course and gradebook, in worker processes, under a watchdog for the per-notebook limit; the
+course (its gradebook the snapshot of the assignment's structure, a SQLite file, even when the
+course's own is on a server), in worker processes, under a watchdog for the per-notebook limit; the
 notebooks it produces are staged for phase 2 (`Staging`), or the reason it failed is.
 """
 
@@ -14,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-from .nbgrader_api import make_api, preload
+from .nbgrader_api import load_config, make_api, preload
 
 
 def phase1(root, scratch, staging, assignment, students, workers, notebook_timeout, done):
@@ -51,7 +52,9 @@ def execute_submission(root, scratch, staging, assignment, student, notebook_tim
                         work / "submitted" / student / assignment, symlinks=True,
                         ignore=lambda folder, names: [n for n in names if os.path.islink(os.path.join(folder, n))])
         shutil.copy(scratch / "base.db", work / "gradebook.db")
-        result = make_api(work).autograde(assignment, student, force=True, create=True)
+        config = load_config(work)
+        config.CourseDirectory.db_url = f"sqlite:///{work / 'gradebook.db'}"
+        result = make_api(work, config).autograde(assignment, student, force=True, create=True)
         produced = sorted((work / "autograded" / student / assignment).glob("*.ipynb"))
         for nb in produced:
             staging.copy(student, assignment, nb)

@@ -1,8 +1,10 @@
 """Everything the instructor's command asks of nbgrader, in one place.
 
 - the course: its configuration (`load_config`), an `NbGraderAPI` on it (`make_api`);
-- the gradebook: where it is (`db_path`), the assignment put in it (`ensure_assignment`), a
-  consistent copy for phase 1 (`snapshot_gradebook`);
+- the gradebook: where it is (`db_url`: the course's `c.CourseDirectory.db_url`, SQLite or a
+  server such as PostgreSQL; `sqlite_file`, `describe`), read without writing (`read_gradebook`),
+  the assignment put in it (`ensure_assignment`), the assignment's structure copied into a
+  private SQLite file for phase 1 (`snapshot_gradebook`);
 - the two pipelines the grade command derives from the course's own: the sanitize steps phase 1
   runs on every submitted notebook (`sanitize_steps`, `sanitize`), and the autograde pipeline
   phase 2 runs with execution and verification replaced by what phase 1 staged
@@ -12,12 +14,15 @@ nbgrader itself is imported where first needed (deliberately: importing it takes
 the grade command spends while its grading servers start, and `--help` or `collect` never).
 """
 
+import contextlib
+import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 import nbformat
-from traitlets.config.loader import PyFileConfigLoader
+from traitlets.config import Config
+from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 from traitlets.utils.importstring import import_item
 
 PREPROCESSORS = "autograder.instructor.preprocessors"
@@ -51,14 +56,71 @@ def make_api(root, config=None):
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
-def db_path(root):
-    return Path(root) / "gradebook.db"
+def db_url(root, config=None):
+    """Where the course's gradebook is: `c.CourseDirectory.db_url` when nbgrader_config.py sets
+    it (e.g. `postgresql+psycopg2://user@host/grades`), else nbgrader's own default,
+    `sqlite:///<root>/gradebook.db` (as `CourseDirectory` computes it; also for a folder without
+    nbgrader_config.py, as nbgrader does)."""
+    if config is None:
+        try:
+            config = load_config(root)
+        except ConfigFileNotFound:
+            return db_url(root, Config())
+    if "CourseDirectory" in config and config.CourseDirectory.get("db_url"):
+        return str(config.CourseDirectory.db_url)
+    return f"sqlite:///{os.path.abspath(os.path.join(str(root), 'gradebook.db'))}"
+
+
+def sqlite_file(url):
+    """The file of a SQLite URL (a Path), or None for a database server."""
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    return Path(parsed.database or "")
+
+
+def describe(url):
+    """The gradebook's URL as messages show it: a SQLite file's path, a server's URL without its
+    password."""
+    from sqlalchemy.engine import make_url
+    file = sqlite_file(url)
+    return str(file) if file is not None else make_url(url).render_as_string(hide_password=True)
+
+
+def read_gradebook(root, sql, **params):
+    """The rows of the query `sql` on the course's gradebook, changing nothing: None when there is
+    no gradebook yet (no SQLite file, or no nbgrader tables in it or on the server). SQLite is
+    opened read-only (a missing file is not created); a server that cannot be reached or read is
+    a RuntimeError that says which."""
+    from sqlalchemy import create_engine, exc, inspect, text
+    url = db_url(root)
+    file = sqlite_file(url)
+    if file is not None:
+        if not file.is_file():
+            return None
+        try:
+            with contextlib.closing(sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)) as con:
+                return con.execute(sql, params).fetchall()
+        except sqlite3.Error:  # not a gradebook yet (or not one at all): nbgrader says which, later
+            return None
+    engine = create_engine(url, future=True)
+    try:
+        with engine.connect() as con:
+            if not inspect(con).has_table("assignment"):
+                return None
+            return [tuple(row) for row in con.execute(text(sql), params)]
+    except exc.SQLAlchemyError as error:
+        first = str(error.orig if getattr(error, "orig", None) is not None else error).strip().splitlines()
+        raise RuntimeError(f"cannot read the gradebook at {describe(url)}: {first[0] if first else error}") from None
+    finally:
+        engine.dispose()
 
 
 def ensure_assignment(root, assignment):
     """Put the assignment in the gradebook if it is missing (without touching release/)."""
     from nbgrader.api import Gradebook, MissingEntry
-    with Gradebook(f"sqlite:///{db_path(root)}") as gb:
+    with Gradebook(db_url(root)) as gb:
         try:
             gb.find_assignment(assignment)
             return
@@ -74,10 +136,52 @@ def ensure_assignment(root, assignment):
         raise RuntimeError(f"could not add {assignment} to the gradebook:\n{result.get('error', '')}")
 
 
-def snapshot_gradebook(root, dest):
-    """A consistent copy of the gradebook for phase 1 to read or write (never the real one)."""
-    with sqlite3.connect(db_path(root)) as src, sqlite3.connect(dest) as out:
-        src.backup(out)
+# The tables that say what an assignment is (what nbgrader's sanitize steps, `RestoreStructure`
+# and an autograde read), parents first: never a student, a submission, a grade or a comment.
+STRUCTURE = ("course", "assignment", "notebook", "base_cell", "grade_cells", "solution_cells",
+             "task_cells", "source_cell")
+
+
+def snapshot_gradebook(root, dest, assignment):
+    """A fresh SQLite gradebook at `dest` holding only the structure of `assignment` (its course,
+    notebooks and nbgrader cells), copied from the course's gradebook wherever it is (`db_url`):
+    what phase 1 reads or writes instead of the real one, small enough to ship to a worker, and
+    with no student's grade in it. Raises ValueError when the gradebook lacks the assignment."""
+    from nbgrader.api import Base, Gradebook
+    from sqlalchemy import create_engine, select
+    tables = Base.metadata.tables
+    source = create_engine(db_url(root), future=True)
+    try:
+        with source.connect() as con:
+            rows = {"assignment": con.execute(select(tables["assignment"]).where(
+                tables["assignment"].c.name == assignment)).mappings().all()}
+            if not rows["assignment"]:
+                raise ValueError(f"{assignment} is not in the gradebook at {describe(db_url(root))}")
+            found = rows["assignment"][0]
+            rows["course"] = con.execute(select(tables["course"]).where(
+                tables["course"].c.id == found["course_id"])).mappings().all()
+            rows["notebook"] = con.execute(select(tables["notebook"]).where(
+                tables["notebook"].c.assignment_id == found["id"])).mappings().all()
+            notebooks = [nb["id"] for nb in rows["notebook"]]
+            for name in ("base_cell", "source_cell"):
+                rows[name] = con.execute(select(tables[name]).where(
+                    tables[name].c.notebook_id.in_(notebooks))).mappings().all()
+            cells = [cell["id"] for cell in rows["base_cell"]]
+            for name in ("grade_cells", "solution_cells", "task_cells"):
+                rows[name] = con.execute(select(tables[name]).where(
+                    tables[name].c.id.in_(cells))).mappings().all()
+    finally:
+        source.dispose()
+    Path(dest).unlink(missing_ok=True)
+    Gradebook(f"sqlite:///{dest}", course_id="").close()  # nbgrader's schema and alembic version
+    out = create_engine(f"sqlite:///{dest}", future=True)
+    try:
+        with out.begin() as con:
+            for name in STRUCTURE:
+                if rows[name]:
+                    con.execute(tables[name].insert(), [dict(row) for row in rows[name]])
+    finally:
+        out.dispose()
 
 
 def _name(step):

@@ -3,8 +3,9 @@
     export_grades(course_root, assignment, out_csv)   # grades.csv: one row per student
     build_report(course_root, assignment, out_dir)    # grades.csv, scores.png and report.md
 
-Scores come from nbgrader's gradebook (`course_root/gradebook.db`); each exercise's score is the
-sum of its test cells (grade_id `test_<exercise id>...`, see `curriculum.exercise_of`). What
+Scores come from nbgrader's gradebook (`course_root/gradebook.db`, or wherever the course's
+`c.CourseDirectory.db_url` says); each exercise's score is the sum of its test cells (grade_id
+`test_<exercise id>...`, see `curriculum.exercise_of`). What
 happened while grading comes from the verdicts the course's preprocessors store in each autograded
 notebook (`nb.metadata["autograder"]`) and, when given, from the grade command's log. The report
 quotes only those verdict messages: it never reads a cell's source, so hidden tests stay hidden.
@@ -12,7 +13,6 @@ quotes only those verdict messages: it never reads a cell's source, so hidden te
 
 import csv
 import json
-import sqlite3
 import statistics
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from . import gradelog
 from .curriculum import exercise_of, table
 from .deadlines import LATE_COLUMNS, report_lines, submissions
+from .nbgrader_api import db_url, describe, read_gradebook
 
 STATUSES = ("pass", "fail", "error", "tampering", "timeout", "crashed")
 # Verdicts an instructor should look at (a plain "fail" is a wrong answer, not a grading problem).
@@ -39,33 +40,17 @@ def _fmt(x):
     return f"{x:g}"
 
 
-def _course_id(db):
+def _course_id(course_root):
     """The course that owns the gradebook's assignments (read-only), so that opening the
     Gradebook does not add nbgrader's 'default_course' row to the instructor's database."""
-    try:
-        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            row = con.execute("SELECT course_id FROM assignment LIMIT 1").fetchone()
-        finally:
-            con.close()
-    except sqlite3.Error:
-        row = None
-    return row[0] if row else "default_course"
+    rows = read_gradebook(course_root, "SELECT course_id FROM assignment LIMIT 1")
+    return rows[0][0] if rows else "default_course"
 
 
 def in_gradebook(course_root, assignment):
-    """Whether the gradebook exists and holds `assignment` (read-only: changes nothing)."""
-    db = Path(course_root) / "gradebook.db"
-    if not db.is_file():
-        return False
-    try:
-        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            return con.execute("SELECT 1 FROM assignment WHERE name = ?", (assignment,)).fetchone() is not None
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return False
+    """Whether the gradebook exists and holds `assignment` (read-only: changes nothing, creates
+    no SQLite file; a server that cannot be read is a RuntimeError saying so)."""
+    return bool(read_gradebook(course_root, "SELECT 1 FROM assignment WHERE name = :name", name=assignment))
 
 
 def _scores(course_root, assignment):
@@ -75,15 +60,15 @@ def _scores(course_root, assignment):
     "students": {student id: None (no submission) | {"by_ex": {ex: score | None}, "total": score}}}.
     Grade cells that belong to no exercise count in the total only.
     """
-    db = Path(course_root) / "gradebook.db"
-    if not db.is_file():
-        raise FileNotFoundError(f"no gradebook at {db}: run `nbgrader generate_assignment` first")
+    url = db_url(course_root)
+    if read_gradebook(course_root, "SELECT 1 FROM assignment LIMIT 1") is None:
+        raise FileNotFoundError(f"no gradebook at {describe(url)}: run `nbgrader generate_assignment` first")
     exercises = list(table().get(assignment, {}))
-    with Gradebook(f"sqlite:///{db}", course_id=_course_id(db)) as gb:
+    with Gradebook(url, course_id=_course_id(course_root)) as gb:
         try:
             notebooks = gb.find_assignment(assignment).notebooks
         except MissingEntry:
-            raise ValueError(f"assignment {assignment!r} is not in the gradebook {db}") from None
+            raise ValueError(f"assignment {assignment!r} is not in the gradebook {describe(url)}") from None
         max_by_ex = {ex: 0.0 for ex in exercises}
         max_total = 0.0
         for nb in notebooks:
