@@ -58,6 +58,18 @@ def unavailable():
     return None
 
 
+def started_or_skipped():
+    """A `PostgresServer` to enter, or the test skipped saying why none can start here (failed
+    instead where the tests must all run: `COURSE_REQUIRE_BROWSER=1`, as on CI)."""
+    import pytest
+    reason = unavailable()
+    if reason:
+        if os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"the PostgreSQL tests must run here (COURSE_REQUIRE_BROWSER=1) but {reason}")
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    return PostgresServer()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,8 +2,9 @@
 
 A local cluster of two worker processes, started and stopped here, grades a sample class with
 honest, wrong, faulty and hostile students: the gradebook must be exactly the one local grading
-gives, every worker must have graded someone, a worker killed mid-run loses no student and
-records none twice, a malformed result is an error for its student by name, and nothing (no
+gives (on SQLite, and with the gradebook on a private PostgreSQL server: tests/postgres.py),
+every worker must have graded someone, a worker killed mid-run loses no student and records
+none twice (on PostgreSQL), a malformed result is an error for its student by name, and nothing (no
 process, no cgroup) outlives the cluster.
 """
 
@@ -21,12 +22,16 @@ import pytest
 
 from autograder.instructor import cli, grading, isolation, samples
 from autograder.instructor.grading import grade
+from autograder.instructor.nbgrader_api import db_url
 
 from conftest import ROOT, copy_course
+from postgres import started_or_skipped
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is in requirements.txt: reinstall them")
 from autograder.instructor import cluster as cluster_module  # noqa: E402  (it imports distributed)
 
+# one worker of `pytest -n 2` (--dist loadgroup) runs them all: one cluster, one local grading
+pytestmark = pytest.mark.xdist_group("cluster")
 A = samples.ASSIGNMENT
 # right, wrong, untouched, patching the comparisons, crashing, looping, forging, leaving daemons
 STUDENTS = ["ada", "cho", "dan", "eve", "kim", "lee", "rex", "uma"]
@@ -34,10 +39,12 @@ BROKEN = [("zed_invalid_json", "{ this is not json")]
 LIMITS = "\nc.SafeExecute.timeout = 10\nc.VerifyExercises.time_limit = 10\n"
 
 
-def make_course(path, students=STUDENTS):
+def make_course(path, students=STUDENTS, url=None):
+    """A copy of the course with `students`' sample submissions (and the broken one); its
+    gradebook on the PostgreSQL server at `url` when given, else nbgrader's gradebook.db."""
     course = copy_course(path)
     with open(course / "nbgrader_config.py", "a") as f:
-        f.write(LIMITS)
+        f.write(LIMITS + (f"\nc.CourseDirectory.db_url = {url!r}\n" if url else ""))
     release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
     notebooks = samples.build_notebooks(release, lean=True)
     for student in students:
@@ -55,7 +62,7 @@ def gradebook_dump(course, students):
     """Every student's scores and comments of every cell, as nbgrader recorded them."""
     from nbgrader.api import Gradebook
     dump = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(db_url(course)) as gb:
         for student in students:
             nb = gb.find_submission_notebook(A, A, student)
             dump[student] = {
@@ -224,6 +231,12 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
+def postgres():
+    with started_or_skipped() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def local(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("local"))
     return course, grade(course, A, workers=2, notebook_timeout=300, progress=False)
@@ -243,8 +256,17 @@ def test_a_cluster_grades_as_local_grading_does(cluster, local, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_run_loses_no_student_and_records_none_twice(cluster, local, tmp_path):
-    course = make_course(tmp_path / "course")
+def test_a_cluster_with_the_gradebook_on_postgres_grades_as_local_grading_on_sqlite(cluster, local, postgres, tmp_path):
+    course = make_course(tmp_path / "course", url=postgres.create_database("cluster"))
+    outcomes = grade(course, A, workers=2, notebook_timeout=300, progress=False, cluster=cluster.address)
+    assert {s: o.status for s, o in outcomes.items()} == {s: o.status for s, o in local[1].items()}
+    assert gradebook_dump(course, STUDENTS) == gradebook_dump(local[0], STUDENTS)
+    assert not list(course.glob("*.db")), "the gradebook is on the server: no SQLite file in the course"
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_loses_no_student_and_records_none_twice(cluster, local, postgres, tmp_path):
+    course = make_course(tmp_path / "course", url=postgres.create_database("killed"))
     pids, outcomes = cluster.worker_pids(), {}
     run = threading.Thread(target=lambda: outcomes.update(
         grade(course, A, workers=2, notebook_timeout=300, progress=False, cluster=cluster.address)))
@@ -264,7 +286,7 @@ def test_a_worker_killed_mid_run_loses_no_student_and_records_none_twice(cluster
     assert killed not in {o.timings.get("worker") for o in outcomes.values()}, "a dead worker's result was used"
     assert gradebook_dump(course, STUDENTS) == gradebook_dump(local[0], STUDENTS)
     from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(db_url(course)) as gb:
         assert sorted(s.student.id for s in gb.find_assignment(A).submissions) == sorted(outcomes)
     cluster.worker_pids()  # the nanny's new worker, for the last test
 

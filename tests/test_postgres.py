@@ -24,9 +24,10 @@ from autograder.instructor.nbgrader_api import db_url, make_api, snapshot_gradeb
 from autograder.instructor.release import nbgrader_env
 
 from conftest import copy_course, nbgrader
-from postgres import PostgresServer, free_port, unavailable
+from postgres import free_port, started_or_skipped
 
-pytestmark = pytest.mark.slow
+# one worker of `pytest -n 2` (--dist loadgroup) runs them all: the graded courses are made once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
 
 A = samples.ASSIGNMENT
 REQUIRED = os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
@@ -37,12 +38,7 @@ LIMITS = "\nc.SafeExecute.timeout = 60\nc.VerifyExercises.time_limit = 60\n"
 
 @pytest.fixture(scope="module")
 def server():
-    reason = unavailable()
-    if reason:
-        if REQUIRED:
-            pytest.fail(f"the PostgreSQL tests must run here (COURSE_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(f"PostgreSQL tests skipped: {reason}")
-    with PostgresServer() as running:
+    with started_or_skipped() as running:
         yield running
 
 
