@@ -59,6 +59,48 @@ def copy_course(dest):
     return dest
 
 
+def sample_course(dest, students, limits, broken=(), url=None):
+    """A copy of the course (`copy_course`) with the sample class's notebooks of 01 for
+    `students` (lean: the grading, not the demos), the `broken` [(student, text)] handed in as
+    they are, `limits` added to its nbgrader_config.py, and its gradebook on the server at `url`
+    when given (else nbgrader's gradebook.db)."""
+    from autograder.instructor import samples
+    course, a = copy_course(dest), samples.ASSIGNMENT
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(limits + (f"\nc.CourseDirectory.db_url = {url!r}\n" if url else ""))
+    release = nbformat.read(str(course / "release" / a / f"{a}.ipynb"), as_version=4)
+    notebooks = samples.build_notebooks(release, lean=True) if students else {}
+    for student in students:
+        folder = course / "submitted" / student / a
+        folder.mkdir(parents=True)
+        nbformat.write(notebooks[student], str(folder / f"{a}.ipynb"))
+    for student, content in broken:
+        folder = course / "submitted" / student / a
+        folder.mkdir(parents=True)
+        (folder / f"{a}.ipynb").write_text(content)
+    return course
+
+
+def gradebook_dump(course, students, assignment=None):
+    """Everything nbgrader recorded of each student's notebook of `assignment` (default: the
+    sample class's, 01) in the course's gradebook, wherever it is: scores and comments of every
+    cell, the late penalty."""
+    from nbgrader.api import Gradebook
+
+    from autograder.instructor import samples
+    from autograder.instructor.nbgrader_api import db_url
+    a, dump = assignment or samples.ASSIGNMENT, {}
+    with Gradebook(db_url(course), course_id="") as gb:
+        for student in students:
+            nb = gb.find_submission_notebook(a, a, student)
+            dump[student] = {
+                "grades": sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades),
+                "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in nb.comments),
+                "penalty": nb.late_submission_penalty,
+            }
+    return dump
+
+
 @pytest.fixture(params=["drawn", "replayed"])
 def examples(request):
     """Property-based examples drawn by Hypothesis, or recorded once and replayed (as in the

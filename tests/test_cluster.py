@@ -24,7 +24,7 @@ from autograder.instructor import cli, grading, isolation, samples
 from autograder.instructor.grading import grade
 from autograder.instructor.nbgrader_api import db_url
 
-from conftest import ROOT, copy_course
+from conftest import ROOT, gradebook_dump, sample_course
 from postgres import started_or_skipped
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is in requirements.txt: reinstall them")
@@ -40,36 +40,8 @@ LIMITS = "\nc.SafeExecute.timeout = 10\nc.VerifyExercises.time_limit = 10\n"
 
 
 def make_course(path, students=STUDENTS, url=None):
-    """A copy of the course with `students`' sample submissions (and the broken one); its
-    gradebook on the PostgreSQL server at `url` when given, else nbgrader's gradebook.db."""
-    course = copy_course(path)
-    with open(course / "nbgrader_config.py", "a") as f:
-        f.write(LIMITS + (f"\nc.CourseDirectory.db_url = {url!r}\n" if url else ""))
-    release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
-    notebooks = samples.build_notebooks(release, lean=True)
-    for student in students:
-        folder = course / "submitted" / student / A
-        folder.mkdir(parents=True)
-        nbformat.write(notebooks[student], str(folder / f"{A}.ipynb"))
-    for student, content in BROKEN:
-        folder = course / "submitted" / student / A
-        folder.mkdir(parents=True)
-        (folder / f"{A}.ipynb").write_text(content)
-    return course
-
-
-def gradebook_dump(course, students):
-    """Every student's scores and comments of every cell, as nbgrader recorded them."""
-    from nbgrader.api import Gradebook
-    dump = {}
-    with Gradebook(db_url(course)) as gb:
-        for student in students:
-            nb = gb.find_submission_notebook(A, A, student)
-            dump[student] = {
-                "grades": sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades),
-                "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in nb.comments),
-            }
-    return dump
+    """The sample class's `students` and the broken notebook; the gradebook at `url` if given."""
+    return sample_course(path, students, LIMITS, BROKEN, url)
 
 
 def worker_groups(pids):

@@ -21,7 +21,7 @@ from autograder.instructor.curriculum import exercise_of
 from autograder.instructor.grading import grade
 from autograder.instructor.sandbox import bwrap_works
 
-from conftest import ASSIGNMENTS, CURRICULUM, copy_course
+from conftest import ASSIGNMENTS, CURRICULUM, copy_course, gradebook_dump, sample_course
 
 pytestmark = pytest.mark.slow
 
@@ -34,33 +34,7 @@ LATER_LIMITS = "\nc.SafeExecute.timeout = 60\nc.VerifyExercises.time_limit = 60\
 
 
 def make_course(path, students, broken=()):
-    course = copy_course(path / "course")
-    with open(course / "nbgrader_config.py", "a") as f:
-        f.write(FAST_LIMITS)
-    release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
-    notebooks = samples.build_notebooks(release, lean=True) if students else {}  # the grading, not the demos
-    for student in students:
-        folder = course / "submitted" / student / A
-        folder.mkdir(parents=True)
-        nbformat.write(notebooks[student], str(folder / f"{A}.ipynb"))
-    for student, content in broken:
-        folder = course / "submitted" / student / A
-        folder.mkdir(parents=True)
-        (folder / f"{A}.ipynb").write_text(content)
-    return course
-
-
-def gradebook_dump(course, students):
-    """Everything nbgrader recorded per student: scores and comments of every cell."""
-    dump = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student in students:
-            nb = gb.find_submission_notebook(A, A, student)
-            dump[student] = {
-                "grades": sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades),
-                "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in nb.comments),
-            }
-    return dump
+    return sample_course(path / "course", students, FAST_LIMITS, broken)
 
 
 def verdicts_of(course, student):

@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 
-import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
@@ -23,7 +22,7 @@ from autograder.instructor import samples
 from autograder.instructor.nbgrader_api import db_url, make_api, snapshot_gradebook
 from autograder.instructor.release import nbgrader_env
 
-from conftest import copy_course, nbgrader
+from conftest import copy_course, gradebook_dump, nbgrader, sample_course
 from postgres import free_port, started_or_skipped
 
 # one worker of `pytest -n 2` (--dist loadgroup) runs them all: the graded courses are made once
@@ -43,18 +42,8 @@ def server():
 
 
 def make_course(path, students, url=None):
-    """A copy of the course with `students`' sample submissions; its gradebook at `url` (a
-    server) when given, else nbgrader's default gradebook.db."""
-    course = copy_course(path)
-    with open(course / "nbgrader_config.py", "a") as f:
-        f.write(LIMITS + (f"\nc.CourseDirectory.db_url = {url!r}\n" if url else ""))
-    release = nbformat.read(str(course / "release" / A / f"{A}.ipynb"), as_version=4)
-    notebooks = samples.build_notebooks(release, lean=True)
-    for student in students:
-        folder = course / "submitted" / student / A
-        folder.mkdir(parents=True)
-        nbformat.write(notebooks[student], str(folder / f"{A}.ipynb"))
-    return course
+    """The sample class's `students`; the gradebook on the server at `url` if given."""
+    return sample_course(path, students, LIMITS, url=url)
 
 
 def cli(course, *args):
@@ -64,20 +53,6 @@ def cli(course, *args):
     if proc.returncode != 0:
         pytest.fail(f"autograder {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
-
-
-def gradebook_dump(course, students):
-    """Everything nbgrader recorded per student: scores, comments, late penalties."""
-    dump = {}
-    with Gradebook(db_url(course), course_id="") as gb:
-        for student in students:
-            nb = gb.find_submission_notebook(A, A, student)
-            dump[student] = {
-                "grades": sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades),
-                "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in nb.comments),
-                "penalty": nb.late_submission_penalty,
-            }
-    return dump
 
 
 def formgrader_view(course):
