@@ -30,8 +30,6 @@ from postgres import started_or_skipped
 distributed = pytest.importorskip("distributed", reason="dask.distributed is in requirements.txt: reinstall them")
 from autograder.instructor import cluster as cluster_module  # noqa: E402  (it imports distributed)
 
-# one worker of `pytest -n 2` (--dist loadgroup) runs them all: one cluster, one local grading
-pytestmark = pytest.mark.xdist_group("cluster")
 A = samples.ASSIGNMENT
 # right, wrong, untouched, patching the comparisons, crashing, looping, forging, leaving daemons
 STUDENTS = ["ada", "cho", "dan", "eve", "kim", "lee", "rex", "uma"]

@@ -25,8 +25,7 @@ from autograder.instructor.release import nbgrader_env
 from conftest import copy_course, gradebook_dump, nbgrader, sample_course
 from postgres import free_port, started_or_skipped
 
-# one worker of `pytest -n 2` (--dist loadgroup) runs them all: the graded courses are made once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
+pytestmark = pytest.mark.slow
 
 A = samples.ASSIGNMENT
 REQUIRED = os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
