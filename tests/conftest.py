@@ -101,6 +101,9 @@ def gradebook_dump(course, students, assignment=None):
     return dump
 
 
+_DRAWN_ONCE = {}  # properties.recording() of every exercise, made by the first replayed test
+
+
 @pytest.fixture(params=["drawn", "replayed"])
 def examples(request):
     """Property-based examples drawn by Hypothesis, or recorded once and replayed (as in the
@@ -108,7 +111,11 @@ def examples(request):
     from autograder.judge import properties
     from autograder.judge.exercises import strategies
     if request.param == "replayed":
-        properties.record(strategies())
+        if not _DRAWN_ONCE:  # drawing every exercise's examples takes seconds: once per process
+            properties.forget()
+            properties.record(strategies())
+            _DRAWN_ONCE.update(properties.recording())
+        properties.replay(_DRAWN_ONCE)
     else:
         properties.forget()
     yield request.param

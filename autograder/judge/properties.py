@@ -60,6 +60,17 @@ def forget():
     _RECORDED.clear()
 
 
+def recording():
+    """What `record` has drawn so far, to `replay` later in this process without drawing again."""
+    return dict(_RECORDED)
+
+
+def replay(recorded_before):
+    """Replay exactly the examples of an earlier `recording()` (and nothing recorded since)."""
+    _RECORDED.clear()
+    _RECORDED.update(recorded_before)
+
+
 def recorded(strategy):
     entry = _RECORDED.get(id(strategy))
     return entry[1] if entry is not None and entry[0] is strategy else None
