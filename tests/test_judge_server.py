@@ -9,9 +9,8 @@ code and can read only the parts of the grader its sandbox shows (`sandbox.SANDB
 it must never import `autograder.judge`.
 
 Each server module is imported in a fresh `python -I` (as the servers are started), followed by
-what its main() does before serving (the judge's `properties.record` is slow and skipped). A
-watcher on the import system records who imported each forbidden module, for the failure
-message.
+what its main() does before serving. A watcher on the import system records who imported each
+forbidden module, for the failure message.
 """
 
 import json

@@ -1,14 +1,15 @@
 """`python -I -m autograder.judge.server FD`: the judges, in a sandbox of their own.
 
 Started once per grading run. It imports torch, Hypothesis and every exercise's declaration,
-draws every property-based example once (`properties.record`), finds the devices checks run
-on, drops to an unprivileged uid of its own (UID, never a student's), and never runs, imports
+finds the devices checks run on, drops to an unprivileged uid of its own (UID, never a student's), and never runs, imports
 or unpickles anything a student wrote.
 
 Requests arrive on its socket to the command (fd FD): `JudgeRequest` (an exercise to decide,
 with the socket to that exercise's candidate attached) and `Gone` (the candidate server says
 the candidate has ended). A judge is forked only once its candidate has spoken (or hung up),
-so queued work costs a descriptor, not a process. The judge child runs the check
+so queued work costs a descriptor, not a process. Before the first judge of an exercise is
+forked, the server draws that exercise's property-based examples (`properties.record`), once:
+every later judge of it inherits them (only the exercises a run grades are drawn). The judge child runs the check
 (`run.judge`) and writes its `Verdict` on a pipe; the server decodes it and sends `Judged` to
 the command. A judge that dies or outlives its backstop limit becomes an "error" verdict that
 says the grader failed, never a pass.
@@ -41,7 +42,7 @@ from ..protocol.verdicts import ENDED_BEFORE_ANSWERING, Killed, Verdict, grader_
 from . import properties
 from .channel import Remote
 from .declare import devices_here
-from .exercises import REGISTRY, curriculum, strategies
+from .exercises import REGISTRY, curriculum
 from .run import judge
 
 GONE_GRACE = 5.0  # seconds a judge may go on after its candidate has ended
@@ -151,6 +152,7 @@ class Server:
     def start(self, item):
         """Fork the judge for `item`, whose candidate has spoken."""
         del self.pending[item.fd]
+        properties.record(REGISTRY[item.request.assignment][item.request.exercise].strategies)
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -243,7 +245,6 @@ class Server:
 def main():
     fd = int(sys.argv[1])
     torch.set_num_threads(1)
-    properties.record(strategies())
     devices = devices_here()
     groups = delegated_groups()
     run_server(fd, lambda control: Server(control, devices, groups), curriculum=curriculum(),
