@@ -1,7 +1,7 @@
 """End to end through real `nbgrader autograde`, in a throwaway copy of the course.
 
 For every assignment: the instructor's solutions get full marks, the untouched release gets
-zero on every exercise. For 01_tensor_ops, also a partly right submission and submissions that
+zero on every exercise (lean notebooks: the nbgrader cells alone). For 01_tensor_ops, also a partly right submission and submissions that
 cheat (patching torch.allclose, editing or deleting test cells) on wrong answers.
 """
 
@@ -21,9 +21,18 @@ RIGHT_01, WRONG_01 = samples.solutions()["ALTERNATIVE"], samples.solutions()["WR
 PATCH_ALLCLOSE = samples.attacks()["COMPARISON_PATCHES"]
 
 
-def with_solutions(nb, code):
-    """A copy of `nb` whose solution cells hold `code[grade_id]` (others left as they are)."""
+def lean(nb):
+    """A copy of `nb` with only its nbgrader cells (setup, solutions, tests): the grading is what
+    is tested here; every notebook's prose and demos run in test_notebooks, test_notebook_habits
+    and the browser tests."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.cells = [c for c in nb.cells if nbgrader_meta(c)]
+    return nb
+
+
+def with_solutions(nb, code):
+    """A lean copy of `nb` whose solution cells hold `code[grade_id]` (others left as they are)."""
+    nb = lean(nb)
     for cell in nb.cells:
         grade_id = nbgrader_meta(cell).get("grade_id")
         if nbgrader_meta(cell).get("solution") and grade_id in code:
@@ -36,7 +45,7 @@ def submissions(name):
     exercises = list(CURRICULUM[name])
     full = {ex: "full" for ex in exercises}
     zero = {ex: 0 for ex in exercises}
-    subs = {"solutions": (source_nb(name), full), "untouched": (release_nb(name), zero)}
+    subs = {"solutions": (lean(source_nb(name)), full), "untouched": (lean(release_nb(name)), zero)}
     if name != "01_tensor_ops":
         return subs
     release = release_nb(name)

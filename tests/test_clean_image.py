@@ -253,10 +253,13 @@ def parent_of(pid):
     return int(re.search(r"^PPid:\s*(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
 
 
-def candidate_processes(server):
+def candidate_processes(server, timeout=60):
     """(the candidate server, its first zygote, the zygote's spare): the server forked the
-    zygote; the spare, forked by the zygote, is detached from both."""
-    found = module_processes(server)
+    zygote; the spare, forked by the zygote, is detached from both. The zygote forks its spare
+    once it is up, which can be after the grader is ready: wait for it."""
+    deadline = time.monotonic() + timeout
+    while len(found := module_processes(server)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert len(found) == 3, found
     parents = {pid: parent_of(pid) for pid in found}
     server = next(pid for pid in found if any(parents[other] == pid for other in found))
