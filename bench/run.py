@@ -3,6 +3,7 @@ command, over the whole course; then the feedback run; then how grade scales wit
 
     python bench/run.py [--students 30] [--assignment A ...] [--scaling 30,100,300]
                         [--workers N] [--cell-timeout 30] [--check-limit 10] [--keep DIR]
+                        [--grade-only]
 
 Builds a synthetic class of every assignment (a realistic mix of correct, partly wrong,
 erroring and timing-out submissions: `autograder.instructor.samples.mixed_class`), each
@@ -19,7 +20,9 @@ The clock stops when every grade is in the gradebook. Then the feedback run (`re
 `feedback --run` adds) is timed on its own. It checks that `course` and `grade` give identical
 gradebooks, and prints wall times and ratios, per-notebook overhead, the judge's CPU per
 exercise, peak memory (in use on the machine, above its idle level), and a scaling table: the
-grade command on one assignment with classes of each size in --scaling.
+grade command on one assignment with classes of each size in --scaling. `--grade-only` times
+the grade command alone (its time and overhead per notebook, and the scaling table): minutes
+where the whole comparison takes hours.
 """
 
 import argparse
@@ -168,6 +171,8 @@ def main():
     parser.add_argument("--cell-timeout", type=int, default=30)
     parser.add_argument("--check-limit", type=int, default=10)
     parser.add_argument("--keep", help="keep the graded courses in this folder")
+    parser.add_argument("--grade-only", action="store_true",
+                        help="time our grade command alone (its overhead per notebook): no plain nbgrader, no feedback run")
     args = parser.parse_args()
 
     names = args.assignment or assignments(ROOT)
@@ -179,6 +184,8 @@ def main():
     base = Path(args.keep or tempfile.mkdtemp(prefix="grading-bench-"))
     outputs = {a: handed_in_outputs(a) for a in names}
     courses = {"typical": base / "typical", "course": base / "course", "grade": base / "grade"}
+    if args.grade_only:
+        courses = {"grade": courses["grade"]}
     for name, course in courses.items():
         copy_course(course, limits + (TYPICAL.format(cell_timeout=args.cell_timeout) if name == "typical" else ""))
         submit(course, classes, outputs)
@@ -201,6 +208,11 @@ def main():
         students = classes[assignment]
         for course in courses.values():
             run(nbgrader + ["generate_assignment", assignment, "--force"], course)
+        if args.grade_only:
+            ours_s, ours_mem = run(GRADE + [assignment, "--no-progress"] + workers, courses["grade"])
+            results[assignment] = grade_results(courses["grade"], assignment, ours_s, ours_mem)
+            print(f"  {assignment}: grade {ours_s:.1f} s", flush=True)
+            continue
         typical_s, typical_mem = run(nbgrader + ["autograde", assignment, "--force"], courses["typical"])
         plain_s, plain_mem = run(nbgrader + ["autograde", assignment, "--force"], courses["course"])
         ours_s, ours_mem = run(GRADE + [assignment, "--no-progress"] + workers, courses["grade"])
@@ -209,17 +221,27 @@ def main():
         feedback_s, feedback_mem = run(FEEDBACK_RUN + [str(courses["grade"]), assignment, str(args.workers or 0)],
                                        courses["grade"])
         unchanged = gradebook(courses["grade"], assignment, students) == graded
-        log = json.loads((courses["grade"] / "reports" / assignment / "grading_log.json").read_text())
-        phases = json.loads((courses["grade"] / "reports" / assignment / "grading_stats.json").read_text())
         results[assignment] = dict(
-            typical_s=typical_s, plain_s=plain_s, ours_s=ours_s, same=same, log=log, phases=phases,
+            grade_results(courses["grade"], assignment, ours_s, ours_mem),
+            typical_s=typical_s, plain_s=plain_s, same=same,
             feedback_s=feedback_s, feedback_mem=feedback_mem, unchanged=unchanged,
-            typical_mem=typical_mem, plain_mem=plain_mem, ours_mem=ours_mem,
+            typical_mem=typical_mem, plain_mem=plain_mem,
             typical_cells=cell_seconds(courses["typical"], assignment, students),
             plain_cells=cell_seconds(courses["course"], assignment, students))
         print(f"  {assignment}: typical {typical_s:.1f} s, course {plain_s:.1f} s, grade {ours_s:.1f} s, "
               f"feedback run {feedback_s:.1f} s; identical: {same}", flush=True)
 
+    if args.grade_only:
+        ours = sum(r["ours_s"] for r in results.values())
+        overhead = ours_overhead(results, count)
+        print(f"\nour grade: {ours:.1f} s to every grade, {ours / count:.2f} s per notebook; overhead per notebook "
+              f"{sum(overhead.values()):.3f} s (target: under 0.3 s): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in overhead.items()))
+        print(f"peak memory above idle: {max(r['ours_mem'] for r in results.values()) / 2**30:.2f} GiB")
+        scaling = [int(n) for n in args.scaling.split(",") if n.strip()]
+        if scaling:
+            scale(base / "scaling", names[0], scaling, limits, workers, outputs[names[0]])
+        return
     total = {k: sum(r[f"{k}_s"] for r in results.values()) for k in ("typical", "plain", "ours", "feedback")}
     cells = {k: sum(r[f"{k}_cells"] for r in results.values()) for k in ("typical", "plain")}
     mem = {k: max(r[f"{k}_mem"] for r in results.values()) / 2**30 for k in ("typical", "plain", "ours", "feedback")}
@@ -257,6 +279,13 @@ def main():
     print("gradebooks identical (course config and our grade):", all(r["same"] for r in results.values()))
     if not all(r["same"] and r["unchanged"] for r in results.values()):
         raise SystemExit(1)
+
+
+def grade_results(course, assignment, seconds, memory):
+    """What the grade command left in its reports (its log and phase timings), and its time."""
+    reports = course / "reports" / assignment
+    return dict(ours_s=seconds, ours_mem=memory, log=json.loads((reports / "grading_log.json").read_text()),
+                phases=json.loads((reports / "grading_stats.json").read_text()))
 
 
 def scale(base, assignment, sizes, limits, workers, outputs):

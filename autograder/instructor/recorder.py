@@ -5,13 +5,14 @@ nbgrader's own autograde whose sanitizing and execution replay what phase 1 stag
 (`nbgrader_api.replay_config`: ReplaySanitize, ReplayExecution). One student at a time, one
 writer: no 'database is locked', no lost grade; and since each student's record depends on
 nothing but their own staged notebooks, the gradebook ends the same whatever order phase 1
-finishes in.
+finishes in. The thread's Gradebooks share one database engine (`gradebook_engines`).
 """
 
 import queue
 import threading
 import time
 
+from . import gradebook_engines
 from .nbgrader_api import make_api, replay_config
 
 
@@ -31,10 +32,11 @@ class Recorder:
 
     def _run(self):
         try:
-            while (student := self._queue.get()) is not None and not self._stopping:
-                result = self.api.autograde(self.assignment, student, force=True, create=True)
-                if not result.get("success"):
-                    self.failed.append(student)
+            with gradebook_engines.shared():
+                while (student := self._queue.get()) is not None and not self._stopping:
+                    result = self.api.autograde(self.assignment, student, force=True, create=True)
+                    if not result.get("success"):
+                        self.failed.append(student)
         except BaseException as exc:  # reported by finish()
             self.error = exc
         finally:
