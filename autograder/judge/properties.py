@@ -5,9 +5,9 @@
 reporting it. Runs are derandomized and keep no example database, so every submission is
 checked on the same examples and grading the same submission twice gives the same result.
 
-Drawing is most of a check's own time, and it is deterministic: the judge server draws every
-exercise's examples once (`record`) before it forks judges, and a judge replays them, handing
-over to Hypothesis only to shrink a failure. Student code never runs in the judge, so nothing
+Drawing is most of a check's own time, and it is deterministic: the judge server draws each
+exercise's examples once (`record`), before it forks that exercise's first judge, and a judge
+replays them, handing over to Hypothesis only to shrink a failure. Student code never runs in the judge, so nothing
 here needs guarding.
 """
 
