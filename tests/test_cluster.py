@@ -30,6 +30,9 @@ from postgres import started_or_skipped
 distributed = pytest.importorskip("distributed", reason="dask.distributed is in requirements.txt: reinstall them")
 from autograder.instructor import cluster as cluster_module  # noqa: E402  (it imports distributed)
 
+# each test (and the module's servers it starts) has minutes here: a hang fails in 10, not 15
+pytestmark = pytest.mark.timeout(600)
+
 A = samples.ASSIGNMENT
 # right, wrong, untouched, patching the comparisons, crashing, looping, forging, leaving daemons
 STUDENTS = ["ada", "cho", "dan", "eve", "kim", "lee", "rex", "uma"]

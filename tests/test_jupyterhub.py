@@ -32,6 +32,9 @@ from autograder.instructor.release import nbgrader_env
 
 from conftest import ASSIGNMENTS, ROOT, copy_course
 
+# each test (and the module's servers it starts) has minutes here: a hang fails in 10, not 15
+pytestmark = pytest.mark.timeout(600)
+
 HUB = ROOT / "docs" / "jupyterhub"
 EXAMPLE = HUB / "jupyterhub_config.py"
 PROXY = HUB / "node_modules" / ".bin" / "configurable-http-proxy"

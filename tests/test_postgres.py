@@ -25,7 +25,8 @@ from autograder.instructor.release import nbgrader_env
 from conftest import copy_course, gradebook_dump, nbgrader, sample_course
 from postgres import free_port, started_or_skipped
 
-pytestmark = pytest.mark.slow
+# each test (and the module's servers it starts) has minutes here: a hang fails in 10, not 15
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 A = samples.ASSIGNMENT
 REQUIRED = os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
