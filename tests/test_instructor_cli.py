@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -308,6 +309,33 @@ def test_a_server_that_does_not_start_shows_its_log_and_the_likely_cause(tmp_pat
     assert "No module named 'autograder'" in text and "pip install -e ." in text
     assert "line 12" in text and "line 11" not in text, "the last 20 lines of its log, no more"
     assert len(text.splitlines()) <= 23
+
+
+def test_a_server_lost_mid_run_shows_its_log_without_terminal_escapes(tmp_path):
+    """A server that dies after its hello: its message carries its log's tail (what it printed
+    as it died), with control characters (terminal escapes) made harmless."""
+    from autograder.instructor.grader import ServerLost, ServerProcess
+
+    class Dies:  # says hello as a server would, then dies with a traceback
+        available = False
+
+        def wrap(self, cmd):
+            code = ("import sys, os; from autograder.protocol import frames; "
+                    "from autograder.protocol.messages import Hello; "
+                    "frames.send(int(sys.argv[1]), Hello(pid=os.getpid()).to_wire()); "
+                    "sys.stderr.write('Traceback (most recent call last):\\n\\x1b]0;owned\\x07Lost: gone\\n'); "
+                    "sys.stderr.flush(); os._exit(1)")
+            return [sys.executable, "-c", code, cmd[-1]]
+
+    server = ServerProcess("candidate", Dies(), "autograder.candidate.server", tmp_path / "c.log").launch()
+    server.wait_ready(30)
+    with pytest.raises(ServerLost) as lost:
+        while True:
+            select.select([server], [], [], 30)
+            server.reports()
+    text = str(lost.value)
+    assert text.startswith("the candidate server exited"), text
+    assert "Lost: gone" in text and "\x1b" not in text and "\x07" not in text, text
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ dozen examples (seconds); `FUZZ_EXAMPLES=5000 make test` (or pytest on this file
 many per test instead.
 """
 
+import asyncio
 import json
 import os
 import socket
@@ -350,6 +351,20 @@ def test_a_notebook_whose_files_do_not_fit_leaves_them_out(tmp_path):
 
 # --------------------------------------------------------------------------- kernel messages (plain nbgrader)
 
+@pytest.fixture
+def event_loop_of_its_own():
+    """The client's sockets are asyncio ones: they need a current event loop, which an earlier
+    `asyncio.run` in the same process leaves unset."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+@pytest.mark.usefixtures("event_loop_of_its_own")
 def test_a_kernel_message_over_its_cap_is_dropped_by_zmq_before_it_is_read(tmp_path, monkeypatch):
     """Before: a 200 MB message from a student's kernel was read and parsed whole by nbgrader's
     client (1.5 GiB in the instructor's `nbgrader autograde`) before any size was checked. Now

@@ -14,7 +14,7 @@ the same sessions; only the engine under them is reused.
 import contextlib
 import threading
 
-_LOCAL = threading.local()  # .engines: {url: engine} while this thread is inside shared()
+_LOCAL = threading.local()  # while this thread is inside shared(): .engines {url: engine}, .checked {engine}
 _PATCH_LOCK = threading.Lock()
 _USERS = 0  # threads inside shared(): nbgrader's functions are patched while there is one
 _ORIGINALS = []  # what shared() replaced: create_engine, and create_all when set on the instance
@@ -33,7 +33,6 @@ def _create_engine(original):
         if key not in engines:
             engine = original(url, *args, **kwargs)
             engine.dispose = lambda *a, **k: None  # Gradebook.close: kept for the next one
-            engine.checked = False
             engines[key] = engine
         return engines[key]
     return create_engine
@@ -41,11 +40,14 @@ def _create_engine(original):
 
 def _create_all(original):
     def create_all(bind=None, **kwargs):
-        if _engines() is not None and getattr(bind, "checked", None) is True:
+        engines = _engines()
+        if engines is None:
+            return original(bind=bind, **kwargs)
+        if bind in _LOCAL.checked:
             return None
         original(bind=bind, **kwargs)
-        if _engines() is not None and bind in _engines().values():
-            bind.checked = True
+        if bind in engines.values():
+            _LOCAL.checked.add(bind)
         return None
     return create_all
 
@@ -62,11 +64,11 @@ def shared():
             api.create_engine = _create_engine(api.create_engine)
             api.Base.metadata.create_all = _create_all(api.Base.metadata.create_all)
         _USERS += 1
-    _LOCAL.engines = {}
+    _LOCAL.engines, _LOCAL.checked = {}, set()
     try:
         yield
     finally:
-        engines, _LOCAL.engines = _LOCAL.engines, None
+        engines, _LOCAL.engines, _LOCAL.checked = _LOCAL.engines, None, None
         for engine in engines.values():
             del engine.dispose
             engine.dispose()

@@ -49,7 +49,7 @@ from .sandbox import PACKAGE, Sandbox, judge_sandbox
 BOOT = ("import runpy, sys; root, module = sys.argv[1:3]; del sys.argv[1:3]; sys.path.insert(0, root); "
         "runpy.run_module(module, run_name='__main__', alter_sys=True)")
 LOG_TAIL_LINES = 20
-# (what a server's log says, what it most likely means): shown when a server does not start
+# (what a server's log says, what it most likely means): shown when a server is lost
 LIKELY_CAUSES = (
     ("No module named 'autograder'",
      "the environment's install of the course points at another copy of it, so the sandbox "
@@ -118,15 +118,20 @@ class ServerProcess:
             self.hello, self.ready_after = hello, time.monotonic() - self.launched
         return self.hello
 
-    def start_failure(self, why, lines=LOG_TAIL_LINES):
-        """Why the server did not start, in a few lines: the tail of its own log, read now
-        (the run's scratch folder, where the log is, is deleted when the run ends), and the
-        likely cause when the log names one."""
+    def start_failure(self, why):
+        """Why the server did not start (with its log's tail and the likely cause)."""
+        return self.lost(f"did not start ({why})")
+
+    def lost(self, what, lines=LOG_TAIL_LINES):
+        """"the <name> server <what>", with the tail of its own log, read now (the run's scratch
+        folder, where the log is, is deleted when the run ends), and the likely cause when the
+        log names one: whoever reads a lost server's message can tell why it went."""
         try:
             tail = Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
         except OSError:
             tail = []
-        text = f"the {self.name} server did not start ({why})"
+        tail = ["".join(c if c.isprintable() else "?" for c in line) for line in tail]  # no terminal escapes
+        text = f"the {self.name} server {what}"
         for needle, cause in LIKELY_CAUSES:
             if any(needle in line for line in tail):
                 text += f"\nlikely cause: {cause}"
@@ -144,7 +149,7 @@ class ServerProcess:
         try:
             frames.send_encoded(self.fileno(), data, fds=fds)
         except OSError as exc:
-            raise ServerLost(f"the {self.name} server stopped listening ({exc})") from None
+            raise ServerLost(self.lost(f"stopped listening ({exc})")) from None
 
     def reports(self):
         """What the server said since the last call (call when readable), decoded; ServerLost
@@ -153,9 +158,9 @@ class ServerProcess:
             more = frames.read_some(self.fileno(), self.reader)
             said = [decode_report(frame) for frame in self.reader.frames()]
         except (frames.Malformed, OSError) as exc:
-            raise ServerLost(f"the {self.name} server sent something unreadable ({exc})") from None
+            raise ServerLost(self.lost(f"sent something unreadable ({exc})")) from None
         if not more and not said:
-            raise ServerLost(f"the {self.name} server exited")
+            raise ServerLost(self.lost("exited"))
         return said
 
     def finish(self, timeout=10):
@@ -318,7 +323,7 @@ class Grader:
                 out += self._handle(server.name, report)
         for server in self.servers.values():
             if not ready and not server.alive():
-                raise ServerLost(f"the {server.name} server died")
+                raise ServerLost(server.lost("died"))
         return out
 
     def _handle(self, name, report):

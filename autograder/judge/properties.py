@@ -7,8 +7,8 @@ checked on the same examples and grading the same submission twice gives the sam
 
 Drawing is most of a check's own time, and it is deterministic: the judge server draws each
 exercise's examples once (`record`), before it forks that exercise's first judge, and a judge
-replays them, handing over to Hypothesis only to shrink a failure. Student code never runs in the judge, so nothing
-here needs guarding.
+replays them, handing over to Hypothesis only to shrink a failure. Student code never runs in
+the judge, so nothing here needs guarding.
 """
 
 import math
