@@ -184,12 +184,14 @@ def live_processes():
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            if not fields["State"].strip().startswith(("Z", "X")):
-                found[int(name)] = int(fields["Uid"].split()[0])
-        except (OSError, ValueError, KeyError, IndexError):
+            with open(f"/proc/{name}/status", "rb") as f:
+                status = f.read(4096)  # State and Uid are among its first lines
+            state = status.split(b"\nState:", 1)[1].split(None, 1)[0]
+            uid = int(status.split(b"\nUid:", 1)[1].split(None, 1)[0])
+        except (OSError, ValueError, IndexError):
             continue
+        if not state.startswith((b"Z", b"X")):
+            found[int(name)] = uid
     return found
 
 

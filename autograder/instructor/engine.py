@@ -21,6 +21,7 @@ from collections import Counter, deque
 import nbformat
 
 from ..protocol.limits import Limits
+from . import gradebook_engines
 from .grader import Grader, ServerLoop, Settings
 from .nbgrader_api import load_config, sanitize
 from .outputs import graded_test_cells, keep_submitted
@@ -96,7 +97,8 @@ class Phase1(ServerLoop):
     def run(self):
         self.grader = self._ready(self.grader)
         try:
-            self.pump()
+            with gradebook_engines.shared():  # sanitizing opens the snapshot's Gradebook thrice a notebook
+                self.pump()
             for name, cpu in self.grader.finish().items():
                 for key, seconds in (cpu or {}).items():  # e.g. judge_children_cpu: every judge
                     self._add_stat(f"{name}_{key}", seconds)

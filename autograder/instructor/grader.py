@@ -41,7 +41,7 @@ from ..protocol.messages import (
     encoded_request,
 )
 from ..protocol.verdicts import Status, Verdict
-from .isolation import Cgroups, UidBlock, kill_uid
+from .isolation import Cgroups, UidBlock, kill_uids
 from .sandbox import PACKAGE, Sandbox, judge_sandbox
 
 # `python -I -m module`, but importing this very copy of the grader (the one bound into the
@@ -49,6 +49,7 @@ from .sandbox import PACKAGE, Sandbox, judge_sandbox
 BOOT = ("import runpy, sys; root, module = sys.argv[1:3]; del sys.argv[1:3]; sys.path.insert(0, root); "
         "runpy.run_module(module, run_name='__main__', alter_sys=True)")
 LOG_TAIL_LINES = 20
+SECOND_LOOK = 1.0  # seconds between the looks at /proc for what freed uids left running
 # (what a server's log says, what it most likely means): shown when a server is lost
 LIKELY_CAUSES = (
     ("No module named 'autograder'",
@@ -220,6 +221,8 @@ class Grader:
         self.checks = {}       # exercise key -> Check
         self.notebooks = {}    # notebook key -> (uid, student)
         self.refused = []      # verdicts of exercises never sent (Refused), for `events`
+        self.freed = set()     # uids done with, for the second look (`_second_look`)
+        self.looked = time.monotonic()
         self.servers = {}
         self.devices, self.curriculum = None, None
         self.launch()
@@ -324,6 +327,7 @@ class Grader:
         for server in self.servers.values():
             if not ready and not server.alive():
                 raise ServerLost(server.lost("died"))
+        self._second_look()
         return out
 
     def _handle(self, name, report):
@@ -354,9 +358,22 @@ class Grader:
         return []
 
     def _free(self, uid):
+        """`uid` is done with: retired (never handed out again in this run) and, soon, looked
+        at once more."""
         if uid is not None:
-            kill_uid(uid)  # nothing of it can be left: its server swept it, this is a second look
             self.uids.give_back(uid)
+            self.freed.add(uid)
+
+    def _second_look(self, now=False):
+        """Kill whatever still runs under the uids freed since the last look. Their server
+        swept each already; this look from outside the sandboxes is a second one, taken for
+        all of them at once, at most every SECOND_LOOK seconds (one look at /proc costs
+        milliseconds; one per exercise was a tenth of a second per notebook). A freed uid is
+        never handed out again, so the wait gives nothing to anyone."""
+        if self.freed and (now or time.monotonic() - self.looked >= SECOND_LOOK):
+            freed, self.freed = self.freed, set()
+            kill_uids(freed)
+            self.looked = time.monotonic()
 
     def _settle(self, ckey):
         check = self.checks[ckey]
@@ -387,6 +404,7 @@ class Grader:
     def close(self):
         for server in self.servers.values():
             server.close()
+        self._second_look(now=True)  # while the block of uids is still this run's
         self.cgroups.close()
         self.judge_cgroups.close()
         self.uids.close()

@@ -31,7 +31,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ..candidate.confine import live_processes, processes_of
+from ..candidate.confine import live_processes
 from ..protocol.limits import DEFAULT as LIMITS
 
 FIRST_UID = 200_000
@@ -160,11 +160,18 @@ def orphans():
 
 def kill_uid(uid):
     """Kill every process of `uid` on the machine (from outside any sandbox); how many."""
-    if uid is None or os.geteuid() != 0:
+    return kill_uids([uid])
+
+
+def kill_uids(uids):
+    """Kill every process of any of `uids` on the machine (from outside any sandbox), with one
+    look at /proc for them all; how many there were."""
+    uids = {uid for uid in uids if uid is not None}
+    if not uids or os.geteuid() != 0:
         return 0
     found = 0
     for _ in range(5):
-        pids = processes_of(uid)
+        pids = [pid for pid, owner in live_processes().items() if owner in uids]
         if not pids:
             break
         found = max(found, len(pids))
@@ -175,7 +182,6 @@ def kill_uid(uid):
                 pass
         time.sleep(0.05)
     return found
-
 
 
 def remove_stale():

@@ -148,7 +148,7 @@ def snapshot_gradebook(root, dest, assignment):
     what phase 1 reads or writes instead of the real one, small enough to ship to a worker, and
     with no student's grade in it. Raises ValueError when the gradebook lacks the assignment."""
     from nbgrader.api import Base, Gradebook
-    from sqlalchemy import create_engine, select
+    from sqlalchemy import create_engine, select, text
     tables = Base.metadata.tables
     source = create_engine(db_url(root), future=True)
     try:
@@ -170,18 +170,36 @@ def snapshot_gradebook(root, dest, assignment):
             for name in ("grade_cells", "solution_cells", "task_cells"):
                 rows[name] = con.execute(select(tables[name]).where(
                     tables[name].c.id.in_(cells))).mappings().all()
+            version = alembic_version(con)
     finally:
         source.dispose()
     Path(dest).unlink(missing_ok=True)
-    Gradebook(f"sqlite:///{dest}", course_id="").close()  # nbgrader's schema and alembic version
+    if version is None:  # a gradebook without one: nbgrader's own (it asks alembic, in a subprocess)
+        Gradebook(f"sqlite:///{dest}", course_id="").close()
     out = create_engine(f"sqlite:///{dest}", future=True)
     try:
         with out.begin() as con:
+            if version is not None:  # nbgrader's schema, and the course's gradebook's version
+                Base.metadata.create_all(con)
+                con.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+                con.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
             for name in STRUCTURE:
                 if rows[name]:
                     con.execute(tables[name].insert(), [dict(row) for row in rows[name]])
     finally:
         out.dispose()
+
+
+def alembic_version(con):
+    """The schema version a gradebook records (nbgrader's `alembic_version` table), or None."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+    try:
+        found = con.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError:
+        con.rollback()
+        return None
+    return found[0] if len(found) == 1 and isinstance(found[0], str) else None
 
 
 def _name(step):

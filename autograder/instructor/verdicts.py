@@ -12,6 +12,7 @@ and says it passed; any other verdict shows its message, never the hidden tests'
 """
 
 import ast
+import functools
 
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
@@ -29,8 +30,18 @@ def nbgrader_meta(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+# Most of a class's cells are the course's own, the same in every notebook: what these pure
+# functions make of a short cell is kept (a few MB at most), a long one is worked out each time.
+CACHED_CHARS = 8192
+
+
 def to_python(source):
     """IPython syntax (magics, !shell) as plain Python, so a candidate can compile it."""
+    return _to_python(source) if len(source) <= CACHED_CHARS else _to_python.__wrapped__(source)
+
+
+@functools.lru_cache(maxsize=2048)
+def _to_python(source):
     try:
         return TransformerManager().transform_cell(source)
     except Exception:
@@ -38,11 +49,18 @@ def to_python(source):
 
 
 def top_level_imports(source):
+    """The cell's top-level import statements, as source lines."""
+    found = _imports(source) if len(source) <= CACHED_CHARS else _imports.__wrapped__(source)
+    return list(found)
+
+
+@functools.lru_cache(maxsize=2048)
+def _imports(source):
     try:
         tree = ast.parse(to_python(source))
-    except SyntaxError:
-        return []
-    return [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    except (SyntaxError, ValueError):  # ValueError: a null byte
+        return ()
+    return tuple(ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)))
 
 
 def build_job(nb, assignment, curriculum):

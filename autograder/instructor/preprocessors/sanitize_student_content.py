@@ -15,9 +15,16 @@ alike.
   metadata only as numbers (nbconvert's templates write an image's width and height into the
   tag unquoted: `1 onerror=...` was an event handler).
 - Raw cells are cleaned as HTML. Code is shown as code (escaped by the templates).
+
+Cleaning is a pure function of the text and the settings, and most of a class's markdown is the
+course's own prose, the same in every notebook: each distinct text (up to `CACHED_CHARS`) is
+rendered and cleaned once per process (it was most of the time it took to record a grade).
 """
 
+import collections
+import json
 import re
+import threading
 
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbconvert.preprocessors.sanitize import SanitizeHTML
@@ -29,6 +36,11 @@ TAGS = ["a", "abbr", "b", "blockquote", "br", "code", "details", "div", "em", "h
 IMAGES = ("image/png", "image/jpeg")
 KEPT = {"text/plain", "text/latex", "text/html", "text/markdown", *IMAGES}
 BASE64 = re.compile(r"[A-Za-z0-9+/\s]*={0,2}\s*")
+CACHED_CHARS = 8192  # longer texts are cleaned every time (the course's longest prose cell: 4 kB)
+CACHE_CHARS = 4 << 20  # texts and their HTML kept: a few tens of MB at most, whatever a class hands in
+_CLEANED = collections.OrderedDict()  # (settings, text) -> cleaned HTML, least recently used first
+_LOCK = threading.Lock()
+_cached_chars = 0
 
 
 class SanitizeStudentContent(SanitizeHTML):
@@ -46,8 +58,27 @@ class SanitizeStudentContent(SanitizeHTML):
 
     def inert_markdown(self, text):
         """Markdown `text` as cleaned HTML on one line (see the module docstring)."""
-        html = self.sanitize_html_tags(markdown2html_mistune(text if isinstance(text, str) else ""))
+        text = text if isinstance(text, str) else ""
+        if len(text) > CACHED_CHARS:
+            return self._inert_markdown(text)
+        key = (self._settings(), text)
+        with _LOCK:
+            if key in _CLEANED:
+                _CLEANED.move_to_end(key)
+                return _CLEANED[key]
+        html = self._inert_markdown(text)
+        _remember(key, html)
+        return html
+
+    def _inert_markdown(self, text):
+        html = self.sanitize_html_tags(markdown2html_mistune(text))
         return "<div>" + html.strip().replace("\r", "&#13;").replace("\n", "&#10;") + "</div>"
+
+    def _settings(self):
+        """What cleaning depends on besides the text (anything not plain data, such as a
+        callable filter, by its repr: an object of its own is never mistaken for another)."""
+        return json.dumps([self.tags, self.attributes, self.strip, self.strip_comments, self.styles],
+                          sort_keys=True, default=repr)
 
     def sanitize_code_outputs(self, outputs):
         """Each rich output keeps only the kinds of data listed in the module docstring, each
@@ -68,6 +99,18 @@ class SanitizeStudentContent(SanitizeHTML):
                     del data[key]
             output["metadata"] = _numbers_only(output.get("metadata", {}))
         return outputs
+
+
+def _remember(key, html):
+    global _cached_chars
+    with _LOCK:
+        if key in _CLEANED:
+            return
+        _CLEANED[key] = html
+        _cached_chars += len(key[1]) + len(html)
+        while _cached_chars > CACHE_CHARS:
+            (_, text), old = _CLEANED.popitem(last=False)
+            _cached_chars -= len(text) + len(old)
 
 
 def _numbers_only(metadata):
