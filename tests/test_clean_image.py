@@ -256,15 +256,27 @@ def parent_of(pid):
 def candidate_processes(server, timeout=60):
     """(the candidate server, its first zygote, the zygote's spare): the server forked the
     zygote; the spare, forked by the zygote, is detached from both. The zygote forks its spare
-    once it is up, which can be after the grader is ready: wait for it."""
+    once it is up, which can be after the grader is ready: wait until it is detached, the
+    process between them gone. (Taken mid-fork, that middle process passed for the spare, and
+    for a candidate the zygote had started: a test then killed the zygote while the server
+    was still waiting for its spare, before it read any request.)"""
     deadline = time.monotonic() + timeout
-    while len(found := module_processes(server)) < 3 and time.monotonic() < deadline:
+    while True:
+        found = module_processes(server)
+        try:
+            parents = {pid: parent_of(pid) for pid in found}
+        except (OSError, AttributeError):  # one ended while we looked
+            parents = {}
+        settled = (len(found) == 3 and len(parents) == 3
+                   and sum(1 for pid in found if parents[pid] in found) == 1)  # the zygote's, alone
+        if settled or time.monotonic() > deadline:
+            break
         time.sleep(0.1)
-    assert len(found) == 3, found
-    parents = {pid: parent_of(pid) for pid in found}
-    server = next(pid for pid in found if any(parents[other] == pid for other in found))
-    image = next(pid for pid in found if parents[pid] == server)
+    assert settled, (found, parents)
+    image = next(pid for pid in found if parents[pid] in found)
+    server = parents[image]
     spare = next(pid for pid in found if pid not in (server, image))
+    assert len(descendants(image)) == 1, "the zygote still has a child (its spare's middle process)"
     return server, image, spare
 
 

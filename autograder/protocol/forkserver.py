@@ -128,8 +128,10 @@ class Control:
 
 def run_server(fd, make_server, **hello):
     """A server's life once it is warm: freeze what it imported (children's collections then
-    skip it: fewer pages copied), say `Hello` on its channel `fd`, serve (`make_server(control)`
-    returns an object with `serve()`), then report its own and its children's CPU seconds."""
+    skip it: fewer pages copied), make the server (`make_server(control)` returns an object
+    with `serve()`: the candidate server's has its spare zygote by then), say `Hello` on its
+    channel `fd`, serve, then report its own and its children's CPU seconds. Hello comes last:
+    a server that said it is ready is serving."""
     import gc
     gc.collect()
     gc.freeze()
@@ -137,10 +139,11 @@ def run_server(fd, make_server, **hello):
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)  # stray prints must never reach a channel
     started = os.times()
+    server = make_server(control)
     control.send(Hello(os.getpid(), **hello).to_wire())
     control.flush(block=True)
     os.set_blocking(fd, False)
-    make_server(control).serve()
+    server.serve()
     used = os.times()
     control.send(ServerCpu(round(used.user + used.system - started.user - started.system, 3),
                            round(used.children_user + used.children_system
