@@ -49,6 +49,7 @@ from .sandbox import PACKAGE, Sandbox, judge_sandbox
 BOOT = ("import runpy, sys; root, module = sys.argv[1:3]; del sys.argv[1:3]; sys.path.insert(0, root); "
         "runpy.run_module(module, run_name='__main__', alter_sys=True)")
 LOG_TAIL_LINES = 20
+LOG_TAIL_BYTES = 64 << 10  # where those lines are looked for: the end of the log, however long
 SECOND_LOOK = 1.0  # seconds between the looks at /proc for what freed uids left running
 # (what a server's log says, what it most likely means): shown when a server is lost
 LIKELY_CAUSES = (
@@ -128,7 +129,9 @@ class ServerProcess:
         folder, where the log is, is deleted when the run ends), and the likely cause when the
         log names one: whoever reads a lost server's message can tell why it went."""
         try:
-            tail = Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+                tail = log.read().decode("utf-8", errors="replace").splitlines()[-lines:]
         except OSError:
             tail = []
         tail = ["".join(c if c.isprintable() else "?" for c in line) for line in tail]  # no terminal escapes
