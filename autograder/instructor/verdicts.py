@@ -31,7 +31,8 @@ def nbgrader_meta(cell):
 
 
 # Most of a class's cells are the course's own, the same in every notebook: what these pure
-# functions make of a short cell is kept (a few MB at most), a long one is worked out each time.
+# functions make of a short cell is kept (2048 cells of at most 8 kB each, and what was made of
+# them: a few tens of MB in the worst case), a long one is worked out each time.
 CACHED_CHARS = 8192
 
 
