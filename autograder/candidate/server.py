@@ -75,6 +75,7 @@ from ..protocol.messages import (  # noqa: E402
     unread,
 )
 from ..protocol.verdicts import Killed  # noqa: E402
+from ..protocol.warm import warm_torch  # noqa: E402
 from . import confine, describe, notebook, notebook_channel, operations, respond, zygote  # noqa: E402,F401
 from .notebook_channel import NotebookChannel  # noqa: E402
 
@@ -422,6 +423,7 @@ def main():
     fd = int(sys.argv[1])
     shell = notebook.make_shell()
     notebook.warm_figures()
+    warm_torch()
     os.makedirs(WORK, mode=0o711, exist_ok=True)
     os.chmod(WORK, 0o711)
     image = zygote.start(lambda kind, channel, work: run_child(kind, channel, work, shell))

@@ -39,6 +39,7 @@ from ..protocol.forkserver import PR_SET_PDEATHSIG, Child, Poller, keep_only, pr
 from ..protocol.limits import DEFAULT as LIMITS
 from ..protocol.messages import Gone, Judged, JudgeRequest
 from ..protocol.verdicts import ENDED_BEFORE_ANSWERING, Killed, Verdict, grader_failed
+from ..protocol.warm import warm_torch
 from . import properties
 from .channel import Remote
 from .declare import devices_here
@@ -245,6 +246,7 @@ class Server:
 def main():
     fd = int(sys.argv[1])
     torch.set_num_threads(1)
+    warm_torch()
     devices = devices_here()
     groups = delegated_groups()
     run_server(fd, lambda control: Server(control, devices, groups), curriculum=curriculum(),
