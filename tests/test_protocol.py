@@ -756,3 +756,112 @@ def test_the_judge_refuses_a_deep_description_cleanly():
     with pytest.raises(Malformed, match="nested too deep"):
         seen.decode(wire(d))
     assert sys.getrecursionlimit() >= 1000
+
+
+# ------------------------------------------------- a module's tensors travel once per description
+
+def _nested_net():
+    """A module whose tensors appear many times in its description: nested children, a shared
+    layer, a buffer, gradients, and a gradient that is also a tensor elsewhere in the answer."""
+    shared = torch.nn.Linear(3, 3)
+    net = torch.nn.Sequential(torch.nn.Sequential(shared, torch.nn.ReLU(), torch.nn.BatchNorm1d(3)),
+                              shared, torch.nn.Linear(3, 2).double())
+    g = torch.Generator().manual_seed(0)
+    for i, p in enumerate(net.parameters()):  # values and gradients all different
+        with torch.no_grad():
+            p.copy_(torch.randn(p.shape, generator=g))
+        if i < 3:
+            p.grad = torch.randn(p.shape, generator=g, dtype=p.dtype)
+    return net
+
+
+def _plain(obj):
+    """A decoded value as plain data (tensors as lists), to compare two decodings."""
+    if isinstance(obj, torch.Tensor):
+        return ("tensor", str(obj.dtype), obj.tolist())
+    if isinstance(obj, (seen.SeenTensor, seen.SeenModule, seen.SeenModuleRef)):
+        return (type(obj).__name__, {k: _plain(v) for k, v in sorted(vars(obj).items())})
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _tensors(obj, found):
+    """Every SeenTensor (gradients included) in a decoded value."""
+    if isinstance(obj, seen.SeenTensor):
+        found.append(obj)
+        if obj.grad is not None:
+            found.append(obj.grad)
+    elif isinstance(obj, seen.SeenModule):
+        for v in [*obj.parameters.values(), *obj.buffers.values(), *obj.children.values()]:
+            _tensors(v, found)
+        for _, v in [*obj.named_parameters, *obj.named_buffers]:
+            _tensors(v, found)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _tensors(v, found)
+    return found
+
+
+def test_a_module_description_carries_each_tensor_once_and_decodes_as_if_repeated():
+    from autograder.candidate.describe import describe_module
+    net = _nested_net()
+    handles = values.Handles()
+    answer = [net, net[0][0].weight.grad, net[0][0].weight]
+    sent = wire(describe(answer, handles))
+    repeated = wire({"$": "list", "ref": 0, "type": "builtins.list", "length": 3,
+                     "items": [describe_module(net, handles, 0, None), *[describe(t, handles) for t in answer[1:]]]})
+    text = json.dumps(sent)
+    for name, p in net.named_parameters():
+        data = json.dumps(base64_of(p))
+        assert text.count(data) == 1, name
+        if p.grad is not None:
+            assert text.count(json.dumps(base64_of(p.grad))) == 1, name
+    assert len(text) < len(json.dumps(repeated)) / 2
+    assert _plain(seen.decode(sent)) == _plain(seen.decode(repeated))
+
+
+def base64_of(t):
+    import base64
+    return base64.b64encode(values.tensor_bytes(t)).decode()
+
+
+def test_the_copies_of_a_tensor_described_once_are_each_their_own():
+    decoded = seen.decode(wire(describe(_nested_net(), values.Handles())))
+    found = _tensors(decoded, [])
+    by_ref = {}
+    for t in found:
+        by_ref.setdefault((t.ref, t.grad is None), []).append(t)
+    assert any(len(same) > 2 for same in by_ref.values())
+    arrays = [t.values for t in found if t.values is not None]
+    assert len({id(a) for a in arrays}) == len(arrays)  # no two share their values
+    weight = decoded.named_parameters[0][1]
+    weight.values.zero_()
+    assert decoded.children["0"].children["0"].parameters["weight"].values.abs().sum() > 0
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda d: {"$": "tensor", "ref": d["ref"], "same": True}, "described already"),
+    (lambda d: {**d, "data": None, "same_data": True}, "sent already"),
+])
+def test_a_tensor_said_to_be_sent_already_that_was_not_is_malformed(edit, says):
+    d = wire(describe(torch.ones(2, 3), values.Handles()))
+    with pytest.raises(Malformed, match=says):
+        seen.decode(edit(d))
+    listed = {"$": "list", "items": [edit(d), d]}  # the first comes only after: still not sent
+    with pytest.raises(Malformed, match=says):
+        seen.decode(listed)
+
+
+def test_same_data_of_another_shape_or_dtype_and_same_across_gradients_are_malformed():
+    t = torch.ones(2, 3)
+    d = wire(describe(t, values.Handles()))
+    for other in ({**d, "shape": [3, 2], "stride": [2, 1]}, {**d, "dtype": "float64"}):
+        with pytest.raises(Malformed, match="sent already"):
+            seen.decode({"$": "list", "items": [d, {**other, "data": None, "same_data": True}]})
+    with pytest.raises(Malformed, match="described already"):  # a tensor is not its own gradient's copy
+        seen.decode({"$": "list", "items": [d, {**d, "grad": {"$": "tensor", "ref": d["ref"], "same": True}}]})
+    two = seen.decode({"$": "list", "items": [d, {"$": "tensor", "ref": d["ref"], "same": True}]})
+    assert torch.equal(two[0].values, two[1].values) and two[0].values is not two[1].values

@@ -4,6 +4,10 @@
   ``is_leaf``, ``grad_fn``, ``grad``, version counter, and whether it is a plain tensor, a
   Parameter or some other subclass; its values as bytes (`values.tensor_bytes`)
 - module: its class, training flag, parameters, buffers, submodules and ``state_dict`` keys
+  (a module's tensors appear several times in its description, in each submodule and in every
+  ``named_parameters``: within one description a tensor is described the first time only, and
+  a later appearance says ``same``, for the judge to copy that first description; its bytes
+  too travel once: a tensor that is another's gradient too says ``same_data``)
 - device, dtype, NumPy array, containers, and ``{"$": "object"}`` for anything else (its type
   and a short repr)
 
@@ -41,10 +45,21 @@ MAX_DEPTH = 12
 MAX_REPR = 300
 
 
-def describe_tensor(t, handles, with_grad=True):
+class Sent:
+    """What one description holds already: the refs of the tensors whose bytes it carries
+    (`data`), and (ref, with_grad) of those it describes whole (`whole`)."""
+
+    def __init__(self):
+        self.data, self.whole = set(), set()
+
+
+def describe_tensor(t, handles, with_grad=True, sent=None):
+    ref = handles.number(t)
+    if sent is not None and (ref, with_grad) in sent.whole:
+        return {"$": "tensor", "ref": ref, "same": True}
     kind = ("tensor" if _type(t) is _Tensor else "parameter" if _type(t) is _Parameter
             else "buffer" if _Buffer is not None and _type(t) is _Buffer else "subclass")
-    out = {"$": "tensor", "ref": handles.number(t), "kind": kind,
+    out = {"$": "tensor", "ref": ref, "kind": kind,
            "type": f"{_type(t).__module__}.{_type(t).__qualname__}"}
     with _no_subclass_fn():
         dtype = _get["dtype"](t)
@@ -63,18 +78,24 @@ def describe_tensor(t, handles, with_grad=True):
             out["storage"] = None
         numel = _numel(t)
         readable = out["device"] != "meta"  # meta tensors have a shape but no values
+        out["data"] = None
         if readable and kind != "subclass" and dtype in DTYPE_NAMES and numel <= MAX_ELEMENTS:
-            out["data"] = _b64encode(tensor_bytes(t)).decode()
-        else:
-            out["data"] = None
+            if sent is not None and ref in sent.data:
+                out["same_data"] = True
+            else:
+                out["data"] = _b64encode(tensor_bytes(t)).decode()
+                if sent is not None:
+                    sent.data.add(ref)
         if with_grad:  # only leaves (and tensors that retain it) have a .grad: no warning read
             keeps = out["is_leaf"] or bool(_get["retains_grad"](t))
             grad = _get["grad"](t) if keeps else None
-            out["grad"] = None if grad is None else describe_tensor(grad, handles, with_grad=False)
+            out["grad"] = None if grad is None else describe_tensor(grad, handles, with_grad=False, sent=sent)
+    if sent is not None:
+        sent.whole.add((ref, with_grad))
     return out
 
 
-def describe_module(m, handles, depth):
+def describe_module(m, handles, depth, sent):
     out = {"$": "module", "ref": handles.number(m),
            "type": f"{_type(m).__module__}.{_type(m).__qualname__}",
            "mro": [f"{c.__module__}.{c.__qualname__}" for c in _type(m).__mro__]}
@@ -82,16 +103,16 @@ def describe_module(m, handles, depth):
     own_params = m.__dict__.get("_parameters", {})
     own_buffers = m.__dict__.get("_buffers", {})
     non_persistent = m.__dict__.get("_non_persistent_buffers_set", set())
-    out["parameters"] = [[str(k), None if v is None else describe_tensor(v, handles)]
+    out["parameters"] = [[str(k), None if v is None else describe_tensor(v, handles, sent=sent)]
                          for k, v in own_params.items()]
-    out["buffers"] = [[str(k), None if v is None else describe_tensor(v, handles), k not in non_persistent]
+    out["buffers"] = [[str(k), None if v is None else describe_tensor(v, handles, sent=sent), k not in non_persistent]
                       for k, v in own_buffers.items()]
     out["children"] = [[str(k), None if v is None else
-                        (describe_module(v, handles, depth + 1) if depth < 4 else
+                        (describe_module(v, handles, depth + 1, sent) if depth < 4 else
                          {"$": "module", "ref": handles.number(v), "type": _type(v).__qualname__})]
                        for k, v in m.__dict__.get("_modules", {}).items()]
-    out["named_parameters"] = [[n, describe_tensor(p, handles)] for n, p in _named_parameters(m)]
-    out["named_buffers"] = [[n, describe_tensor(b, handles)] for n, b in _named_buffers(m)]
+    out["named_parameters"] = [[n, describe_tensor(p, handles, sent=sent)] for n, p in _named_parameters(m)]
+    out["named_buffers"] = [[n, describe_tensor(b, handles, sent=sent)] for n, b in _named_buffers(m)]
     out["named_modules"] = [[n, handles.number(x), _type(x).__qualname__] for n, x in _named_modules(m)]
     try:
         out["state_dict"] = [str(k) for k in _state_dict(m).keys()]
@@ -111,8 +132,11 @@ def short_repr(obj):
     return text if _len(text) <= MAX_REPR else text[:MAX_REPR] + "..."
 
 
-def describe(obj, handles, depth=0):
-    """JSON for `obj`, a result or an object the judge asked about."""
+def describe(obj, handles, depth=0, sent=None):
+    """JSON for `obj`, a result or an object the judge asked about. `sent`: what this
+    description holds already (`Sent`: one description, one)."""
+    if sent is None:
+        sent = Sent()
     if depth > MAX_DEPTH:
         return {"$": "object", "type": "too-deep", "repr": "(nested too deep)"}
     t = _type(obj)
@@ -123,9 +147,9 @@ def describe(obj, handles, depth=0):
     if t is float:
         return obj
     if _isinstance(obj, _Tensor):
-        return describe_tensor(obj, handles)
+        return describe_tensor(obj, handles, sent=sent)
     if _isinstance(obj, _Module):
-        return describe_module(obj, handles, depth)
+        return describe_module(obj, handles, depth, sent)
     if t is torch.device:
         return {"$": "device", "device": str(obj)}
     if t is torch.dtype:
@@ -139,13 +163,14 @@ def describe(obj, handles, depth=0):
         return {"$": "size", "items": [int(s) for s in obj]}
     if _isinstance(obj, (tuple, list)):
         kind = "tuple" if _isinstance(obj, tuple) else "list"
-        items = [describe(v, handles, depth + 1) for v in list(obj)[:MAX_ITEMS]]
+        items = [describe(v, handles, depth + 1, sent) for v in list(obj)[:MAX_ITEMS]]
         return {"$": kind, "ref": handles.number(obj), "type": f"{t.__module__}.{t.__qualname__}",
                 "items": items, "length": _len(obj)}
     if _isinstance(obj, dict):
         pairs = list(obj.items())[:MAX_ITEMS]
         return {"$": "dict", "ref": handles.number(obj), "type": f"{t.__module__}.{t.__qualname__}",
-                "items": [[describe(k, handles, depth + 1), describe(v, handles, depth + 1)] for k, v in pairs],
+                "items": [[describe(k, handles, depth + 1, sent), describe(v, handles, depth + 1, sent)]
+                          for k, v in pairs],
                 "length": _len(obj)}
     if _isinstance(obj, (numpy.floating, numpy.integer, numpy.bool_)):
         return {"$": "object", "ref": handles.number(obj), "type": f"numpy.{t.__name__}", "repr": short_repr(obj)}

@@ -3,7 +3,10 @@
 `decode` turns a candidate's JSON description (see `autograder.candidate.describe`) into plain
 judge-side objects: Python numbers and strings, `SeenTensor` (with a real tensor of the values,
 made here from the bytes), `SeenModule`, tuples and lists that remember their type, and so on.
-Nothing is executed or unpickled; any field of the wrong type, a size that does not match the
+Within one description a tensor is described once: a later appearance of the same tensor
+(its `ref`, as a gradient or not) says `same`, and is decoded as a copy of the first; one that
+is described again, as another's gradient, says `same_data` for its bytes, which are a copy of
+the first's. A `same` or `same_data` with no first (or of another dtype or shape) is Malformed. Nothing is executed or unpickled; any field of the wrong type, a size that does not match the
 bytes, a dtype or device that does not parse, raises `Malformed`, and the exercise fails with
 that reason: a candidate can lie about its own results, but not crash or confuse the judge.
 """
@@ -67,8 +70,13 @@ class SeenTensor:
 
     shared = None
 
-    def __init__(self, d, is_grad=False):
+    def __init__(self, d, is_grad=False, known=None):
         self.ref = integer(d.get("ref"), "a reference", 0)
+        if d.get("same") is True:
+            first = None if known is None else known.get(("whole", self.ref, is_grad))
+            need(first is not None, "a tensor said to be described already, and it was not")
+            self.__dict__.update(first.copy().__dict__)
+            return
         self.kind = d.get("kind")
         need(type(self.kind) is str and self.kind in ("tensor", "parameter", "buffer", "subclass"),
              "unknown tensor kind")
@@ -96,10 +104,30 @@ class SeenTensor:
             self.storage = (integer(storage[0], "a storage address", 0, 2**64),
                             integer(storage[1], "a storage size", 0, 2**62))
         data = d.get("data")
-        self.values = None if data is None else values_from_bytes(data, self.dtype_name, self.shape)
+        if data is not None:
+            self.values = values_from_bytes(data, self.dtype_name, self.shape)
+            if known is not None:
+                known.setdefault(("data", self.ref), (self.dtype_name, self.shape, self.values))
+        elif d.get("same_data") is True:
+            first = None if known is None else known.get(("data", self.ref))
+            need(first is not None and first[:2] == (self.dtype_name, self.shape),
+                 "a tensor's values said to be sent already, and they were not")
+            self.values = first[2].clone()
+        else:
+            self.values = None
         grad = d.get("grad")
         need(grad is None or not is_grad, "a gradient that has a gradient of its own")
-        self.grad = None if grad is None else SeenTensor(obj(grad, "grad"), is_grad=True)
+        self.grad = None if grad is None else SeenTensor(obj(grad, "grad"), is_grad=True, known=known)
+        if known is not None:
+            known.setdefault(("whole", self.ref, is_grad), self)
+
+    def copy(self):
+        """Another SeenTensor like this one, with values (and gradient) of its own."""
+        out = object.__new__(SeenTensor)
+        out.__dict__.update(self.__dict__)
+        out.values = None if self.values is None else self.values.clone()
+        out.grad = None if self.grad is None else self.grad.copy()
+        return out
 
     @property
     def numel(self):
@@ -115,32 +143,32 @@ class SeenModule:
 
     shared = None
 
-    def __init__(self, d, depth=0):
+    def __init__(self, d, depth=0, known=None):
         need(depth <= MAX_DEPTH, "modules nested too deep")
         self.ref = integer(d.get("ref"), "a reference", 0)
         self.type_name = string(d.get("type"), "a type name", 300)
         self.mro = [string(n, "a class name", 300) for n in array(d.get("mro", []), "the class's bases", 100)]
         self.training = boolean(d.get("training"), "the training flag")
-        self.parameters = {string(n, "a name", 300): (None if v is None else SeenTensor(obj(v, "a parameter")))
+        self.parameters = {string(n, "a name", 300): (None if v is None else SeenTensor(obj(v, "a parameter"), known=known))
                            for n, v in pairs(d.get("parameters"), "parameters")}
         self.buffers, self.persistent = {}, {}
         for item in array(d.get("buffers"), "buffers", 10_000):
             array(item, "a buffer", 3)
             need(len(item) == 3, "a buffer")
             name = string(item[0], "a name", 300)
-            self.buffers[name] = None if item[1] is None else SeenTensor(obj(item[1], "a buffer"))
+            self.buffers[name] = None if item[1] is None else SeenTensor(obj(item[1], "a buffer"), known=known)
             self.persistent[name] = boolean(item[2], "persistence")
         self.children = {}
         for name, child in pairs(d.get("children"), "children"):
             if child is None:
                 self.children[string(name, "a name", 300)] = None
             elif "parameters" in obj(child, "a child"):
-                self.children[string(name, "a name", 300)] = SeenModule(child, depth + 1)
+                self.children[string(name, "a name", 300)] = SeenModule(child, depth + 1, known)
             else:
                 self.children[string(name, "a name", 300)] = SeenModuleRef(child)
-        self.named_parameters = [(string(n, "a name", 1000), SeenTensor(obj(t, "a parameter")))
+        self.named_parameters = [(string(n, "a name", 1000), SeenTensor(obj(t, "a parameter"), known=known))
                                  for n, t in pairs(d.get("named_parameters"), "named parameters")]
-        self.named_buffers = [(string(n, "a name", 1000), SeenTensor(obj(t, "a buffer")))
+        self.named_buffers = [(string(n, "a name", 1000), SeenTensor(obj(t, "a buffer"), known=known))
                               for n, t in pairs(d.get("named_buffers"), "named buffers")]
         self.named_modules = []
         for item in array(d.get("named_modules"), "named modules", 100_000):
@@ -216,9 +244,13 @@ class SeenObject:
         return self.repr
 
 
-def decode(d, depth=0):
-    """Judge-side objects for a candidate's description (Malformed if it is not one)."""
+def decode(d, depth=0, known=None):
+    """Judge-side objects for a candidate's description (Malformed if it is not one). `known`:
+    what this description held so far: ("data", ref) -> (dtype, shape, values) of the bytes it
+    carried, ("whole", ref, is_grad) -> the SeenTensor of each tensor it described."""
     need(depth <= MAX_DEPTH, "nested too deep")
+    if known is None:
+        known = {}
     if d is None or type(d) in (bool, str):
         return d
     if type(d) is int:
@@ -228,12 +260,12 @@ def decode(d, depth=0):
     obj(d, "a value")
     tag = d.get("$")
     if tag == "tensor":
-        return SeenTensor(d)
+        return SeenTensor(d, known=known)
     if tag == "module":
-        return SeenModule(d, depth)
+        return SeenModule(d, depth, known)
     if tag in ("tuple", "list"):
         cls = SeenTuple if tag == "tuple" else SeenList
-        out = cls(decode(v, depth + 1) for v in array(d.get("items"), "items"))
+        out = cls(decode(v, depth + 1, known) for v in array(d.get("items"), "items"))
         out.type_name = string(d.get("type", f"builtins.{tag}"), "a type name", 300)
         out.ref = integer(d.get("ref", 0), "a reference", 0)
         out.length = integer(d.get("length", len(out)), "a length", 0)
@@ -241,9 +273,9 @@ def decode(d, depth=0):
     if tag == "dict":
         out = SeenDict()
         for k, v in pairs(d.get("items"), "dict items"):
-            key = decode(k, depth + 1)
+            key = decode(k, depth + 1, known)
             need(key is None or type(key) in (bool, int, float, str), "a dict key of an unexpected kind")
-            out[key] = decode(v, depth + 1)
+            out[key] = decode(v, depth + 1, known)
         out.type_name = string(d.get("type", "builtins.dict"), "a type name", 300)
         out.ref = integer(d.get("ref", 0), "a reference", 0)
         out.length = integer(d.get("length", len(out)), "a length", 0)
