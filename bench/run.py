@@ -3,7 +3,7 @@ command, over the whole course; then the feedback run; then how grade scales wit
 
     python bench/run.py [--students 30] [--assignment A ...] [--scaling 30,100,300]
                         [--workers N] [--cell-timeout 30] [--check-limit 10] [--keep DIR]
-                        [--grade-only]
+                        [--grade-only | --typical-only]
 
 Builds a synthetic class of every assignment (a realistic mix of correct, partly wrong,
 erroring and timing-out submissions: `autograder.instructor.samples.mixed_class`), each
@@ -22,7 +22,9 @@ gradebooks, and prints wall times and ratios, per-notebook overhead, the judge's
 exercise, peak memory (in use on the machine, above its idle level), and a scaling table: the
 grade command on one assignment with classes of each size in --scaling. `--grade-only` times
 the grade command alone (its time and overhead per notebook, and the scaling table): minutes
-where the whole comparison takes hours.
+where the whole comparison takes hours. `--typical-only` times plain nbgrader with the typical
+configuration and the grade command alone (no course-config run, no feedback run, so no
+gradebook comparison): the ratio the 10x target is about, in about half the time.
 """
 
 import argparse
@@ -173,6 +175,9 @@ def main():
     parser.add_argument("--keep", help="keep the graded courses in this folder")
     parser.add_argument("--grade-only", action="store_true",
                         help="time our grade command alone (its overhead per notebook): no plain nbgrader, no feedback run")
+    parser.add_argument("--typical-only", action="store_true",
+                        help="plain nbgrader (typical config) against our grade command only: no course-config run, "
+                             "no feedback run, no gradebook comparison")
     args = parser.parse_args()
 
     names = args.assignment or assignments(ROOT)
@@ -186,6 +191,8 @@ def main():
     courses = {"typical": base / "typical", "course": base / "course", "grade": base / "grade"}
     if args.grade_only:
         courses = {"grade": courses["grade"]}
+    elif args.typical_only:
+        courses = {"typical": courses["typical"], "grade": courses["grade"]}
     for name, course in courses.items():
         copy_course(course, limits + (TYPICAL.format(cell_timeout=args.cell_timeout) if name == "typical" else ""))
         submit(course, classes, outputs)
@@ -214,6 +221,13 @@ def main():
             print(f"  {assignment}: grade {ours_s:.1f} s", flush=True)
             continue
         typical_s, typical_mem = run(nbgrader + ["autograde", assignment, "--force"], courses["typical"])
+        if args.typical_only:
+            ours_s, ours_mem = run(GRADE + [assignment, "--no-progress"] + workers, courses["grade"])
+            results[assignment] = dict(grade_results(courses["grade"], assignment, ours_s, ours_mem),
+                                       typical_s=typical_s, typical_mem=typical_mem,
+                                       typical_cells=cell_seconds(courses["typical"], assignment, students))
+            print(f"  {assignment}: typical {typical_s:.1f} s, grade {ours_s:.1f} s", flush=True)
+            continue
         plain_s, plain_mem = run(nbgrader + ["autograde", assignment, "--force"], courses["course"])
         ours_s, ours_mem = run(GRADE + [assignment, "--no-progress"] + workers, courses["grade"])
         graded = gradebook(courses["grade"], assignment, students)
@@ -241,6 +255,9 @@ def main():
         scaling = [int(n) for n in args.scaling.split(",") if n.strip()]
         if scaling:
             scale(base / "scaling", names[0], scaling, limits, workers, outputs[names[0]])
+        return
+    if args.typical_only:
+        typical_report(results, count)
         return
     total = {k: sum(r[f"{k}_s"] for r in results.values()) for k in ("typical", "plain", "ours", "feedback")}
     cells = {k: sum(r[f"{k}_cells"] for r in results.values()) for k in ("typical", "plain")}
@@ -279,6 +296,24 @@ def main():
     print("gradebooks identical (course config and our grade):", all(r["same"] for r in results.values()))
     if not all(r["same"] and r["unchanged"] for r in results.values()):
         raise SystemExit(1)
+
+
+def typical_report(results, count):
+    """What --typical-only prints: plain nbgrader (typical config) against our grade command."""
+    typical, ours = (sum(r[f"{k}_s"] for r in results.values()) for k in ("typical", "ours"))
+    cells = sum(r["typical_cells"] for r in results.values())
+    overhead = ours_overhead(results, count)
+    print(f"\n{'':36}{'nbgrader (typical)':>20}{'our grade':>11}")
+    print(f"{'time to every grade (s)':36}{typical:20.1f}{ours:11.1f}")
+    print(f"{'per notebook (s)':36}{typical / count:20.2f}{ours / count:11.2f}")
+    print(f"{'in the notebook cells (s/nb)':36}{cells / count:20.2f}{'not run':>11}")
+    print(f"{'overhead per notebook (s)':36}{(typical - cells) / count:20.2f}{sum(overhead.values()):11.3f}")
+    print(f"{'peak memory above idle (GiB)':36}"
+          f"{max(r['typical_mem'] for r in results.values()) / 2**30:20.2f}"
+          f"{max(r['ours_mem'] for r in results.values()) / 2**30:11.2f}")
+    print("  ours: " + ", ".join(f"{k} {v:.3f}" for k, v in overhead.items()))
+    print(f"\nspeed-up of our grade over plain nbgrader (typical config): {typical / ours:.1f}x (target: at least 10x)")
+    print("gradebooks: not compared (no course-config run; the typical config's scores come from its own run)")
 
 
 def grade_results(course, assignment, seconds, memory):
