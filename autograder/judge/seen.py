@@ -3,12 +3,14 @@
 `decode` turns a candidate's JSON description (see `autograder.candidate.describe`) into plain
 judge-side objects: Python numbers and strings, `SeenTensor` (with a real tensor of the values,
 made here from the bytes), `SeenModule`, tuples and lists that remember their type, and so on.
-Within one description a tensor is described once: a later appearance of the same tensor
-(its `ref`, as a gradient or not) says `same`, and is decoded as a copy of the first; one that
-is described again, as another's gradient, says `same_data` for its bytes, which are a copy of
-the first's. A `same` or `same_data` with no first (or of another dtype or shape) is Malformed. Nothing is executed or unpickled; any field of the wrong type, a size that does not match the
+Nothing is executed or unpickled; any field of the wrong type, a size that does not match the
 bytes, a dtype or device that does not parse, raises `Malformed`, and the exercise fails with
 that reason: a candidate can lie about its own results, but not crash or confuse the judge.
+
+Within one description a tensor is described once: a later appearance of the same tensor (its
+`ref`, as a gradient or not) says `same`, and is decoded as a copy of the first; one described
+again as another's gradient says `same_data` for its bytes, a copy of the first's. A `same` or
+`same_data` with no first (or of another dtype or shape) is Malformed.
 """
 
 import base64
