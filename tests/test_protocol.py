@@ -865,3 +865,17 @@ def test_same_data_of_another_shape_or_dtype_and_same_across_gradients_are_malfo
         seen.decode({"$": "list", "items": [d, {**d, "grad": {"$": "tensor", "ref": d["ref"], "same": True}}]})
     two = seen.decode({"$": "list", "items": [d, {"$": "tensor", "ref": d["ref"], "same": True}]})
     assert torch.equal(two[0].values, two[1].values) and two[0].values is not two[1].values
+
+
+@pytest.mark.parametrize("copy", [
+    lambda d: {"$": "tensor", "ref": d["ref"], "same": True},
+    lambda d: {**d, "data": None, "same_data": True},
+])
+def test_a_description_cannot_make_the_judge_copy_far_more_than_it_sent(copy):
+    """Copies are bounded by what was carried: 64 MiB plus four times it, counted before any
+    copy is made (here 1 MiB carried, asked for 100 copies of it)."""
+    d = wire(describe(torch.zeros(1 << 18), values.Handles()))
+    few = seen.decode({"$": "list", "items": [d] + [copy(d)] * 60})  # 60 MiB of copies: within
+    assert len(few) == 61 and all(t.values.shape == (1 << 18,) for t in few)
+    with pytest.raises(Malformed, match="too many times"):
+        seen.decode({"$": "list", "items": [d] + [copy(d)] * 100})

@@ -10,7 +10,10 @@ that reason: a candidate can lie about its own results, but not crash or confuse
 Within one description a tensor is described once: a later appearance of the same tensor (its
 `ref`, as a gradient or not) says `same`, and is decoded as a copy of the first; one described
 again as another's gradient says `same_data` for its bytes, a copy of the first's. A `same` or
-`same_data` with no first (or of another dtype or shape) is Malformed.
+`same_data` with no first (or of another dtype or shape) is Malformed, and so is a description
+whose copies would come to more than `Known.SLACK` plus `Known.TIMES` times the bytes it carried
+(never one the whole description could have carried in a frame: a candidate cannot make the
+judge allocate much more than it sent).
 """
 
 import base64
@@ -65,6 +68,27 @@ def values_from_bytes(data, dtype_name, shape):
     return torch.from_numpy(flat)
 
 
+class Known:
+    """What one description held so far, for its later `same` and `same_data`: the bytes it
+    carried (`data`: ref -> (dtype, shape, values)), the tensors it described (`whole`:
+    (ref, is_grad) -> SeenTensor), and how many bytes were carried and copied."""
+
+    TIMES, SLACK = 4, 64 << 20
+
+    def __init__(self):
+        self.data, self.whole, self.carried, self.copied = {}, {}, 0, 0
+
+    def charge(self, nbytes):
+        """Count a copy of `nbytes` before it is made; Malformed past the bound."""
+        self.copied += nbytes
+        need(self.copied <= self.SLACK + self.TIMES * self.carried,
+             "a description that refers to tensors it sent already too many times")
+
+
+def _nbytes(values):
+    return 0 if values is None else values.numel() * values.element_size()
+
+
 class SeenTensor:
     """A tensor as the candidate described it. `values` is a CPU tensor of its dtype (None when
     the candidate did not send them: a subclass, or too big). `shared`: for an input the judge
@@ -75,8 +99,9 @@ class SeenTensor:
     def __init__(self, d, is_grad=False, known=None):
         self.ref = integer(d.get("ref"), "a reference", 0)
         if d.get("same") is True:
-            first = None if known is None else known.get(("whole", self.ref, is_grad))
+            first = None if known is None else known.whole.get((self.ref, is_grad))
             need(first is not None, "a tensor said to be described already, and it was not")
+            known.charge(_nbytes(first.values) + (0 if first.grad is None else _nbytes(first.grad.values)))
             self.__dict__.update(first.copy().__dict__)
             return
         self.kind = d.get("kind")
@@ -109,11 +134,13 @@ class SeenTensor:
         if data is not None:
             self.values = values_from_bytes(data, self.dtype_name, self.shape)
             if known is not None:
-                known.setdefault(("data", self.ref), (self.dtype_name, self.shape, self.values))
+                known.carried += _nbytes(self.values)
+                known.data.setdefault(self.ref, (self.dtype_name, self.shape, self.values))
         elif d.get("same_data") is True:
-            first = None if known is None else known.get(("data", self.ref))
+            first = None if known is None else known.data.get(self.ref)
             need(first is not None and first[:2] == (self.dtype_name, self.shape),
                  "a tensor's values said to be sent already, and they were not")
+            known.charge(_nbytes(first[2]))
             self.values = first[2].clone()
         else:
             self.values = None
@@ -121,7 +148,7 @@ class SeenTensor:
         need(grad is None or not is_grad, "a gradient that has a gradient of its own")
         self.grad = None if grad is None else SeenTensor(obj(grad, "grad"), is_grad=True, known=known)
         if known is not None:
-            known.setdefault(("whole", self.ref, is_grad), self)
+            known.whole.setdefault((self.ref, is_grad), self)
 
     def copy(self):
         """Another SeenTensor like this one, with values (and gradient) of its own."""
@@ -248,11 +275,10 @@ class SeenObject:
 
 def decode(d, depth=0, known=None):
     """Judge-side objects for a candidate's description (Malformed if it is not one). `known`:
-    what this description held so far: ("data", ref) -> (dtype, shape, values) of the bytes it
-    carried, ("whole", ref, is_grad) -> the SeenTensor of each tensor it described."""
+    what this description held so far (`Known`)."""
     need(depth <= MAX_DEPTH, "nested too deep")
     if known is None:
-        known = {}
+        known = Known()
     if d is None or type(d) in (bool, str):
         return d
     if type(d) is int:
